@@ -214,9 +214,9 @@ func TestGroupRules(t *testing.T) {
 		user string
 		check
 	}{
-		{"u1", check{ActionRead, "shared", "x", true}},  // from group g1
-		{"u1", check{ActionWrite, "own", "x", true}},    // own rule
-		{"u1", check{ActionDelete, "own", "x", false}},  // group deny beats own allow
+		{"u1", check{ActionRead, "shared", "x", true}},   // from group g1
+		{"u1", check{ActionWrite, "own", "x", true}},     // own rule
+		{"u1", check{ActionDelete, "own", "x", false}},   // group deny beats own allow
 		{"u1", check{ActionWrite, "shared", "x", false}}, // g1 grants read only
 		{"u2", check{ActionList, "shared", "", true}},
 		{"u2", check{ActionDelete, "shared", "x", false}},
