@@ -1,0 +1,73 @@
+package s3backend
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// maxListKeys is S3's page size limit.
+const maxListKeys = 1000
+
+// ListObjects lists one page with ListObjectsV2, StartAfter = opts.Marker.
+// When the page is truncated, NextMarker is the greater of the last key and
+// the last common prefix returned (a common prefix given back as Marker
+// skips that whole prefix, as S3 does). MaxKeys 0 returns nothing but still
+// reports whether anything follows Marker (NextMarker is Marker then);
+// MaxKeys above 1000 is 1000.
+func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
+	maxKeys := min(max(opts.MaxKeys, 0), maxListKeys)
+	in := &s3.ListObjectsV2Input{
+		Bucket:     aws.String(bucket),
+		Prefix:     optString(opts.Prefix),
+		Delimiter:  optString(opts.Delimiter),
+		StartAfter: optString(opts.Marker),
+		MaxKeys:    aws.Int32(int32(max(maxKeys, 1))),
+	}
+	out, err := b.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, translate(err, kindBucket)
+	}
+	if maxKeys == 0 {
+		truncated := len(out.Contents) > 0 || len(out.CommonPrefixes) > 0 || aws.ToBool(out.IsTruncated)
+		res := &storage.ListResult{IsTruncated: truncated}
+		if truncated {
+			res.NextMarker = opts.Marker
+		}
+		return res, nil
+	}
+
+	res := &storage.ListResult{IsTruncated: aws.ToBool(out.IsTruncated)}
+	if len(out.Contents) > 0 {
+		res.Objects = make([]storage.ObjectInfo, 0, len(out.Contents))
+	}
+	for _, o := range out.Contents {
+		res.Objects = append(res.Objects, storage.ObjectInfo{
+			Key:          aws.ToString(o.Key),
+			Size:         aws.ToInt64(o.Size),
+			ETag:         quoteETag(aws.ToString(o.ETag)),
+			LastModified: aws.ToTime(o.LastModified),
+			StorageClass: string(o.StorageClass),
+		})
+	}
+	for _, p := range out.CommonPrefixes {
+		res.CommonPrefixes = append(res.CommonPrefixes, aws.ToString(p.Prefix))
+	}
+	if res.IsTruncated {
+		var last string
+		if n := len(res.Objects); n > 0 {
+			last = res.Objects[n-1].Key
+		}
+		if n := len(res.CommonPrefixes); n > 0 && res.CommonPrefixes[n-1] > last {
+			last = res.CommonPrefixes[n-1]
+		}
+		if last == "" {
+			last = opts.Marker
+		}
+		res.NextMarker = last
+	}
+	return res, nil
+}

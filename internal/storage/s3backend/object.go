@@ -1,0 +1,346 @@
+package s3backend
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// GetObject opens an object or a byte range of it. Conditions are evaluated
+// upstream (NotModified / PreconditionFailed); the returned Body is the SDK's
+// response stream and must be closed by the caller.
+func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
+	if opts.Range != nil {
+		rng, err := rangeHeader(*opts.Range)
+		if err != nil {
+			return nil, err
+		}
+		in.Range = aws.String(rng)
+	}
+	if opts.PartNumber > 0 {
+		in.PartNumber = aws.Int32(int32(opts.PartNumber))
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	h := storedHeaders{
+		cacheControl:       aws.ToString(out.CacheControl),
+		contentDisposition: aws.ToString(out.ContentDisposition),
+		contentEncoding:    aws.ToString(out.ContentEncoding),
+		contentLanguage:    aws.ToString(out.ContentLanguage),
+		expires:            aws.ToString(out.ExpiresString),
+	}
+	size := aws.ToInt64(out.ContentLength)
+	if total, ok := totalFromContentRange(aws.ToString(out.ContentRange)); ok {
+		size = total
+	}
+	return &storage.Object{
+		Info: storage.ObjectInfo{
+			Key:          key,
+			Size:         size,
+			ETag:         quoteETag(aws.ToString(out.ETag)),
+			LastModified: aws.ToTime(out.LastModified),
+			ContentType:  aws.ToString(out.ContentType),
+			UserMetadata: out.Metadata,
+			Headers:      h.toMap(),
+			StorageClass: string(out.StorageClass),
+		},
+		Body:          out.Body,
+		ContentLength: aws.ToInt64(out.ContentLength),
+		ContentRange:  aws.ToString(out.ContentRange),
+	}, nil
+}
+
+// HeadObject returns an object's metadata, evaluating conditions upstream.
+// Size is the whole object's size even when a Range is given.
+func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
+	if opts.Range != nil {
+		rng, err := rangeHeader(*opts.Range)
+		if err != nil {
+			return nil, err
+		}
+		in.Range = aws.String(rng)
+	}
+	if opts.PartNumber > 0 {
+		in.PartNumber = aws.Int32(int32(opts.PartNumber))
+	}
+	out, err := b.client.HeadObject(ctx, in)
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	h := storedHeaders{
+		cacheControl:       aws.ToString(out.CacheControl),
+		contentDisposition: aws.ToString(out.ContentDisposition),
+		contentEncoding:    aws.ToString(out.ContentEncoding),
+		contentLanguage:    aws.ToString(out.ContentLanguage),
+		expires:            aws.ToString(out.ExpiresString),
+	}
+	size := aws.ToInt64(out.ContentLength)
+	if total, ok := totalFromContentRange(aws.ToString(out.ContentRange)); ok {
+		size = total
+	}
+	return &storage.ObjectInfo{
+		Key:          key,
+		Size:         size,
+		ETag:         quoteETag(aws.ToString(out.ETag)),
+		LastModified: aws.ToTime(out.LastModified),
+		ContentType:  aws.ToString(out.ContentType),
+		UserMetadata: out.Metadata,
+		Headers:      h.toMap(),
+		StorageClass: string(out.StorageClass),
+	}, nil
+}
+
+// PutObject streams exactly size bytes of body to the object. size must be
+// known (S3 needs Content-Length): -1 is MissingContentLength. A body that
+// fails or ends early aborts the upload, so nothing is stored; its error is
+// returned (an *s3err.Error from the reader as is, a short body as
+// IncompleteBody). opts.IfMatch / IfNoneMatch make the write conditional
+// (412 = PreconditionFailed).
+func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
+	if size < 0 {
+		return nil, s3err.ErrMissingContentLength
+	}
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(bucket),
+		Key:           aws.String(key),
+		ContentLength: aws.Int64(size),
+		Metadata:      opts.UserMetadata,
+		ContentType:   optString(opts.ContentType),
+		ContentMD5:    optString(opts.ContentMD5),
+		IfMatch:       optString(opts.IfMatch),
+		IfNoneMatch:   optString(opts.IfNoneMatch),
+	}
+	h := parseStoredHeaders(opts.Headers)
+	in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = h.fields()
+	ub := newUploadBody(body, size)
+	if size > 0 {
+		in.Body = ub
+	}
+	out, err := b.client.PutObject(ctx, in, streamingOptions(h)...)
+	if bodyErr := ub.finish(); bodyErr != nil {
+		return nil, bodyError("put object", bodyErr)
+	}
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	return &storage.PutResult{ETag: quoteETag(aws.ToString(out.ETag))}, nil
+}
+
+// DeleteObject removes key; a missing key is not an error.
+func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return translate(err, kindObject)
+}
+
+// CopyObject copies src to dst server-side. With ReplaceMetadata the
+// destination gets opts.Put's metadata, otherwise the source's.
+// opts.Conditions are the x-amz-copy-source-if-* conditions;
+// opts.Put.IfMatch / IfNoneMatch condition the destination write.
+func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, opts storage.CopyOptions) (*storage.CopyResult, error) {
+	in := &s3.CopyObjectInput{
+		Bucket:            aws.String(dst.Bucket),
+		Key:               aws.String(dst.Key),
+		CopySource:        aws.String(copySource(src)),
+		MetadataDirective: types.MetadataDirectiveCopy,
+		IfMatch:           optString(opts.Put.IfMatch),
+		IfNoneMatch:       optString(opts.Put.IfNoneMatch),
+	}
+	in.CopySourceIfMatch, in.CopySourceIfNoneMatch, in.CopySourceIfModifiedSince, in.CopySourceIfUnmodifiedSince = conditionFields(opts.Conditions)
+	var apiOpts []func(*s3.Options)
+	if opts.ReplaceMetadata {
+		in.MetadataDirective = types.MetadataDirectiveReplace
+		in.Metadata = opts.Put.UserMetadata
+		in.ContentType = optString(opts.Put.ContentType)
+		h := parseStoredHeaders(opts.Put.Headers)
+		in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = h.fields()
+		if h.expires != "" {
+			apiOpts = append(apiOpts, s3.WithAPIOptions(smithyhttp.SetHeaderValue("Expires", h.expires)))
+		}
+	}
+	out, err := b.client.CopyObject(ctx, in, apiOpts...)
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	res := &storage.CopyResult{}
+	if out.CopyObjectResult != nil {
+		res.ETag = quoteETag(aws.ToString(out.CopyObjectResult.ETag))
+		res.LastModified = aws.ToTime(out.CopyObjectResult.LastModified)
+	}
+	return res, nil
+}
+
+// streamingOptions are the per-call options of a streamed upload: sign
+// UNSIGNED-PAYLOAD instead of hashing the body, never retry (the body
+// cannot be rewound), and set a raw Expires header when one is stored.
+func streamingOptions(h storedHeaders) []func(*s3.Options) {
+	fns := []func(*middleware.Stack) error{v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware}
+	if h.expires != "" {
+		fns = append(fns, smithyhttp.SetHeaderValue("Expires", h.expires))
+	}
+	return []func(*s3.Options){s3.WithAPIOptions(fns...), noRetry}
+}
+
+// conditionFields returns the SDK fields of c: IfMatch, IfNoneMatch,
+// IfModifiedSince, IfUnmodifiedSince (nil when unset).
+func conditionFields(c storage.Conditions) (ifMatch, ifNoneMatch *string, ifModSince, ifUnmodSince *time.Time) {
+	return optString(c.IfMatch), optString(c.IfNoneMatch), optTime(c.IfModifiedSince), optTime(c.IfUnmodifiedSince)
+}
+
+// rangeHeader renders r as an HTTP Range header: Start -1 is a suffix of End
+// bytes ("bytes=-End"), End -1 is open-ended ("bytes=Start-").
+func rangeHeader(r storage.Range) (string, error) {
+	switch {
+	case r.Start < 0:
+		if r.End < 0 {
+			return "", s3err.ErrInvalidRange.WithMessage("%s", "invalid suffix range")
+		}
+		return "bytes=-" + strconv.FormatInt(r.End, 10), nil
+	case r.End < 0:
+		return "bytes=" + strconv.FormatInt(r.Start, 10) + "-", nil
+	case r.End < r.Start:
+		return "", s3err.ErrInvalidRange.WithMessage("%s", "range end before start")
+	default:
+		return "bytes=" + strconv.FormatInt(r.Start, 10) + "-" + strconv.FormatInt(r.End, 10), nil
+	}
+}
+
+// totalFromContentRange returns the total size from "bytes a-b/total".
+func totalFromContentRange(cr string) (int64, bool) {
+	i := strings.LastIndexByte(cr, '/')
+	if i < 0 || !strings.HasPrefix(cr, "bytes ") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// copySource renders the x-amz-copy-source value "bucket/key", percent-
+// encoding every byte of the key except unreserved characters and '/'.
+func copySource(ref storage.ObjectRef) string {
+	return escapePath(ref.Bucket) + "/" + escapePath(ref.Key)
+}
+
+func escapePath(s string) string {
+	const hex = "0123456789ABCDEF"
+	var sb strings.Builder
+	sb.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') ||
+			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
+			sb.WriteByte(c)
+			continue
+		}
+		sb.WriteByte('%')
+		sb.WriteByte(hex[c>>4])
+		sb.WriteByte(hex[c&15])
+	}
+	return sb.String()
+}
+
+// quoteETag returns etag in double quotes, as S3 sends it (some services
+// omit them in XML bodies).
+func quoteETag(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, "\"") {
+		return etag
+	}
+	return "\"" + etag + "\""
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return aws.Time(t)
+}
+
+// storedHeaders are the standard headers S3 stores with an object and
+// returns on GET/HEAD.
+type storedHeaders struct {
+	cacheControl, contentDisposition, contentEncoding, contentLanguage, expires string
+}
+
+// Canonical names of the stored headers (keys of ObjectInfo.Headers).
+const (
+	hdrCacheControl       = "Cache-Control"
+	hdrContentDisposition = "Content-Disposition"
+	hdrContentEncoding    = "Content-Encoding"
+	hdrContentLanguage    = "Content-Language"
+	hdrExpires            = "Expires"
+)
+
+// parseStoredHeaders picks the stored headers out of m, whatever the case of
+// its keys; other keys are ignored.
+func parseStoredHeaders(m map[string]string) storedHeaders {
+	var h storedHeaders
+	for k, v := range m {
+		switch http.CanonicalHeaderKey(k) {
+		case hdrCacheControl:
+			h.cacheControl = v
+		case hdrContentDisposition:
+			h.contentDisposition = v
+		case hdrContentEncoding:
+			h.contentEncoding = v
+		case hdrContentLanguage:
+			h.contentLanguage = v
+		case hdrExpires:
+			h.expires = v
+		}
+	}
+	return h
+}
+
+// fields returns the SDK input fields: CacheControl, ContentDisposition,
+// ContentEncoding, ContentLanguage (Expires is sent as a raw header).
+func (h storedHeaders) fields() (cc, cd, ce, cl *string) {
+	return optString(h.cacheControl), optString(h.contentDisposition), optString(h.contentEncoding), optString(h.contentLanguage)
+}
+
+// toMap returns the non-empty headers under their canonical names, or nil.
+func (h storedHeaders) toMap() map[string]string {
+	var m map[string]string
+	set := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if m == nil {
+			m = make(map[string]string, 5)
+		}
+		m[k] = v
+	}
+	set(hdrCacheControl, h.cacheControl)
+	set(hdrContentDisposition, h.contentDisposition)
+	set(hdrContentEncoding, h.contentEncoding)
+	set(hdrContentLanguage, h.contentLanguage)
+	set(hdrExpires, h.expires)
+	return m
+}
