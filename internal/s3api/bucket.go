@@ -1,0 +1,335 @@
+package s3api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// maxCreateBucketBody bounds a CreateBucketConfiguration body.
+const maxCreateBucketBody = 64 << 10
+
+func ownerOf(rq *request) xmlOwner {
+	n := rq.principal.Name()
+	return xmlOwner{ID: n, DisplayName: n}
+}
+
+func (s *Server) regionName() string {
+	if s.region == "" {
+		return "us-east-1"
+	}
+	return s.region
+}
+
+func (s *Server) listBuckets(rq *request) error {
+	all, err := s.buckets.ListBuckets(rq.ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(all, func(a, b storage.BucketInfo) int { return strings.Compare(a.Name, b.Name) })
+	res := listAllMyBucketsResult{Owner: ownerOf(rq)}
+	res.Buckets.Bucket = make([]xmlBucket, 0, len(all))
+	for _, b := range all {
+		if !rq.allowed(iam.ActionList, b.Name, "") {
+			continue
+		}
+		res.Buckets.Bucket = append(res.Buckets.Bucket, xmlBucket{Name: b.Name, CreationDate: s3Time(b.Created)})
+	}
+	return writeXML(rq, http.StatusOK, &res)
+}
+
+func (s *Server) createBucket(rq *request) error {
+	data, err := readSmallBody(rq, maxCreateBucketBody)
+	if err != nil {
+		return err
+	}
+	if _, err := parseCreateBucketConfiguration(data); err != nil {
+		return err
+	}
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	if err := b.CreateBucket(rq.ctx, name); err != nil {
+		return err
+	}
+	rq.w.Header().Set("Location", "/"+rq.t.Bucket)
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteBucket(rq *request) error {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	if err := b.DeleteBucket(rq.ctx, name); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// requireBucket fails with the backend's error unless the bucket exists.
+func (s *Server) requireBucket(rq *request) (storage.Backend, string, error) {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := b.HeadBucket(rq.ctx, name); err != nil {
+		return nil, "", err
+	}
+	return b, name, nil
+}
+
+func (s *Server) headBucket(rq *request) error {
+	if _, _, err := s.requireBucket(rq); err != nil {
+		return err
+	}
+	rq.w.Header().Set("x-amz-bucket-region", s.regionName())
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) getBucketLocation(rq *request) error {
+	if _, _, err := s.requireBucket(rq); err != nil {
+		return err
+	}
+	loc := locationConstraint{}
+	if r := s.regionName(); r != "us-east-1" {
+		loc.Region = r
+	}
+	return writeXML(rq, http.StatusOK, &loc)
+}
+
+// getBucketVersioning answers the harmless probe with "never enabled".
+func (s *Server) getBucketVersioning(rq *request) error {
+	if _, _, err := s.requireBucket(rq); err != nil {
+		return err
+	}
+	return writeXML(rq, http.StatusOK, &versioningConfiguration{})
+}
+
+// getACL answers GET ?acl (bucket or object) with the caller as owner
+// holding FULL_CONTROL: dgp has no ACLs, IAM rules decide.
+func (s *Server) getACL(rq *request) error {
+	b, name, err := s.requireBucket(rq)
+	if err != nil {
+		return err
+	}
+	if rq.t.HasKey {
+		if _, err := b.HeadObject(rq.ctx, name, rq.t.Key, storage.GetOptions{}); err != nil {
+			return err
+		}
+	}
+	o := ownerOf(rq)
+	acl := accessControlPolicy{Owner: o}
+	acl.Grants = append(acl.Grants, struct {
+		Grantee    xmlGrantee `xml:"Grantee"`
+		Permission string     `xml:"Permission"`
+	}{
+		Grantee: xmlGrantee{
+			XMLNSXSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser",
+			ID: o.ID, DisplayName: o.DisplayName,
+		},
+		Permission: "FULL_CONTROL",
+	})
+	return writeXML(rq, http.StatusOK, &acl)
+}
+
+// listParams are the listing parameters shared by V1 and V2.
+type listParams struct {
+	prefix, delimiter string
+	maxKeys           int
+	urlEncode         bool
+}
+
+func parseListParams(rq *request, maxName string) (listParams, error) {
+	q := rq.q
+	p := listParams{prefix: q.Get("prefix"), delimiter: q.Get("delimiter"), maxKeys: MaxListKeys}
+	if err := checkPrefix("prefix", p.prefix); err != nil {
+		return p, err
+	}
+	if err := checkPrefix("delimiter", p.delimiter); err != nil {
+		return p, err
+	}
+	if v, ok := q[maxName]; ok && v[0] != "" {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 0 {
+			return p, s3err.ErrInvalidArgument.WithMessage("Provided %s not an integer or within integer range", maxName)
+		}
+		p.maxKeys = min(n, MaxListKeys)
+	}
+	switch q.Get("encoding-type") {
+	case "":
+	case "url":
+		p.urlEncode = true
+	default:
+		return p, s3err.ErrInvalidArgument.WithMessage("Invalid Encoding Method specified in Request")
+	}
+	return p, nil
+}
+
+// enc applies encoding-type=url when requested.
+func (p listParams) enc(v string) string {
+	if p.urlEncode {
+		return s3URLEncode(v)
+	}
+	return v
+}
+
+// s3URLEncode percent-encodes everything but unreserved characters and '/'
+// (space becomes %20, which every S3 client's decoder reads back).
+func s3URLEncode(v string) string {
+	const hexDigits = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if !keepUnencoded(v[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return v
+	}
+	out := make([]byte, 0, len(v)+2*n)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if keepUnencoded(c) {
+			out = append(out, c)
+			continue
+		}
+		out = append(out, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(out)
+}
+
+func keepUnencoded(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~' || c == '/'
+}
+
+// lastListed is the greatest key or common prefix of a page.
+func lastListed(res *storage.ListResult) string {
+	if res.NextMarker != "" {
+		return res.NextMarker
+	}
+	var last string
+	if n := len(res.Objects); n > 0 {
+		last = res.Objects[n-1].Key
+	}
+	if n := len(res.CommonPrefixes); n > 0 && res.CommonPrefixes[n-1] > last {
+		last = res.CommonPrefixes[n-1]
+	}
+	return last
+}
+
+func (s *Server) listPage(rq *request, p listParams, marker string) (*storage.ListResult, error) {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return b.ListObjects(rq.ctx, name, storage.ListOptions{
+		Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys,
+	})
+}
+
+func (p listParams) contents(res *storage.ListResult, owner *xmlOwner) ([]xmlObject, []xmlPrefix) {
+	objs := make([]xmlObject, len(res.Objects))
+	for i, o := range res.Objects {
+		sc := o.StorageClass
+		if sc == "" {
+			sc = "STANDARD"
+		}
+		objs[i] = xmlObject{
+			Key: p.enc(o.Key), LastModified: s3Time(o.LastModified), ETag: o.ETag,
+			Size: o.Size, Owner: owner, StorageClass: sc,
+		}
+	}
+	prefixes := make([]xmlPrefix, len(res.CommonPrefixes))
+	for i, cp := range res.CommonPrefixes {
+		prefixes[i] = xmlPrefix{Prefix: p.enc(cp)}
+	}
+	return objs, prefixes
+}
+
+func (s *Server) listObjectsV1(rq *request) error {
+	p, err := parseListParams(rq, "max-keys")
+	if err != nil {
+		return err
+	}
+	marker := rq.q.Get("marker")
+	if err := checkPrefix("marker", marker); err != nil {
+		return err
+	}
+	res, err := s.listPage(rq, p, marker)
+	if err != nil {
+		return err
+	}
+	owner := ownerOf(rq)
+	out := listBucketResultV1{
+		Name: rq.t.Bucket, Prefix: p.enc(p.prefix), Marker: p.enc(marker), MaxKeys: p.maxKeys,
+		Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated,
+	}
+	out.Contents, out.CommonPrefixes = p.contents(res, &owner)
+	if res.IsTruncated && p.delimiter != "" {
+		out.NextMarker = p.enc(lastListed(res))
+	}
+	if p.urlEncode {
+		out.EncodingType = "url"
+	}
+	return writeXML(rq, http.StatusOK, &out)
+}
+
+func (s *Server) listObjectsV2(rq *request) error {
+	p, err := parseListParams(rq, "max-keys")
+	if err != nil {
+		return err
+	}
+	token, hasToken := rq.q["continuation-token"]
+	startAfter := rq.q.Get("start-after")
+	if err := checkPrefix("start-after", startAfter); err != nil {
+		return err
+	}
+	marker := startAfter
+	if hasToken {
+		dec, err := base64.StdEncoding.DecodeString(token[0])
+		if err != nil || token[0] == "" {
+			return s3err.ErrInvalidArgument.WithMessage("The continuation token provided is incorrect")
+		}
+		marker = string(dec)
+		if err := checkPrefix("continuation-token", marker); err != nil {
+			return s3err.ErrInvalidArgument.WithMessage("The continuation token provided is incorrect")
+		}
+	}
+	res, err := s.listPage(rq, p, marker)
+	if err != nil {
+		return err
+	}
+	var owner *xmlOwner
+	if rq.q.Get("fetch-owner") == "true" {
+		o := ownerOf(rq)
+		owner = &o
+	}
+	out := listBucketResultV2{
+		Name: rq.t.Bucket, Prefix: p.enc(p.prefix), MaxKeys: p.maxKeys,
+		Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated, StartAfter: p.enc(startAfter),
+	}
+	if hasToken {
+		out.ContinuationToken = token[0]
+	}
+	out.Contents, out.CommonPrefixes = p.contents(res, owner)
+	out.KeyCount = len(out.Contents) + len(out.CommonPrefixes)
+	if res.IsTruncated {
+		out.NextContinuationToken = base64.StdEncoding.EncodeToString([]byte(lastListed(res)))
+	}
+	if p.urlEncode {
+		out.EncodingType = "url"
+	}
+	return writeXML(rq, http.StatusOK, &out)
+}

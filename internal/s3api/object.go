@@ -1,0 +1,280 @@
+package s3api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// storedHeaders are the standard headers kept with an object and returned on GET/HEAD.
+func storedHeaders() [5]string {
+	return [5]string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+}
+
+// responseOverrides maps the response-* query parameters of GetObject to
+// the header each one replaces.
+func responseOverrides() [6][2]string {
+	return [6][2]string{
+		{"response-cache-control", "Cache-Control"},
+		{"response-content-disposition", "Content-Disposition"},
+		{"response-content-encoding", "Content-Encoding"},
+		{"response-content-language", "Content-Language"},
+		{"response-content-type", "Content-Type"},
+		{"response-expires", "Expires"},
+	}
+}
+
+// maxUserMetadata is S3's limit on the x-amz-meta-* names and values, in bytes.
+const maxUserMetadata = 2 << 10
+
+const metaPrefix = "X-Amz-Meta-"
+
+// putOptions reads what is stored with an object from the request headers.
+func putOptions(h http.Header) (storage.PutOptions, error) {
+	o := storage.PutOptions{
+		ContentType: h.Get("Content-Type"),
+		ContentMD5:  h.Get("Content-Md5"),
+		IfMatch:     h.Get("If-Match"),
+		IfNoneMatch: h.Get("If-None-Match"),
+	}
+	if h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+		return o, s3err.ErrNotImplemented.WithMessage("Server-side encryption with customer keys is not supported.")
+	}
+	metaSize := 0
+	for k, v := range h {
+		if len(k) <= len(metaPrefix) || !strings.EqualFold(k[:len(metaPrefix)], metaPrefix) {
+			continue
+		}
+		if o.UserMetadata == nil {
+			o.UserMetadata = make(map[string]string)
+		}
+		name := strings.ToLower(k[len(metaPrefix):])
+		val := strings.Join(v, ",")
+		o.UserMetadata[name] = val
+		metaSize += len(name) + len(val)
+	}
+	if metaSize > maxUserMetadata {
+		return o, s3err.ErrInvalidArgument.WithMessage("Your metadata headers exceed the maximum allowed metadata size of %d bytes.", maxUserMetadata)
+	}
+	for _, name := range storedHeaders() {
+		v := h.Get(name)
+		if name == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v == "" {
+			continue
+		}
+		if o.Headers == nil {
+			o.Headers = make(map[string]string, 5)
+		}
+		o.Headers[name] = v
+	}
+	return o, nil
+}
+
+// stripAWSChunked removes the aws-chunked transfer coding from a
+// Content-Encoding value: it describes the upload, not the object.
+func stripAWSChunked(v string) string {
+	if !strings.Contains(v, "aws-chunked") {
+		return v
+	}
+	var keep []string
+	for part := range strings.SplitSeq(v, ",") {
+		if p := strings.TrimSpace(part); p != "" && !strings.EqualFold(p, "aws-chunked") {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// quoteETag returns etag in the quoted form S3 sends.
+func quoteETag(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, `"`) {
+		return etag
+	}
+	return `"` + etag + `"`
+}
+
+// setObjectHeaders writes an object's metadata as response headers.
+func setObjectHeaders(h http.Header, info *storage.ObjectInfo) {
+	ct := info.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	if info.ETag != "" {
+		h.Set("ETag", quoteETag(info.ETag))
+	}
+	if !info.LastModified.IsZero() {
+		h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	}
+	h.Set("Accept-Ranges", "bytes")
+	for k, v := range info.UserMetadata {
+		h.Set(metaPrefix+k, v)
+	}
+	for _, name := range storedHeaders() {
+		if v, ok := info.Headers[name]; ok && v != "" {
+			h.Set(name, v)
+		}
+	}
+	if info.StorageClass != "" && info.StorageClass != "STANDARD" {
+		h.Set("x-amz-storage-class", info.StorageClass)
+	}
+}
+
+// parseConditions reads conditional headers (names prefixed by prefix:
+// "" for GET/HEAD, "X-Amz-Copy-Source-" for copies). Unparseable dates are
+// ignored, as S3 does.
+func parseConditions(h http.Header, prefix string) storage.Conditions {
+	c := storage.Conditions{
+		IfMatch:     h.Get(prefix + "If-Match"),
+		IfNoneMatch: h.Get(prefix + "If-None-Match"),
+	}
+	if v := h.Get(prefix + "If-Modified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			c.IfModifiedSince = t
+		}
+	}
+	if v := h.Get(prefix + "If-Unmodified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil {
+			c.IfUnmodifiedSince = t
+		}
+	}
+	return c
+}
+
+// parsePartNumber reads a part number (1..MaxPartNumber) from the query.
+func parsePartNumber(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPartNumber {
+		return 0, s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and %d, inclusive", MaxPartNumber)
+	}
+	return n, nil
+}
+
+func getOptions(rq *request, withRange bool) (storage.GetOptions, error) {
+	var o storage.GetOptions
+	o.Conditions = parseConditions(rq.r.Header, "")
+	if v, ok := rq.q["partNumber"]; ok {
+		n, err := parsePartNumber(v[0])
+		if err != nil {
+			return o, err
+		}
+		o.PartNumber = n
+	}
+	if withRange {
+		r, err := storage.ParseRange(rq.r.Header.Get("Range"))
+		if err != nil {
+			return o, err
+		}
+		if r != nil && o.PartNumber != 0 {
+			return o, s3err.ErrInvalidRequest.WithMessage("Cannot specify both Range header and partNumber query parameter")
+		}
+		o.Range = r
+	}
+	return o, nil
+}
+
+func (s *Server) putObject(rq *request) error {
+	size := rq.res.ContentLength
+	if size < 0 {
+		return s3err.ErrMissingContentLength
+	}
+	if size > MaxPutSize {
+		return s3err.ErrEntityTooLarge
+	}
+	opts, err := putOptions(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	body := newBodyReader(rq.res.Body, size, &rq.bytesIn, s.bufs)
+	res, err := b.PutObject(rq.ctx, name, rq.t.Key, body, size, opts)
+	if f := body.failure(); f != nil {
+		return f
+	}
+	if err != nil {
+		return err
+	}
+	rq.w.Header().Set("ETag", quoteETag(res.ETag))
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) getObject(rq *request) error {
+	opts, err := getOptions(rq, true)
+	if err != nil {
+		return err
+	}
+	for _, o := range responseOverrides() {
+		if v := rq.q.Get(o[0]); v != "" && strings.ContainsAny(v, "\r\n") {
+			return s3err.ErrInvalidArgument.WithMessage("Invalid %s", o[0])
+		}
+	}
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	obj, err := b.GetObject(rq.ctx, name, rq.t.Key, opts)
+	if err != nil {
+		return err
+	}
+	defer obj.Body.Close()
+	h := rq.w.Header()
+	setObjectHeaders(h, &obj.Info)
+	for _, o := range responseOverrides() {
+		if v := rq.q.Get(o[0]); v != "" {
+			h.Set(o[1], v)
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(obj.ContentLength, 10))
+	status := http.StatusOK
+	if obj.ContentRange != "" {
+		h.Set("Content-Range", obj.ContentRange)
+		status = http.StatusPartialContent
+	}
+	rq.w.WriteHeader(status)
+	if _, err := s.bufs.copy(rq.w, obj.Body); err != nil {
+		// The status is out: the short body (Content-Length) tells the client.
+		rq.streamErr = err
+	}
+	return nil
+}
+
+func (s *Server) headObject(rq *request) error {
+	opts, err := getOptions(rq, false)
+	if err != nil {
+		return err
+	}
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	info, err := b.HeadObject(rq.ctx, name, rq.t.Key, opts)
+	if err != nil {
+		return err
+	}
+	h := rq.w.Header()
+	setObjectHeaders(h, info)
+	h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteObject(rq *request) error {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	if err := b.DeleteObject(rq.ctx, name, rq.t.Key); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

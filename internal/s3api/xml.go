@@ -1,0 +1,319 @@
+package s3api
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// s3TimeFormat is how S3 writes timestamps in XML bodies.
+const s3TimeFormat = "2006-01-02T15:04:05.000Z"
+
+func s3Time(t time.Time) string { return t.UTC().Format(s3TimeFormat) }
+
+// writeXML renders v as an S3 XML response with status.
+func writeXML(rq *request, status int, v any) error {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
+		return s3err.ErrInternalError.WithCause(err)
+	}
+	h := rq.w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	rq.w.WriteHeader(status)
+	_, _ = rq.w.Write(buf.Bytes())
+	return nil
+}
+
+// Response shapes (namespace http://s3.amazonaws.com/doc/2006-03-01/).
+
+type xmlOwner struct {
+	ID          string `xml:"ID"`
+	DisplayName string `xml:"DisplayName"`
+}
+
+type xmlBucket struct {
+	Name         string `xml:"Name"`
+	CreationDate string `xml:"CreationDate"`
+}
+
+type listAllMyBucketsResult struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListAllMyBucketsResult"`
+	Owner   xmlOwner `xml:"Owner"`
+	Buckets struct {
+		Bucket []xmlBucket `xml:"Bucket"`
+	} `xml:"Buckets"`
+}
+
+type xmlObject struct {
+	Key          string    `xml:"Key"`
+	LastModified string    `xml:"LastModified"`
+	ETag         string    `xml:"ETag"`
+	Size         int64     `xml:"Size"`
+	Owner        *xmlOwner `xml:"Owner,omitempty"`
+	StorageClass string    `xml:"StorageClass"`
+}
+
+type xmlPrefix struct {
+	Prefix string `xml:"Prefix"`
+}
+
+type listBucketResultV1 struct {
+	XMLName        xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
+	Name           string      `xml:"Name"`
+	Prefix         string      `xml:"Prefix"`
+	Marker         string      `xml:"Marker"`
+	NextMarker     string      `xml:"NextMarker,omitempty"`
+	MaxKeys        int         `xml:"MaxKeys"`
+	Delimiter      string      `xml:"Delimiter,omitempty"`
+	IsTruncated    bool        `xml:"IsTruncated"`
+	Contents       []xmlObject `xml:"Contents"`
+	CommonPrefixes []xmlPrefix `xml:"CommonPrefixes"`
+	EncodingType   string      `xml:"EncodingType,omitempty"`
+}
+
+type listBucketResultV2 struct {
+	XMLName               xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
+	Name                  string      `xml:"Name"`
+	Prefix                string      `xml:"Prefix"`
+	NextContinuationToken string      `xml:"NextContinuationToken,omitempty"`
+	KeyCount              int         `xml:"KeyCount"`
+	MaxKeys               int         `xml:"MaxKeys"`
+	Delimiter             string      `xml:"Delimiter,omitempty"`
+	IsTruncated           bool        `xml:"IsTruncated"`
+	Contents              []xmlObject `xml:"Contents"`
+	CommonPrefixes        []xmlPrefix `xml:"CommonPrefixes"`
+	EncodingType          string      `xml:"EncodingType,omitempty"`
+	ContinuationToken     string      `xml:"ContinuationToken,omitempty"`
+	StartAfter            string      `xml:"StartAfter,omitempty"`
+}
+
+type locationConstraint struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ LocationConstraint"`
+	Region  string   `xml:",chardata"`
+}
+
+type versioningConfiguration struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ VersioningConfiguration"`
+}
+
+type xmlGrantee struct {
+	XMLNSXSI    string `xml:"xmlns:xsi,attr"`
+	Type        string `xml:"xsi:type,attr"`
+	ID          string `xml:"ID"`
+	DisplayName string `xml:"DisplayName"`
+}
+
+type accessControlPolicy struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ AccessControlPolicy"`
+	Owner   xmlOwner `xml:"Owner"`
+	Grants  []struct {
+		Grantee    xmlGrantee `xml:"Grantee"`
+		Permission string     `xml:"Permission"`
+	} `xml:"AccessControlList>Grant"`
+}
+
+type initiateMultipartUploadResult struct {
+	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ InitiateMultipartUploadResult"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	UploadID string   `xml:"UploadId"`
+}
+
+type completeMultipartUploadResult struct {
+	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUploadResult"`
+	Location string   `xml:"Location"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	ETag     string   `xml:"ETag"`
+}
+
+type copyObjectResult struct {
+	XMLName      xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CopyObjectResult"`
+	LastModified string   `xml:"LastModified"`
+	ETag         string   `xml:"ETag"`
+}
+
+type copyPartResult struct {
+	XMLName      xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CopyPartResult"`
+	LastModified string   `xml:"LastModified"`
+	ETag         string   `xml:"ETag"`
+}
+
+type xmlPart struct {
+	PartNumber   int    `xml:"PartNumber"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+	Size         int64  `xml:"Size"`
+}
+
+type listPartsResult struct {
+	XMLName              xml.Name  `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListPartsResult"`
+	Bucket               string    `xml:"Bucket"`
+	Key                  string    `xml:"Key"`
+	UploadID             string    `xml:"UploadId"`
+	Initiator            xmlOwner  `xml:"Initiator"`
+	Owner                xmlOwner  `xml:"Owner"`
+	StorageClass         string    `xml:"StorageClass"`
+	PartNumberMarker     int       `xml:"PartNumberMarker"`
+	NextPartNumberMarker int       `xml:"NextPartNumberMarker"`
+	MaxParts             int       `xml:"MaxParts"`
+	IsTruncated          bool      `xml:"IsTruncated"`
+	Parts                []xmlPart `xml:"Part"`
+}
+
+type xmlUpload struct {
+	Key          string   `xml:"Key"`
+	UploadID     string   `xml:"UploadId"`
+	Initiator    xmlOwner `xml:"Initiator"`
+	Owner        xmlOwner `xml:"Owner"`
+	StorageClass string   `xml:"StorageClass"`
+	Initiated    string   `xml:"Initiated"`
+}
+
+type listMultipartUploadsResult struct {
+	XMLName            xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListMultipartUploadsResult"`
+	Bucket             string      `xml:"Bucket"`
+	KeyMarker          string      `xml:"KeyMarker"`
+	UploadIDMarker     string      `xml:"UploadIdMarker"`
+	NextKeyMarker      string      `xml:"NextKeyMarker"`
+	NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
+	Delimiter          string      `xml:"Delimiter,omitempty"`
+	Prefix             string      `xml:"Prefix"`
+	MaxUploads         int         `xml:"MaxUploads"`
+	IsTruncated        bool        `xml:"IsTruncated"`
+	Uploads            []xmlUpload `xml:"Upload"`
+	CommonPrefixes     []xmlPrefix `xml:"CommonPrefixes"`
+	EncodingType       string      `xml:"EncodingType,omitempty"`
+}
+
+type xmlDeleted struct {
+	Key string `xml:"Key"`
+}
+
+type xmlDeleteError struct {
+	Key     string `xml:"Key"`
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
+type deleteResult struct {
+	XMLName xml.Name         `xml:"http://s3.amazonaws.com/doc/2006-03-01/ DeleteResult"`
+	Deleted []xmlDeleted     `xml:"Deleted"`
+	Errors  []xmlDeleteError `xml:"Error"`
+}
+
+// Request bodies.
+
+type completeMultipartUpload struct {
+	XMLName xml.Name `xml:"CompleteMultipartUpload"`
+	Parts   []struct {
+		PartNumber int    `xml:"PartNumber"`
+		ETag       string `xml:"ETag"`
+	} `xml:"Part"`
+}
+
+type deleteObject struct {
+	Key       string `xml:"Key"`
+	VersionID string `xml:"VersionId"`
+}
+
+type deleteRequest struct {
+	XMLName xml.Name       `xml:"Delete"`
+	Quiet   bool           `xml:"Quiet"`
+	Objects []deleteObject `xml:"Object"`
+}
+
+type createBucketConfiguration struct {
+	XMLName            xml.Name `xml:"CreateBucketConfiguration"`
+	LocationConstraint string   `xml:"LocationConstraint"`
+}
+
+// decodeXML decodes exactly one root element from data, rejecting trailing
+// content other than whitespace, comments and processing instructions.
+func decodeXML(data []byte, v any) error {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	if err := d.Decode(v); err != nil {
+		return s3err.ErrMalformedXML.WithCause(err)
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return s3err.ErrMalformedXML.WithCause(err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) != 0 {
+				return s3err.ErrMalformedXML
+			}
+		case xml.Comment, xml.ProcInst:
+		default:
+			return s3err.ErrMalformedXML
+		}
+	}
+}
+
+// parseCompleteMultipartUpload validates a CompleteMultipartUpload body:
+// at least one part, part numbers 1..MaxPartNumber in ascending order, each
+// with an ETag (returned quoted).
+func parseCompleteMultipartUpload(data []byte) ([]storage.CompletedPart, error) {
+	var req completeMultipartUpload
+	if err := decodeXML(data, &req); err != nil {
+		return nil, err
+	}
+	if len(req.Parts) == 0 || len(req.Parts) > MaxPartNumber {
+		return nil, s3err.ErrMalformedXML
+	}
+	parts := make([]storage.CompletedPart, 0, len(req.Parts))
+	for i, p := range req.Parts {
+		if p.PartNumber < 1 || p.PartNumber > MaxPartNumber {
+			return nil, s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and %d, inclusive.", MaxPartNumber)
+		}
+		if i > 0 && p.PartNumber <= req.Parts[i-1].PartNumber {
+			return nil, s3err.ErrInvalidPartOrder
+		}
+		etag := strings.Trim(strings.TrimSpace(p.ETag), `"`)
+		if etag == "" {
+			return nil, s3err.ErrInvalidPart
+		}
+		parts = append(parts, storage.CompletedPart{PartNumber: p.PartNumber, ETag: `"` + etag + `"`})
+	}
+	return parts, nil
+}
+
+// parseDeleteObjects validates a DeleteObjects body: 1..MaxDeleteObjects
+// objects. Keys are returned as given; each is validated by the caller.
+func parseDeleteObjects(data []byte) (quiet bool, objs []deleteObject, err error) {
+	var req deleteRequest
+	if err := decodeXML(data, &req); err != nil {
+		return false, nil, err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > MaxDeleteObjects {
+		return false, nil, s3err.ErrMalformedXML
+	}
+	return req.Quiet, req.Objects, nil
+}
+
+// parseCreateBucketConfiguration reads an optional CreateBucketConfiguration
+// body and returns its LocationConstraint (accepted and otherwise ignored).
+func parseCreateBucketConfiguration(data []byte) (string, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil
+	}
+	var req createBucketConfiguration
+	if err := decodeXML(data, &req); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(req.LocationConstraint), nil
+}
