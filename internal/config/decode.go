@@ -83,6 +83,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, secret bool
 			d.errs.add(path, "expected a list")
 			return
 		}
+		if len(n.Content) == 0 {
+			v.SetZero() // an empty list is no list
+			return
+		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
 			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), secret)
@@ -138,6 +142,10 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.Type().Key().Kind() != reflect.String {
 		d.errs.add(path, fmt.Sprintf("unsupported map type %s", v.Type()))
+		return
+	}
+	if len(n.Content) == 0 {
+		v.SetZero() // an empty mapping is no mapping
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)

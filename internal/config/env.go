@@ -22,6 +22,10 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool), errs *collector) 
 		v := root.FieldByIndex(l.index)
 		if l.typ.Kind() == reflect.Slice {
 			items := splitList(val)
+			if len(items) == 0 {
+				v.SetZero()
+				continue
+			}
 			s := reflect.MakeSlice(l.typ, len(items), len(items))
 			for i, item := range items {
 				if problem := setScalar(s.Index(i), item, l.secret); problem != "" {
