@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -108,14 +109,11 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = DefaultPingTimeout
 	}
-	httpClient := o.HTTPClient
-	if httpClient == nil {
-		httpClient = &http.Client{Transport: newTransport()}
-	}
-
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRegion(o.Region),
-		config.WithHTTPClient(httpClient),
+	loadOpts := []func(*config.LoadOptions) error{config.WithRegion(o.Region)}
+	if o.HTTPClient == nil {
+		// A buildable client, so that LoadDefaultConfig can still apply
+		// AWS_CA_BUNDLE to it.
+		loadOpts = append(loadOpts, config.WithHTTPClient(newHTTPClient()))
 	}
 	if o.AccessKeyID != "" {
 		loadOpts = append(loadOpts, config.WithCredentialsProvider(
@@ -129,6 +127,11 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		if o.HTTPClient != nil {
+			// Given here rather than to LoadDefaultConfig, which would try
+			// (and fail) to add AWS_CA_BUNDLE to a plain *http.Client.
+			so.HTTPClient = o.HTTPClient
 		}
 		so.UsePathStyle = o.ForcePathStyle
 		// No flexible checksums unless an operation requires one: they
@@ -147,21 +150,26 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 	}, nil
 }
 
-// newTransport is an HTTP transport for a proxy: many idle connections per
+// newHTTPClient is the HTTP client of a proxy: many idle connections per
 // host, bounded dial and TLS handshake, and no overall or response timeout
 // that would cut a long upload or download (callers' contexts govern).
-func newTransport() *http.Transport {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-	}
+func newHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) {
+			d.Timeout = 10 * time.Second
+			d.KeepAlive = 30 * time.Second
+		}).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.Proxy = http.ProxyFromEnvironment
+			tr.ForceAttemptHTTP2 = true
+			tr.MaxIdleConns = 1024
+			tr.MaxIdleConnsPerHost = 256
+			tr.MaxConnsPerHost = 0
+			tr.IdleConnTimeout = 90 * time.Second
+			tr.TLSHandshakeTimeout = 10 * time.Second
+			tr.ExpectContinueTimeout = 1 * time.Second
+			tr.ResponseHeaderTimeout = 0
+		})
 }
 
 // Name returns the configured backend name.
