@@ -1,0 +1,214 @@
+package sigv4
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const upperHex = "0123456789ABCDEF"
+
+// isUnreserved reports whether c is left as is by AWS URI encoding.
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// appendURIEncode appends s encoded the AWS way: every byte except the
+// unreserved ones (and '/' when keepSlash) becomes %XX with upper-case hex.
+func appendURIEncode(dst []byte, s string, keepSlash bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isUnreserved(c) || keepSlash && c == '/' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+	}
+	return dst
+}
+
+// uriEncode returns s AWS-URI-encoded ('/' encoded too); s itself when
+// nothing needs encoding.
+func uriEncode(s string) string {
+	for i := 0; i < len(s); i++ {
+		if !isUnreserved(s[i]) {
+			return string(appendURIEncode(make([]byte, 0, len(s)+16), s, false))
+		}
+	}
+	return s
+}
+
+// appendCanonicalURI appends the S3 canonical URI of an escaped request
+// path: each segment decoded once and re-encoded once, '/' kept, no dot
+// segment or slash normalisation (S3 keys may contain them).
+func appendCanonicalURI(dst []byte, escapedPath string) []byte {
+	if escapedPath == "" {
+		return append(dst, '/')
+	}
+	for seg := range strings.SplitSeq(escapedPath, "/") {
+		if strings.IndexByte(seg, '%') >= 0 {
+			if dec, err := url.PathUnescape(seg); err == nil {
+				seg = dec
+			}
+		}
+		dst = appendURIEncode(dst, seg, false)
+		dst = append(dst, '/')
+	}
+	return dst[:len(dst)-1] // drop the separator after the last segment
+}
+
+// appendCanonicalQuery appends the canonical query string: parameters
+// encoded, sorted by encoded name then value, skip left out (presigned
+// URLs leave out X-Amz-Signature).
+func appendCanonicalQuery(dst []byte, q []queryPair, skip string) []byte {
+	if len(q) == 0 {
+		return dst
+	}
+	enc := make([]queryPair, 0, len(q))
+	for _, kv := range q {
+		if skip != "" && kv.key == skip {
+			continue
+		}
+		enc = append(enc, queryPair{key: uriEncode(kv.key), value: uriEncode(kv.value)})
+	}
+	slices.SortFunc(enc, func(a, b queryPair) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	for i, kv := range enc {
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		dst = append(dst, kv.key...)
+		dst = append(dst, '=')
+		dst = append(dst, kv.value...)
+	}
+	return dst
+}
+
+// appendTrimmedValue appends a header value with leading and trailing
+// spaces removed and runs of spaces collapsed to one.
+func appendTrimmedValue(dst []byte, v string) []byte {
+	v = strings.Trim(v, " \t")
+	space := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == ' ' {
+			if !space {
+				dst = append(dst, ' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// headerValues returns the values of the header with the lower-case name
+// lower, without allocating in the usual case of a canonical key.
+func headerValues(h http.Header, lower string) []string {
+	var buf [64]byte
+	if len(lower) <= len(buf) {
+		k := buf[:len(lower)]
+		upper := true
+		for i := 0; i < len(lower); i++ {
+			c := lower[i]
+			if upper && 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			k[i] = c
+			upper = c == '-'
+		}
+		if v, ok := h[string(k)]; ok {
+			return v
+		}
+	}
+	for name, v := range h {
+		if strings.EqualFold(name, lower) {
+			return v
+		}
+	}
+	return nil
+}
+
+// appendCanonicalHeaders appends "name:value\n" for every signed header, in
+// the order of the SignedHeaders list. host comes from r.Host; headers the
+// Go server moves out of r.Header are rebuilt from the request fields.
+func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) []byte {
+	list := signedHeaders
+	for list != "" {
+		var name string
+		name, list, _ = strings.Cut(list, ";")
+		dst = append(dst, name...)
+		dst = append(dst, ':')
+		if name == "host" {
+			dst = appendTrimmedValue(dst, r.Host)
+			dst = append(dst, '\n')
+			continue
+		}
+		vals := headerValues(r.Header, name)
+		if len(vals) == 0 {
+			switch {
+			case name == "content-length" && r.ContentLength > 0:
+				dst = strconv.AppendInt(dst, r.ContentLength, 10)
+			case name == "transfer-encoding" && len(r.TransferEncoding) > 0:
+				dst = append(dst, strings.Join(r.TransferEncoding, ",")...)
+			}
+		}
+		for i, v := range vals {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendTrimmedValue(dst, v)
+		}
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// canonicalInput is what a canonical request is built from.
+type canonicalInput struct {
+	method        string
+	escapedPath   string
+	query         []queryPair
+	skipQuery     string // parameter left out of the canonical query
+	signedHeaders string
+	payloadHash   string
+}
+
+// appendCanonicalRequest appends the canonical request for in and r's headers.
+func appendCanonicalRequest(dst []byte, r *http.Request, in canonicalInput) []byte {
+	dst = append(dst, in.method...)
+	dst = append(dst, '\n')
+	dst = appendCanonicalURI(dst, in.escapedPath)
+	dst = append(dst, '\n')
+	dst = appendCanonicalQuery(dst, in.query, in.skipQuery)
+	dst = append(dst, '\n')
+	dst = appendCanonicalHeaders(dst, r, in.signedHeaders)
+	dst = append(dst, '\n')
+	dst = append(dst, in.signedHeaders...)
+	dst = append(dst, '\n')
+	dst = append(dst, in.payloadHash...)
+	return dst
+}
+
+// appendStringToSign appends the SigV4 string to sign for a canonical request.
+func appendStringToSign(dst []byte, amzDate, scope string, canonicalRequest []byte) []byte {
+	sum := sha256.Sum256(canonicalRequest)
+	dst = append(dst, algorithm...)
+	dst = append(dst, '\n')
+	dst = append(dst, amzDate...)
+	dst = append(dst, '\n')
+	dst = append(dst, scope...)
+	dst = append(dst, '\n')
+	return hex.AppendEncode(dst, sum[:])
+}

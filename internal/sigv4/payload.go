@@ -1,0 +1,205 @@
+package sigv4
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+)
+
+// The x-amz-content-sha256 values that are not a hash.
+const (
+	UnsignedPayload                  = "UNSIGNED-PAYLOAD"
+	StreamingSignedPayload           = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	StreamingSignedPayloadTrailer    = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	StreamingUnsignedPayloadTrailer  = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+	streamingECDSAPayload            = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+	streamingECDSAPayloadTrailer     = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
+	headerContentSHA256              = "X-Amz-Content-Sha256"
+	headerDecodedContentLength       = "X-Amz-Decoded-Content-Length"
+	headerTrailer                    = "X-Amz-Trailer"
+	headerContentMD5                 = "Content-Md5"
+	awsChunkedEncoding               = "aws-chunked"
+	invalidContentSHA256MessageStart = "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+)
+
+// payloadMode is how the request body is protected.
+type payloadMode int
+
+const (
+	payloadUnsigned                 payloadMode = iota // UNSIGNED-PAYLOAD
+	payloadSigned                                      // hex SHA-256 of the body
+	payloadStreamingSigned                             // STREAMING-AWS4-HMAC-SHA256-PAYLOAD
+	payloadStreamingSignedTrailer                      // STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER
+	payloadStreamingUnsignedTrailer                    // STREAMING-UNSIGNED-PAYLOAD-TRAILER
+)
+
+func (m payloadMode) streaming() bool { return m >= payloadStreamingSigned }
+func (m payloadMode) trailer() bool {
+	return m == payloadStreamingSignedTrailer || m == payloadStreamingUnsignedTrailer
+}
+
+// parsePayloadMode classifies an x-amz-content-sha256 value.
+func parsePayloadMode(v string) (payloadMode, []byte, *s3err.Error) {
+	switch v {
+	case UnsignedPayload:
+		return payloadUnsigned, nil, nil
+	case StreamingSignedPayload:
+		return payloadStreamingSigned, nil, nil
+	case StreamingSignedPayloadTrailer:
+		return payloadStreamingSignedTrailer, nil, nil
+	case StreamingUnsignedPayloadTrailer:
+		return payloadStreamingUnsignedTrailer, nil, nil
+	case streamingECDSAPayload, streamingECDSAPayloadTrailer:
+		return 0, nil, s3err.ErrNotImplemented.WithMessage("Signature Version 4A (%s) is not supported.", v)
+	}
+	if len(v) == 2*32 {
+		if sum, err := hex.DecodeString(v); err == nil {
+			return payloadSigned, sum, nil
+		}
+	}
+	return 0, nil, s3err.ErrInvalidArgument.WithMessage(invalidContentSHA256MessageStart +
+		"STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+}
+
+// bodyInput is what newBody needs beyond the request.
+type bodyInput struct {
+	mode        payloadMode
+	payloadHash []byte // payloadSigned only
+	// Streaming signed modes.
+	key     []byte
+	amzDate string
+	scope   string
+	seed    string
+}
+
+// newBody validates the body-related headers and builds the verifying
+// reader; it reads nothing.
+func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64, error) {
+	var checks []digestCheck
+	if in.mode == payloadSigned {
+		checks = append(checks, digestCheck{h: v.hashes.newChecksum(ChecksumSHA256), want: in.payloadHash, fail: s3err.ErrXAmzContentSHA256Mismatch})
+	}
+	if vals := r.Header.Values(headerContentMD5); len(vals) > 0 {
+		want, err := base64.StdEncoding.DecodeString(vals[0])
+		if len(vals) > 1 || err != nil || len(want) != 16 {
+			return nil, 0, s3err.ErrInvalidDigest
+		}
+		checks = append(checks, digestCheck{h: newMD5(), want: want, fail: s3err.ErrBadDigest})
+	}
+	alg, want, err := checksumHeader(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if alg != "" && !isCompleteMultipartUpload(r) {
+		checks = append(checks, digestCheck{
+			h: v.hashes.newChecksum(alg), want: want,
+			fail: s3err.ErrBadDigest.WithMessage("The %s you specified did not match the calculated checksum.", strings.ToUpper(string(alg))),
+		})
+	}
+	trailerAlg, err := trailerHeader(r, in.mode)
+	if err != nil {
+		return nil, 0, err
+	}
+
+	var src io.Reader = r.Body
+	if r.Body == nil {
+		src = http.NoBody
+	}
+	length := r.ContentLength
+	if in.mode.streaming() {
+		length = -1
+		if d := r.Header.Get(headerDecodedContentLength); d != "" {
+			n, err := strconv.ParseInt(d, 10, 64)
+			if err != nil || n < 0 {
+				return nil, 0, s3err.ErrInvalidArgument.WithMessage("x-amz-decoded-content-length must be a non-negative integer.")
+			}
+			length = n
+		}
+		signed := in.mode == payloadStreamingSigned || in.mode == payloadStreamingSignedTrailer
+		src = newChunkedReader(src, chunkedConfig{
+			signed:     signed,
+			trailer:    in.mode.trailer(),
+			trailerAlg: trailerAlg,
+			hashes:     v.hashes,
+			key:        in.key,
+			amzDate:    in.amzDate,
+			scope:      in.scope,
+			seed:       in.seed,
+		})
+	}
+	if length < 0 {
+		length = -1
+	}
+	body := &bodyReader{src: src, closer: r.Body, declared: length, checks: checks}
+	return body, length, nil
+}
+
+// checksumHeader finds the one x-amz-checksum-<alg> header, if any.
+func checksumHeader(r *http.Request) (ChecksumAlgorithm, []byte, error) {
+	var (
+		alg   ChecksumAlgorithm
+		value string
+	)
+	for name, vals := range r.Header {
+		a, ok := parseChecksumName(name)
+		if !ok {
+			continue
+		}
+		if alg != "" || len(vals) != 1 {
+			return "", nil, s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		alg, value = a, vals[0]
+	}
+	if alg == "" {
+		return "", nil, nil
+	}
+	want, ok := decodeChecksum(alg, value)
+	if !ok {
+		return "", nil, s3err.ErrInvalidRequest.WithMessage("Value for %s header is invalid.", alg.headerName())
+	}
+	return alg, want, nil
+}
+
+// trailerHeader validates x-amz-trailer against the payload mode.
+func trailerHeader(r *http.Request, mode payloadMode) (ChecksumAlgorithm, error) {
+	vals := r.Header.Values(headerTrailer)
+	if len(vals) == 0 {
+		return "", nil
+	}
+	if !mode.trailer() {
+		return "", s3err.ErrInvalidRequest.WithMessage("x-amz-trailer requires x-amz-content-sha256 %s or %s.", StreamingUnsignedPayloadTrailer, StreamingSignedPayloadTrailer)
+	}
+	alg, ok := parseChecksumName(strings.TrimSpace(vals[0]))
+	if len(vals) > 1 || !ok {
+		return "", s3err.ErrInvalidRequest.WithMessage("The value specified in the x-amz-trailer header is not supported.")
+	}
+	return alg, nil
+}
+
+// isCompleteMultipartUpload reports a CompleteMultipartUpload request,
+// whose x-amz-checksum-* header is the checksum of the whole object, not of
+// the request body.
+func isCompleteMultipartUpload(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// stripAWSChunked removes the aws-chunked coding from a Content-Encoding value.
+func stripAWSChunked(ce string) string {
+	if !strings.Contains(strings.ToLower(ce), awsChunkedEncoding) {
+		return ce
+	}
+	var kept []string
+	for part := range strings.SplitSeq(ce, ",") {
+		p := strings.TrimSpace(part)
+		if p == "" || strings.EqualFold(p, awsChunkedEncoding) {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, ",")
+}

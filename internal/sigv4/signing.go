@@ -1,0 +1,100 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+)
+
+const (
+	algorithm        = "AWS4-HMAC-SHA256"
+	scopeTerminator  = "aws4_request"
+	serviceS3        = "s3"
+	emptySHA256Hex   = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	signatureHexSize = 2 * sha256.Size
+)
+
+// hmacSHA256 returns HMAC-SHA256(key, data).
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// deriveSigningKey computes the SigV4 signing key for a secret and scope.
+func deriveSigningKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, scopeTerminator)
+}
+
+// signHex returns the lower-case hex HMAC-SHA256 of stringToSign under key.
+func signHex(key []byte, stringToSign []byte) [signatureHexSize]byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(stringToSign)
+	var sum [sha256.Size]byte
+	var out [signatureHexSize]byte
+	hex.Encode(out[:], m.Sum(sum[:0]))
+	return out
+}
+
+// keyCacheGeneration bounds one generation of the signing-key cache; the
+// cache holds at most two generations.
+const keyCacheGeneration = 512
+
+type keyCacheKey struct {
+	secret, date, region, service string
+}
+
+// keyCache memoises derived signing keys. It keeps two generations of at
+// most keyCacheGeneration entries: when the current one fills up it becomes
+// the previous one and a fresh one starts, so the cache stays bounded while
+// keys in use survive (a hit in the previous generation is promoted).
+type keyCache struct {
+	mu   sync.Mutex
+	cur  map[keyCacheKey][]byte
+	prev map[keyCacheKey][]byte
+}
+
+func newKeyCache() *keyCache {
+	return &keyCache{cur: make(map[keyCacheKey][]byte)}
+}
+
+// get returns the signing key for the scope, deriving it on a miss. The
+// returned slice must not be modified.
+func (c *keyCache) get(secret, date, region, service string) []byte {
+	k := keyCacheKey{secret: secret, date: date, region: region, service: service}
+	c.mu.Lock()
+	if v, ok := c.cur[k]; ok {
+		c.mu.Unlock()
+		return v
+	}
+	if v, ok := c.prev[k]; ok {
+		c.putLocked(k, v)
+		c.mu.Unlock()
+		return v
+	}
+	c.mu.Unlock()
+	v := deriveSigningKey(secret, date, region, service)
+	c.mu.Lock()
+	c.putLocked(k, v)
+	c.mu.Unlock()
+	return v
+}
+
+func (c *keyCache) putLocked(k keyCacheKey, v []byte) {
+	if len(c.cur) >= keyCacheGeneration {
+		c.prev = c.cur
+		c.cur = make(map[keyCacheKey][]byte, keyCacheGeneration)
+	}
+	c.cur[k] = v
+}
+
+// len reports the number of cached keys (for tests).
+func (c *keyCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cur) + len(c.prev)
+}

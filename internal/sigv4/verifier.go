@@ -1,0 +1,283 @@
+// Package sigv4 authenticates S3 requests signed with AWS Signature Version 4:
+// the Authorization header, presigned URLs, and the aws-chunked streaming
+// payloads (signed chunks, unsigned chunks with a trailing checksum).
+//
+// Verify checks everything that can be checked from the request line and
+// headers, and returns a Result whose Body verifies the payload while it is
+// read (payload hash, chunk and trailer signatures, checksums, Content-MD5,
+// length). The body is never held in memory.
+package sigv4
+
+import (
+	"crypto/hmac"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+)
+
+// MaxClockSkew is how far the request time may be from the server's clock.
+const MaxClockSkew = 15 * time.Minute
+
+// SecretLookup returns the secret access key for an access key id.
+type SecretLookup func(accessKeyID string) (secret string, ok bool)
+
+// Verifier verifies SigV4-signed S3 requests. It is safe for concurrent use.
+type Verifier struct {
+	now    func() time.Time
+	keys   *keyCache
+	hashes *hashes
+}
+
+// NewVerifier returns a Verifier that reads the time from now (time.Now
+// when nil). Requests more than MaxClockSkew away from it are refused.
+func NewVerifier(now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{now: now, keys: newKeyCache(), hashes: newHashes()}
+}
+
+// Result is an authenticated request.
+type Result struct {
+	// AccessKeyID is the access key that signed the request.
+	AccessKeyID string
+	// Presigned is true for query-string (presigned URL) authentication.
+	Presigned bool
+	// Region is the region named in the credential scope.
+	Region string
+	// Body is what to hand to the backend instead of r.Body: the decoded
+	// payload (aws-chunked framing removed), verified while read. When a
+	// check fails, Read returns an *s3err.Error (never io.EOF first), and
+	// when the length is known the final bytes are held back until every
+	// check passed. Close closes r.Body.
+	Body io.ReadCloser
+	// ContentLength is the decoded payload length (x-amz-decoded-content-length
+	// for aws-chunked, else r.ContentLength), -1 if unknown.
+	ContentLength int64
+	// ContentEncoding is the request's Content-Encoding with the aws-chunked
+	// transfer coding removed: what the stored object should carry.
+	ContentEncoding string
+}
+
+// Verify authenticates r. Errors are *s3err.Error values. Verify does not
+// read the body; Result.Body performs the payload checks as it is read.
+func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error) {
+	query, ok := parseQuery(r.URL.RawQuery)
+	if !ok {
+		return nil, s3err.ErrInvalidArgument.WithMessage("The query string is not correctly percent-encoded.")
+	}
+	authz := r.Header.Values("Authorization")
+	queryAlg, hasQueryAlg := queryValue(query, qAlgorithm)
+	hasQuerySig := hasQueryAlg || queryHas(query, qSignature) || queryHas(query, qCredential)
+	switch {
+	case len(authz) > 0 && hasQuerySig:
+		return nil, s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.")
+	case len(authz) > 0:
+		return v.verifyHeader(r, authz, query, lookup)
+	case hasQuerySig:
+		return v.verifyPresigned(r, queryAlg, query, lookup)
+	case queryHas(query, "AWSAccessKeyId") || queryHas(query, "Signature"):
+		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 2 is not supported; use Signature Version 4.")
+	}
+	return nil, s3err.ErrAccessDenied.WithMessage("Anonymous access is not allowed; sign the request with AWS Signature Version 4.")
+}
+
+func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPair, lookup SecretLookup) (*Result, error) {
+	if len(authz) > 1 {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The request has more than one Authorization header.")
+	}
+	h := authz[0]
+	switch {
+	case strings.HasPrefix(h, "AWS "):
+		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 2 is not supported; use Signature Version 4.")
+	case strings.HasPrefix(h, "AWS4-ECDSA-P256-SHA256"):
+		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 4A is not supported; use Signature Version 4.")
+	case !strings.HasPrefix(h, algorithm):
+		return nil, s3err.ErrInvalidArgument.WithMessage("Unsupported Authorization Type")
+	}
+	a, msg := parseAuthorization(h)
+	if msg != "" {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("%s", msg)
+	}
+
+	payloadHash := r.Header.Get(headerContentSHA256)
+	if payloadHash == "" {
+		return nil, s3err.ErrInvalidRequest.WithMessage("Missing required header for this request: x-amz-content-sha256")
+	}
+	mode, sum, perr := parsePayloadMode(payloadHash)
+	if perr != nil {
+		return nil, perr
+	}
+
+	amzDate, dateHeader := r.Header.Get("X-Amz-Date"), "x-amz-date"
+	var t time.Time
+	ok := false
+	if amzDate != "" {
+		t, ok = parseAmzDate(amzDate)
+	} else if d := r.Header.Get("Date"); d != "" {
+		var err error
+		t, err = http.ParseTime(d)
+		ok = err == nil
+		amzDate, dateHeader = t.UTC().Format(amzDateFormat), "date"
+	}
+	if !ok {
+		return nil, s3err.ErrAccessDenied.WithMessage("AWS authentication requires a valid Date or x-amz-date header")
+	}
+	if amzDate[:8] != a.cred.date {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The authorization header is malformed; Invalid credential date %q. Date is not the same as X-Amz-Date: %q.", a.cred.date, amzDate[:8])
+	}
+
+	secret, ok := lookup(a.cred.accessKeyID)
+	if !ok {
+		return nil, s3err.ErrInvalidAccessKeyID
+	}
+	if skew := v.now().Sub(t); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return nil, s3err.ErrRequestTimeTooSkewed
+	}
+	if !hasSignedHeader(a.signedHeaders, "host") || !hasSignedHeader(a.signedHeaders, dateHeader) {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The authorization header is malformed; SignedHeaders must include host and %s.", dateHeader)
+	}
+	if err := checkAmzHeadersSigned(r, a.signedHeaders); err != nil {
+		return nil, err
+	}
+
+	key := v.keys.get(secret, a.cred.date, a.cred.region, a.cred.service)
+	in := canonicalInput{
+		method:        r.Method,
+		escapedPath:   r.URL.EscapedPath(),
+		query:         query,
+		signedHeaders: a.signedHeaders,
+		payloadHash:   payloadHash,
+	}
+	if err := checkSignature(r, in, key, amzDate, a.cred.scope, a.signature); err != nil {
+		return nil, err
+	}
+
+	body, length, err := v.newBody(r, bodyInput{
+		mode: mode, payloadHash: sum,
+		key: key, amzDate: amzDate, scope: a.cred.scope, seed: a.signature,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		AccessKeyID:     a.cred.accessKeyID,
+		Region:          a.cred.region,
+		Body:            body,
+		ContentLength:   length,
+		ContentEncoding: stripAWSChunked(r.Header.Get("Content-Encoding")),
+	}, nil
+}
+
+func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPair, lookup SecretLookup) (*Result, error) {
+	switch alg {
+	case algorithm:
+	case "AWS4-ECDSA-P256-SHA256":
+		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 4A is not supported; use Signature Version 4.")
+	default:
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+	}
+	p, msg := parsePresigned(query)
+	if msg != "" {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("%s", msg)
+	}
+	payloadHash := p.contentSHA256
+	if payloadHash == "" {
+		payloadHash = UnsignedPayload
+	}
+	mode, sum, perr := parsePayloadMode(payloadHash)
+	if perr != nil {
+		return nil, perr
+	}
+	if mode.streaming() {
+		return nil, s3err.ErrInvalidRequest.WithMessage("Presigned URLs do not support aws-chunked payloads.")
+	}
+
+	secret, ok := lookup(p.cred.accessKeyID)
+	if !ok {
+		return nil, s3err.ErrInvalidAccessKeyID
+	}
+	now := v.now()
+	if p.date.Sub(now) > MaxClockSkew {
+		return nil, s3err.ErrAccessDenied.WithMessage("Request is not valid yet")
+	}
+	if now.After(p.date.Add(time.Duration(p.expires) * time.Second)) {
+		return nil, s3err.ErrAccessDeniedExpired
+	}
+	if !hasSignedHeader(p.signedHeaders, "host") {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-SignedHeaders must include host.")
+	}
+	if err := checkAmzHeadersSigned(r, p.signedHeaders); err != nil {
+		return nil, err
+	}
+
+	key := v.keys.get(secret, p.cred.date, p.cred.region, p.cred.service)
+	in := canonicalInput{
+		method:        r.Method,
+		escapedPath:   r.URL.EscapedPath(),
+		query:         query,
+		skipQuery:     qSignature,
+		signedHeaders: p.signedHeaders,
+		payloadHash:   payloadHash,
+	}
+	if err := checkSignature(r, in, key, p.amzDate, p.cred.scope, p.signature); err != nil {
+		return nil, err
+	}
+	body, length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		AccessKeyID:     p.cred.accessKeyID,
+		Presigned:       true,
+		Region:          p.cred.region,
+		Body:            body,
+		ContentLength:   length,
+		ContentEncoding: stripAWSChunked(r.Header.Get("Content-Encoding")),
+	}, nil
+}
+
+// checkSignature computes the request signature and compares it with the
+// one provided.
+func checkSignature(r *http.Request, in canonicalInput, key []byte, amzDate, scope, provided string) error {
+	var stack [1024]byte
+	cr := appendCanonicalRequest(stack[:0], r, in)
+	sts := appendStringToSign(make([]byte, 0, 128), amzDate, scope, cr)
+	want := signHex(key, sts)
+	if !hmac.Equal(want[:], []byte(provided)) {
+		return s3err.ErrSignatureDoesNotMatch.WithCause(fmt.Errorf("string to sign %q", sts))
+	}
+	return nil
+}
+
+// checkAmzHeadersSigned refuses x-amz-* request headers left out of the
+// signature, as S3 does: they change what a request means.
+func checkAmzHeadersSigned(r *http.Request, signedHeaders string) error {
+	for name := range r.Header {
+		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
+			continue
+		}
+		if !hasSignedHeaderFold(signedHeaders, name) {
+			return s3err.ErrAccessDenied.WithMessage("There were headers present in the request which were not signed: %s", strings.ToLower(name))
+		}
+	}
+	return nil
+}
+
+func queryValue(q []queryPair, key string) (string, bool) {
+	for _, kv := range q {
+		if kv.key == key {
+			return kv.value, true
+		}
+	}
+	return "", false
+}
+
+func queryHas(q []queryPair, key string) bool {
+	_, ok := queryValue(q, key)
+	return ok
+}
