@@ -57,8 +57,8 @@ func (c *collector) add(path, problem string) {
 	c.list = append(c.list, FieldError{Path: path, Env: c.origin[path], Problem: problem})
 }
 
-// addf is add with a preformatted environment name (used while reading the
-// environment, before origin is complete).
+// addEnv records a problem with a value read from the environment variable
+// env (used while reading the environment, before origin is complete).
 func (c *collector) addEnv(path, env, problem string) {
 	c.list = append(c.list, FieldError{Path: path, Env: env, Problem: problem})
 }

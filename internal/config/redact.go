@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
+	"sort"
 
 	"gopkg.in/yaml.v3"
 )
@@ -73,5 +75,35 @@ func deepCopy(dst, src reflect.Value, redact bool) {
 		dst.Set(m)
 	default:
 		dst.Set(src)
+	}
+}
+
+// walkSecrets calls fn with the path and value of every secret string
+// reachable from v.
+func walkSecrets(v reflect.Value, path string, fn func(path, val string)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkSecrets(v.Elem(), path, fn)
+		}
+	case reflect.Struct:
+		for _, f := range structFields(v.Type()) {
+			fv := v.FieldByIndex(f.index)
+			if f.secret && fv.Kind() == reflect.String {
+				fn(joinPath(path, f.name), fv.String())
+				continue
+			}
+			walkSecrets(fv, joinPath(path, f.name), fn)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			walkSecrets(v.Index(i), fmt.Sprintf("%s[%d]", path, i), fn)
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			walkSecrets(v.MapIndex(k), joinPath(path, k.String()), fn)
+		}
 	}
 }

@@ -231,3 +231,32 @@ advanced:
 		t.Errorf("round trip changed the config:\n%s", out)
 	}
 }
+
+func TestPrintedConfigIsRefusedAsInput(t *testing.T) {
+	doc := validIAM + `
+storage:
+  s3: http://127.0.0.1:9000
+  access_key_id: minio
+  secret_access_key: minio-secret
+`
+	out, err := mustParse(t, doc, nil).Redacted().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := parseErrors(t, string(out), nil)
+	want := []string{
+		"access.iam.users[0].secret_access_key",
+		"access.iam.users[1].secret_access_key",
+		"access.iam.auth_providers[0].client_secret",
+		"storage.secret_access_key",
+	}
+	var got []string
+	for _, fe := range list {
+		if strings.Contains(fe.Problem, "placeholder") {
+			got = append(got, fe.Path)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("placeholder errors at %q, want %q; all errors:\n%s", got, want, strings.Join(lines(list), "\n"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,6 +26,11 @@ func (c *Config) validate(v *collector) {
 	c.validateStorage(v)
 	c.validateAdvanced(v)
 	c.validateSync(v)
+	walkSecrets(reflect.ValueOf(c).Elem(), "", func(path, val string) {
+		if val == Redaction {
+			v.add(path, "holds the "+Redaction+" placeholder of a printed configuration; set the real secret")
+		}
+	})
 }
 
 var bcryptHash = regexp.MustCompile(`^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$`)

@@ -11,7 +11,7 @@ import (
 // iamKeyID is what declared IAM users' access key ids look like.
 var iamKeyID = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
-// RuleActions are the actions a permission rule may name.
+// ruleActions are the actions a permission rule may name.
 var ruleActions = []string{"read", "write", "delete", "list", "admin", "*"}
 
 func (c *Config) validateIAM(v *collector) {
