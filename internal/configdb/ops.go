@@ -1,0 +1,196 @@
+package configdb
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// Op is one mutation of the configuration. Apply derives a new State from
+// any base, leaving the base untouched and the generation unchanged (the
+// publisher sets it). Everything random (ids, keys) is chosen when the Op is
+// constructed, so applying the same Op to a newer base (a rebase after a
+// lost compare-and-swap) gives the same result as on the old one, unless the
+// newer base makes it inapplicable (ErrNotFound, ErrConflict, ErrInvalid).
+type Op interface {
+	// Apply returns the State that results from applying the Op to s at
+	// time now, or an error wrapping ErrNotFound, ErrConflict or ErrInvalid.
+	Apply(s *State, now time.Time) (*State, error)
+	// Describe returns a short description for logs. It never contains
+	// secrets.
+	Describe() string
+}
+
+// draft is a copy-on-write working copy of a State's content: the
+// top-level slices and the revocation map are fresh; inner slices (rules,
+// membership lists) are shared with the base and must be replaced, never
+// modified in place. Positions equal the base's until deleteUser/deleteGroup.
+type draft struct {
+	Data
+	base *State
+}
+
+func newDraft(s *State) *draft {
+	return &draft{
+		Data: Data{
+			Users:       slices.Clone(s.users),
+			Groups:      slices.Clone(s.groups),
+			Providers:   slices.Clone(s.providers),
+			Revocations: maps.Clone(s.revocations),
+		},
+		base: s,
+	}
+}
+
+// finish validates and compiles the draft at the base's generation.
+func (d *draft) finish() (*State, error) {
+	return build(d.base.generation, d.Data)
+}
+
+func (d *draft) user(id string) (int, error) {
+	i, ok := d.base.userByID[id]
+	if !ok {
+		return 0, fmt.Errorf("user %q: %w", id, ErrNotFound)
+	}
+	return i, nil
+}
+
+func (d *draft) group(id string) (int, error) {
+	i, ok := d.base.groupByID[id]
+	if !ok {
+		return 0, fmt.Errorf("group %q: %w", id, ErrNotFound)
+	}
+	return i, nil
+}
+
+func (d *draft) provider(id string) (int, error) {
+	i, ok := d.base.providerByID[id]
+	if !ok {
+		return 0, fmt.Errorf("auth provider %q: %w", id, ErrNotFound)
+	}
+	return i, nil
+}
+
+// setMember records (or removes) membership of user ui in group gi on both
+// sides.
+func (d *draft) setMember(ui, gi int, member bool) {
+	u, g := &d.Users[ui], &d.Groups[gi]
+	if member {
+		u.GroupIDs = withID(u.GroupIDs, g.ID)
+		g.MemberIDs = withID(g.MemberIDs, u.ID)
+	} else {
+		u.GroupIDs = withoutID(u.GroupIDs, g.ID)
+		g.MemberIDs = withoutID(g.MemberIDs, u.ID)
+	}
+}
+
+// withID returns a new sorted slice holding ids and id.
+func withID(ids []string, id string) []string {
+	if slices.Contains(ids, id) {
+		return ids
+	}
+	out := append(slices.Clip(ids), id)
+	slices.Sort(out)
+	return out
+}
+
+// withoutID returns a new slice holding ids except id (nil when empty).
+func withoutID(ids []string, id string) []string {
+	if !slices.Contains(ids, id) {
+		return ids
+	}
+	out := make([]string, 0, len(ids)-1)
+	for _, v := range ids {
+		if v != id {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// checkIDs checks that every id of field exists in idx and is listed once.
+func checkIDs(field, kind string, ids []string, idx map[string]int) error {
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if seen[id] {
+			return fieldErr(f, "duplicate id %q", id)
+		}
+		seen[id] = true
+		if _, ok := idx[id]; !ok {
+			return fieldErr(f, "%s %q does not exist", kind, id)
+		}
+	}
+	return nil
+}
+
+// RevokeSessions revokes every session of Identity issued at or before
+// Since (now when zero). Revocations only move forward: applying an older
+// time than the one recorded changes nothing.
+type RevokeSessions struct {
+	Identity string
+	Since    time.Time
+}
+
+// Apply implements Op.
+func (o *RevokeSessions) Apply(s *State, now time.Time) (*State, error) {
+	if err := validateIdentity(o.Identity); err != nil {
+		return nil, iam.PrefixError("identity", err)
+	}
+	since := o.Since
+	if since.IsZero() {
+		since = now
+	}
+	since = since.UTC()
+	if cur, ok := s.revocations[o.Identity]; ok && !since.After(cur) {
+		return s, nil
+	}
+	d := newDraft(s)
+	d.Revocations[o.Identity] = since
+	return d.finish()
+}
+
+// Describe implements Op.
+func (o *RevokeSessions) Describe() string {
+	if o.Since.IsZero() {
+		return fmt.Sprintf("revoke sessions of %q", o.Identity)
+	}
+	return fmt.Sprintf("revoke sessions of %q since %s", o.Identity, o.Since.UTC().Format(time.RFC3339))
+}
+
+// MergeRevocations returns the union of a and b, taking the later time for
+// identities present in both. Neither input is modified.
+func MergeRevocations(a, b map[string]time.Time) map[string]time.Time {
+	out := maps.Clone(a)
+	if out == nil {
+		out = make(map[string]time.Time, len(b))
+	}
+	for k, v := range b {
+		if cur, ok := out[k]; !ok || v.After(cur) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var (
+	_ Op = (*CreateUser)(nil)
+	_ Op = (*UpdateUser)(nil)
+	_ Op = (*DeleteUser)(nil)
+	_ Op = (*RotateKeys)(nil)
+	_ Op = (*CreateGroup)(nil)
+	_ Op = (*UpdateGroup)(nil)
+	_ Op = (*DeleteGroup)(nil)
+	_ Op = (*AddMember)(nil)
+	_ Op = (*RemoveMember)(nil)
+	_ Op = (*CreateProvider)(nil)
+	_ Op = (*UpdateProvider)(nil)
+	_ Op = (*DeleteProvider)(nil)
+	_ Op = (*RevokeSessions)(nil)
+)
