@@ -1,0 +1,192 @@
+//go:build integration
+
+package s3backend
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// lockedBuffer collects a child process's output for failure messages.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freeAddr returns a 127.0.0.1 address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeSelfSignedCert writes MinIO's public.crt / private.key for 127.0.0.1
+// into dir and returns a pool trusting it.
+func writeSelfSignedCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "dgp-test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "public.crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, "private.key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return pool
+}
+
+// startTLSMinIO runs a private MinIO over HTTPS (DGP_TEST_MINIO_BIN) for the
+// test and returns a Backend on it using a caller-supplied HTTP client.
+func startTLSMinIO(t *testing.T) *Backend {
+	t.Helper()
+	minioEnv(t)
+	bin := os.Getenv("DGP_TEST_MINIO_BIN")
+	if bin == "" {
+		t.Skip("DGP_TEST_MINIO_BIN is not set")
+	}
+	certs, data := t.TempDir(), t.TempDir()
+	pool := writeSelfSignedCert(t, certs)
+	addr, console := freeAddr(t), freeAddr(t)
+
+	var out lockedBuffer
+	cmd := exec.Command(bin, "server", "--quiet", "--certs-dir", certs, "--address", addr, "--console-address", console, data)
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER=tlsadmin", "MINIO_ROOT_PASSWORD=tlsadmin-secret", "MINIO_BROWSER=off")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start minio: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("minio output:\n%s", out.String())
+		}
+	})
+
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	b, err := New(context.Background(), Options{
+		Name:            "tls-minio",
+		Endpoint:        "https://" + addr,
+		AccessKeyID:     "tlsadmin",
+		SecretAccessKey: "tlsadmin-secret",
+		ForcePathStyle:  true,
+		HTTPClient:      &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	retryUntil(t, 30*time.Second, func() error { return b.Ping(context.Background()) })
+	return b
+}
+
+// TestStreamingOverTLS runs the streaming paths over HTTPS (HTTP/2), where
+// the SDK would otherwise pick trailer checksums or aws-chunked encoding.
+func TestStreamingOverTLS(t *testing.T) {
+	b := startTLSMinIO(t)
+	ctx := context.Background()
+	bucket := mustBucket(t, b)
+	const size = 20 << 20
+
+	body, wait := pipeSource(t, 99, size)
+	res, err := b.PutObject(ctx, bucket, "big", body, size, storage.PutOptions{})
+	sent := wait()
+	if err != nil {
+		t.Fatalf("PutObject over TLS: %v", err)
+	}
+	if res.ETag != sent {
+		t.Fatalf("ETag = %s, want %s", res.ETag, sent)
+	}
+	obj, err := b.HeadObject(ctx, bucket, "big", storage.GetOptions{})
+	if err != nil || obj.Size != size || obj.ETag != sent {
+		t.Fatalf("HeadObject = %+v, %v", obj, err)
+	}
+
+	boom := errors.New("client went away")
+	_, err = b.PutObject(ctx, bucket, "broken", &failingReader{data: randomBytes(8, 4<<20), err: boom}, 8<<20, storage.PutOptions{})
+	if !errors.Is(err, boom) {
+		t.Fatalf("PutObject(failing body) = %v, want the reader's error", err)
+	}
+	_, err = b.HeadObject(ctx, bucket, "broken", storage.GetOptions{})
+	wantS3Err(t, "HeadObject(broken)", err, s3err.ErrNoSuchKey)
+
+	uploadID, err := b.CreateMultipartUpload(ctx, bucket, "mp", storage.PutOptions{})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload: %v", err)
+	}
+	part := randomBytes(9, 5<<20)
+	pr, err := b.UploadPart(ctx, bucket, "mp", uploadID, 1, onlyReader{bytes.NewReader(part)}, int64(len(part)), storage.PartOptions{})
+	if err != nil {
+		t.Fatalf("UploadPart over TLS: %v", err)
+	}
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp", uploadID, []storage.CompletedPart{{PartNumber: 1, ETag: pr.ETag}}); err != nil {
+		t.Fatalf("CompleteMultipartUpload: %v", err)
+	}
+	if _, got := mustGetBytes(t, b, bucket, "mp", storage.GetOptions{}); !bytes.Equal(got, part) {
+		t.Fatalf("multipart object over TLS differs (%d bytes)", len(got))
+	}
+}
