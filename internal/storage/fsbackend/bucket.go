@@ -1,0 +1,226 @@
+package fsbackend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// bucketMeta is the content of a bucket's metadata file.
+type bucketMeta struct {
+	Created time.Time `json:"created"`
+}
+
+// CreateBucket creates an empty bucket. The directory appears atomically
+// with its metadata file (it is built in the staging area and renamed).
+func (b *Backend) CreateBucket(ctx context.Context, bucket string) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	bl := b.bucketLock(bucket)
+	bl.Lock()
+	defer bl.Unlock()
+	if _, err := b.root.Lstat(bucket); err == nil {
+		return s3err.ErrBucketAlreadyOwnedByYou.WithResource(bucket)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("stat bucket: %w", err)
+	}
+	js, err := json.Marshal(bucketMeta{Created: b.now().UTC()})
+	if err != nil {
+		return fmt.Errorf("encode bucket metadata: %w", err)
+	}
+	tmp := tempName()
+	if err := b.root.Mkdir(tmp, dirPerm); err != nil {
+		return fmt.Errorf("create bucket directory: %w", err)
+	}
+	if err := b.writeSynced(path.Join(tmp, bucketMetaName), js); err != nil {
+		_ = b.root.RemoveAll(tmp)
+		return err
+	}
+	if err := b.syncDir(tmp); err != nil {
+		_ = b.root.RemoveAll(tmp)
+		return fmt.Errorf("sync bucket directory: %w", err)
+	}
+	if err := b.root.Rename(tmp, bucket); err != nil {
+		_ = b.root.RemoveAll(tmp)
+		if errors.Is(err, fs.ErrExist) {
+			return s3err.ErrBucketAlreadyOwnedByYou.WithResource(bucket)
+		}
+		return fmt.Errorf("create bucket: %w", err)
+	}
+	if err := b.syncDir("."); err != nil {
+		return fmt.Errorf("sync storage root: %w", err)
+	}
+	return nil
+}
+
+// writeSynced writes a new file and fsyncs it.
+func (b *Backend) writeSynced(name string, data []byte) error {
+	f, err := b.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path.Base(name), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path.Base(name), err)
+	}
+	return nil
+}
+
+// DeleteBucket removes an empty bucket: BucketNotEmpty while it holds an
+// object or an in-progress multipart upload.
+func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	bl := b.bucketLock(bucket)
+	bl.Lock()
+	defer bl.Unlock()
+	if err := b.bucketExists(bucket); err != nil {
+		return err
+	}
+	uploads, err := b.uploadIDs(bucket)
+	if err != nil {
+		return err
+	}
+	if len(uploads) > 0 {
+		return s3err.ErrBucketNotEmpty.WithResource(bucket)
+	}
+	has, err := b.hasObjects(bucket)
+	if err != nil {
+		return err
+	}
+	if has {
+		return s3err.ErrBucketNotEmpty.WithResource(bucket)
+	}
+	if err := b.moveAside(bucket); err != nil {
+		return fmt.Errorf("delete bucket: %w", err)
+	}
+	if err := b.root.Remove(path.Join(multipartDir, bucket)); err != nil && !isNotExist(err) {
+		return fmt.Errorf("delete bucket uploads directory: %w", err)
+	}
+	return nil
+}
+
+// HeadBucket returns NoSuchBucket unless the bucket exists.
+func (b *Backend) HeadBucket(ctx context.Context, bucket string) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	return b.bucketExists(bucket)
+}
+
+// ListBuckets returns every bucket, sorted by name, with its creation time.
+func (b *Backend) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error) {
+	names, err := b.readNames(".")
+	if err != nil {
+		return nil, fmt.Errorf("list buckets: %w", err)
+	}
+	out := make([]storage.BucketInfo, 0, len(names))
+	for _, name := range names {
+		if validateBucket(name) != nil {
+			continue // the staging and multipart directories, foreign files
+		}
+		fi, err := b.root.Stat(name)
+		if err != nil || !fi.IsDir() {
+			continue // deleted meanwhile, or not a bucket
+		}
+		created := fi.ModTime().UTC()
+		if js, err := b.root.ReadFile(path.Join(name, bucketMetaName)); err == nil {
+			var m bucketMeta
+			if json.Unmarshal(js, &m) == nil && !m.Created.IsZero() {
+				created = m.Created
+			}
+		}
+		out = append(out, storage.BucketInfo{Name: name, Created: created})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// readNames returns the names in a directory (nil when it does not exist).
+func (b *Backend) readNames(dir string) ([]string, error) {
+	d, err := b.root.Open(dir)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return names, nil
+}
+
+// hasObjects reports whether the tree under dir holds at least one object.
+// It reads directories in small batches and stops at the first object.
+func (b *Backend) hasObjects(dir string) (bool, error) {
+	found, subdirs, err := b.scanDir(dir)
+	if err != nil || found {
+		return found, err
+	}
+	for _, s := range subdirs {
+		has, err := b.hasObjects(dir + "/" + s)
+		if err != nil || has {
+			return has, err
+		}
+	}
+	return false, nil
+}
+
+// scanDir reads dir until it finds an object; otherwise it returns the
+// piece directories in it. The directory is closed before returning, so a
+// deep walk holds one descriptor at a time.
+func (b *Backend) scanDir(dir string) (found bool, subdirs []string, err error) {
+	d, err := b.root.Open(dir)
+	if err != nil {
+		if isNotExist(err) {
+			return false, nil, nil
+		}
+		return false, nil, err
+	}
+	defer d.Close()
+	for {
+		names, err := d.Readdirnames(64)
+		for _, name := range names {
+			_, kind, ok := parseName(name)
+			switch {
+			case !ok:
+			case kind == kindObject:
+				return true, nil, nil
+			default:
+				subdirs = append(subdirs, name)
+			}
+		}
+		switch {
+		case err == io.EOF || (err == nil && len(names) == 0):
+			return false, subdirs, nil
+		case err != nil && isNotExist(err):
+			return false, nil, nil
+		case err != nil:
+			return false, nil, err
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package fsbackend
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+const maxListKeys = 1000
+
+// dirEnt is a directory entry decoded into its piece.
+type dirEnt struct {
+	s    string // the piece; dirs include their trailing '/'
+	name string // the file name
+	kind pieceKind
+}
+
+// level is one directory on the walker's stack.
+type level struct {
+	prefix string // the key prefix this directory stands for
+	dir    string // path relative to the root
+	ents   []dirEnt
+	i      int
+}
+
+// item is what the walker yields: an object, or (collapsed) a directory
+// standing for all keys starting with key.
+type item struct {
+	key     string
+	file    string // object file, relative to the root
+	isRange bool
+}
+
+// walker yields the keys of a bucket subtree in byte order. Because pieces
+// are cut deterministically, each directory's entries sorted by piece cover
+// disjoint, ordered key ranges, so a depth-first walk in that order is a
+// walk in key order.
+type walker struct {
+	b     *Backend
+	limit string // the listing prefix: stop after the keys that have it
+	stack []*level
+}
+
+func (b *Backend) readLevel(dir, prefix string) (*level, error) {
+	names, err := b.readNames(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	ents := make([]dirEnt, 0, len(names))
+	for _, name := range names {
+		p, kind, ok := parseName(name)
+		if !ok {
+			continue
+		}
+		if kind == kindDir {
+			p += "/"
+		}
+		ents = append(ents, dirEnt{s: p, name: name, kind: kind})
+	}
+	slices.SortFunc(ents, func(a, b dirEnt) int {
+		if c := strings.Compare(a.s, b.s); c != 0 {
+			return c
+		}
+		// An object and a cut at the same bytes: the object's key is the
+		// shorter, so it comes first.
+		return int(a.kind) - int(b.kind)
+	})
+	return &level{prefix: prefix, dir: dir, ents: ents}, nil
+}
+
+// entBelow reports whether every key an entry stands for is < rb, where rb
+// is the bound relative to the entry's directory.
+func entBelow(e *dirEnt, rb string) bool {
+	if e.kind == kindObject {
+		return e.s < rb
+	}
+	return e.s < rb && !strings.HasPrefix(rb, e.s)
+}
+
+// next returns the first item >= bound. When collapse(full) is true for a
+// directory standing for the keys starting with full, that directory is
+// yielded as a range (if it holds any object) instead of being entered.
+func (w *walker) next(bound string, collapse func(full string) bool) (item, bool, error) {
+	for len(w.stack) > 0 {
+		top := w.stack[len(w.stack)-1]
+		if strings.HasPrefix(bound, top.prefix) {
+			rb := bound[len(top.prefix):]
+			rest := top.ents[top.i:]
+			top.i += sort.Search(len(rest), func(j int) bool { return !entBelow(&rest[j], rb) })
+		} else if bound > top.prefix {
+			top.i = len(top.ents) // the whole directory is below bound
+		}
+		if top.i >= len(top.ents) {
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		e := &top.ents[top.i]
+		top.i++
+		full := top.prefix + e.s
+		if full > w.limit && !strings.HasPrefix(full, w.limit) && !strings.HasPrefix(w.limit, full) {
+			w.stack = nil // past every key with the listing prefix
+			return item{}, false, nil
+		}
+		sub := top.dir + "/" + e.name
+		if e.kind == kindObject {
+			return item{key: full, file: sub}, true, nil
+		}
+		if collapse != nil && collapse(full) {
+			has, err := w.b.hasObjects(sub)
+			if err != nil {
+				return item{}, false, fmt.Errorf("scan directory: %w", err)
+			}
+			if has {
+				return item{key: full, isRange: true}, true, nil
+			}
+			continue
+		}
+		lvl, err := w.b.readLevel(sub, full)
+		if err != nil {
+			return item{}, false, err
+		}
+		w.stack = append(w.stack, lvl)
+	}
+	return item{}, false, nil
+}
+
+// successor returns the least string greater than every string starting
+// with s; ok is false when there is none (s is all 0xff bytes).
+func successor(s string) (string, bool) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] != 0xff {
+			return s[:i] + string([]byte{s[i] + 1}), true
+		}
+	}
+	return "", false
+}
+
+// statObject reads the metadata of an object file (found by a listing).
+func (b *Backend) statObject(file, key string) (*objMeta, error) {
+	f, err := b.root.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := readMeta(f)
+	if err != nil {
+		return nil, err
+	}
+	m.Key = key
+	return m, nil
+}
+
+// ListObjects lists keys in byte order with S3's semantics: keys after
+// Marker that start with Prefix; with a Delimiter, keys containing it after
+// the prefix are rolled up into common prefixes (each once, and never one
+// that sorts at or before Marker); objects and common prefixes together
+// count against MaxKeys. A prefix listing walks only the prefix's subtree.
+func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
+	if err := validateBucket(bucket); err != nil {
+		return nil, err
+	}
+	if err := b.bucketExists(bucket); err != nil {
+		return nil, err
+	}
+	res := &storage.ListResult{}
+	maxKeys := min(opts.MaxKeys, maxListKeys)
+	if maxKeys <= 0 {
+		return res, nil // S3 answers max-keys=0 with an empty, untruncated page
+	}
+	prefix, delim, marker := opts.Prefix, opts.Delimiter, opts.Marker
+
+	names, consumed := prefixDir(prefix)
+	start, err := b.readLevel(path.Join(append([]string{bucket}, names...)...), consumed)
+	if err != nil {
+		return nil, err
+	}
+	w := &walker{b: b, limit: prefix, stack: []*level{start}}
+	bound := prefix
+	if marker != "" && marker+"\x00" > bound {
+		bound = marker + "\x00"
+	}
+	var collapse func(string) bool
+	if delim != "" {
+		collapse = func(full string) bool {
+			return strings.HasPrefix(full, prefix) && strings.Contains(full[len(prefix):], delim)
+		}
+	}
+
+	count, last := 0, ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		it, ok, err := w.next(bound, collapse)
+		if err != nil {
+			return nil, fmt.Errorf("list objects: %w", err)
+		}
+		if !ok || !strings.HasPrefix(it.key, prefix) {
+			break
+		}
+		name, isPrefix := it.key, false
+		if delim != "" {
+			if i := strings.Index(it.key[len(prefix):], delim); i >= 0 {
+				name, isPrefix = it.key[:len(prefix)+i+len(delim)], true
+			}
+		}
+		if isPrefix {
+			if name > marker || marker == "" {
+				if count == maxKeys {
+					res.IsTruncated = true
+					break
+				}
+				res.CommonPrefixes = append(res.CommonPrefixes, name)
+				count, last = count+1, name
+			}
+			next, ok := successor(name)
+			if !ok {
+				break
+			}
+			bound = next
+			continue
+		}
+		bound = it.key + "\x00"
+		m, err := b.statObject(it.file, it.key)
+		if err != nil {
+			if isNotExist(err) {
+				continue // deleted since the directory was read
+			}
+			return nil, fmt.Errorf("list objects: read %q: %w", it.key, err)
+		}
+		if count == maxKeys {
+			res.IsTruncated = true
+			break
+		}
+		res.Objects = append(res.Objects, m.info())
+		count, last = count+1, name
+	}
+	if res.IsTruncated {
+		res.NextMarker = last
+	}
+	return res, nil
+}

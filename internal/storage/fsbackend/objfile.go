@@ -1,0 +1,150 @@
+package fsbackend
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// Object and part files are: data || metadata JSON || uint32 length of the
+// JSON (big endian) || trailerMagic. One rename commits data and metadata.
+const (
+	trailerMagic = "DGPOBJ\x00\x01"
+	trailerFixed = 4 + len(trailerMagic)
+	// maxMetaLen bounds the metadata JSON (S3 allows 2 KiB of user
+	// metadata; headers and part sizes add some).
+	maxMetaLen = 1 << 20
+	tailRead   = 4096
+)
+
+// errCorrupt marks an object file whose trailer cannot be read.
+var errCorrupt = errors.New("corrupt object file")
+
+// objMeta is the metadata stored with an object or a part.
+type objMeta struct {
+	Key          string            `json:"key"`
+	Size         int64             `json:"size"`
+	ETag         string            `json:"etag"`
+	Modified     time.Time         `json:"modified"`
+	ContentType  string            `json:"contentType,omitempty"`
+	UserMetadata map[string]string `json:"userMetadata,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	// PartSizes are the part sizes of a completed multipart upload.
+	PartSizes []int64 `json:"partSizes,omitempty"`
+}
+
+func (m *objMeta) info() storage.ObjectInfo {
+	return storage.ObjectInfo{
+		Key:          m.Key,
+		Size:         m.Size,
+		ETag:         m.ETag,
+		LastModified: m.Modified,
+		ContentType:  m.ContentType,
+		UserMetadata: m.UserMetadata,
+		Headers:      m.Headers,
+		StorageClass: "STANDARD",
+	}
+}
+
+// writeTrailer appends the metadata trailer at the file's current offset.
+func writeTrailer(w io.Writer, m *objMeta) error {
+	js, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode object metadata: %w", err)
+	}
+	var fixed [trailerFixed]byte
+	binary.BigEndian.PutUint32(fixed[:4], uint32(len(js)))
+	copy(fixed[4:], trailerMagic)
+	if _, err := w.Write(append(js, fixed[:]...)); err != nil {
+		return fmt.Errorf("write object metadata: %w", err)
+	}
+	return nil
+}
+
+// readMeta reads the trailer of an open object or part file.
+func readMeta(f *os.File) (*objMeta, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, syscall.EISDIR
+	}
+	size := fi.Size()
+	if size < int64(trailerFixed) {
+		return nil, errCorrupt
+	}
+	tail := make([]byte, min(size, tailRead))
+	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return nil, fmt.Errorf("read object metadata: %w", err)
+	}
+	fixed := tail[len(tail)-trailerFixed:]
+	if string(fixed[4:]) != trailerMagic {
+		return nil, errCorrupt
+	}
+	n := int64(binary.BigEndian.Uint32(fixed[:4]))
+	if n > maxMetaLen || n+int64(trailerFixed) > size {
+		return nil, errCorrupt
+	}
+	var js []byte
+	if n+int64(trailerFixed) <= int64(len(tail)) {
+		js = tail[len(tail)-trailerFixed-int(n) : len(tail)-trailerFixed]
+	} else {
+		js = make([]byte, n)
+		if _, err := f.ReadAt(js, size-int64(trailerFixed)-n); err != nil {
+			return nil, fmt.Errorf("read object metadata: %w", err)
+		}
+	}
+	m := new(objMeta)
+	if err := json.Unmarshal(js, m); err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	if m.Size != size-int64(trailerFixed)-n {
+		return nil, errCorrupt
+	}
+	return m, nil
+}
+
+// objectBody streams a span of an open object file.
+type objectBody struct {
+	f    *os.File
+	lr   io.LimitedReader
+	bufs *sync.Pool
+}
+
+func newObjectBody(f *os.File, start, length int64, bufs *sync.Pool) (*objectBody, error) {
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("seek object: %w", err)
+	}
+	return &objectBody{f: f, lr: io.LimitedReader{R: f, N: length}, bufs: bufs}, nil
+}
+
+// Read implements io.Reader.
+func (o *objectBody) Read(p []byte) (int, error) { return o.lr.Read(p) }
+
+// Close implements io.Closer.
+func (o *objectBody) Close() error { return o.f.Close() }
+
+// WriteTo implements io.WriterTo: a writer that can read from a file
+// (a TCP connection: sendfile; a file: copy_file_range) does so directly,
+// others get the data through a pooled buffer.
+func (o *objectBody) WriteTo(w io.Writer) (int64, error) {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(&o.lr)
+	}
+	bp := o.bufs.Get().(*[]byte)
+	defer o.bufs.Put(bp)
+	return io.CopyBuffer(w, struct{ io.Reader }{&o.lr}, *bp)
+}
+
+func isNotDir(err error) bool {
+	return errors.Is(err, syscall.ENOTDIR)
+}
