@@ -94,8 +94,8 @@ type Header struct {
 	FormatVersion uint8
 	Schema        uint16
 	Generation    uint64
-	// SealedAt is when the writer sealed the DB (millisecond precision);
-	// zero when unknown.
+	// SealedAt is when the writer sealed the DB (millisecond precision,
+	// UTC); zero when unknown.
 	SealedAt   time.Time
 	WriterNode string
 	KDF        KDFParams
@@ -186,7 +186,10 @@ func ReadHeader(b []byte) (Header, error) {
 	}
 	h.Schema = binary.BigEndian.Uint16(b[9:])
 	h.Generation = binary.BigEndian.Uint64(b[11:])
-	if ms := int64(binary.BigEndian.Uint64(b[19:])); ms != 0 {
+	switch ms := int64(binary.BigEndian.Uint64(b[19:])); {
+	case ms < 0:
+		return h, fmt.Errorf("%w: negative sealing time", ErrMalformed)
+	case ms > 0:
 		h.SealedAt = time.UnixMilli(ms).UTC()
 	}
 	n := int(b[27])

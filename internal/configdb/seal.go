@@ -39,7 +39,8 @@ type SealOptions struct {
 	// salt is reused, so the cached key serves again and no new derivation
 	// is paid on either side. Otherwise a fresh random salt is drawn.
 	Prev *Header
-	// Now is recorded as the sealing time; zero records "unknown".
+	// Now is recorded as the sealing time (milliseconds); zero, or a time
+	// before 1970, records "unknown".
 	Now time.Time
 }
 
@@ -91,8 +92,8 @@ func sealPayload(payload []byte, schema uint16, generation uint64, opts SealOpti
 		KDF:           kdf,
 		CiphertextLen: uint32(len(payload) + TagSize),
 	}
-	if !opts.Now.IsZero() {
-		h.SealedAt = time.UnixMilli(opts.Now.UnixMilli()).UTC()
+	if ms := opts.Now.UnixMilli(); !opts.Now.IsZero() && ms > 0 {
+		h.SealedAt = time.UnixMilli(ms).UTC()
 	}
 	if opts.Prev != nil && opts.Prev.KDF == kdf {
 		h.Salt = opts.Prev.Salt

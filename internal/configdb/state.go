@@ -176,7 +176,7 @@ func (s *State) Validate() error {
 		return err
 	}
 	for _, u := range s.users {
-		prefix := fmt.Sprintf("users[%s]", u.ID)
+		prefix := "users[" + u.ID + "]"
 		if err := u.Validate(); err != nil {
 			return iam.PrefixError(prefix, err)
 		}
@@ -185,13 +185,13 @@ func (s *State) Validate() error {
 			if !ok {
 				return fieldErr(prefix+".group_ids", "group %q does not exist", gid)
 			}
-			if !slices.Contains(s.groups[gi].MemberIDs, u.ID) {
+			if !containsID(s.groups[gi].MemberIDs, u.ID) {
 				return fieldErr(prefix+".group_ids", "group %q does not list the user as a member", gid)
 			}
 		}
 	}
 	for _, g := range s.groups {
-		prefix := fmt.Sprintf("groups[%s]", g.ID)
+		prefix := "groups[" + g.ID + "]"
 		if err := g.Validate(); err != nil {
 			return iam.PrefixError(prefix, err)
 		}
@@ -200,7 +200,7 @@ func (s *State) Validate() error {
 			if !ok {
 				return fieldErr(prefix+".member_ids", "user %q does not exist", uid)
 			}
-			if !slices.Contains(s.users[ui].GroupIDs, g.ID) {
+			if !containsID(s.users[ui].GroupIDs, g.ID) {
 				return fieldErr(prefix+".member_ids", "user %q does not list the group", uid)
 			}
 		}
@@ -216,6 +216,13 @@ func (s *State) Validate() error {
 		}
 	}
 	return nil
+}
+
+// containsID reports whether ids holds id. Membership lists of a State are
+// sorted by build before validation, so a binary search suffices.
+func containsID(ids []string, id string) bool {
+	_, found := slices.BinarySearch(ids, id)
+	return found
 }
 
 func validateIdentity(id string) error {

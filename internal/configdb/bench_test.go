@@ -1,0 +1,101 @@
+package configdb
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// bigState builds a State with n users spread over 20 groups, each user
+// with two own rules.
+func bigState(tb testing.TB, n int) *State {
+	tb.Helper()
+	var d Data
+	for g := range 20 {
+		d.Groups = append(d.Groups, iam.Group{
+			ID: fmt.Sprintf("g%02d", g), Name: fmt.Sprintf("group-%02d", g), Description: "benchmark group",
+			Permissions: []iam.Rule{{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionRead, iam.ActionList}, Resources: []string{fmt.Sprintf("team-%d/*", g)}}},
+		})
+	}
+	for i := range n {
+		gid := fmt.Sprintf("g%02d", i%20)
+		u := iam.User{
+			ID: fmt.Sprintf("u%06d", i), Name: fmt.Sprintf("user-%06d", i),
+			AccessKeyID: fmt.Sprintf("AK%018d", i), SecretAccessKey: iam.NewSecretAccessKey(),
+			Enabled: true, CreatedAt: t0, GroupIDs: []string{gid},
+			Permissions: []iam.Rule{
+				{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionAll}, Resources: []string{fmt.Sprintf("home/u%06d/*", i)}},
+				{Effect: iam.EffectDeny, Actions: []iam.Action{iam.ActionDelete}, Resources: []string{"archive/*"}},
+			},
+		}
+		d.Users = append(d.Users, u)
+		d.Groups[i%20].MemberIDs = append(d.Groups[i%20].MemberIDs, u.ID)
+	}
+	s, err := NewState(1, d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkSeal10k(b *testing.B) {
+	s := bigState(b, 10_000)
+	keys := NewKeyCache(4)
+	first, err := Seal(s, SealOptions{WriterNode: "bench"}, keys, testSecret) // warms the key cache
+	if err != nil {
+		b.Fatal(err)
+	}
+	prev, _ := ReadHeader(first)
+	b.SetBytes(int64(len(first)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Seal(s, SealOptions{WriterNode: "bench", Prev: &prev}, keys, testSecret); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if keys.Derivations() != 1 {
+		b.Fatalf("derivations = %d: key derivation leaked into the loop", keys.Derivations())
+	}
+}
+
+func BenchmarkOpen10k(b *testing.B) {
+	s := bigState(b, 10_000)
+	keys := NewKeyCache(4)
+	sealed, err := Seal(s, SealOptions{WriterNode: "bench"}, keys, testSecret) // warms the key cache
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(sealed)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Open(sealed, keys, testSecret); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if keys.Derivations() != 1 {
+		b.Fatalf("derivations = %d: key derivation leaked into the loop", keys.Derivations())
+	}
+}
+
+func BenchmarkKeyDerivation(b *testing.B) {
+	var salt [SaltSize]byte
+	p := DefaultKDFParams()
+	b.ReportMetric(float64(p.MemoryKiB)/1024, "MiB")
+	for b.Loop() {
+		deriveKey(testSecret, salt, p)
+	}
+}
+
+// BenchmarkApply10k is the cost of one mutation (and of one rebase) on a
+// 10,000-user State: copy, validate, compile.
+func BenchmarkApply10k(b *testing.B) {
+	s := bigState(b, 10_000)
+	op := &UpdateUser{ID: "u000042", Enabled: ptr(false)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := op.Apply(s, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
