@@ -1,0 +1,136 @@
+package sqsnotify
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Admiral-Piett/goaws/app/gosqs"
+	"github.com/Admiral-Piett/goaws/app/models"
+	"github.com/Admiral-Piett/goaws/app/router"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/dgp-proxy/dgp/internal/testutil"
+)
+
+// goaws keeps its queues and topics in package globals, so the test binary
+// runs one goaws, served on 127.0.0.1 by TestMain; tests use unique queue
+// and topic names.
+var goaws struct {
+	handler  http.Handler
+	endpoint string
+}
+
+// visibilityTimeout of test queues: a message received but not deleted
+// reappears after this many seconds.
+const visibilityTimeout = 1
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	goaws.handler = router.New()
+	srv := httptest.NewServer(goaws.handler) // listens on 127.0.0.1
+	defer srv.Close()
+	goaws.endpoint = srv.URL
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	// Queue URLs are built from this: http://127.0.0.1:<port>/<account>/<name>.
+	models.CurrentEnvironment = models.Environment{
+		Host:      "127.0.0.1",
+		Port:      port,
+		AccountID: "100010001000",
+		QueueAttributeDefaults: models.EnvQueueAttributes{
+			VisibilityTimeout:  visibilityTimeout,
+			MaximumMessageSize: 262144,
+		},
+	}
+
+	// Makes received-but-undeleted messages visible again, as SQS does.
+	quit := make(chan bool)
+	var wg sync.WaitGroup
+	wg.Go(func() { gosqs.PeriodicTasks(100*time.Millisecond, quit) })
+	defer func() {
+		quit <- true
+		wg.Wait()
+	}()
+	return m.Run()
+}
+
+func awsConfig(t *testing.T) aws.Config {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	testutil.Must(t, err, "aws config")
+	return cfg
+}
+
+// testSQS is an SQS client for setting up and inspecting goaws.
+func testSQS(t *testing.T) *sqs.Client {
+	return sqs.NewFromConfig(awsConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
+}
+
+func testSNS(t *testing.T) *sns.Client {
+	return sns.NewFromConfig(awsConfig(t), func(o *sns.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
+}
+
+// sourceClient builds the client under test with NewClient, pointed at
+// endpoint, without SDK retries so every failure reaches the source.
+func sourceClient(t *testing.T, queueURL, endpoint string) *sqs.Client {
+	t.Helper()
+	c, err := NewClient(context.Background(), queueURL, "us-east-1", endpoint,
+		WithStaticCredentials("test", "test", ""),
+		WithSQSOptions(func(o *sqs.Options) { o.RetryMaxAttempts = 1 }))
+	testutil.Must(t, err, "new client")
+	return c
+}
+
+func createQueue(t *testing.T, c *sqs.Client, prefix string) string {
+	t.Helper()
+	out, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(testutil.UniqueName(prefix))})
+	testutil.Must(t, err, "create queue")
+	url := aws.ToString(out.QueueUrl)
+	t.Cleanup(func() {
+		_, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+	})
+	return url
+}
+
+func send(t *testing.T, c *sqs.Client, queueURL string, body []byte) {
+	t.Helper()
+	_, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(body))})
+	testutil.Must(t, err, "send message")
+}
+
+// queueDepth counts every message in the queue, in flight ones included.
+func queueDepth(t *testing.T, c *sqs.Client, queueURL string) int {
+	t.Helper()
+	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
+	})
+	testutil.Must(t, err, "queue attributes")
+	n, err := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	testutil.Must(t, err, "parse depth")
+	return n
+}
+
+func queueArnInput(queueURL string) *sqs.GetQueueAttributesInput {
+	return &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	}
+}
