@@ -61,7 +61,7 @@ func fieldErr(field, format string, args ...any) *FieldError {
 // Limits of validated fields.
 const (
 	MaxIDLen          = 64
-	MaxNameLen        = 128
+	MaxNameLen        = 64
 	MaxAccessKeyIDLen = 128
 	MinAccessKeyIDLen = 3
 	MaxSecretLen      = 128
@@ -178,19 +178,21 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// ValidateName checks a user, group or provider name: 1-128 characters of
-// letters, digits and _+=,.@-
+// ValidateName checks a user, group or provider name: 1-64 letters,
+// digits and . _ @ + = , - starting with a letter or digit (the same rule
+// as declarative IAM in the config file).
 func ValidateName(name string) error {
 	if name == "" {
 		return fieldErr("", "must not be empty")
 	}
 	if len(name) > MaxNameLen {
-		return fieldErr("", "longer than %d characters", MaxNameLen)
+		return fieldErr("", "%q: longer than %d characters", name, MaxNameLen)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
-			return fieldErr("", "%q: only letters, digits and _+=,.@- are allowed", name)
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || strings.IndexByte("._@+=,-", c) < 0) {
+			return fieldErr("", "%q: use 1-%d letters, digits and . _ @ + = , -, starting with a letter or digit", name, MaxNameLen)
 		}
 	}
 	return nil
@@ -303,7 +305,7 @@ func (p AuthProvider) Validate() error {
 		}
 		seen[s] = true
 	}
-	if err := validateText(p.DisplayName, MaxNameLen); err != nil {
+	if err := validateText(p.DisplayName, 128); err != nil {
 		return PrefixError("display_name", err)
 	}
 	return nil

@@ -147,3 +147,16 @@ func TestRandomStringUsesWholeAlphabet(t *testing.T) {
 		t.Errorf("4000 generated characters used %d of %d symbols", len(counts), len(accessKeyAlphabet))
 	}
 }
+
+func TestValidateName(t *testing.T) {
+	for _, n := range []string{"alice", "a", "svc.backup-01", "first.last@example.com", "x+y=z,w", strings.Repeat("a", MaxNameLen)} {
+		if err := ValidateName(n); err != nil {
+			t.Errorf("ValidateName(%q) = %v", n, err)
+		}
+	}
+	for _, n := range []string{"", "-lead", ".lead", "has space", "tab\t", "slash/", "ü", strings.Repeat("a", MaxNameLen+1)} {
+		if err := ValidateName(n); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateName(%q) = %v, want ErrInvalid", n, err)
+		}
+	}
+}
