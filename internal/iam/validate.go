@@ -161,7 +161,8 @@ func ValidateResource(res string) error {
 	return nil
 }
 
-// ValidateID checks an entity id: 1-64 characters of [A-Za-z0-9_-].
+// ValidateID checks an entity id: 1-64 letters, digits and . _ @ + = , -
+// (generated ids are 16 hex characters; declared ones may reuse a name).
 func ValidateID(id string) error {
 	if id == "" {
 		return fieldErr("", "must not be empty")
@@ -171,8 +172,8 @@ func ValidateID(id string) error {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return fieldErr("", "%q: only letters, digits, '_' and '-' are allowed", id)
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._@+=,-", c) >= 0) {
+			return fieldErr("", "%q: only letters, digits and . _ @ + = , - are allowed", id)
 		}
 	}
 	return nil

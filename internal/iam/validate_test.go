@@ -67,7 +67,7 @@ func TestUserGroupProviderValidate(t *testing.T) {
 		t.Fatalf("valid user: %v", err)
 	}
 	userCases := map[string]func(u *User){
-		"id":                func(u *User) { u.ID = "a b" },
+		"id":                func(u *User) { u.ID = "a/b" },
 		"name":              func(u *User) { u.Name = "" },
 		"access_key_id":     func(u *User) { u.AccessKeyID = "A/B" },
 		"secret_access_key": func(u *User) { u.SecretAccessKey = "short" },
