@@ -126,7 +126,6 @@ type Source struct {
 	opts   Options
 	logger zerolog.Logger
 	disp   *notify.Dispatcher
-	sleep  func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a NATS source delivering hints that match filter to sink.
@@ -138,7 +137,6 @@ func New(opts Options, filter notify.Filter, sink notify.Sink, logger zerolog.Lo
 		opts:   opts,
 		logger: logger,
 		disp:   notify.NewDispatcher(SourceName, filter, sink, logger, metrics, opts.Now),
-		sleep:  sleepCtx,
 	}
 }
 
@@ -168,13 +166,13 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		s.disp.SetConnected(false)
 		s.disp.SetError(err)
-		wait := backoff(failures, s.opts.ConnectRetryWait, s.opts.MaxConnectRetryWait)
+		wait := notify.Backoff(failures, s.opts.ConnectRetryWait, s.opts.MaxConnectRetryWait)
 		ev := s.logger.Debug()
 		if failures%10 == 0 {
 			ev = s.logger.Warn()
 		}
 		ev.Err(err).Int("attempt", failures+1).Dur("retry_in", wait).Msg("nats event source not connected")
-		if err := s.sleep(ctx, wait); err != nil {
+		if err := notify.SleepContext(ctx, wait); err != nil {
 			return nil
 		}
 	}
@@ -303,27 +301,6 @@ func (s *Source) natsOptions(closed chan struct{}) []nats.Option {
 		o = append(o, nats.ClientCert(s.opts.TLS.CertFile, s.opts.TLS.KeyFile))
 	}
 	return o
-}
-
-// backoff is the wait after the (failures+1)th consecutive failure:
-// first, doubled each time, capped at limit.
-func backoff(failures int, first, limit time.Duration) time.Duration {
-	d := first
-	for i := 0; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // redactURL drops user info (user, password or token) from every URL of a

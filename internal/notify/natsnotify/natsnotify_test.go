@@ -77,33 +77,6 @@ func event(t *testing.T, eventName, key, etag string) []byte {
 	return []byte(s)
 }
 
-// run starts src.Run and returns a stop function that cancels it and
-// checks it returned nil.
-func run(t *testing.T, src *Source) func() {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 func publisher(t *testing.T, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url)
@@ -168,7 +141,7 @@ func TestCoreSubscriptionDeliversFilteredHints(t *testing.T) {
 	ns := startServer(t, serverOpts(-1, t.TempDir()))
 	sink := &notifytest.Sink{}
 	src := New(Options{URL: ns.ClientURL(), Subject: subject}, filter, sink, zerolog.Nop(), notify.NewMetrics(nil))
-	stop := run(t, src)
+	stop := notifytest.Start(t, src.Run)
 	waitResyncs(t, sink, notify.ReasonConnected)
 	waitConnected(t, src, true)
 
@@ -228,7 +201,7 @@ func TestJetStreamOrderedConsumerGetsOnlyNewMessages(t *testing.T) {
 
 	sink := &notifytest.Sink{}
 	src := New(Options{URL: ns.ClientURL(), Subject: subject, Stream: "DGPSYNC"}, filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 	waitResyncs(t, sink, notify.ReasonConnected)
 	waitConnected(t, src, true)
 
@@ -257,7 +230,7 @@ func TestJetStreamMissingStreamIsRetried(t *testing.T) {
 	sink := &notifytest.Sink{}
 	src := New(Options{URL: ns.ClientURL(), Subject: subject, Stream: "LATER", ConnectRetryWait: 20 * time.Millisecond,
 		MaxConnectRetryWait: 100 * time.Millisecond}, filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 	testutil.RetryUntil(t, wait, func() error {
 		if st := src.Status(); st.LastError == "" || st.Connected {
 			return fmt.Errorf("want an error while the stream is missing, status %+v", st)
@@ -289,7 +262,7 @@ func TestDownAtStartConnectsLater(t *testing.T) {
 	sink := &notifytest.Sink{}
 	src := New(Options{URL: url, Subject: subject, ConnectRetryWait: 20 * time.Millisecond,
 		MaxConnectRetryWait: 200 * time.Millisecond}, filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 
 	testutil.RetryUntil(t, wait, func() error {
 		if st := src.Status(); st.LastError == "" || st.Connected {
@@ -322,7 +295,7 @@ func TestReconnectCallsResync(t *testing.T) {
 	sink := &notifytest.Sink{}
 	src := New(Options{URL: ns.ClientURL(), Subject: subject, ReconnectWait: 50 * time.Millisecond},
 		filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 	waitResyncs(t, sink, notify.ReasonConnected)
 	waitConnected(t, src, true)
 
@@ -363,7 +336,7 @@ func TestTLSAndTokenAuth(t *testing.T) {
 		sink := &notifytest.Sink{}
 		src := New(Options{URL: url, Subject: subject, Token: "wrong", TLS: TLSOptions{CAFile: ca.CAFile},
 			ConnectRetryWait: 20 * time.Millisecond}, filter, sink, zerolog.Nop(), nil)
-		run(t, src)
+		notifytest.Start(t, src.Run)
 		testutil.RetryUntil(t, wait, func() error {
 			if st := src.Status(); !strings.Contains(strings.ToLower(st.LastError), "authorization") {
 				return fmt.Errorf("want an authorization error, status %+v", st)
@@ -379,7 +352,7 @@ func TestTLSAndTokenAuth(t *testing.T) {
 		sink := &notifytest.Sink{}
 		src := New(Options{URL: url, Subject: subject, Token: "s3cr3t-token", TLS: TLSOptions{CAFile: ca.CAFile}},
 			filter, sink, zerolog.Nop(), nil)
-		run(t, src)
+		notifytest.Start(t, src.Run)
 		waitResyncs(t, sink, notify.ReasonConnected)
 
 		pub, err := nats.Connect(url, nats.Token("s3cr3t-token"), nats.RootCAs(ca.CAFile))
@@ -407,18 +380,6 @@ func TestInvalidOptions(t *testing.T) {
 		if err := src.Run(context.Background()); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("Run(%+v) = %v, want ErrInvalidOptions", o, err)
 		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
-	for i, w := range want {
-		if got := backoff(i, time.Second, 30*time.Second); got != w {
-			t.Errorf("backoff(%d) = %v, want %v", i, got, w)
-		}
-	}
-	if got := backoff(1000, time.Second, 30*time.Second); got != 30*time.Second {
-		t.Errorf("backoff(1000) = %v", got)
 	}
 }
 

@@ -90,7 +90,7 @@ func (o *Options) applyDefaults() {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = notify.SleepContext
 	}
 }
 
@@ -147,7 +147,7 @@ func (s *Source) Run(ctx context.Context) error {
 			connected = false
 			s.disp.SetConnected(false)
 			s.disp.SetError(err)
-			wait := backoff(failures, s.opts.MinBackoff, s.opts.MaxBackoff)
+			wait := notify.Backoff(failures, s.opts.MinBackoff, s.opts.MaxBackoff)
 			ev := s.logger.Debug()
 			if failures%10 == 0 {
 				ev = s.logger.Warn()
@@ -229,25 +229,4 @@ func (s *Source) deleteBatch(ctx context.Context, entries []types.DeleteMessageB
 			Msg("sqs message not deleted")
 	}
 	return nil
-}
-
-// backoff is the wait after the (failures+1)th consecutive failure:
-// first, doubled each time, capped at limit.
-func backoff(failures int, first, limit time.Duration) time.Duration {
-	d := first
-	for i := 0; i < failures && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -36,31 +36,6 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// run starts src.Run and returns a stop function that cancels it and
-// checks it returned nil; cleanup stops it too.
-func run(t *testing.T, src *Source) func() {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(wait):
-				t.Error("Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 func waitMessages(t *testing.T, src *Source, want map[string]uint64) {
 	t.Helper()
 	testutil.RetryUntil(t, wait, func() error {
@@ -121,7 +96,7 @@ func TestRawAndEnvelopedMessagesAreHandledAndDeleted(t *testing.T) {
 	sink := &notifytest.Sink{}
 	src := New(sourceClient(t, q, goaws.endpoint), Options{QueueURL: q, WaitTime: 2 * time.Second},
 		filter, sink, zerolog.Nop(), notify.NewMetrics(nil))
-	run(t, src)
+	notifytest.Start(t, src.Run)
 
 	waitMessages(t, src, map[string]uint64{"applied": 3, "irrelevant": 2, "test": 1, "malformed": 1})
 	waitEmpty(t, q)
@@ -142,7 +117,7 @@ func TestTestEventIsDeletedNotRedelivered(t *testing.T) {
 
 	sink := &notifytest.Sink{}
 	src := New(sourceClient(t, q, goaws.endpoint), Options{QueueURL: q, WaitTime: time.Second}, filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 	waitMessages(t, src, map[string]uint64{"test": 1})
 	// goaws counts in-flight messages too: zero means deleted, not hidden.
 	waitEmpty(t, q)
@@ -186,7 +161,7 @@ func TestSNSFanOutReachesEveryQueue(t *testing.T) {
 		in.sink = &notifytest.Sink{}
 		// Default long poll (20 s): the message arrives while it waits.
 		in.src = New(sourceClient(t, in.queue, goaws.endpoint), Options{QueueURL: in.queue}, filter, in.sink, zerolog.Nop(), nil)
-		run(t, in.src)
+		notifytest.Start(t, in.src.Run)
 		testutil.RetryUntil(t, wait, func() error {
 			if !in.src.Status().Connected {
 				return errors.New("not connected")
@@ -263,7 +238,7 @@ func TestErrorsBackOffThenResyncWhenReachable(t *testing.T) {
 		MaxBackoff: 4 * time.Second,
 		Sleep:      sleeper.Sleep,
 	}, filter, sink, zerolog.Nop(), nil)
-	run(t, src)
+	notifytest.Start(t, src.Run)
 
 	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
 		if got := sleeper.next(t); got != want {
@@ -362,14 +337,5 @@ func TestNewClient(t *testing.T) {
 				t.Errorf("endpoint = %q, want %q", got, tt.wantEndpoint)
 			}
 		})
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
-	for i, w := range want {
-		if got := backoff(i, time.Second, 10*time.Second); got != w {
-			t.Errorf("backoff(%d) = %v, want %v", i, got, w)
-		}
 	}
 }
