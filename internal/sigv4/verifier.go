@@ -249,7 +249,7 @@ func checkSignature(r *http.Request, in canonicalInput, key []byte, amzDate, sco
 	sts := appendStringToSign(make([]byte, 0, 128), amzDate, scope, cr)
 	want := signHex(key, sts)
 	if !hmac.Equal(want[:], []byte(provided)) {
-		return s3err.ErrSignatureDoesNotMatch.WithCause(fmt.Errorf("string to sign %q", sts))
+		return s3err.ErrSignatureDoesNotMatch.WithCause(fmt.Errorf("string to sign %q", string(sts)))
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,5 +370,74 @@ func TestCompleteMultipartUploadChecksumNotAppliedToBody(t *testing.T) {
 	}
 	if _, err := readAllChecked(t, res.Body, 512); err != nil {
 		t.Fatalf("read: %v", err)
+	}
+}
+
+// A consumer that reads exactly the declared length and stops (as a
+// backend with a known size does) never receives the whole body when a
+// check fails at the end.
+func TestFinalBytesHeldBack(t *testing.T) {
+	t.Parallel()
+	body := pattern(50_000, 1)
+	for _, size := range []int{1, 4096, 50_000, 100_000} {
+		r := signedPut(t, body, "", nil)
+		tampered := append([]byte{}, body...)
+		tampered[len(tampered)-1] ^= 1
+		r.Body = httpBody(tampered)
+		res, err := testVerifier().Verify(r, testLookup)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		buf := make([]byte, len(body))
+		n := 0
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = res.Body.Read(buf[n:min(n+size, len(buf))])
+			n += m
+		}
+		if n >= len(body) {
+			t.Fatalf("read size %d: all %d bytes delivered", size, n)
+		}
+		wantCode(t, err, "XAmzContentSHA256Mismatch")
+	}
+}
+
+func TestKeyCacheBounded(t *testing.T) {
+	t.Parallel()
+	c := newKeyCache()
+	want := deriveSigningKey("s", "20240101", "r", "s3")
+	if got := c.get("s", "20240101", "r", "s3"); !bytes.Equal(got, want) {
+		t.Fatal("cached key differs from the derived key")
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 3 * keyCacheGeneration {
+				secret := "secret-" + strconv.Itoa(g*100000+i)
+				if k := c.get(secret, "20240101", "r", "s3"); len(k) != 32 {
+					t.Errorf("key length %d", len(k))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := c.len(); n > 2*keyCacheGeneration {
+		t.Fatalf("cache holds %d keys, bound is %d", n, 2*keyCacheGeneration)
+	}
+	// A key in use survives generations.
+	for range 3 * keyCacheGeneration {
+		c.get("hot", "20240101", "r", "s3")
+		c.get("cold-"+strconv.Itoa(c.len()), "20240101", "r", "s3")
+	}
+	hot := keyCacheKey{secret: "hot", date: "20240101", region: "r", service: "s3"}
+	c.mu.Lock()
+	_, inCur := c.cur[hot]
+	c.mu.Unlock()
+	if !inCur {
+		t.Fatal("a key in constant use was evicted")
+	}
+	if got := c.get("hot", "20240101", "r", "s3"); !bytes.Equal(got, deriveSigningKey("hot", "20240101", "r", "s3")) {
+		t.Fatal("hot key wrong")
 	}
 }
