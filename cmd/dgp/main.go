@@ -1,0 +1,163 @@
+// Command dgp is an S3 proxy with IAM that runs as a fleet.
+//
+//	dgp [serve] [--config FILE] [--listen ADDR]   run the proxy (default)
+//	dgp config check [--config FILE] [--print]    validate the configuration
+//	dgp version
+//
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dgp-proxy/dgp/internal/app"
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/obs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit code through to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	if !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "dgp:", err)
+	} else {
+		code = 0
+	}
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr)
+	case "config":
+		return configCmd(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "dgp", version)
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return usageErr("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+const usage = `usage:
+  dgp [serve] [--config FILE] [--listen ADDR]   run the proxy (the default command)
+  dgp config check [--config FILE] [--print]    validate the configuration, print it redacted
+  dgp version
+`
+
+// loadConfig reads the config file (flag, else DGP_CONFIG, else
+// ./deltaglider_proxy.yaml) and the environment; warnings go to stderr.
+func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
+	cfg, warnings, err := config.LoadEnviron(path, os.Environ())
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "dgp: warning:", w)
+	}
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	return cfg, nil
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (default $DGP_CONFIG, else ./deltaglider_proxy.yaml)")
+	listen := fs.String("listen", "", "listen address (overrides advanced.listen_addr / DGP_LISTEN_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return usageErr("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Advanced.ListenAddr = *listen
+		if err := cfg.Validate(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
+		}
+	}
+	logger, err := obs.NewLogger(stderr, obs.LogOptions{Level: cfg.Advanced.LogLevel, Format: cfg.Advanced.LogFormat})
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Stderr: stderr})
+	if err != nil {
+		logger.Error().Err(err).Msg("startup failed")
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("config: want a subcommand: check\n%s", usage)
+	}
+	switch args[0] {
+	case "check":
+		fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		cfgPath := fs.String("config", "", "config file (default $DGP_CONFIG, else ./deltaglider_proxy.yaml)")
+		print := fs.Bool("print", false, "print the effective configuration, secrets redacted")
+		if err := fs.Parse(args[1:]); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		cfg, err := loadConfig(*cfgPath, stderr)
+		if err != nil {
+			return err
+		}
+		if *print {
+			b, err := cfg.Redacted().YAML()
+			if err != nil {
+				return err
+			}
+			_, _ = stdout.Write(b)
+		}
+		fmt.Fprintln(stderr, "dgp: configuration is valid")
+		return nil
+	default:
+		return usageErr("config: unknown subcommand %q\n%s", args[0], usage)
+	}
+}

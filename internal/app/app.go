@@ -1,0 +1,251 @@
+// Package app is dgp's composition root: it builds every part from a
+// config.Config and runs them until the context ends, then stops gracefully.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/obs"
+	"github.com/dgp-proxy/dgp/internal/s3api"
+	"github.com/dgp-proxy/dgp/internal/sigv4"
+	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
+	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
+)
+
+// Options are what the caller provides besides the config.
+type Options struct {
+	Config *config.Config
+	Logger zerolog.Logger
+	// Stderr receives the one-time print of generated secrets.
+	Stderr io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Registry receives every metric (default: a new one).
+	Registry *prometheus.Registry
+}
+
+// App is one running dgp instance.
+type App struct {
+	cfg      *config.Config
+	log      zerolog.Logger
+	now      func() time.Time
+	reg      *prometheus.Registry
+	root     RootCredentials
+	nodeID   string
+	router   *storage.Router
+	health   *obs.Health
+	handler  http.Handler
+	ln       net.Listener
+	srv      *http.Server
+	closeMu  sync.Mutex
+	closers  []func() error
+	stopOnce sync.Once
+}
+
+// New builds an instance and binds its listener (so Addr is known before
+// Run). The caller must call Run, or Close when it will not.
+func New(ctx context.Context, o Options) (*App, error) {
+	if o.Config == nil {
+		return nil, errors.New("app: no config")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Registry == nil {
+		o.Registry = obs.NewRegistry()
+	}
+	cfg := o.Config
+	a := &App{cfg: cfg, log: o.Logger, now: o.Now, reg: o.Registry}
+
+	dataDir := cfg.Advanced.DataDir
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dataDir, err)
+	}
+	var err error
+	if a.root, err = loadRootCredentials(dataDir, cfg.Access.AccessKeyID, cfg.Access.SecretAccessKey, o.Stderr); err != nil {
+		return nil, err
+	}
+	if a.nodeID, err = loadNodeID(dataDir, cfg.Advanced.NodeID); err != nil {
+		return nil, err
+	}
+	a.log = a.log.With().Str("node", a.nodeID).Logger()
+
+	if a.router, err = buildRouter(ctx, cfg, o.Now); err != nil {
+		return nil, err
+	}
+	a.health = obs.NewHealth(5 * time.Second)
+	for _, b := range a.router.Backends() {
+		a.health.Add("backend:"+b.Name(), func(ctx context.Context) (string, error) {
+			if err := b.Ping(ctx); err != nil {
+				return "unreachable", err
+			}
+			return "ok", nil
+		})
+	}
+
+	s3, err := s3api.New(s3api.Options{
+		Buckets:            a.router,
+		Principals:         &principals{root: rootPrincipal{a.root}},
+		Verifier:           sigv4.NewVerifier(o.Now),
+		Logger:             a.log,
+		Registerer:         a.reg,
+		VirtualHostDomains: cfg.Advanced.VirtualHostDomains,
+		Now:                o.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 api: %w", err)
+	}
+	a.handler = a.routes(s3)
+
+	ln, err := net.Listen("tcp", cfg.Advanced.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Advanced.ListenAddr, err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    cfg.Advanced.MaxHeaderBytes,
+		ErrorLog:          newStdLogger(a.log.With().Str("component", "http").Logger()),
+	}
+	if cfg.TLSEnabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.Advanced.TLS.CertFile, cfg.Advanced.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		a.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return a, nil
+}
+
+// Addr is the address the instance listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// URL is the base URL of the instance ("http(s)://host:port").
+func (a *App) URL() string {
+	scheme := "http"
+	if a.srv.TLSConfig != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + a.Addr()
+}
+
+// RootCredentials returns the instance's break-glass S3 credentials.
+func (a *App) RootCredentials() RootCredentials { return a.root }
+
+// Handler is the whole HTTP surface (S3, admin, health, metrics).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Run serves until ctx ends, then stops accepting, lets in-flight requests
+// finish (up to advanced.shutdown_timeout) and releases everything.
+func (a *App) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		if a.srv.TLSConfig != nil {
+			err = a.srv.ServeTLS(a.ln, "", "")
+		} else {
+			err = a.srv.Serve(a.ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.Advanced.ShutdownTimeout)
+		defer cancel()
+		if err := a.srv.Shutdown(sctx); err != nil {
+			a.log.Warn().Err(err).Msg("graceful stop cut short")
+		}
+		return nil
+	})
+	a.log.Info().Str("addr", a.Addr()).Str("url", a.URL()).Msg("serving")
+	err := g.Wait()
+	a.Close()
+	a.log.Info().Msg("stopped")
+	return err
+}
+
+// Close releases what New acquired. It is idempotent.
+func (a *App) Close() {
+	a.stopOnce.Do(func() {
+		_ = a.ln.Close()
+		a.closeMu.Lock()
+		defer a.closeMu.Unlock()
+		for i := len(a.closers) - 1; i >= 0; i-- {
+			_ = a.closers[i]()
+		}
+	})
+}
+
+func (a *App) routes(s3 http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_/health", a.health.ServeHealth)
+	mux.HandleFunc("HEAD /_/health", a.health.ServeHealth)
+	mux.HandleFunc("GET /_/ready", a.health.ServeReady)
+	mux.Handle("GET /_/metrics", obs.MetricsHandler(a.reg))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		s3.ServeHTTP(w, r)
+	})
+}
+
+func buildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) (*storage.Router, error) {
+	var backends []storage.Backend
+	for _, bc := range cfg.Backends() {
+		switch bc.Type {
+		case config.BackendFilesystem:
+			b, err := fsbackend.New(bc.Name, bc.Path, now)
+			if err != nil {
+				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
+			}
+			backends = append(backends, b)
+		case config.BackendS3:
+			b, err := s3backend.New(ctx, s3backend.Options{
+				Name:            bc.Name,
+				Endpoint:        bc.Endpoint,
+				Region:          bc.Region,
+				AccessKeyID:     bc.AccessKeyID,
+				SecretAccessKey: bc.SecretAccessKey,
+				ForcePathStyle:  bc.ForcePathStyle,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
+			}
+			backends = append(backends, b)
+		default:
+			return nil, fmt.Errorf("backend %s: unknown type %q", bc.Name, bc.Type)
+		}
+	}
+	routes := map[string]storage.Route{}
+	for name, r := range cfg.Storage.Buckets {
+		routes[name] = storage.Route{Backend: r.Backend, Alias: r.Alias}
+	}
+	return storage.NewRouter(backends, cfg.DefaultBackend(), routes)
+}
