@@ -27,7 +27,16 @@ func (s *Server) regionName() string {
 	return s.region
 }
 
+// listBuckets answers ListBuckets: allowed when the principal may list the
+// bucket list (Allowed(list, "", "")), filtered to the buckets it may see.
 func (s *Server) listBuckets(rq *request) error {
+	if !rq.allowed(iam.ActionList, "", "") {
+		return s3err.ErrAccessDenied
+	}
+	visible := func(b string) bool { return rq.allowed(iam.ActionList, b, "") }
+	if v, ok := rq.principal.(BucketVisibility); ok {
+		visible = v.BucketVisible
+	}
 	all, err := s.buckets.ListBuckets(rq.ctx)
 	if err != nil {
 		return err
@@ -36,7 +45,7 @@ func (s *Server) listBuckets(rq *request) error {
 	res := listAllMyBucketsResult{Owner: ownerOf(rq)}
 	res.Buckets.Bucket = make([]xmlBucket, 0, len(all))
 	for _, b := range all {
-		if !rq.allowed(iam.ActionList, b.Name, "") {
+		if !visible(b.Name) {
 			continue
 		}
 		res.Buckets.Bucket = append(res.Buckets.Bucket, xmlBucket{Name: b.Name, CreationDate: s3Time(b.Created)})

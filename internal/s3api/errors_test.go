@@ -284,6 +284,24 @@ func TestAuthorization(t *testing.T) {
 	if names := listBucketNames(t, root); len(names) != 2 {
 		t.Fatalf("root sees %v", names)
 	}
+
+	// A principal granted only a prefix sees the bucket (BucketVisibility)
+	// and may list that prefix, not the whole bucket.
+	_, err = root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(sharedBucket), Key: aws.String("docs/a"), Body: strings.NewReader("a")})
+	must(t, err, "put docs/a")
+	d := e.client(docsAK, docsSK, false)
+	if names := listBucketNames(t, d); len(names) != 1 || names[0] != sharedBucket {
+		t.Fatalf("docs reader sees buckets %v", names)
+	}
+	lo, err := d.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(sharedBucket), Prefix: aws.String("docs/")})
+	must(t, err, "docs reader lists docs/")
+	if len(lo.Contents) != 1 || aws.ToString(lo.Contents[0].Key) != "docs/a" {
+		t.Fatalf("docs listing %+v", lo.Contents)
+	}
+	_, err = d.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(sharedBucket)})
+	wantCode(t, err, "AccessDenied", "docs reader lists the whole bucket")
+	_, err = d.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(sharedBucket), Key: aws.String("obj")})
+	wantCode(t, err, "AccessDenied", "docs reader reads outside docs/")
 }
 
 // TestCrossBackendCopy copies between buckets on two backends: the proxy

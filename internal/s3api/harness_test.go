@@ -40,6 +40,8 @@ const (
 	rootSK   = "root-secret-key-0123456789abcdefghij"
 	readerAK = "AKIAREADERTEST00"
 	readerSK = "reader-secret-key-0123456789abcdefgh"
+	docsAK   = "AKIADOCSTEST0000"
+	docsSK   = "docs-secret-key-0123456789abcdefghij"
 	// sharedBucket is the one bucket the reader may read and list.
 	sharedBucket = "shared"
 	// remoteBucket is routed to the second backend.
@@ -64,11 +66,38 @@ func (p *testPrincipal) Allowed(a iam.Action, bucket, key string) bool {
 type testPrincipals map[string]*testPrincipal
 
 func (m testPrincipals) Lookup(ak string) (Principal, bool) {
+	if ak == docsAK {
+		return docsReader(), true
+	}
 	p, ok := m[ak]
 	if !ok {
 		return nil, false
 	}
 	return p, true
+}
+
+// visiblePrincipal also implements BucketVisibility.
+type visiblePrincipal struct {
+	*testPrincipal
+	visible func(bucket string) bool
+}
+
+func (p visiblePrincipal) BucketVisible(bucket string) bool { return p.visible(bucket) }
+
+// docsReader may read and list only sharedBucket/docs/, and sees sharedBucket.
+func docsReader() Principal {
+	return visiblePrincipal{
+		testPrincipal: &testPrincipal{name: "docs", secret: docsSK, allow: func(a iam.Action, bucket, key string) bool {
+			switch {
+			case bucket == "":
+				return a == iam.ActionList
+			case bucket != sharedBucket:
+				return false
+			}
+			return (a == iam.ActionRead || a == iam.ActionList) && strings.HasPrefix(key, "docs/")
+		}},
+		visible: func(bucket string) bool { return bucket == sharedBucket },
+	}
 }
 
 // panicky wraps the real router and panics for panicBucket, to inject a
@@ -181,6 +210,9 @@ func newTestEnv(t *testing.T, useTLS bool) *testEnv {
 	principals := testPrincipals{
 		rootAK: {name: "root", secret: rootSK, allow: func(iam.Action, string, string) bool { return true }},
 		readerAK: {name: "reader", secret: readerSK, allow: func(a iam.Action, bucket, _ string) bool {
+			if bucket == "" {
+				return a == iam.ActionList // the bucket list
+			}
 			return bucket == sharedBucket && (a == iam.ActionRead || a == iam.ActionList)
 		}},
 	}

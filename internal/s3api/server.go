@@ -32,6 +32,14 @@ type Principal interface {
 	Allowed(action iam.Action, bucket, key string) bool
 }
 
+// BucketVisibility is optionally implemented by a Principal to decide which
+// buckets ListBuckets shows (a bucket can be visible to a user who may only
+// list a prefix of it). Without it, a bucket is shown when the principal may
+// list it whole: Allowed(list, bucket, "").
+type BucketVisibility interface {
+	BucketVisible(bucket string) bool
+}
+
 // Principals finds the principal that owns an access key (root credentials and IAM users; the IAM snapshot
 // can change between requests, so look up once per request and use that value throughout).
 type Principals interface {
