@@ -189,6 +189,21 @@ func (d *Dispatcher) SetError(err error) {
 	d.lastErr = err.Error()
 }
 
+// Failed records a failed connection or receive: the source is not
+// connected and err is its last error. It logs the failure, at warn level
+// for the first of a run of failures and every tenth after, at debug level
+// otherwise. failures counts the failures before this one; retryIn is the
+// wait before the next attempt.
+func (d *Dispatcher) Failed(err error, failures int, retryIn time.Duration) {
+	d.SetConnected(false)
+	d.SetError(err)
+	ev := d.logger.Debug()
+	if failures%10 == 0 {
+		ev = d.logger.Warn()
+	}
+	ev.Err(err).Int("attempt", failures+1).Dur("retry_in", retryIn).Msg("event source unavailable")
+}
+
 // Stop makes later Dispatch and Resync calls no-ops and waits for calls in
 // progress to finish, so the sink hears nothing from this source once Stop
 // returns. It also marks the source disconnected. Stop is idempotent.

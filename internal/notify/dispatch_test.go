@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -73,6 +74,16 @@ dgp_config_sync_event_messages_total{outcome="test",source="sqs"} 1`)
 		t.Errorf("lag histogram series = %d, %v", n, err)
 	}
 	assertMetric(t, reg, "dgp_config_sync_event_source_connected", `dgp_config_sync_event_source_connected{source="sqs"} 1`)
+
+	d.Failed(errors.New("queue unreachable"), 0, time.Second)
+	if st := d.Status(); st.Connected || st.LastError != "queue unreachable" {
+		t.Errorf("status after failure = %+v", st)
+	}
+	assertMetric(t, reg, "dgp_config_sync_event_source_connected", `dgp_config_sync_event_source_connected{source="sqs"} 0`)
+	d.SetConnected(true)
+	if st := d.Status(); !st.Connected || st.LastError != "" {
+		t.Errorf("status after reconnect = %+v", st)
+	}
 
 	d.Resync(notify.ReasonReachable)
 	d.Stop()

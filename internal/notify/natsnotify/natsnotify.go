@@ -151,7 +151,7 @@ func (s *Source) Status() notify.SourceStatus {
 // capped backoff, and an established one reconnects forever. Every
 // successful connect and every reconnect calls Sink.Resync. Run returns an
 // error only for Options that cannot work (ErrInvalidOptions). No Sink call
-// happens after Run returns.
+// happens after Run returns. Call Run once per Source.
 func (s *Source) Run(ctx context.Context) error {
 	if err := s.opts.validate(); err != nil {
 		return err
@@ -164,14 +164,8 @@ func (s *Source) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.disp.SetConnected(false)
-		s.disp.SetError(err)
 		wait := notify.Backoff(failures, s.opts.ConnectRetryWait, s.opts.MaxConnectRetryWait)
-		ev := s.logger.Debug()
-		if failures%10 == 0 {
-			ev = s.logger.Warn()
-		}
-		ev.Err(err).Int("attempt", failures+1).Dur("retry_in", wait).Msg("nats event source not connected")
+		s.disp.Failed(err, failures, wait)
 		if err := notify.SleepContext(ctx, wait); err != nil {
 			return nil
 		}

@@ -125,7 +125,8 @@ func (s *Source) Status() notify.SourceStatus {
 // and the first successful receive after errors calls Sink.Resync. The
 // first receive after start or after an error does not wait, so the status
 // is known at once. Run returns an error only for Options that cannot work
-// (ErrInvalidOptions). No Sink call happens after Run returns.
+// (ErrInvalidOptions). No Sink call happens after Run returns. Call Run
+// once per Source.
 func (s *Source) Run(ctx context.Context) error {
 	if s.opts.QueueURL == "" {
 		return fmt.Errorf("%w: queue_url is required", ErrInvalidOptions)
@@ -145,14 +146,8 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			connected = false
-			s.disp.SetConnected(false)
-			s.disp.SetError(err)
 			wait := notify.Backoff(failures, s.opts.MinBackoff, s.opts.MaxBackoff)
-			ev := s.logger.Debug()
-			if failures%10 == 0 {
-				ev = s.logger.Warn()
-			}
-			ev.Err(err).Int("attempt", failures+1).Dur("retry_in", wait).Msg("sqs queue unreachable")
+			s.disp.Failed(err, failures, wait)
 			failures++
 			if s.opts.Sleep(ctx, wait) != nil {
 				return nil
