@@ -1,7 +1,9 @@
 package s3api
 
 import (
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -62,6 +64,15 @@ func (s *Server) deleteObjects(rq *request) error {
 			continue
 		}
 		g.Go(func() error {
+			defer func() {
+				// A panic here would kill the process: the request's recover
+				// cannot see this goroutine.
+				if p := recover(); p != nil {
+					s.log.Error().Str("request_id", rq.id).Str("panic", fmt.Sprint(p)).
+						Bytes("stack", debug.Stack()).Msg("panic deleting object")
+					errs[i] = s3err.ErrInternalError
+				}
+			}()
 			if err := b.DeleteObject(ctx, name, o.Key); err != nil {
 				errs[i] = s3err.From(err)
 			}

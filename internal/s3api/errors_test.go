@@ -460,9 +460,16 @@ func TestObservability(t *testing.T) {
 	}
 	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("obs")})
 	must(t, err, "server still serves after a panic")
+	setupBucket(t, c, boomBucket)
+	del, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(boomBucket), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("boom")}, {Key: aws.String("obj")}}}})
+	must(t, err, "delete objects with a panicking key")
+	if len(del.Deleted) != 1 || aws.ToString(del.Deleted[0].Key) != "obj" || len(del.Errors) != 1 || aws.ToString(del.Errors[0].Code) != "InternalError" {
+		t.Fatalf("panicking delete: %+v %+v", del.Deleted, del.Errors)
+	}
 
-	if v := e.metric("dgp_s3_requests_total", map[string]string{"op": "PutObject", "status": "200"}); v != 2 {
-		t.Fatalf("PutObject 200 count %v, want 2", v)
+	if v := e.metric("dgp_s3_requests_total", map[string]string{"op": "PutObject", "status": "200"}); v != 3 {
+		t.Fatalf("PutObject 200 count %v, want 3", v)
 	}
 	if v := e.metric("dgp_s3_requests_total", map[string]string{"op": "GetObject", "status": "500"}); v != 1 {
 		t.Fatalf("GetObject 500 count %v, want 1", v)
@@ -470,7 +477,7 @@ func TestObservability(t *testing.T) {
 	if v := e.metric("dgp_s3_request_duration_seconds", map[string]string{"op": "GetObject"}); v != 2 {
 		t.Fatalf("GetObject duration samples %v, want 2", v)
 	}
-	if v := e.metric("dgp_s3_bytes_received_total", nil); v != float64(len(data)+len("content")) {
+	if v := e.metric("dgp_s3_bytes_received_total", nil); v < float64(len(data)+2*len("content")) {
 		t.Fatalf("bytes received %v", v)
 	}
 	if v := e.metric("dgp_s3_bytes_sent_total", nil); v < float64(len(data)) {
@@ -478,12 +485,16 @@ func TestObservability(t *testing.T) {
 	}
 
 	var access, panicLine map[string]any
+	var deletePanic bool
 	for _, l := range e.logs.lines(t) {
 		if l["request_id"] == reqID && l["op"] == "GetObject" {
 			access = l
 		}
-		if l["level"] == "error" && l["panic"] != nil {
+		if l["level"] == "error" && l["panic"] == "injected fault" {
 			panicLine = l
+		}
+		if l["level"] == "error" && l["panic"] == "injected delete fault" {
+			deletePanic = true
 		}
 	}
 	if access == nil {
@@ -500,8 +511,8 @@ func TestObservability(t *testing.T) {
 	if _, ok := access["duration_ms"].(float64); !ok {
 		t.Errorf("access log duration_ms missing: %v", access)
 	}
-	if panicLine == nil || !strings.Contains(fmt.Sprint(panicLine["stack"]), "goroutine") {
-		t.Fatalf("no panic line with a stack: %v", panicLine)
+	if panicLine == nil || !strings.Contains(fmt.Sprint(panicLine["stack"]), "goroutine") || !deletePanic {
+		t.Fatalf("no panic line with a stack: %v (delete panic logged: %v)", panicLine, deletePanic)
 	}
 	logs := e.logs.String()
 	if strings.Contains(logs, rootSK) || strings.Contains(logs, "Signature=") || strings.Contains(logs, "X-Amz-Signature") {

@@ -108,7 +108,23 @@ func (p panicky) Resolve(bucket string) (storage.Backend, string) {
 	if bucket == panicBucket {
 		panic("injected fault")
 	}
-	return p.Buckets.Resolve(bucket)
+	b, name := p.Buckets.Resolve(bucket)
+	if bucket == boomBucket {
+		return boomBackend{b}, name
+	}
+	return b, name
+}
+
+// boomBucket's backend panics when deleting the key "boom".
+const boomBucket = "boom-bkt"
+
+type boomBackend struct{ storage.Backend }
+
+func (b boomBackend) DeleteObject(ctx context.Context, bucket, key string) error {
+	if key == "boom" {
+		panic("injected delete fault")
+	}
+	return b.Backend.DeleteObject(ctx, bucket, key)
 }
 
 // syncBuffer is a goroutine-safe log sink.
