@@ -50,6 +50,11 @@ func (c *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func sdkGetRequest(ctx context.Context, endpoint, bucket, key string, creds app.RootCredentials) (*http.Request, error) {
 	ct := &captureTransport{}
 	c := newS3Client(&http.Client{Transport: ct}, endpoint, creds.AccessKeyID, creds.SecretAccessKey)
+	return sdkGetRequestFrom(ctx, c, ct, bucket, key)
+}
+
+// sdkGetRequestFrom has c, whose transport is ct, sign a GetObject request.
+func sdkGetRequestFrom(ctx context.Context, c *s3.Client, ct *captureTransport, bucket, key string) (*http.Request, error) {
 	if _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
 		return nil, fmt.Errorf("sign get request: %w", err)
 	}

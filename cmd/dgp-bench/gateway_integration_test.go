@@ -1,0 +1,83 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// minioFromEnv returns the test MinIO's endpoint and keys, skipping the
+// test when DGP_TEST_MINIO is unset.
+func minioFromEnv(t *testing.T) (endpoint, accessKey, secretKey string) {
+	t.Helper()
+	endpoint = os.Getenv("DGP_TEST_MINIO")
+	if endpoint == "" {
+		t.Skip("DGP_TEST_MINIO is not set")
+	}
+	return endpoint, os.Getenv("DGP_TEST_MINIO_ACCESS_KEY"), os.Getenv("DGP_TEST_MINIO_SECRET_KEY")
+}
+
+// TestGatewayRuns runs every workload briefly against the test MinIO and
+// checks the report has every row; it asserts nothing about speed.
+func TestGatewayRuns(t *testing.T) {
+	endpoint, ak, sk := minioFromEnv(t)
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"gateway",
+		"--minio", endpoint, "--minio-access-key", ak, "--minio-secret-key", sk,
+		"--duration", "300ms", "--rounds", "2", "--concurrency", "2", "--large-count", "1",
+		"--large-size", "2MiB", "--cpuprofile", prof,
+	}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("gateway: %v\nstderr:\n%s", err, errOut.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"| 2 MiB PUT, UNSIGNED-PAYLOAD (MiB/s) |",
+		"| 2 MiB PUT, signed payload",
+		"| 2 MiB GET (MiB/s) |",
+		"| 4 KiB PUT, signed payload (ops/s) |",
+		"| 4 KiB GET (ops/s) |",
+		"SigV4 verification (GetObject",
+		"| PUT 2 MiB, UNSIGNED-PAYLOAD | 8 |",
+		"| GET 4 KiB | 400 |",
+		"--minio-secret-key …",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "--minio-secret-key "+sk) {
+		t.Error("report shows the MinIO secret key")
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Errorf("cpu profile: %v", err)
+	}
+}
+
+// TestGatewayFailsOnRequestError: requests MinIO refuses make the run
+// fail with a runtime (not usage) error.
+func TestGatewayFailsOnRequestError(t *testing.T) {
+	endpoint, ak, _ := minioFromEnv(t)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"gateway",
+		"--minio", endpoint, "--minio-access-key", ak, "--minio-secret-key", "not-the-secret",
+		"--duration", "100ms", "--rounds", "1", "--large-size", "1MiB",
+	}, &out, io.Discard)
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		t.Fatalf("run = %v, want a runtime error", err)
+	}
+	if !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Errorf("error %q does not name MinIO's refusal", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a failed run printed a report:\n%s", out.String())
+	}
+}
