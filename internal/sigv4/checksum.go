@@ -12,16 +12,16 @@ import (
 	"strings"
 )
 
-// ChecksumAlgorithm names one of the S3 flexible checksum algorithms.
-type ChecksumAlgorithm string
+// checksumAlgorithm names one of the S3 flexible checksum algorithms.
+type checksumAlgorithm string
 
 // The S3 checksum algorithms, named as in x-amz-checksum-<alg> (lower case).
 const (
-	ChecksumCRC32     ChecksumAlgorithm = "crc32"
-	ChecksumCRC32C    ChecksumAlgorithm = "crc32c"
-	ChecksumSHA1      ChecksumAlgorithm = "sha1"
-	ChecksumSHA256    ChecksumAlgorithm = "sha256"
-	ChecksumCRC64NVME ChecksumAlgorithm = "crc64nvme"
+	checksumCRC32     checksumAlgorithm = "crc32"
+	checksumCRC32C    checksumAlgorithm = "crc32c"
+	checksumSHA1      checksumAlgorithm = "sha1"
+	checksumSHA256    checksumAlgorithm = "sha256"
+	checksumCRC64NVME checksumAlgorithm = "crc64nvme"
 )
 
 // crc64NVMEPoly is the CRC-64/NVME polynomial in the reflected form hash/crc64 expects.
@@ -31,37 +31,37 @@ const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 const checksumHeaderPrefix = "x-amz-checksum-"
 
 // parseChecksumName maps "x-amz-checksum-<alg>" (any case) to its algorithm.
-func parseChecksumName(name string) (ChecksumAlgorithm, bool) {
+func parseChecksumName(name string) (checksumAlgorithm, bool) {
 	if len(name) <= len(checksumHeaderPrefix) || !strings.EqualFold(name[:len(checksumHeaderPrefix)], checksumHeaderPrefix) {
 		return "", false
 	}
-	switch alg := ChecksumAlgorithm(strings.ToLower(name[len(checksumHeaderPrefix):])); alg {
-	case ChecksumCRC32, ChecksumCRC32C, ChecksumSHA1, ChecksumSHA256, ChecksumCRC64NVME:
+	switch alg := checksumAlgorithm(strings.ToLower(name[len(checksumHeaderPrefix):])); alg {
+	case checksumCRC32, checksumCRC32C, checksumSHA1, checksumSHA256, checksumCRC64NVME:
 		return alg, true
 	}
 	return "", false
 }
 
 // size is the digest length in bytes.
-func (a ChecksumAlgorithm) size() int {
+func (a checksumAlgorithm) size() int {
 	switch a {
-	case ChecksumCRC32, ChecksumCRC32C:
+	case checksumCRC32, checksumCRC32C:
 		return 4
-	case ChecksumSHA1:
+	case checksumSHA1:
 		return sha1.Size
-	case ChecksumSHA256:
+	case checksumSHA256:
 		return sha256.Size
-	case ChecksumCRC64NVME:
+	case checksumCRC64NVME:
 		return 8
 	}
 	return 0
 }
 
 // headerName is the canonical lower-case header (and trailer) name.
-func (a ChecksumAlgorithm) headerName() string { return checksumHeaderPrefix + string(a) }
+func (a checksumAlgorithm) headerName() string { return checksumHeaderPrefix + string(a) }
 
 // decodeChecksum decodes a base64 checksum value and checks its length.
-func decodeChecksum(alg ChecksumAlgorithm, value string) ([]byte, bool) {
+func decodeChecksum(alg checksumAlgorithm, value string) ([]byte, bool) {
 	want := alg.size()
 	if want == 0 || base64.StdEncoding.EncodedLen(want) != len(value) {
 		return nil, false
@@ -87,17 +87,17 @@ func newHashes() *hashes {
 }
 
 // newChecksum returns a fresh hash for alg.
-func (h *hashes) newChecksum(alg ChecksumAlgorithm) hash.Hash {
+func (h *hashes) newChecksum(alg checksumAlgorithm) hash.Hash {
 	switch alg {
-	case ChecksumCRC32:
+	case checksumCRC32:
 		return crc32.NewIEEE()
-	case ChecksumCRC32C:
+	case checksumCRC32C:
 		return crc32.New(h.crc32c)
-	case ChecksumSHA1:
+	case checksumSHA1:
 		return sha1.New()
-	case ChecksumSHA256:
+	case checksumSHA256:
 		return sha256.New()
-	case ChecksumCRC64NVME:
+	case checksumCRC64NVME:
 		return &crc64Digest{tab: h.crc64}
 	}
 	return nil

@@ -37,7 +37,7 @@ type chunkedConfig struct {
 	signed  bool // chunk signatures present (STREAMING-AWS4-HMAC-SHA256-PAYLOAD*)
 	trailer bool // trailers may follow the final chunk (*-TRAILER)
 	// trailerAlg is the checksum declared in x-amz-trailer, "" for none.
-	trailerAlg ChecksumAlgorithm
+	trailerAlg checksumAlgorithm
 	hashes     *hashes
 
 	// Signed mode only.

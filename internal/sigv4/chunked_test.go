@@ -15,7 +15,7 @@ func TestStreamingAccepted(t *testing.T) {
 	c1, c2, c3 := pattern(64<<10, 1), pattern(64<<10, 2), pattern(100, 3)
 	all := bytes.Join([][]byte{c1, c2, c3}, nil)
 	h := newHashes()
-	b64 := func(alg ChecksumAlgorithm) string {
+	b64 := func(alg checksumAlgorithm) string {
 		d := h.newChecksum(alg)
 		d.Write(all)
 		return base64.StdEncoding.EncodeToString(d.Sum(nil))
@@ -32,12 +32,12 @@ func TestStreamingAccepted(t *testing.T) {
 		{name: "signed with header checksum", mode: StreamingSignedPayload, s: stream{signed: true, chunks: [][]byte{c1, c3}},
 			headers: map[string]string{"X-Amz-Checksum-Crc32": crc32Base64(append(append([]byte{}, c1...), c3...))}},
 		{name: "signed trailer crc32c", mode: StreamingSignedPayloadTrailer,
-			s:       stream{signed: true, trailerMode: true, chunks: [][]byte{c1, c2, c3}, trailers: [][2]string{{"x-amz-checksum-crc32c", b64(ChecksumCRC32C)}}},
+			s:       stream{signed: true, trailerMode: true, chunks: [][]byte{c1, c2, c3}, trailers: [][2]string{{"x-amz-checksum-crc32c", b64(checksumCRC32C)}}},
 			headers: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32c"}},
 		{name: "signed trailer without trailers", mode: StreamingSignedPayloadTrailer,
 			s: stream{signed: true, trailerMode: true, chunks: [][]byte{c1, c2, c3}}},
 	}
-	for _, alg := range []ChecksumAlgorithm{ChecksumCRC32, ChecksumCRC32C, ChecksumSHA1, ChecksumSHA256, ChecksumCRC64NVME} {
+	for _, alg := range []checksumAlgorithm{checksumCRC32, checksumCRC32C, checksumSHA1, checksumSHA256, checksumCRC64NVME} {
 		cases = append(cases, struct {
 			name    string
 			mode    string
@@ -223,22 +223,22 @@ func TestChecksums(t *testing.T) {
 	h := newHashes()
 	check := []byte("123456789")
 	// Published check values of each CRC for "123456789".
-	d := h.newChecksum(ChecksumCRC64NVME)
+	d := h.newChecksum(checksumCRC64NVME)
 	d.Write(check)
 	if v := binary.BigEndian.Uint64(d.Sum(nil)); v != 0xae8b14860a799888 {
 		t.Errorf("crc64nvme(123456789) = %#x, want 0xae8b14860a799888", v)
 	}
-	d = h.newChecksum(ChecksumCRC32C)
+	d = h.newChecksum(checksumCRC32C)
 	d.Write(check)
 	if v := binary.BigEndian.Uint32(d.Sum(nil)); v != 0xe3069283 {
 		t.Errorf("crc32c(123456789) = %#x, want 0xe3069283", v)
 	}
-	d = h.newChecksum(ChecksumCRC32)
+	d = h.newChecksum(checksumCRC32)
 	d.Write(check)
 	if v := binary.BigEndian.Uint32(d.Sum(nil)); v != 0xcbf43926 {
 		t.Errorf("crc32(123456789) = %#x, want 0xcbf43926", v)
 	}
-	d = h.newChecksum(ChecksumSHA1)
+	d = h.newChecksum(checksumSHA1)
 	d.Write(check)
 	if want := sha1.Sum(check); !bytes.Equal(d.Sum(nil), want[:]) {
 		t.Errorf("sha1 differs")
@@ -250,7 +250,7 @@ func TestChecksums(t *testing.T) {
 	data := pattern(5000, 7)
 	for n := 0; n < len(data); n += 97 {
 		want := crc64.Checksum(data[:n], tab)
-		d := h.newChecksum(ChecksumCRC64NVME)
+		d := h.newChecksum(checksumCRC64NVME)
 		d.Write(data[:n/3])
 		d.Write(data[n/3 : n])
 		if got := binary.BigEndian.Uint64(d.Sum(nil)); got != want {

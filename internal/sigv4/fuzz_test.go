@@ -83,7 +83,7 @@ func FuzzParseAuthorization(f *testing.F) {
 func fuzzChunkedConfig(signed, trailer bool) chunkedConfig {
 	cfg := chunkedConfig{signed: signed, trailer: trailer, hashes: newHashes()}
 	if trailer {
-		cfg.trailerAlg = ChecksumCRC32
+		cfg.trailerAlg = checksumCRC32
 	}
 	if signed {
 		cfg.key = deriveSigningKey(testSecret, "20240309", testRegion, "s3")

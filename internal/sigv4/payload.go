@@ -11,20 +11,28 @@ import (
 	"github.com/dgp-proxy/dgp/internal/s3err"
 )
 
-// The x-amz-content-sha256 values that are not a hash.
+// The x-amz-content-sha256 values other than a hex SHA-256 of the body.
 const (
-	UnsignedPayload                  = "UNSIGNED-PAYLOAD"
-	StreamingSignedPayload           = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-	StreamingSignedPayloadTrailer    = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
-	StreamingUnsignedPayloadTrailer  = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-	streamingECDSAPayload            = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
-	streamingECDSAPayloadTrailer     = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
-	headerContentSHA256              = "X-Amz-Content-Sha256"
-	headerDecodedContentLength       = "X-Amz-Decoded-Content-Length"
-	headerTrailer                    = "X-Amz-Trailer"
-	headerContentMD5                 = "Content-Md5"
-	awsChunkedEncoding               = "aws-chunked"
-	invalidContentSHA256MessageStart = "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+	// UnsignedPayload: the body is not covered by the signature.
+	UnsignedPayload = "UNSIGNED-PAYLOAD"
+	// StreamingSignedPayload: aws-chunked body, every chunk signed.
+	StreamingSignedPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	// StreamingSignedPayloadTrailer: signed chunks and signed trailers.
+	StreamingSignedPayloadTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	// StreamingUnsignedPayloadTrailer: unsigned chunks and a trailing checksum.
+	StreamingUnsignedPayloadTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+	streamingECDSAPayload        = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+	streamingECDSAPayloadTrailer = "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"
+)
+
+// Request headers read by this file (canonical form).
+const (
+	headerContentSHA256        = "X-Amz-Content-Sha256"
+	headerDecodedContentLength = "X-Amz-Decoded-Content-Length"
+	headerTrailer              = "X-Amz-Trailer"
+	headerContentMD5           = "Content-Md5"
+	awsChunkedEncoding         = "aws-chunked"
 )
 
 // payloadMode is how the request body is protected.
@@ -62,8 +70,9 @@ func parsePayloadMode(v string) (payloadMode, []byte, *s3err.Error) {
 			return payloadSigned, sum, nil
 		}
 	}
-	return 0, nil, s3err.ErrInvalidArgument.WithMessage(invalidContentSHA256MessageStart +
-		"STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+	return 0, nil, s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, " +
+		"STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, " +
+		"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
 }
 
 // bodyInput is what newBody needs beyond the request.
@@ -82,7 +91,7 @@ type bodyInput struct {
 func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64, error) {
 	var checks []digestCheck
 	if in.mode == payloadSigned {
-		checks = append(checks, digestCheck{h: v.hashes.newChecksum(ChecksumSHA256), want: in.payloadHash, fail: s3err.ErrXAmzContentSHA256Mismatch})
+		checks = append(checks, digestCheck{h: v.hashes.newChecksum(checksumSHA256), want: in.payloadHash, fail: s3err.ErrXAmzContentSHA256Mismatch})
 	}
 	if vals := r.Header.Values(headerContentMD5); len(vals) > 0 {
 		want, err := base64.StdEncoding.DecodeString(vals[0])
@@ -140,9 +149,9 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64,
 }
 
 // checksumHeader finds the one x-amz-checksum-<alg> header, if any.
-func checksumHeader(r *http.Request) (ChecksumAlgorithm, []byte, error) {
+func checksumHeader(r *http.Request) (checksumAlgorithm, []byte, error) {
 	var (
-		alg   ChecksumAlgorithm
+		alg   checksumAlgorithm
 		value string
 	)
 	for name, vals := range r.Header {
@@ -166,7 +175,7 @@ func checksumHeader(r *http.Request) (ChecksumAlgorithm, []byte, error) {
 }
 
 // trailerHeader validates x-amz-trailer against the payload mode.
-func trailerHeader(r *http.Request, mode payloadMode) (ChecksumAlgorithm, error) {
+func trailerHeader(r *http.Request, mode payloadMode) (checksumAlgorithm, error) {
 	vals := r.Header.Values(headerTrailer)
 	if len(vals) == 0 {
 		return "", nil

@@ -212,6 +212,8 @@ func TestVerifyPresignedErrors(t *testing.T) {
 		{name: "bad algorithm", url: edit(qAlgorithm, "AWS4-HMAC-SHA512"), code: "AuthorizationQueryParametersError"},
 		{name: "sigv4a", url: edit(qAlgorithm, "AWS4-ECDSA-P256-SHA256"), code: "NotImplemented"},
 		{name: "bad credential", url: edit(qCredential, "x/y"), code: "AuthorizationQueryParametersError"},
+		{name: "date differs from credential", url: edit(qDate, "20240308T235959Z"), code: "AuthorizationQueryParametersError"},
+		{name: "bad date", url: edit(qDate, "2024-03-09"), code: "AuthorizationQueryParametersError"},
 		{name: "duplicate signature", url: good + "&X-Amz-Signature=00", code: "AuthorizationQueryParametersError"},
 		{name: "expired", url: good, now: testTime().Add(3601 * time.Second), code: "AccessDenied", msg: "Request has expired"},
 		{name: "not yet valid", url: good, now: testTime().Add(-16 * time.Minute), code: "AccessDenied"},
