@@ -165,7 +165,7 @@ func resign(t *testing.T, r *http.Request, signed string) string {
 }
 
 // presign returns a presigned URL made by the SDK signer.
-func presign(t *testing.T, method, rawURL string, expires string, at time.Time) string {
+func presign(t testing.TB, method, rawURL string, expires string, at time.Time) string {
 	t.Helper()
 	r := httptest.NewRequest(method, rawURL, nil)
 	if expires != "" {
