@@ -342,3 +342,16 @@ func (s *Server) listObjectsV2(rq *request) error {
 	}
 	return writeXML(rq, http.StatusOK, &out)
 }
+
+// getObjectTagging answers GET ?tagging on an object with an empty tag set:
+// dgp stores no tags (PutObjectTagging is not implemented).
+func (s *Server) getObjectTagging(rq *request) error {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	if _, err := b.HeadObject(rq.ctx, name, rq.t.Key, storage.GetOptions{}); err != nil {
+		return err
+	}
+	return writeXML(rq, http.StatusOK, &tagging{})
+}

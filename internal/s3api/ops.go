@@ -108,6 +108,9 @@ func classify(method string, t target, q url.Values, h http.Header) op {
 			return op{Name: "ListParts", Action: iam.ActionList, needKey: true, handle: (*Server).listParts}
 		case has("acl") && !has("versioning"):
 			return op{Name: "GetObjectAcl", Action: iam.ActionRead, needKey: true, handle: (*Server).getACL}
+		case has("tagging"):
+			// aws s3 cp probes the tags of a multipart copy's source.
+			return op{Name: "GetObjectTagging", Action: iam.ActionRead, needKey: true, handle: (*Server).getObjectTagging}
 		case hasUnsupported(q):
 			return notImplemented("NotImplemented")
 		}
