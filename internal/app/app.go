@@ -51,6 +51,7 @@ type App struct {
 	router   *storage.Router
 	health   *obs.Health
 	handler  http.Handler
+	tls      bool
 	ln       net.Listener
 	srv      *http.Server
 	closeMu  sync.Mutex
@@ -135,6 +136,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		a.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		a.tls = true
 	}
 	return a, nil
 }
@@ -145,7 +147,7 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 // URL is the base URL of the instance ("http(s)://host:port").
 func (a *App) URL() string {
 	scheme := "http"
-	if a.srv.TLSConfig != nil {
+	if a.tls {
 		scheme = "https"
 	}
 	return scheme + "://" + a.Addr()
@@ -163,7 +165,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		if a.srv.TLSConfig != nil {
+		if a.tls {
 			err = a.srv.ServeTLS(a.ln, "", "")
 		} else {
 			err = a.srv.Serve(a.ln)
