@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// providerView is an auth provider as the API shows it: the client secret
+// is always configdb.Masked (or "" when none is set).
+type providerView struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	IssuerURL    string   `json:"issuer_url"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Scopes       []string `json:"scopes"`
+	Enabled      bool     `json:"enabled"`
+	Priority     int      `json:"priority"`
+	DisplayName  string   `json:"display_name"`
+}
+
+func newProviderView(p iam.AuthProvider) providerView {
+	v := providerView{ID: p.ID, Name: p.Name, Type: p.Type, IssuerURL: p.IssuerURL, ClientID: p.ClientID,
+		Scopes: nonNil(p.Scopes), Enabled: p.Enabled, Priority: p.Priority, DisplayName: p.DisplayName}
+	if p.ClientSecret != "" {
+		v.ClientSecret = configdb.Masked
+	}
+	return v
+}
+
+type createProviderRequest struct {
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	IssuerURL    string   `json:"issuer_url"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Scopes       []string `json:"scopes"`
+	Enabled      *bool    `json:"enabled"`
+	Priority     int      `json:"priority"`
+	DisplayName  string   `json:"display_name"`
+}
+
+type updateProviderRequest struct {
+	Name         *string   `json:"name"`
+	Type         *string   `json:"type"`
+	IssuerURL    *string   `json:"issuer_url"`
+	ClientID     *string   `json:"client_id"`
+	ClientSecret *string   `json:"client_secret"`
+	Scopes       *[]string `json:"scopes"`
+	Enabled      *bool     `json:"enabled"`
+	Priority     *int      `json:"priority"`
+	DisplayName  *string   `json:"display_name"`
+}
+
+func (a *API) listProviders(w http.ResponseWriter, _ *http.Request, _ *principal) error {
+	ps := a.iam.Current().Providers()
+	out := make([]providerView, len(ps))
+	for i, p := range ps {
+		out[i] = newProviderView(p)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getProvider(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	p, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newProviderView(p))
+	return nil
+}
+
+func (a *API) createProvider(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req createProviderRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Type == "" {
+		req.Type = "oidc"
+	}
+	if req.ClientSecret == configdb.Masked {
+		return invalid("client_secret", "give the real client secret, not the mask")
+	}
+	op := configdb.NewCreateProvider(iam.AuthProvider{
+		Name: req.Name, Type: req.Type, IssuerURL: req.IssuerURL, ClientID: req.ClientID,
+		ClientSecret: req.ClientSecret, Scopes: req.Scopes, Enabled: req.Enabled == nil || *req.Enabled,
+		Priority: req.Priority, DisplayName: req.DisplayName,
+	})
+	st, err := a.publish(r, p, op)
+	if err != nil {
+		return err
+	}
+	got, ok := st.Provider(op.Provider.ID)
+	if !ok {
+		got = op.Provider
+	}
+	w.Header().Set("Location", Prefix+"/auth-providers/"+got.ID)
+	writeJSON(w, http.StatusCreated, newProviderView(got))
+	return nil
+}
+
+func (a *API) updateProvider(w http.ResponseWriter, r *http.Request, p *principal) error {
+	cur, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	var req updateProviderRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ClientSecret != nil && *req.ClientSecret == configdb.Masked {
+		req.ClientSecret = nil // a form sent back what GET showed: keep the secret
+	}
+	op := &configdb.UpdateProvider{
+		ID: cur.ID, Name: req.Name, Type: req.Type, IssuerURL: req.IssuerURL, ClientID: req.ClientID,
+		ClientSecret: req.ClientSecret, Scopes: req.Scopes, Enabled: req.Enabled, Priority: req.Priority,
+		DisplayName: req.DisplayName,
+	}
+	st, err := a.publish(r, p, op)
+	if err != nil {
+		return err
+	}
+	got, ok := st.Provider(cur.ID)
+	if !ok {
+		return notFound("auth provider %q not found", cur.ID)
+	}
+	writeJSON(w, http.StatusOK, newProviderView(got))
+	return nil
+}
+
+func (a *API) deleteProvider(w http.ResponseWriter, r *http.Request, p *principal) error {
+	cur, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := a.publish(r, p, &configdb.DeleteProvider{ID: cur.ID}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,175 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// userView is a user as the API shows it: lists are never null, the
+// secret is configdb.Masked except in the answer that creates it.
+type userView struct {
+	ID              string     `json:"id"`
+	Name            string     `json:"name"`
+	AccessKeyID     string     `json:"access_key_id"`
+	SecretAccessKey string     `json:"secret_access_key"`
+	Enabled         bool       `json:"enabled"`
+	CreatedAt       time.Time  `json:"created_at"`
+	Permissions     []iam.Rule `json:"permissions"`
+	GroupIDs        []string   `json:"group_ids"`
+}
+
+func newUserView(u iam.User) userView {
+	return userView{
+		ID: u.ID, Name: u.Name, AccessKeyID: u.AccessKeyID, SecretAccessKey: configdb.Masked,
+		Enabled: u.Enabled, CreatedAt: u.CreatedAt,
+		Permissions: nonNil(u.Permissions), GroupIDs: nonNil(u.GroupIDs),
+	}
+}
+
+// userWithSecret is the one answer that shows a secret access key.
+type userWithSecret struct {
+	userView
+	Note string `json:"note"`
+}
+
+const secretNote = "the secret access key is shown only in this answer: store it now"
+
+func withSecret(u iam.User) userWithSecret {
+	v := newUserView(u)
+	v.SecretAccessKey = u.SecretAccessKey
+	return userWithSecret{userView: v, Note: secretNote}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+type createUserRequest struct {
+	Name        string     `json:"name"`
+	Enabled     *bool      `json:"enabled"`
+	Permissions []iam.Rule `json:"permissions"`
+	GroupIDs    []string   `json:"group_ids"`
+}
+
+type updateUserRequest struct {
+	Name        *string     `json:"name"`
+	Enabled     *bool       `json:"enabled"`
+	Permissions *[]iam.Rule `json:"permissions"`
+	GroupIDs    *[]string   `json:"group_ids"`
+}
+
+func (a *API) listUsers(w http.ResponseWriter, _ *http.Request, _ *principal) error {
+	users := a.iam.Current().Users()
+	out := make([]userView, len(users))
+	for i, u := range users {
+		out[i] = newUserView(u)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newUserView(u))
+	return nil
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req createUserRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	groupIDs, err := groupFinder(a.iam.Current()).ids("group_ids", req.GroupIDs)
+	if err != nil {
+		return err
+	}
+	enabled := req.Enabled == nil || *req.Enabled
+	op := configdb.NewCreateUser(req.Name, enabled, req.Permissions, groupIDs)
+	st, err := a.publish(r, p, op)
+	if err != nil {
+		return err
+	}
+	u, ok := st.User(op.ID)
+	if !ok { // the publisher returned a state without it: answer from the op
+		u = iam.User{ID: op.ID, Name: op.Name, AccessKeyID: op.AccessKeyID, SecretAccessKey: op.SecretAccessKey,
+			Enabled: op.Enabled, CreatedAt: a.now().UTC(), Permissions: op.Permissions, GroupIDs: op.GroupIDs}
+	}
+	w.Header().Set("Location", Prefix+"/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, withSecret(u))
+	return nil
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
+	st := a.iam.Current()
+	u, err := userFinder(st).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	var req updateUserRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	op := &configdb.UpdateUser{ID: u.ID, Name: req.Name, Enabled: req.Enabled, Permissions: req.Permissions}
+	if req.GroupIDs != nil {
+		ids, err := groupFinder(st).ids("group_ids", *req.GroupIDs)
+		if err != nil {
+			return err
+		}
+		ids = nonNil(ids)
+		op.GroupIDs = &ids
+	}
+	next, err := a.publish(r, p, op)
+	if err != nil {
+		return err
+	}
+	return a.answerUser(w, next, u.ID)
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
+	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	if _, err := a.publish(r, p, &configdb.DeleteUser{ID: u.ID}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request, p *principal) error {
+	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	if err != nil {
+		return err
+	}
+	op := configdb.NewRotateKeys(u.ID)
+	st, err := a.publish(r, p, op)
+	if err != nil {
+		return err
+	}
+	if nu, ok := st.User(u.ID); ok {
+		u = nu
+	}
+	u.AccessKeyID, u.SecretAccessKey = op.AccessKeyID, op.SecretAccessKey
+	writeJSON(w, http.StatusOK, withSecret(u))
+	return nil
+}
+
+// answerUser writes user id of st (masked), or 404 when it is gone.
+func (a *API) answerUser(w http.ResponseWriter, st *configdb.State, id string) error {
+	u, ok := st.User(id)
+	if !ok {
+		return notFound("user %q not found", id)
+	}
+	writeJSON(w, http.StatusOK, newUserView(u))
+	return nil
+}
