@@ -8,8 +8,8 @@ import (
 // rootPrincipal is the break-glass identity: allowed everything, always.
 type rootPrincipal struct{ creds RootCredentials }
 
-func (p rootPrincipal) Name() string                             { return "root" }
-func (p rootPrincipal) SecretAccessKey() string                  { return p.creds.SecretAccessKey }
+func (p rootPrincipal) Name() string                            { return "root" }
+func (p rootPrincipal) SecretAccessKey() string                 { return p.creds.SecretAccessKey }
 func (p rootPrincipal) Allowed(iam.Action, string, string) bool { return true }
 
 // principals resolves an access key to the root identity or an IAM user.
