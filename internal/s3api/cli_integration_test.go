@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 // TestAWSCLI drives the S3 API with the AWS CLI v2 (the seed guide's
@@ -17,13 +19,7 @@ import (
 // trailing checksums): ls, mb, cp up and down (multipart above 8 MiB), sync
 // listing, rm --recursive, rb.
 func TestAWSCLI(t *testing.T) {
-	cli := os.Getenv("DGP_TEST_AWS_CLI")
-	if cli == "" {
-		t.Skip("DGP_TEST_AWS_CLI not set (run through .ci/run)")
-	}
-	if _, err := os.Stat(cli); err != nil {
-		t.Fatalf("DGP_TEST_AWS_CLI=%s is set but unusable: %v", cli, err)
-	}
+	cli := testutil.AWSCLI(t)
 	for _, useTLS := range []bool{false, true} {
 		name := map[bool]string{false: "http", true: "https"}[useTLS]
 		t.Run(name, func(t *testing.T) {

@@ -222,7 +222,15 @@ func newTestEnv(t *testing.T, useTLS bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, tls: useTLS, logs: &syncBuffer{}, reg: prometheus.NewRegistry(), fs1: fs1, fs2: fs2}
+	e := newTestEnvWith(t, useTLS, router)
+	e.fs1, e.fs2 = fs1, fs2
+	return e
+}
+
+// newTestEnvWith serves the S3 API over router with the test principals.
+func newTestEnvWith(t *testing.T, useTLS bool, router Buckets) *testEnv {
+	t.Helper()
+	e := &testEnv{t: t, tls: useTLS, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	principals := testPrincipals{
 		rootAK: {name: "root", secret: rootSK, allow: func(iam.Action, string, string) bool { return true }},
 		readerAK: {name: "reader", secret: readerSK, allow: func(a iam.Action, bucket, _ string) bool {

@@ -238,7 +238,8 @@ func roundTrip(t *testing.T, c *s3.Client, bucket string, streaming bool) {
 		aws.ToString(lp.Parts[1].ETag) != aws.ToString(completed[1].ETag) {
 		t.Fatalf("list parts %+v", lp.Parts)
 	}
-	lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: b, Prefix: aws.String("mp/")})
+	// The exact key as prefix: MinIO lists uploads of one object only.
+	lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: b, Prefix: aws.String(mpKey)})
 	must(t, err, "list uploads")
 	if len(lu.Uploads) != 1 || aws.ToString(lu.Uploads[0].UploadId) != aws.ToString(uploadID) || aws.ToString(lu.Uploads[0].Key) != mpKey {
 		t.Fatalf("list uploads %+v", lu.Uploads)
