@@ -67,7 +67,7 @@ func TestBadInputs(t *testing.T) {
 		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
 		wantCode(t, err, "InvalidBucketName", "create "+name)
 	}
-	for _, path := range []string{"/UPPER", "/Bad_Name/key", "/.dot/key"} {
+	for _, path := range []string{"/UPPER", "/Bad_Name/key", "/.dot/key", "//key"} {
 		status, body, _ := e.do("PUT", path, nil, nil)
 		if status != 400 || !strings.Contains(body, "<Code>InvalidBucketName</Code>") {
 			t.Fatalf("PUT %s: %d %s", path, status, body)

@@ -183,7 +183,7 @@ func (s *Server) serve(rq *request) error {
 	if res.AccessKeyID != "" {
 		rq.accessKey = res.AccessKeyID
 	}
-	if rq.t.Bucket != "" {
+	if rq.t.Bucket != "" || rq.t.HasKey {
 		if err := checkBucket(rq.t.Bucket); err != nil {
 			return err
 		}
