@@ -2,6 +2,7 @@
 //
 //	dgp [serve] [--config FILE] [--listen ADDR]   run the proxy (default)
 //	dgp config check [--config FILE] [--print]    validate the configuration
+//	dgp config decrypt [--show-secrets] FILE      print a config DB as JSON
 //	dgp version
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -16,9 +17,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/dgp-proxy/dgp/internal/app"
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/obs"
 )
 
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage:
   dgp [serve] [--config FILE] [--listen ADDR]   run the proxy (the default command)
   dgp config check [--config FILE] [--print]    validate the configuration, print it redacted
+  dgp config decrypt [--show-secrets] FILE      print a config DB file as JSON (needs the bootstrap secret:
+                                                DGP_BOOTSTRAP_PASSWORD, _HASH, or the data dir's kept one)
   dgp version
 `
 
@@ -133,7 +138,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("config: want a subcommand: check\n%s", usage)
+		return usageErr("config: want a subcommand: check or decrypt\n%s", usage)
 	}
 	switch args[0] {
 	case "check":
@@ -157,7 +162,49 @@ func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintln(stderr, "dgp: configuration is valid")
 		return nil
+	case "decrypt":
+		return configDecrypt(args[1:], stdout, stderr)
 	default:
 		return usageErr("config: unknown subcommand %q\n%s", args[0], usage)
 	}
+}
+
+// configDecrypt prints a sealed config DB (the local file or a copy of the
+// sync object) as JSON: the disaster-recovery path for an operator who holds
+// only the file and the bootstrap secret.
+func configDecrypt(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("config decrypt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (for the bootstrap secret and data dir)")
+	show := fs.Bool("show-secrets", false, "print secret access keys and client secrets in clear")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 1 {
+		return usageErr("config decrypt: want exactly one FILE")
+	}
+	cfg, err := loadConfig(*cfgPath, stderr)
+	if err != nil {
+		return err
+	}
+	boot, err := app.LoadBootstrap(cfg)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	b, err := configdb.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	st, hdr, err := configdb.Open(b, configdb.NewKeyCache(1), boot.Secret)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", fs.Arg(0), err)
+	}
+	out, err := st.MarshalJSONView(*show)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "dgp: %s: schema %d, generation %d, written by %s at %s\n",
+		fs.Arg(0), hdr.Schema, hdr.Generation, hdr.WriterNode, hdr.SealedAt.Format(time.RFC3339))
+	_, _ = stdout.Write(append(out, '\n'))
+	return nil
 }

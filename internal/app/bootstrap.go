@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
@@ -38,6 +39,19 @@ func (b *Bootstrap) SessionKey() []byte {
 	m := hmac.New(sha256.New, b.Secret)
 	m.Write([]byte("dgp admin session key v1"))
 	return m.Sum(nil)
+}
+
+// LoadBootstrap returns the bootstrap secret the configuration names (the
+// password or its bcrypt hash), else the one kept in the data dir; it never
+// generates one. Tools such as `dgp config decrypt` use it.
+func LoadBootstrap(cfg *config.Config) (*Bootstrap, error) {
+	a := cfg.Access
+	if a.BootstrapPassword == "" && a.BootstrapPasswordHash == "" {
+		if _, err := os.Stat(filepath.Join(cfg.Advanced.DataDir, bootstrapPasswordFile)); err != nil {
+			return nil, errors.New("no bootstrap secret: set DGP_BOOTSTRAP_PASSWORD (or DGP_BOOTSTRAP_PASSWORD_HASH), or point DGP_DATA_DIR at the instance's data dir")
+		}
+	}
+	return loadBootstrap(cfg.Advanced.DataDir, a.BootstrapPassword, a.BootstrapPasswordHash, true, io.Discard)
 }
 
 // loadBootstrap returns the configured bootstrap secret (password or its
