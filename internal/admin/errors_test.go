@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
 )
 
@@ -292,4 +295,21 @@ func TestNewValidatesOptions(t *testing.T) {
 	if _, err := New(Options{IAM: im, CheckPassword: ok, SessionKey: testKey, Registerer: reg}); err == nil {
 		t.Fatal("second API on one registry: metrics registered twice without error")
 	}
+}
+
+// panicIAM panics on Publish, as a buggy dependency might.
+type panicIAM struct{ *memIAM }
+
+func (p panicIAM) Publish(context.Context, configdb.Op) (*configdb.State, error) { panic("boom") }
+
+func TestPanicBecomes500(t *testing.T) {
+	h := newHarness(t)
+	h2 := newHarness(t, func(o *Options) { o.IAM = panicIAM{h.iam}; o.Logger = zerolog.New(h.logs) })
+	c := h2.client(t)
+	c.login()
+	wantError(t, c.do("POST", "/users", map[string]any{"name": "x"}), http.StatusInternalServerError, "internal")
+	if !strings.Contains(h.logs.String(), "admin handler panicked") {
+		t.Fatal("panic not logged")
+	}
+	c.must(http.StatusOK, "GET", "/users", nil) // the server lives on
 }

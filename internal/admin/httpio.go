@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -57,14 +58,26 @@ var errUnauthenticated = &apiError{Status: http.StatusUnauthorized, Code: "unaut
 func (a *API) serve(route string, h errHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				a.log.Error().Str("route", route).Interface("panic", v).Bytes("stack", debug.Stack()).Msg("admin handler panicked")
+				if sw.status == 0 {
+					writeError(sw, &apiError{Status: http.StatusInternalServerError, Code: "internal",
+						Message: "internal error (see the server log)"})
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			a.metrics.requests.WithLabelValues(route, statusLabel(status)).Inc()
+		}()
 		if err := h(sw, r); err != nil {
 			writeError(sw, a.mapError(r, err))
 		}
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		a.metrics.requests.WithLabelValues(route, statusLabel(status)).Inc()
 	})
 }
 
