@@ -102,7 +102,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if len(uploads) > 0 {
 		return s3err.ErrBucketNotEmpty.WithResource(bucket)
 	}
-	has, err := b.hasObjects(bucket)
+	has, err := hasObjects(b.root, bucket, 0)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,13 @@ func (b *Backend) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error)
 
 // readNames returns the names in a directory (nil when it does not exist).
 func (b *Backend) readNames(dir string) ([]string, error) {
-	d, err := b.root.Open(dir)
+	return readNames(b.root, dir)
+}
+
+// readNames returns the names in directory rel of base (nil when it does
+// not exist).
+func readNames(base *os.Root, rel string) ([]string, error) {
+	d, err := base.Open(rel)
 	if err != nil {
 		if isNotExist(err) {
 			return nil, nil
@@ -174,15 +180,32 @@ func (b *Backend) readNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-// hasObjects reports whether the tree under dir holds at least one object.
-// It reads directories in small batches and stops at the first object.
-func (b *Backend) hasObjects(dir string) (bool, error) {
-	found, subdirs, err := b.scanDir(dir)
-	if err != nil || found {
+// maxHeldDirs bounds the directory handles one walk keeps open; deeper
+// directories are opened by path from the deepest held one.
+const maxHeldDirs = 64
+
+// hasObjects reports whether the tree at rel (relative to base) holds at
+// least one object. It reads directories in small batches and stops at the
+// first object; depth counts the handles already held by the caller.
+func hasObjects(base *os.Root, rel string, depth int) (bool, error) {
+	found, subdirs, err := scanDir(base, rel)
+	if err != nil || found || len(subdirs) == 0 {
 		return found, err
 	}
+	r, relBase := base, rel
+	if depth < maxHeldDirs {
+		child, err := base.OpenRoot(rel)
+		if err != nil {
+			if isNotExist(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		defer child.Close()
+		r, relBase = child, "."
+	}
 	for _, s := range subdirs {
-		has, err := b.hasObjects(dir + "/" + s)
+		has, err := hasObjects(r, path.Join(relBase, s), depth+1)
 		if err != nil || has {
 			return has, err
 		}
@@ -190,11 +213,10 @@ func (b *Backend) hasObjects(dir string) (bool, error) {
 	return false, nil
 }
 
-// scanDir reads dir until it finds an object; otherwise it returns the
-// piece directories in it. The directory is closed before returning, so a
-// deep walk holds one descriptor at a time.
-func (b *Backend) scanDir(dir string) (found bool, subdirs []string, err error) {
-	d, err := b.root.Open(dir)
+// scanDir reads a directory until it finds an object; otherwise it returns
+// the piece directories in it.
+func scanDir(base *os.Root, rel string) (found bool, subdirs []string, err error) {
+	d, err := base.Open(rel)
 	if err != nil {
 		if isNotExist(err) {
 			return false, nil, nil

@@ -39,7 +39,7 @@ func (b *Backend) checkParts(dir string, parts []storage.CompletedPart) ([]check
 		if p.PartNumber < 1 || p.PartNumber > maxPartNumber {
 			return nil, invalid
 		}
-		m, err := b.statObject(path.Join(dir, partName(p.PartNumber)), "")
+		m, err := statObject(b.root, path.Join(dir, partName(p.PartNumber)), "")
 		if err != nil {
 			if isNotExist(err) {
 				return nil, invalid

@@ -3,6 +3,7 @@ package fsbackend
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"sort"
@@ -23,33 +24,54 @@ type dirEnt struct {
 // level is one directory on the walker's stack.
 type level struct {
 	prefix string // the key prefix this directory stands for
-	dir    string // path relative to the root
-	ents   []dirEnt
-	i      int
+	// base and rel locate the directory: rel relative to base, which is
+	// the directory's own handle (rel ".") or its deepest held ancestor's.
+	base *os.Root
+	rel  string
+	own  *os.Root // the directory's own handle, closed when popped
+	ents []dirEnt
+	i    int
 }
 
 // item is what the walker yields: an object, or (collapsed) a directory
 // standing for all keys starting with key.
 type item struct {
 	key     string
-	file    string // object file, relative to the root
+	base    *os.Root // object file: rel relative to base
+	rel     string
 	isRange bool
 }
 
 // walker yields the keys of a bucket subtree in byte order. Because pieces
 // are cut deterministically, each directory's entries sorted by piece cover
 // disjoint, ordered key ranges, so a depth-first walk in that order is a
-// walk in key order.
+// walk in key order. It holds a handle per directory on its stack (up to
+// maxHeldDirs), so each step opens one path component. Close releases them.
 type walker struct {
-	b     *Backend
 	limit string // the listing prefix: stop after the keys that have it
 	stack []*level
 }
 
-func (b *Backend) readLevel(dir, prefix string) (*level, error) {
-	names, err := b.readNames(dir)
+// push reads directory rel of base and puts it on the stack.
+func (w *walker) push(base *os.Root, rel, prefix string) error {
+	lvl := &level{prefix: prefix, base: base, rel: rel}
+	if len(w.stack) < maxHeldDirs {
+		own, err := base.OpenRoot(rel)
+		switch {
+		case err == nil:
+			lvl.own, lvl.base, lvl.rel = own, own, "."
+		case isNotExist(err):
+			return nil // removed meanwhile: nothing there
+		default:
+			return fmt.Errorf("open directory: %w", err)
+		}
+	}
+	names, err := readNames(lvl.base, lvl.rel)
 	if err != nil {
-		return nil, fmt.Errorf("read directory: %w", err)
+		if lvl.own != nil {
+			_ = lvl.own.Close()
+		}
+		return fmt.Errorf("read directory: %w", err)
 	}
 	ents := make([]dirEnt, 0, len(names))
 	for _, name := range names {
@@ -70,7 +92,24 @@ func (b *Backend) readLevel(dir, prefix string) (*level, error) {
 		// shorter, so it comes first.
 		return int(a.kind) - int(b.kind)
 	})
-	return &level{prefix: prefix, dir: dir, ents: ents}, nil
+	lvl.ents = ents
+	w.stack = append(w.stack, lvl)
+	return nil
+}
+
+func (w *walker) pop() {
+	top := w.stack[len(w.stack)-1]
+	if top.own != nil {
+		_ = top.own.Close()
+	}
+	w.stack = w.stack[:len(w.stack)-1]
+}
+
+// Close releases every directory handle.
+func (w *walker) Close() {
+	for len(w.stack) > 0 {
+		w.pop()
+	}
 }
 
 // entBelow reports whether every key an entry stands for is < rb, where rb
@@ -96,22 +135,22 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			top.i = len(top.ents) // the whole directory is below bound
 		}
 		if top.i >= len(top.ents) {
-			w.stack = w.stack[:len(w.stack)-1]
+			w.pop()
 			continue
 		}
 		e := &top.ents[top.i]
 		top.i++
 		full := top.prefix + e.s
 		if full > w.limit && !strings.HasPrefix(full, w.limit) && !strings.HasPrefix(w.limit, full) {
-			w.stack = nil // past every key with the listing prefix
+			w.Close() // past every key with the listing prefix
 			return item{}, false, nil
 		}
-		sub := top.dir + "/" + e.name
+		rel := path.Join(top.rel, e.name)
 		if e.kind == kindObject {
-			return item{key: full, file: sub}, true, nil
+			return item{key: full, base: top.base, rel: rel}, true, nil
 		}
 		if collapse != nil && collapse(full) {
-			has, err := w.b.hasObjects(sub)
+			has, err := hasObjects(top.base, rel, len(w.stack))
 			if err != nil {
 				return item{}, false, fmt.Errorf("scan directory: %w", err)
 			}
@@ -120,11 +159,9 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			}
 			continue
 		}
-		lvl, err := w.b.readLevel(sub, full)
-		if err != nil {
+		if err := w.push(top.base, rel, full); err != nil {
 			return item{}, false, err
 		}
-		w.stack = append(w.stack, lvl)
 	}
 	return item{}, false, nil
 }
@@ -140,9 +177,9 @@ func successor(s string) (string, bool) {
 	return "", false
 }
 
-// statObject reads the metadata of an object file (found by a listing).
-func (b *Backend) statObject(file, key string) (*objMeta, error) {
-	f, err := b.root.Open(file)
+// statObject reads the metadata of an object file (rel relative to base).
+func statObject(base *os.Root, rel, key string) (*objMeta, error) {
+	f, err := base.Open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +212,11 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 	prefix, delim, marker := opts.Prefix, opts.Delimiter, opts.Marker
 
 	names, consumed := prefixDir(prefix)
-	start, err := b.readLevel(path.Join(append([]string{bucket}, names...)...), consumed)
-	if err != nil {
+	w := &walker{limit: prefix}
+	defer w.Close()
+	if err := w.push(b.root, path.Join(append([]string{bucket}, names...)...), consumed); err != nil {
 		return nil, err
 	}
-	w := &walker{b: b, limit: prefix, stack: []*level{start}}
 	bound := prefix
 	if marker != "" && marker+"\x00" > bound {
 		bound = marker + "\x00"
@@ -226,7 +263,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			continue
 		}
 		bound = it.key + "\x00"
-		m, err := b.statObject(it.file, it.key)
+		m, err := statObject(it.base, it.rel, it.key)
 		if err != nil {
 			if isNotExist(err) {
 				continue // deleted since the directory was read

@@ -325,7 +325,7 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, uploadID string, o
 	sort.Ints(nums)
 	res := &storage.ListPartsResult{}
 	for _, n := range nums {
-		m, err := b.statObject(path.Join(dir, partName(n)), key)
+		m, err := statObject(b.root, path.Join(dir, partName(n)), key)
 		if err != nil {
 			if isNotExist(err) {
 				continue

@@ -1,0 +1,114 @@
+package fsbackend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// testClock is an adjustable clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var testEpoch = time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// mustNew returns a backend on a fresh directory with an adjustable clock.
+func mustNew(tb testing.TB) (*Backend, *testClock) {
+	tb.Helper()
+	clk := &testClock{t: testEpoch}
+	b, err := New("fs", tb.TempDir(), clk.now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = b.Close() })
+	return b, clk
+}
+
+// mustBucket creates a bucket.
+func mustBucket(tb testing.TB, b *Backend, bucket string) {
+	tb.Helper()
+	if err := b.CreateBucket(context.Background(), bucket); err != nil {
+		tb.Fatalf("CreateBucket(%q): %v", bucket, err)
+	}
+}
+
+// mustPut stores data as key.
+func mustPut(tb testing.TB, b *Backend, bucket, key, data string) *storage.PutResult {
+	tb.Helper()
+	res, err := b.PutObject(context.Background(), bucket, key, strings.NewReader(data), int64(len(data)), storage.PutOptions{})
+	if err != nil {
+		tb.Fatalf("PutObject(%q): %v", key, err)
+	}
+	return res
+}
+
+// mustGet reads a whole object.
+func mustGet(tb testing.TB, b *Backend, bucket, key string) string {
+	tb.Helper()
+	obj, err := b.GetObject(context.Background(), bucket, key, storage.GetOptions{})
+	if err != nil {
+		tb.Fatalf("GetObject(%q): %v", key, err)
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(obj.Body)
+	if err != nil {
+		tb.Fatalf("read %q: %v", key, err)
+	}
+	if int64(len(data)) != obj.ContentLength {
+		tb.Fatalf("read %d bytes of %q, ContentLength %d", len(data), key, obj.ContentLength)
+	}
+	return string(data)
+}
+
+// wantErr fails unless err is (or wraps) want; want nil means no error.
+func wantErr(tb testing.TB, err, want error) {
+	tb.Helper()
+	if want == nil {
+		if err != nil {
+			tb.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if !errors.Is(err, want) {
+		tb.Fatalf("error = %v, want %v", err, want)
+	}
+}
+
+// failingReader yields data, then fails with err.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+func failAfter(data []byte, err error) io.Reader {
+	return &failingReader{r: bytes.NewReader(data), err: err}
+}
