@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -195,17 +196,8 @@ func (a *API) routes() {
 
 // handle registers h for "METHOD /path" under Prefix, counting requests.
 func (a *API) handle(route string, h errHandler) {
-	method, path, _ := cutSpace(route)
+	method, path, _ := strings.Cut(route, " ")
 	a.mux.Handle(method+" "+Prefix+path, a.serve(route, h))
-}
-
-func cutSpace(s string) (before, after string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // ServeHTTP implements http.Handler. Paths that match no endpoint get a

@@ -387,3 +387,22 @@ func TestUserLogin(t *testing.T) {
 		t.Fatal("mutation by a user session not logged with the user")
 	}
 }
+
+func TestStaleCookieBesideValidOne(t *testing.T) {
+	h := newHarness(t)
+	token := sessionCookie(t, h.client(t).login()).Value
+	req, err := http.NewRequest("GET", h.srv.URL+Prefix+"/whoami", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: CookieName, Value: "v1.stale.token"})
+	req.AddCookie(&http.Cookie{Name: CookieName, Value: token})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d with a stale cookie before the valid one", resp.StatusCode)
+	}
+}

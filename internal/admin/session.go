@@ -143,18 +143,34 @@ func (p *principal) who() string {
 // of this session), and for user sessions that the user still exists, is
 // enabled, is an admin and holds the access key it signed in with.
 func (a *API) authenticate(r *http.Request, st *configdb.State) (*principal, error) {
-	ck, err := r.Cookie(CookieName)
-	if err != nil || ck.Value == "" {
-		return nil, errMalformedToken
+	err := errMalformedToken
+	// A browser may send several cookies of that name (e.g. a stale one
+	// set with another path): the first valid one counts.
+	for i, ck := range r.CookiesNamed(CookieName) {
+		if i == maxSessionCookies {
+			break
+		}
+		var p *principal
+		if p, err = a.authenticateToken(ck.Value, st); err == nil {
+			p.ip = clientIP(r)
+			return p, nil
+		}
 	}
-	c, err := a.parse(ck.Value)
+	return nil, err
+}
+
+// maxSessionCookies bounds the session cookies of one request tried.
+const maxSessionCookies = 4
+
+func (a *API) authenticateToken(token string, st *configdb.State) (*principal, error) {
+	c, err := a.parse(token)
 	if err != nil {
 		return nil, err
 	}
 	if st.SessionRevoked(c.Identity, c.issuedAt()) || st.SessionRevoked(identitySessPrefix+c.ID, c.issuedAt()) {
 		return nil, errRevoked
 	}
-	p := &principal{claims: c, ip: clientIP(r)}
+	p := &principal{claims: c}
 	switch {
 	case c.Identity == identityAdmin:
 		return p, nil
