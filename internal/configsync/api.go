@@ -12,12 +12,14 @@ package configsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
 // Errors callers branch on (the admin API maps them to HTTP).
@@ -73,6 +75,29 @@ type Options struct {
 	Logger       zerolog.Logger
 	Registerer   prometheus.Registerer
 	Now          func() time.Time
+
+	// Added by the configsync owner; zero values give the defaults.
+
+	// Store holds the current snapshot; nil: the Syncer makes its own
+	// (Current and Store return it either way).
+	Store *configdb.Store
+	// Rand returns a uniform number in [0, 1) for jitter (poll interval
+	// ±10%, waits between publish attempts); nil: math/rand/v2.
+	Rand func() float64
+	// MaxPublishAttempts bounds the compare-and-swap attempts of one
+	// Publish (default 10).
+	MaxPublishAttempts int
+	// ConflictBackoff is the base of the jittered wait after a lost
+	// compare-and-swap, doubling per attempt up to 50x (default 20ms).
+	ConflictBackoff time.Duration
+	// RequestTimeout bounds each bucket request (default 60s).
+	RequestTimeout time.Duration
+	// RetryMax caps the backoff of background retries while the bucket is
+	// unreachable (default 1m, and never more than PollInterval when set).
+	RetryMax time.Duration
+	// EventMetrics, when set, also receives the event-to-apply lag per
+	// event source (dgp_config_sync_event_lag_seconds{source}).
+	EventMetrics *notify.Metrics
 }
 
 // PullResult is the answer of SyncNow.
@@ -94,3 +119,46 @@ type PullResult struct {
 //	func (s *Syncer) Status() Status                    // JSON-encodable
 //	func (s *Syncer) Hint(h notify.Hint, source string) // notify.Sink
 //	func (s *Syncer) Resync(source, reason string)      // notify.Sink
+
+// Additions by the configsync owner (additive: nothing above changed).
+
+var (
+	// ErrNoConditionalWrites: the sync bucket ignores (or rejects) S3
+	// conditional writes (If-None-Match: *, If-Match), which publishing
+	// needs so that no mutation is lost. Start fails with it.
+	ErrNoConditionalWrites = errors.New("the sync bucket does not enforce S3 conditional writes (If-None-Match / If-Match)")
+	// ErrNotStarted: Start has not completed yet (Ready reports it).
+	ErrNotStarted = errors.New("config sync has not started")
+	// ErrRejected: the DB in the sync bucket failed verification (wrong
+	// secret or tampered, truncated, malformed, newer schema, invalid
+	// state) or is older than the one held; it was not applied and the
+	// instance keeps serving what it has. SyncNow returns it wrapped.
+	ErrRejected = errors.New("the config db in the sync bucket was not applied")
+)
+
+// BucketError is a failure the bucket answered with an HTTP status, as
+// opposed to no answer at all. Bucket implementations return it (possibly
+// wrapped) for failures other than the three outcomes above, so that the
+// syncer classifies by status and code, never by message text: a 4xx
+// answer is a configuration problem (no such bucket, access denied, not
+// implemented), anything else an outage.
+type BucketError struct {
+	Op     string // "get", "put", "head", "delete"
+	Status int    // HTTP status; 0 when there was no answer
+	Code   string // S3 error code, when known
+	Err    error  // the cause
+}
+
+// Error implements error.
+func (e *BucketError) Error() string {
+	return fmt.Sprintf("sync bucket %s: %s (status %d): %v", e.Op, e.Code, e.Status, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *BucketError) Unwrap() error { return e.Err }
+
+// ClientError reports whether the bucket refused the request itself
+// (4xx, and 501 Not Implemented): retrying will not help.
+func (e *BucketError) ClientError() bool {
+	return (e.Status >= 400 && e.Status < 500) || e.Status == 501
+}

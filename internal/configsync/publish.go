@@ -1,0 +1,290 @@
+package configsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/notify"
+)
+
+// Publish applies op to the newest config DB and makes the result the
+// fleet's DB, then this instance's snapshot and local file. It returns the
+// new snapshot once the sync bucket holds it: the caller hears "done" only
+// then.
+//
+// With a sync bucket: one Publish at a time per instance; the base is the
+// bucket's DB (or the held snapshot when it is current); the result, at
+// the base's generation + 1, is written with If-Match on the base's ETag
+// (If-None-Match: * when there is no object yet). A 412 means another
+// instance published first: the op is applied again to the new base
+// (rebase) after a jittered wait, at most MaxPublishAttempts times.
+//
+// Errors: ErrReadOnly on a reader; the op's own error (wrapping
+// configdb.ErrConflict, ErrNotFound or ErrInvalid) when it does not apply
+// to the newest base; ErrMidUpgrade when the bucket holds a newer schema;
+// ErrUnavailable (wrapping the cause) when the bucket cannot be reached,
+// holds a DB this instance cannot verify, or kept winning the race past
+// the bound. On error nothing changed, in the bucket or here (except that
+// a newer DB fetched from the bucket may be adopted, as a pull would).
+//
+// An op that changes nothing (Apply returns its base) publishes nothing and
+// returns the current snapshot. Without a bucket the op is applied to the
+// snapshot, the generation incremented and the local file written.
+func (s *Syncer) Publish(ctx context.Context, op configdb.Op) (*configdb.State, error) {
+	if s.o.Role == RoleReader {
+		s.m.publishes.WithLabelValues(PublishReadOnly).Inc()
+		if s.o.WriterURL != "" {
+			return nil, fmt.Errorf("%w: make IAM changes on the writer at %s", ErrReadOnly, s.o.WriterURL)
+		}
+		return nil, fmt.Errorf("%w: make IAM changes on the writer instance", ErrReadOnly)
+	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	start := time.Now()
+	if s.bucket == nil {
+		return s.publishLocal(op, start)
+	}
+	return s.publishBucket(ctx, op, start)
+}
+
+// publishLocal is Publish without a sync bucket.
+func (s *Syncer) publishLocal(op configdb.Op, start time.Time) (*configdb.State, error) {
+	cur := s.Current()
+	next, err := op.Apply(cur, s.now())
+	if err != nil {
+		s.recordPublish(PublishRejected, 0, 0, err)
+		return nil, err
+	}
+	if next == cur {
+		s.recordPublish(PublishNoop, cur.Generation(), 0, nil)
+		return cur, nil
+	}
+	next = next.WithGeneration(cur.Generation() + 1)
+	_, held, _ := s.held()
+	sealed, err := configdb.Seal(next, s.sealOpts(held), s.keys, s.o.Secret)
+	if err == nil {
+		err = s.installLocal(next, sealed)
+	}
+	if err != nil {
+		err = fmt.Errorf("publish config db: %w", err)
+		s.recordPublish(PublishLocalError, 0, 1, err)
+		s.log.Error().Err(err).Str("op", op.Describe()).Msg("config db not saved")
+		return nil, err
+	}
+	s.recordPublish(PublishOK, next.Generation(), 1, nil)
+	s.log.Info().Uint64("generation", next.Generation()).Str("op", op.Describe()).
+		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("config db saved locally")
+	return next, nil
+}
+
+// installLocal writes the local file first and swaps only when it was
+// written: without a bucket, the file is the only durable copy.
+func (s *Syncer) installLocal(next *configdb.State, sealed []byte) error {
+	h, err := configdb.ReadHeader(sealed)
+	if err != nil {
+		return err
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if err := configdb.WriteFile(s.o.LocalPath, sealed); err != nil {
+		return err
+	}
+	s.store.Swap(next)
+	s.mu.Lock()
+	s.hdr, s.sum = &h, sha256.Sum256(sealed)
+	s.mu.Unlock()
+	s.m.generation.Set(float64(next.Generation()))
+	return nil
+}
+
+// base is what a publish attempt applies its op to.
+type base struct {
+	state *configdb.State
+	etag  string // If-Match; "" means If-None-Match: *
+	hdr   *configdb.Header
+	// fetched is the bucket's DB when the base came from it (adopted when
+	// the op turns out not to apply); sentETag is the held ETag the fetch
+	// was conditioned on.
+	fetched  *fetched
+	sentETag string
+}
+
+// fetchBase returns the newest base: the held snapshot when the bucket
+// holds it (304) or holds nothing, else the bucket's DB with this
+// instance's session revocations merged in. A bucket DB that is older than
+// the held one (see olderThanHeld) is not built upon: the held snapshot is,
+// and the publish overwrites the stale object.
+func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
+	heldETag, held, _ := s.held()
+	f, result, err := s.fetch(ctx, heldETag)
+	switch result {
+	case ResultCurrent:
+		s.succeeded()
+		return base{state: s.Current(), etag: heldETag, hdr: held}, nil
+	case ResultEmpty:
+		s.succeeded()
+		return base{state: s.Current(), hdr: held}, nil
+	case ResultUnavailable:
+		s.failed()
+		return base{}, fmt.Errorf("publish config db: %w", err)
+	case ResultSchemaTooNew:
+		s.succeeded()
+		return base{}, fmt.Errorf("publish config db: %w: %w", ErrMidUpgrade, err)
+	case "":
+	default:
+		s.succeeded()
+		return base{}, fmt.Errorf("publish config db: %w: the sync bucket holds a db this instance cannot verify (%s), "+
+			"so it is not overwritten: %w", ErrUnavailable, result, err)
+	}
+	s.succeeded()
+	cur := s.Current()
+	if olderThanHeld(f.hdr, cur.Generation(), held) {
+		s.log.Warn().Str("etag", f.etag).Uint64("generation", f.hdr.Generation).Uint64("current_generation", cur.Generation()).
+			Msg("the sync bucket holds an older config db: publishing over it")
+		return base{state: cur, etag: f.etag, hdr: held}, nil
+	}
+	st, _, err := mergeForward(f.state, cur)
+	if err != nil {
+		return base{}, fmt.Errorf("publish config db: %w", err)
+	}
+	h := f.hdr
+	return base{state: st, etag: f.etag, hdr: &h, fetched: f, sentETag: heldETag}, nil
+}
+
+// publishBucket is Publish with a sync bucket.
+func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.Time) (*configdb.State, error) {
+	fail := func(err error, attempts int) (*configdb.State, error) {
+		result := PublishUnavailable
+		if errors.Is(err, ErrMidUpgrade) {
+			result = PublishMidUpgrade
+		} else if !errors.Is(err, ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		s.recordPublish(result, 0, attempts, err)
+		s.log.Warn().Err(err).Str("op", op.Describe()).Int("attempts", attempts).Msg("config db not published")
+		return nil, err
+	}
+	if err := s.ensureProbed(ctx); err != nil {
+		return fail(fmt.Errorf("publish config db: %w", err), 0)
+	}
+	b, err := s.fetchBase(ctx)
+	if err != nil {
+		return fail(err, 0)
+	}
+	for attempt := 1; ; attempt++ {
+		next, err := op.Apply(b.state, s.now())
+		if err != nil || next == b.state {
+			s.adopt(b)
+			if err != nil {
+				if attempt > 1 {
+					s.log.Info().Err(err).Str("op", op.Describe()).Int("attempts", attempt).
+						Msg("compare-and-swap lost: the op no longer applies after rebase, giving up")
+				}
+				s.recordPublish(PublishRejected, 0, attempt, err)
+				return nil, err
+			}
+			cur := s.Current()
+			s.recordPublish(PublishNoop, cur.Generation(), attempt, nil)
+			return cur, nil
+		}
+		next = next.WithGeneration(b.state.Generation() + 1)
+		sealed, err := configdb.Seal(next, s.sealOpts(b.hdr), s.keys, s.o.Secret)
+		if err != nil {
+			return fail(fmt.Errorf("publish config db: %w", err), attempt)
+		}
+		ifMatch, ifNoneMatch := b.etag, ""
+		if ifMatch == "" {
+			ifNoneMatch = "*"
+		}
+		rctx, cancel := s.request(ctx)
+		newETag, err := s.bucket.Put(rctx, s.o.Key, sealed, ifMatch, ifNoneMatch)
+		cancel()
+		switch {
+		case err == nil:
+			etag := normETag(newETag)
+			s.succeeded()
+			s.installPublished(next, sealed, etag)
+			s.recordPublish(PublishOK, next.Generation(), attempt, nil)
+			s.log.Info().Uint64("generation", next.Generation()).Int("attempts", attempt).Str("etag", etag).
+				Str("op", op.Describe()).Int("bytes", len(sealed)).Int64("duration_ms", time.Since(start).Milliseconds()).
+				Msg("config db published")
+			return next, nil
+		case !errors.Is(err, ErrPreconditionFailed) && !errors.Is(err, ErrNotFound):
+			// (404 answers If-Match on an object deleted meanwhile: a
+			// change like any other, so it is rebased as well.)
+			s.failed()
+			return fail(fmt.Errorf("publish config db: %w: put %s: %w", ErrUnavailable, s.o.Key, err), attempt)
+		}
+		s.m.conflicts.Inc()
+		if attempt >= s.o.MaxPublishAttempts {
+			s.log.Warn().Str("op", op.Describe()).Int("attempts", attempt).Str("etag", b.etag).
+				Msg("compare-and-swap lost: giving up after too many attempts")
+			return fail(fmt.Errorf("publish config db: %w: lost the compare-and-swap to other instances %d times",
+				ErrUnavailable, attempt), attempt)
+		}
+		if err := notify.SleepContext(ctx, s.conflictWait(attempt)); err != nil {
+			return fail(fmt.Errorf("publish config db: %w", err), attempt)
+		}
+		prevGen := b.state.Generation()
+		if b, err = s.fetchBase(ctx); err != nil {
+			return fail(err, attempt)
+		}
+		s.mu.Lock()
+		s.conflicts++
+		s.mu.Unlock()
+		s.log.Info().Str("op", op.Describe()).Int("attempt", attempt).Uint64("lost_to_generation", b.state.Generation()).
+			Uint64("based_on_generation", prevGen).Str("etag", b.etag).Msg("compare-and-swap lost: rebasing")
+	}
+}
+
+// installPublished makes a published DB current, unless a pull already
+// installed a newer one (built on this one) meanwhile.
+func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag string) {
+	h, err := configdb.ReadHeader(sealed)
+	if err != nil { // unreachable: we sealed it
+		s.log.Error().Err(err).Msg("published db has an unreadable header")
+		return
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if s.Current().Generation() > next.Generation() {
+		return
+	}
+	_ = s.install(next, h, etag, sealed, sealed)
+}
+
+// adopt applies the bucket's DB a publish fetched but did not supersede,
+// as a pull would (source "publish").
+func (s *Syncer) adopt(b base) {
+	if b.fetched == nil {
+		return
+	}
+	res, result, err := s.applyFetched(b.fetched, b.sentETag, trigger{source: SourcePublish}, time.Now())
+	s.recordPull(SourcePublish, result, err, res)
+}
+
+// conflictWait returns the jittered wait after the attempt-th lost
+// compare-and-swap: uniform in [0, base * 2^(attempt-1)], capped at 50x base.
+func (s *Syncer) conflictWait(attempt int) time.Duration {
+	d := s.o.ConflictBackoff
+	for i := 1; i < attempt && d < 50*s.o.ConflictBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, 50*s.o.ConflictBackoff)
+	return time.Duration(s.rand() * float64(d))
+}
+
+func (s *Syncer) recordPublish(result string, generation uint64, attempts int, err error) {
+	s.m.publishes.WithLabelValues(result).Inc()
+	ps := &PublishStatus{Time: s.now(), Result: result, Generation: generation, Attempts: attempts}
+	if err != nil {
+		ps.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.lastPublish = ps
+	s.mu.Unlock()
+}

@@ -1,0 +1,287 @@
+package configsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+)
+
+// trigger is why a pull runs.
+type trigger struct {
+	source string
+	// eventTime is the time of the (latest) event hint that asked for the
+	// pull, zero otherwise; eventSource is its event source (nats, sqs).
+	eventTime   time.Time
+	eventSource string
+}
+
+// fetched is a DB downloaded from the bucket. state is nil when it did
+// not verify.
+type fetched struct {
+	state *configdb.State
+	hdr   configdb.Header
+	etag  string
+	body  []byte
+}
+
+// fetch GETs the object unless its ETag is ifNoneMatch, and verifies it.
+// The result is ResultCurrent (304), ResultEmpty (no object),
+// ResultUnavailable (with an error wrapping ErrUnavailable), a rejection
+// result (with the verification error and the fetched bytes), or "" for a
+// verified DB.
+func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (*fetched, string, error) {
+	ctx, cancel := s.request(ctx)
+	defer cancel()
+	body, etag, err := s.bucket.Get(ctx, s.o.Key, ifNoneMatch)
+	switch {
+	case errors.Is(err, ErrNotModified):
+		return nil, ResultCurrent, nil
+	case errors.Is(err, ErrNotFound):
+		return nil, ResultEmpty, nil
+	case err != nil:
+		return nil, ResultUnavailable, fmt.Errorf("%w: get %s: %w", ErrUnavailable, s.o.Key, err)
+	}
+	f := &fetched{etag: normETag(etag), body: body}
+	st, h, err := configdb.Open(body, s.keys, s.o.Secret)
+	f.hdr = h
+	if err != nil {
+		return f, classifyOpen(err), err
+	}
+	f.state = st
+	return f, "", nil
+}
+
+// classifyOpen names why configdb.Open refused a DB.
+func classifyOpen(err error) string {
+	switch {
+	case errors.Is(err, configdb.ErrSchemaTooNew):
+		return ResultSchemaTooNew
+	case errors.Is(err, configdb.ErrAuthFailed), errors.Is(err, configdb.ErrNoSecret):
+		return ResultWrongSecret
+	case errors.Is(err, configdb.ErrTruncated):
+		return ResultTruncated
+	case errors.Is(err, configdb.ErrInvalidState):
+		return ResultInvalid
+	default: // bad magic, malformed header, unsupported format, KDF bounds
+		return ResultMalformed
+	}
+}
+
+// normETag removes the quotes (and a weak prefix) of an ETag.
+func normETag(etag string) string {
+	return strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
+}
+
+// olderThanHeld reports whether a verified DB with header h must not
+// replace the held one (generation curGen, header held): its generation is
+// lower, and it was not sealed after the held DB. A lower generation sealed
+// later is a new history (the bucket was reset and a writer started over)
+// and is applied; a lower generation sealed earlier is a stale read, a
+// replay of an old DB or a restored backup, and applying it could bring
+// back deleted users or keys.
+func olderThanHeld(h configdb.Header, curGen uint64, held *configdb.Header) bool {
+	if h.Generation >= curGen {
+		return false
+	}
+	return held == nil || held.SealedAt.IsZero() || !h.SealedAt.After(held.SealedAt)
+}
+
+// mergeForward returns pulled with the session revocations of cur merged
+// in (the later time wins), and whether that added anything. Revocations
+// only move forward, so a DB applied after a reset never revives a revoked
+// session.
+func mergeForward(pulled, cur *configdb.State) (*configdb.State, bool, error) {
+	curRevs := cur.Revocations()
+	covered := true
+	for id, t := range curRevs {
+		if p, ok := pulled.RevokedSince(id); !ok || t.After(p) {
+			covered = false
+			break
+		}
+	}
+	if covered {
+		return pulled, false, nil
+	}
+	d := pulled.Data()
+	d.Revocations = configdb.MergeRevocations(d.Revocations, curRevs)
+	st, err := configdb.NewState(pulled.Generation(), d)
+	if err != nil {
+		return nil, false, fmt.Errorf("merge session revocations: %w", err)
+	}
+	return st, true, nil
+}
+
+// pull runs one pull (single flight with every other pull): a conditional
+// GET against the held ETag, verification, and, for a newer DB, the swap
+// and the local file write.
+func (s *Syncer) pull(ctx context.Context, t trigger) (PullResult, error) {
+	s.pullMu.Lock()
+	defer s.pullMu.Unlock()
+	start := time.Now()
+	sentETag, _, _ := s.held()
+	f, result, err := s.fetch(ctx, sentETag)
+	res := PullResult{ETag: sentETag, Generation: s.Current().Generation(), Status: result}
+	switch result {
+	case ResultCurrent:
+		s.succeeded()
+	case ResultEmpty:
+		s.succeeded()
+		s.forgetETag(sentETag)
+		res.ETag = ""
+		s.logEmpty(t.source)
+	case ResultUnavailable:
+		n := s.failed()
+		s.logUnavailable(err, t.source, n)
+	case "":
+		s.succeeded()
+		res, result, err = s.applyFetched(f, sentETag, t, start)
+	default:
+		s.succeeded()
+		s.markStale()
+		s.logRejected(f, result, err, t.source)
+		err = fmt.Errorf("%w (%s): %w", ErrRejected, result, err)
+	}
+	s.recordPull(t.source, result, err, res)
+	return res, err
+}
+
+// applyFetched applies a verified DB unless it is the one held, older, or
+// superseded by a publish during the pull.
+func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time.Time) (PullResult, string, error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	cur := s.Current()
+	heldETag, held, sum := s.held()
+	res := PullResult{ETag: heldETag, Generation: cur.Generation(), Status: ResultCurrent}
+	switch {
+	case heldETag != sentETag:
+		// A publish (or a pull by Publish) swapped the snapshot while
+		// this pull ran: what it fetched is no newer than that.
+		s.log.Debug().Str("etag", f.etag).Str("source", t.source).Msg("pulled db superseded during the pull")
+		return res, ResultCurrent, nil
+	case sum == sha256.Sum256(f.body):
+		s.setETag(f.etag)
+		res.ETag = f.etag
+		return res, ResultCurrent, nil
+	case olderThanHeld(f.hdr, cur.Generation(), held):
+		s.markStale()
+		err := fmt.Errorf("%w (%s): the sync bucket holds generation %d, older than the generation %d this instance holds",
+			ErrRejected, ResultOlder, f.hdr.Generation, cur.Generation())
+		if ok, n := s.rejectGate.allow(ResultOlder+f.etag, s.now()); ok {
+			s.log.Warn().Str("etag", f.etag).Uint64("generation", f.hdr.Generation).
+				Uint64("current_generation", cur.Generation()).Time("sealed_at", f.hdr.SealedAt).
+				Str("writer", f.hdr.WriterNode).Str("source", t.source).Str("result", ResultOlder).Int("suppressed", n).
+				Msg("config db refused: lower generation (stale, replayed or restored copy); never downgrading")
+		}
+		res.Status = ResultOlder
+		return res, ResultOlder, err
+	}
+	next, merged, err := mergeForward(f.state, cur)
+	if err != nil {
+		return res, ResultInvalid, fmt.Errorf("%w (%s): %w", ErrRejected, ResultInvalid, err)
+	}
+	persist := f.body
+	if merged {
+		h := f.hdr
+		persist, err = configdb.Seal(next, configdb.SealOptions{WriterNode: h.WriterNode, Prev: &h, Now: h.SealedAt}, s.keys, s.o.Secret)
+		if err != nil {
+			s.log.Error().Err(err).Msg("re-sealing the merged config db failed: the local file keeps the previous db")
+			persist = nil
+		}
+	}
+	if f.hdr.Generation < cur.Generation() {
+		s.log.Warn().Str("etag", f.etag).Uint64("generation", f.hdr.Generation).Uint64("previous_generation", cur.Generation()).
+			Time("sealed_at", f.hdr.SealedAt).Str("source", t.source).
+			Msg("applying a lower generation sealed later than the held db: the sync bucket was reset")
+	}
+	_ = s.install(next, f.hdr, f.etag, f.body, persist)
+	now := s.now()
+	ev := s.log.Info().Str("etag", f.etag).Uint64("generation", next.Generation()).
+		Uint64("previous_generation", cur.Generation()).Str("source", t.source).Int("bytes", len(f.body)).
+		Int64("duration_ms", time.Since(start).Milliseconds()).Int("users", next.NumUsers()).Str("writer", f.hdr.WriterNode)
+	if merged {
+		ev = ev.Bool("revocations_merged", true)
+	}
+	if !t.eventTime.IsZero() {
+		lag := now.Sub(t.eventTime)
+		s.m.observeLag(lag)
+		s.o.EventMetrics.ObserveLag(t.eventSource, lag)
+		ev = ev.Int64("lag_ms", lag.Milliseconds())
+	}
+	ev.Msg("config db applied")
+	s.rejectGate.reset()
+	return PullResult{Downloaded: true, ETag: f.etag, Generation: next.Generation(), Status: ResultUpdated}, ResultUpdated, nil
+}
+
+// forgetETag clears the held ETag when the object is gone (so the next
+// publish creates it with If-None-Match: *), unless a publish set a new
+// one meanwhile.
+func (s *Syncer) forgetETag(sent string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.etag == sent {
+		s.etag = ""
+	}
+}
+
+func (s *Syncer) setETag(etag string) {
+	s.mu.Lock()
+	s.etag = etag
+	s.mu.Unlock()
+}
+
+func (s *Syncer) markStale() {
+	s.mu.Lock()
+	s.stale = true
+	s.mu.Unlock()
+}
+
+func (s *Syncer) logEmpty(source string) {
+	if ok, _ := s.rejectGate.allow("empty", s.now()); ok {
+		s.log.Info().Str("bucket", s.o.BucketName).Str("key", s.o.Key).Str("source", source).
+			Uint64("generation", s.Current().Generation()).
+			Msg("sync bucket holds no config db yet: the first mutation creates it")
+	}
+}
+
+func (s *Syncer) logUnavailable(err error, source string, failures int) {
+	if ok, n := s.pollGate.allow(err.Error(), s.now()); ok {
+		s.log.Warn().Err(err).Str("bucket", s.o.BucketName).Str("source", source).Int("failures", failures).
+			Int("suppressed", n).Msg("sync bucket unreachable: serving the current snapshot")
+	}
+}
+
+func (s *Syncer) logRejected(f *fetched, result string, err error, source string) {
+	if ok, n := s.rejectGate.allow(result+f.etag, s.now()); ok {
+		ev := s.log.Error()
+		if result == ResultSchemaTooNew {
+			ev = ev.Str("action", "upgrade this instance")
+		}
+		ev.Err(err).Str("etag", f.etag).Int("bytes", len(f.body)).Str("source", source).Str("result", result).
+			Uint64("current_generation", s.Current().Generation()).Int("suppressed", n).
+			Msg("config db refused: keeping the current snapshot")
+	}
+}
+
+// recordPull updates the status and metrics of a finished pull.
+func (s *Syncer) recordPull(source, result string, err error, res PullResult) {
+	if result == "" {
+		result = ResultUpdated
+	}
+	s.m.pulls.WithLabelValues(source, result).Inc()
+	ps := &PullStatus{Time: s.now(), Source: source, Result: result, ETag: res.ETag, Generation: res.Generation}
+	if err != nil {
+		ps.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.lastPull = ps
+	if result != ResultUnavailable {
+		s.synced = true
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,131 @@
+package configsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// MaxObjectSize bounds the config DB read from the bucket (256 MiB); a
+// larger object is refused without reading it whole.
+const MaxObjectSize = 256 << 20
+
+// ObjectStore is the part of storage.Backend the S3 bucket adapter uses
+// (s3backend.Backend implements it).
+type ObjectStore interface {
+	GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error)
+	HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error)
+	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error)
+	DeleteObject(ctx context.Context, bucket, key string) error
+}
+
+// s3Bucket adapts an ObjectStore bucket to Bucket.
+type s3Bucket struct {
+	store  ObjectStore
+	bucket string
+	max    int64
+}
+
+var _ Bucket = (*s3Bucket)(nil)
+
+// NewS3Bucket returns the Bucket for the named bucket of store (an
+// s3backend.Backend in production). ETags are returned without quotes.
+// S3 NotModified, NoSuchKey and PreconditionFailed become ErrNotModified,
+// ErrNotFound and ErrPreconditionFailed; other S3 failures become
+// *BucketError values carrying the status and code (a network failure is
+// a 503). Objects larger than MaxObjectSize are refused.
+func NewS3Bucket(store ObjectStore, bucket string) Bucket {
+	return &s3Bucket{store: store, bucket: bucket, max: MaxObjectSize}
+}
+
+// Get implements Bucket.
+func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, string, error) {
+	var opts storage.GetOptions
+	if ifNoneMatch != "" {
+		opts.Conditions.IfNoneMatch = quoteETag(ifNoneMatch)
+	}
+	obj, err := b.store.GetObject(ctx, b.bucket, key, opts)
+	if err != nil {
+		return nil, "", mapS3Error("get", err)
+	}
+	defer obj.Body.Close()
+	if obj.ContentLength > b.max {
+		return nil, "", &BucketError{Op: "get", Code: "EntityTooLarge",
+			Err: fmt.Errorf("object is %d bytes, more than the %d allowed", obj.ContentLength, b.max)}
+	}
+	var buf bytes.Buffer
+	if obj.ContentLength > 0 {
+		buf.Grow(int(obj.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(obj.Body, b.max+1))
+	if err != nil {
+		return nil, "", mapS3Error("get", err)
+	}
+	if n > b.max {
+		return nil, "", &BucketError{Op: "get", Code: "EntityTooLarge",
+			Err: fmt.Errorf("object is more than the %d bytes allowed", b.max)}
+	}
+	return buf.Bytes(), normETag(obj.Info.ETag), nil
+}
+
+// Put implements Bucket.
+func (b *s3Bucket) Put(ctx context.Context, key string, body []byte, ifMatch, ifNoneMatch string) (string, error) {
+	opts := storage.PutOptions{ContentType: "application/octet-stream", IfNoneMatch: ifNoneMatch}
+	if ifMatch != "" {
+		opts.IfMatch = quoteETag(ifMatch)
+	}
+	res, err := b.store.PutObject(ctx, b.bucket, key, bytes.NewReader(body), int64(len(body)), opts)
+	if err != nil {
+		return "", mapS3Error("put", err)
+	}
+	return normETag(res.ETag), nil
+}
+
+// Head implements Bucket.
+func (b *s3Bucket) Head(ctx context.Context, key string) (string, error) {
+	info, err := b.store.HeadObject(ctx, b.bucket, key, storage.GetOptions{})
+	if err != nil {
+		return "", mapS3Error("head", err)
+	}
+	return normETag(info.ETag), nil
+}
+
+// Delete implements Bucket.
+func (b *s3Bucket) Delete(ctx context.Context, key string) error {
+	if err := b.store.DeleteObject(ctx, b.bucket, key); err != nil {
+		return mapS3Error("delete", err)
+	}
+	return nil
+}
+
+// mapS3Error turns a storage error into the Bucket outcomes, by S3 code
+// and status (never message text).
+func mapS3Error(op string, err error) error {
+	switch {
+	case errors.Is(err, s3err.ErrNotModified):
+		return fmt.Errorf("%w: %w", ErrNotModified, err)
+	case errors.Is(err, s3err.ErrNoSuchKey):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, s3err.ErrPreconditionFailed):
+		return fmt.Errorf("%w: %w", ErrPreconditionFailed, err)
+	}
+	be := &BucketError{Op: op, Err: err}
+	var se *s3err.Error
+	if errors.As(err, &se) {
+		be.Status, be.Code = se.Status, se.Code
+	}
+	return be
+}
+
+// quoteETag returns etag in quotes, as S3 conditions expect it.
+func quoteETag(etag string) string {
+	if etag == "*" || (len(etag) >= 2 && etag[0] == '"' && etag[len(etag)-1] == '"') {
+		return etag
+	}
+	return `"` + etag + `"`
+}

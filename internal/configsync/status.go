@@ -1,0 +1,153 @@
+package configsync
+
+import (
+	"context"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/notify"
+)
+
+// Readiness values of Ready.
+const (
+	ReadyOK       = "ok"       // in step with the sync bucket
+	ReadyStale    = "stale"    // serving the held snapshot; the bucket is unreachable or holds a DB not applied
+	ReadyDisabled = "disabled" // no sync bucket: the DB is local only
+)
+
+// Status is the state of config sync for GET /_/api/admin/config/sync-status.
+// It is JSON-encodable and holds no secrets.
+type Status struct {
+	Enabled    bool   `json:"enabled"`
+	State      string `json:"state"` // ok | stale | disabled (see Ready)
+	Bucket     string `json:"bucket,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Role       string `json:"role"`
+	NodeID     string `json:"node_id"`
+	ETag       string `json:"etag"`
+	Generation uint64 `json:"generation"`
+	Schema     int    `json:"schema"`
+	Users      int    `json:"users"`
+	// WriterNode and SealedAt describe the DB held (from its header).
+	WriterNode string    `json:"writer_node,omitempty"`
+	SealedAt   time.Time `json:"sealed_at,omitzero"`
+
+	LastPull    *PullStatus    `json:"last_pull,omitempty"`
+	LastSuccess time.Time      `json:"last_success,omitzero"`
+	LastPublish *PublishStatus `json:"last_publish,omitempty"`
+	// ConflictsRebased counts publishes of this instance that lost a
+	// compare-and-swap and were rebased onto the newer DB.
+	ConflictsRebased uint64 `json:"conflicts_rebased"`
+
+	PollInterval string    `json:"poll_interval"` // Go duration; "0s" = no poll
+	NextPoll     time.Time `json:"next_poll,omitzero"`
+
+	EventSources []notify.SourceStatus `json:"event_sources"`
+}
+
+// PullStatus describes the last pull.
+type PullStatus struct {
+	Time       time.Time `json:"time"`
+	Source     string    `json:"source"` // startup | event | poll | sync-now | reconnect | publish
+	Result     string    `json:"result"` // updated | current | empty | unavailable | older | wrong_secret | ...
+	ETag       string    `json:"etag,omitempty"`
+	Generation uint64    `json:"generation"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// PublishStatus describes the last publish.
+type PublishStatus struct {
+	Time       time.Time `json:"time"`
+	Result     string    `json:"result"` // ok | noop | rejected | unavailable | mid_upgrade | read_only | local_error
+	Generation uint64    `json:"generation,omitempty"`
+	Attempts   int       `json:"attempts"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// eventSource is a named status callback registered with AddSource.
+type eventSource struct {
+	name   string
+	status func() notify.SourceStatus
+}
+
+// AddSource registers an event source whose status Status reports (the
+// app calls it for each source it starts). Registering a name again
+// replaces the earlier callback.
+func (s *Syncer) AddSource(name string, status func() notify.SourceStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.sources {
+		if s.sources[i].name == name {
+			s.sources[i].status = status
+			return
+		}
+	}
+	s.sources = append(s.sources, eventSource{name: name, status: status})
+}
+
+// Status returns a snapshot of the sync state.
+func (s *Syncer) Status() Status {
+	cur := s.Current()
+	s.mu.Lock()
+	st := Status{
+		Enabled:          s.bucket != nil,
+		Bucket:           s.o.BucketName,
+		Key:              s.o.Key,
+		Role:             s.o.Role,
+		NodeID:           s.o.NodeID,
+		ETag:             s.etag,
+		Generation:       cur.Generation(),
+		Schema:           cur.Schema(),
+		Users:            cur.NumUsers(),
+		LastSuccess:      s.lastSuccess,
+		ConflictsRebased: s.conflicts,
+		PollInterval:     s.o.PollInterval.String(),
+		NextPoll:         s.nextPoll,
+	}
+	st.State = s.readyLocked()
+	if s.hdr != nil {
+		st.WriterNode, st.SealedAt = s.hdr.WriterNode, s.hdr.SealedAt
+	}
+	if s.lastPull != nil {
+		p := *s.lastPull
+		st.LastPull = &p
+	}
+	if s.lastPublish != nil {
+		p := *s.lastPublish
+		st.LastPublish = &p
+	}
+	sources := append([]eventSource(nil), s.sources...)
+	s.mu.Unlock()
+	st.EventSources = make([]notify.SourceStatus, 0, len(sources))
+	for _, src := range sources {
+		ss := src.status()
+		if ss.Name == "" {
+			ss.Name = src.name
+		}
+		st.EventSources = append(st.EventSources, ss)
+	}
+	return st
+}
+
+// Ready reports readiness for /_/ready: ReadyOK, ReadyStale (still ready:
+// the held snapshot is served while the bucket is unreachable or holds a
+// DB that was not applied) or ReadyDisabled (no sync bucket). It returns
+// ErrNotStarted until Start has completed.
+func (s *Syncer) Ready(context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return "", ErrNotStarted
+	}
+	return s.readyLocked(), nil
+}
+
+func (s *Syncer) readyLocked() string {
+	switch {
+	case s.bucket == nil:
+		return ReadyDisabled
+	case s.stale:
+		return ReadyStale
+	default:
+		return ReadyOK
+	}
+}

@@ -1,0 +1,342 @@
+package configsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+)
+
+// Roles (Options.Role).
+const (
+	RoleWriter = "writer"
+	RoleReader = "reader"
+)
+
+// Defaults of the Options added by the configsync owner.
+const (
+	DefaultMaxPublishAttempts = 10
+	DefaultConflictBackoff    = 20 * time.Millisecond
+	DefaultRequestTimeout     = 60 * time.Second
+	DefaultRetryMax           = time.Minute
+	// retryFirst is the first wait of the background retry while the
+	// bucket is unreachable; it doubles up to RetryMax.
+	retryFirst = time.Second
+)
+
+// Syncer keeps the instance's config DB: it serves the current snapshot,
+// publishes mutations to the sync bucket with compare-and-swap, and pulls
+// what other instances published. Create it with New, call Start once at
+// boot, then run Run until shutdown. All methods are safe for concurrent
+// use.
+type Syncer struct {
+	o      Options
+	bucket Bucket // nil: local only
+	store  *configdb.Store
+	keys   *configdb.KeyCache
+	log    zerolog.Logger
+	m      *metrics
+	now    func() time.Time
+	rand   func() float64
+
+	publishMu sync.Mutex // one mutation at a time on this node
+	pullMu    sync.Mutex // one pull at a time (single flight)
+	applyMu   sync.Mutex // orders snapshot swaps and local file writes
+
+	// kick holds at most one pending trigger: a trigger arriving while a
+	// pull runs marks it dirty and the pull runs once more.
+	kick chan struct{}
+
+	pollGate   logGate // poll / retry errors
+	rejectGate logGate // refused DBs
+
+	mu          sync.Mutex // guards the fields below
+	etag        string     // ETag of the bucket object the snapshot matches; "" unknown or absent
+	hdr         *configdb.Header
+	sum         [sha256.Size]byte // SHA-256 of the sealed bytes the snapshot came from
+	started     bool
+	probed      bool // conditional writes verified (writers only)
+	synced      bool // a pull has reached the bucket since start
+	stale       bool // the last exchange with the bucket failed, or none succeeded
+	failures    int  // consecutive failures to reach the bucket
+	pending     pendingPull
+	lastPull    *PullStatus
+	lastPublish *PublishStatus
+	conflicts   uint64
+	lastSuccess time.Time
+	nextPoll    time.Time
+	sources     []eventSource
+}
+
+// New checks o, applies defaults and returns a Syncer holding the empty
+// state (Start loads the local file). It does not touch the disk or the
+// bucket.
+func New(o Options) (*Syncer, error) {
+	var problems []error
+	if len(o.Secret) == 0 {
+		problems = append(problems, errors.New("the bootstrap secret is empty"))
+	}
+	if o.LocalPath == "" {
+		problems = append(problems, errors.New("the local config db path is empty"))
+	}
+	if o.Bucket != nil && o.Key == "" {
+		problems = append(problems, errors.New("the sync object key is empty"))
+	}
+	switch o.Role {
+	case "":
+		o.Role = RoleWriter
+	case RoleWriter, RoleReader:
+	default:
+		problems = append(problems, fmt.Errorf("role %q is neither %q nor %q", o.Role, RoleWriter, RoleReader))
+	}
+	if o.Role == RoleReader && o.Bucket == nil {
+		problems = append(problems, errors.New("a reader needs a sync bucket"))
+	}
+	if len(o.NodeID) > configdb.MaxWriterNodeLen {
+		problems = append(problems, fmt.Errorf("node id is longer than %d bytes", configdb.MaxWriterNodeLen))
+	}
+	if o.KDF == (configdb.KDFParams{}) {
+		o.KDF = configdb.DefaultKDFParams()
+	}
+	if err := o.KDF.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	if o.PollInterval < 0 {
+		problems = append(problems, errors.New("poll interval is negative"))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("config sync options: %w", errors.Join(problems...))
+	}
+	if o.Keys == nil {
+		o.Keys = configdb.NewKeyCache(0)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.MaxPublishAttempts <= 0 {
+		o.MaxPublishAttempts = DefaultMaxPublishAttempts
+	}
+	if o.ConflictBackoff <= 0 {
+		o.ConflictBackoff = DefaultConflictBackoff
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = DefaultRetryMax
+	}
+	if o.PollInterval > 0 && o.RetryMax > o.PollInterval {
+		o.RetryMax = o.PollInterval
+	}
+	if o.Store == nil {
+		o.Store = configdb.NewStore(nil)
+	}
+	s := &Syncer{
+		o:      o,
+		bucket: o.Bucket,
+		store:  o.Store,
+		keys:   o.Keys,
+		log:    o.Logger.With().Str("component", "config-sync").Logger(),
+		now:    o.Now,
+		rand:   o.Rand,
+		kick:   make(chan struct{}, 1),
+		stale:  o.Bucket != nil,
+	}
+	s.m = newMetrics(o.Registerer, s.secondsSinceSuccess)
+	s.m.generation.Set(float64(s.store.Current().Generation()))
+	return s, nil
+}
+
+// Current returns the snapshot to serve requests from, without locks. It
+// never returns nil.
+func (s *Syncer) Current() *configdb.State { return s.store.Current() }
+
+// Store returns the store the snapshot lives in.
+func (s *Syncer) Store() *configdb.Store { return s.store }
+
+// Start boots the syncer: it loads the local DB file, then (with a sync
+// bucket) verifies that the bucket enforces conditional writes (writers
+// only) and pulls. The app subscribes the event sources before calling it,
+// so no change slips between the pull and the first event.
+//
+// Start fails, changing nothing, when the local file does not open with
+// the configured secret (wrong secret or tampered), has a newer schema
+// ("upgrade this instance") or is otherwise unusable, and when the bucket
+// ignores conditional writes (ErrNoConditionalWrites) or refuses the
+// probe (a 4xx: no such bucket, access denied). An unreachable bucket is
+// not an error: the local copy is served, readiness says "stale", and Run
+// keeps retrying with a capped backoff.
+func (s *Syncer) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("config sync: Start called twice")
+	}
+	s.mu.Unlock()
+	if err := s.loadLocal(); err != nil {
+		return err
+	}
+	if s.bucket == nil {
+		s.log.Info().Uint64("generation", s.Current().Generation()).Msg("config sync off: the config db is local only")
+		s.markStarted()
+		return nil
+	}
+	if err := s.boot(ctx); err != nil {
+		switch {
+		case fatal(err):
+			return fmt.Errorf("config sync: %w", err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("config sync: start: %w", ctx.Err())
+		case errors.Is(err, ErrUnavailable):
+			s.log.Warn().Err(err).Str("bucket", s.o.BucketName).Uint64("generation", s.Current().Generation()).
+				Msg("sync bucket unreachable at startup: serving the local copy, retrying in the background")
+		}
+		// A DB refused by the pull was logged there: the local copy is served.
+	}
+	s.markStarted()
+	return nil
+}
+
+func (s *Syncer) markStarted() {
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+}
+
+// boot runs the probe (writers, once) and a pull. It returns ErrUnavailable
+// (wrapped) when the bucket could not be reached, another error for a
+// bucket that cannot work.
+func (s *Syncer) boot(ctx context.Context) error {
+	if err := s.ensureProbed(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	src := SourcePoll
+	if !s.synced {
+		src = SourceStartup
+	}
+	s.mu.Unlock()
+	_, err := s.pull(ctx, trigger{source: src})
+	return err
+}
+
+// loadLocal reads the local DB file, if any, and makes it current.
+func (s *Syncer) loadLocal() error {
+	path := s.o.LocalPath
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("config sync: data dir: %w", err)
+	}
+	b, err := configdb.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.log.Info().Str("path", path).Msg("no local config db yet")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config sync: %w", err)
+	}
+	st, h, err := configdb.Open(b, s.keys, s.o.Secret)
+	switch {
+	case errors.Is(err, configdb.ErrSchemaTooNew):
+		return fmt.Errorf("config sync: local config db %s: %w", path, err)
+	case errors.Is(err, configdb.ErrAuthFailed):
+		return fmt.Errorf("config sync: local config db %s does not open with the configured bootstrap secret "+
+			"(wrong secret, or the file was tampered with); nothing was changed: %w", path, err)
+	case err != nil:
+		return fmt.Errorf("config sync: local config db %s is unusable; nothing was changed: %w", path, err)
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.store.Swap(st)
+	s.mu.Lock()
+	s.hdr, s.sum = &h, sha256.Sum256(b)
+	s.mu.Unlock()
+	s.m.generation.Set(float64(st.Generation()))
+	s.log.Info().Str("path", path).Uint64("generation", st.Generation()).Int("users", st.NumUsers()).
+		Msg("local config db loaded")
+	return nil
+}
+
+// install makes st current (from the sealed bytes whose header is h and
+// whose bucket ETag is etag) and writes the local file. persist are the
+// bytes for the local file (sealed, or st re-sealed; nil: none). The
+// caller holds applyMu. A local write failure is logged and returned; the
+// snapshot is installed either way (the bucket holds the DB).
+func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sealed, persist []byte) error {
+	s.store.Swap(st)
+	s.mu.Lock()
+	s.etag, s.hdr, s.sum = etag, &h, sha256.Sum256(sealed)
+	s.mu.Unlock()
+	s.m.generation.Set(float64(st.Generation()))
+	if persist == nil {
+		return nil
+	}
+	if err := configdb.WriteFile(s.o.LocalPath, persist); err != nil {
+		s.log.Error().Err(err).Str("path", s.o.LocalPath).Uint64("generation", st.Generation()).
+			Msg("local config db not written: the snapshot is served from memory")
+		return err
+	}
+	return nil
+}
+
+// held returns what the snapshot came from.
+func (s *Syncer) held() (etag string, h *configdb.Header, sum [sha256.Size]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.etag, s.hdr, s.sum
+}
+
+func (s *Syncer) sealOpts(prev *configdb.Header) configdb.SealOptions {
+	return configdb.SealOptions{WriterNode: s.o.NodeID, KDF: s.o.KDF, Prev: prev, Now: s.now()}
+}
+
+// succeeded records a successful exchange with the bucket.
+func (s *Syncer) succeeded() {
+	now := s.now()
+	s.mu.Lock()
+	wasStale := s.stale && s.failures > 0
+	s.stale, s.failures, s.lastSuccess = false, 0, now
+	s.mu.Unlock()
+	s.m.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	if wasStale {
+		s.pollGate.reset()
+		s.log.Info().Str("bucket", s.o.BucketName).Msg("sync bucket reachable again")
+	}
+}
+
+// failed records a failure to reach the bucket and returns the number of
+// consecutive failures.
+func (s *Syncer) failed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stale = true
+	s.failures++
+	return s.failures
+}
+
+func (s *Syncer) secondsSinceSuccess() float64 {
+	s.mu.Lock()
+	t := s.lastSuccess
+	s.mu.Unlock()
+	if t.IsZero() {
+		return -1
+	}
+	return s.now().Sub(t).Seconds()
+}
+
+// request returns a context bounded by the request timeout.
+func (s *Syncer) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.o.RequestTimeout)
+}
