@@ -217,6 +217,19 @@ func (b *Backend) bucketExists(bucket string) error {
 	return nil
 }
 
+// mkdirAll is Root.MkdirAll, retried when it races another creation
+// (EEXIST) or the removal of an emptied parent (ENOENT).
+func (b *Backend) mkdirAll(dir string) error {
+	var err error
+	for range commitAttempts {
+		err = b.root.MkdirAll(dir, dirPerm)
+		if err == nil || !(isNotExist(err) || errors.Is(err, fs.ErrExist)) {
+			return err
+		}
+	}
+	return err
+}
+
 // moveAside renames a directory into the staging area and removes it
 // there, so it disappears from the namespace atomically.
 func (b *Backend) moveAside(dir string) error {

@@ -174,7 +174,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 		return "", err
 	}
 	parent := path.Join(multipartDir, bucket)
-	if err := b.root.MkdirAll(parent, dirPerm); err != nil {
+	if err := b.mkdirAll(parent); err != nil {
 		_ = b.root.RemoveAll(tmp)
 		return "", fmt.Errorf("create uploads directory: %w", err)
 	}

@@ -318,15 +318,15 @@ func (b *Backend) commit(bucket, key, stagedName, ifMatch, ifNoneMatch string) e
 		}
 	}
 	for attempt := 1; ; attempt++ {
-		if err := b.root.MkdirAll(dir, dirPerm); err != nil {
-			return fmt.Errorf("create object directory: %w", err)
-		}
-		err := b.root.Rename(stagedName, file)
+		// A concurrent delete may remove a directory it emptied while
+		// MkdirAll or Rename runs: then create it again.
+		err := b.mkdirAll(dir)
 		if err == nil {
-			break
+			err = b.root.Rename(stagedName, file)
+			if err == nil {
+				break
+			}
 		}
-		// A concurrent delete may have removed the (then empty) directory
-		// between MkdirAll and Rename: create it again.
 		if !isNotExist(err) || attempt == commitAttempts {
 			return fmt.Errorf("commit object: %w", err)
 		}
