@@ -294,3 +294,58 @@ func TestListObjectsInfo(t *testing.T) {
 		t.Fatalf("object info = %+v", o)
 	}
 }
+
+// TestListObjectsDeepKeys uses keys deeper than the walker's handle budget
+// (maxHeldDirs) and segments longer than a file name.
+func TestListObjectsDeepKeys(t *testing.T) {
+	b, _ := mustNew(t)
+	ctx := context.Background()
+	mustBucket(t, b, "bkt")
+	deep := strings.Repeat("d/", 300)
+	keys := []string{
+		deep + "x", deep + "y", deep + "y/", strings.Repeat("d/", 100) + "z",
+		"a" + strings.Repeat("/", 500) + "b", "a" + strings.Repeat("/", 499),
+		strings.Repeat("é", 500), strings.Repeat("é", 499) + "/x", strings.Repeat("%", 1000),
+	}
+	for _, k := range keys {
+		mustPut(t, b, "bkt", k, k)
+	}
+	for _, k := range keys {
+		if mustGet(t, b, "bkt", k) != k {
+			t.Fatalf("GET %.20q differs", k)
+		}
+	}
+	sorted := slices.Clone(keys)
+	sort.Strings(sorted)
+	opts := []storage.ListOptions{
+		{MaxKeys: 1},
+		{MaxKeys: 2, Delimiter: "/"},
+		{MaxKeys: 1, Prefix: strings.Repeat("d/", 150)},
+		{MaxKeys: 3, Prefix: strings.Repeat("d/", 150), Delimiter: "/"},
+		{MaxKeys: 1, Prefix: deep},
+		{MaxKeys: 1, Prefix: "a//"},
+		{MaxKeys: 2, Prefix: strings.Repeat("é", 300), Delimiter: "/"},
+		{MaxKeys: 1000, Marker: strings.Repeat("d/", 200)},
+	}
+	for _, o := range opts {
+		for {
+			got := list(t, b, "bkt", o)
+			want := referenceList(sorted, o)
+			if !equalPage(got, want) {
+				t.Fatalf("%+v:\ngot  %v\nwant %v", o, got, want)
+			}
+			if !got.Truncated {
+				break
+			}
+			o.Marker = got.Next
+		}
+	}
+	for _, k := range keys {
+		if err := b.DeleteObject(ctx, "bkt", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names, _ := b.readNames("bkt"); len(names) != 1 || names[0] != bucketMetaName {
+		t.Fatalf("bucket directory after deleting everything: %q", names)
+	}
+}
