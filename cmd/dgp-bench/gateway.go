@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -52,7 +54,7 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayOptions, error) 
 	large := fs.String("large-size", "64MiB", "size of the large object")
 	small := fs.String("small-size", "4KiB", "size of the small objects")
 	wl := fs.String("workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run (empty: none)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the throughput workloads to this file")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "keep the CPU profile of each workload: FILE.pprof -> FILE.<workload>.pprof")
 	fs.BoolVar(&o.allocs, "allocs", true, "measure SigV4 verification and allocations per request through dgp's handler")
 	fs.BoolVar(&o.verbose, "v", false, "print every round on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +136,11 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 	if o.verbose {
 		progress = func(s string) { fmt.Fprintln(stderr, s) }
 	}
+	if o.cpuProfile != "" {
+		if st, err := os.Stat(filepath.Dir(o.cpuProfile)); err != nil || !st.IsDir() {
+			return usageErr("--cpuprofile: directory %s does not exist", filepath.Dir(o.cpuProfile))
+		}
+	}
 	body, err := newPayload(o.largeSize)
 	if err != nil {
 		return err
@@ -184,31 +191,17 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 	fmt.Fprintf(stderr, "dgp-bench: bucket %s; MinIO %s, bare proxy %s, dgp %s\n", b.bucket, o.minioURL, srv.proxyURL, srv.dgp.URL())
 
 	rep := &report{command: o.commandLine(), machine: readMachine(), opts: o, loadBefore: loadAverage()}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		rep.profiled = o.cpuProfile
-	}
 	wls := b.workloads()
 	for _, id := range o.workloads {
 		fmt.Fprintf(stderr, "dgp-bench: %s...\n", id)
-		res, err := runWorkload(ctx, wls[id], targets, o.rounds, progress)
+		res, err := runProfiled(ctx, wls[id], targets, o, progress)
 		if err != nil {
-			if o.cpuProfile != "" {
-				pprof.StopCPUProfile()
-			}
 			return err
 		}
 		rep.results = append(rep.results, res)
 	}
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
+	if o.cpuProfile != "" && len(o.workloads) > 0 {
+		rep.profiled = profilePath(o.cpuProfile, "*")
 	}
 
 	if o.allocs {
@@ -229,6 +222,35 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 	rep.loadAfter = loadAverage()
 	rep.write(stdout)
 	return nil
+}
+
+// runProfiled runs one workload under the CPU profiler, splits its CPU
+// time by role and, with --cpuprofile, keeps the profile.
+func runProfiled(ctx context.Context, w workload, targets []*target, o gatewayOptions, progress func(string)) (*result, error) {
+	var prof bytes.Buffer
+	if err := pprof.StartCPUProfile(&prof); err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	res, err := runWorkload(ctx, w, targets, o.rounds, progress)
+	pprof.StopCPUProfile()
+	if err != nil {
+		return nil, err
+	}
+	if res.cpu, err = cpuByLabel(prof.Bytes(), "role"); err != nil {
+		return nil, err
+	}
+	if o.cpuProfile != "" {
+		if err := os.WriteFile(profilePath(o.cpuProfile, w.id), prof.Bytes(), 0o644); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// profilePath names the profile of one workload: cpu.pprof -> cpu.get-small.pprof.
+func profilePath(base, workload string) string {
+	ext := filepath.Ext(base)
+	return strings.TrimSuffix(base, ext) + "." + workload + ext
 }
 
 // setup creates the bench bucket and the objects the GET workloads read.

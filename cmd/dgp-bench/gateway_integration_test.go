@@ -47,6 +47,8 @@ func TestGatewayRuns(t *testing.T) {
 		"SigV4 verification (GetObject",
 		"| PUT 2 MiB, UNSIGNED-PAYLOAD | 8 |",
 		"| GET 4 KiB | 400 |",
+		"| get-small | ",
+		"bare proxy µs/request",
 		"--minio-secret-key …",
 	} {
 		if !strings.Contains(report, want) {
@@ -56,8 +58,16 @@ func TestGatewayRuns(t *testing.T) {
 	if strings.Contains(report, "--minio-secret-key "+sk) {
 		t.Error("report shows the MinIO secret key")
 	}
-	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
-		t.Errorf("cpu profile: %v", err)
+	for _, w := range allWorkloads {
+		p := profilePath(prof, w)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("cpu profile of %s: %v", w, err)
+			continue
+		}
+		if _, err := cpuByLabel(b, "role"); err != nil {
+			t.Errorf("cpu profile %s: %v", p, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -135,10 +136,10 @@ func parseSize(s string) (int64, error) {
 
 // rate renders a throughput figure with three significant digits at most.
 func rate(v float64) string {
-	switch {
-	case v >= 100:
+	switch a := math.Abs(v); {
+	case a >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
+	case a >= 10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
@@ -192,6 +193,24 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	if len(r.results) > 0 && r.results[0].cpu != nil {
+		fmt.Fprintf(w, "CPU time per request of the in-process servers, from the CPU profile (labels role=proxy, role=dgp), "+
+			"warm-up included; less sensitive to other load on the machine than throughput:\n\n")
+		fmt.Fprintf(w, "| workload | requests proxy / dgp | bare proxy µs/request | dgp µs/request | dgp - proxy µs | dgp/proxy | client CPU s | runtime CPU s (GC etc.) |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, res := range r.results {
+			p, g := res.cpuPerRequest(roleProxy, "proxy"), res.cpuPerRequest(roleDGP, "dgp")
+			ratio := "-"
+			if p > 0 {
+				ratio = strconv.FormatFloat(g/p, 'f', 2, 64)
+			}
+			fmt.Fprintf(w, "| %s | %d / %d | %s | %s | %s | %s | %.2f | %.2f |\n", res.w.id,
+				res.requests["proxy"], res.requests["dgp"], rate(p), rate(g), rate(g-p), ratio,
+				res.cpu[roleClient].Seconds(), res.cpu[""].Seconds())
+		}
+		fmt.Fprintln(w)
+	}
+
 	if v := r.verify; v != nil {
 		fmt.Fprintf(w, "SigV4 verification (%s): %.2f µs/op (%d ns), %d allocs/op, %d B/op over %d iterations (goal: under 20 µs).\n\n",
 			v.request, float64(v.nsPerOp)/1000, v.nsPerOp, v.allocsPerOp, v.bytesPerOp, v.n)
@@ -209,6 +228,16 @@ func (r *report) write(w io.Writer) {
 	if r.profiled != "" {
 		fmt.Fprintf(w, "CPU profile written to %s (labels: role=client|proxy|dgp, workload=<id> on client goroutines).\n", r.profiled)
 	}
+}
+
+// cpuPerRequest is the CPU time of role divided by the requests made to
+// target, in µs; 0 without requests.
+func (r *result) cpuPerRequest(role, target string) float64 {
+	n := r.requests[target]
+	if n == 0 {
+		return 0
+	}
+	return float64(r.cpu[role].Microseconds()) / float64(n)
 }
 
 func spread(xs []float64, f func(float64) string) string {

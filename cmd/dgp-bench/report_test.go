@@ -86,7 +86,7 @@ func TestParseAndFormatSize(t *testing.T) {
 }
 
 func TestRate(t *testing.T) {
-	for in, want := range map[float64]string{1234.56: "1235", 99.94: "99.9", 5.678: "5.68"} {
+	for in, want := range map[float64]string{1234.56: "1235", 99.94: "99.9", 5.678: "5.68", -4000: "-4000", -12.34: "-12.3"} {
 		if got := rate(in); got != want {
 			t.Errorf("rate(%v) = %q, want %q", in, got, want)
 		}

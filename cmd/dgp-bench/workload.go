@@ -49,29 +49,29 @@ type bench struct {
 }
 
 // workload is one measured operation mix; round measures one target once
-// and returns the rate in unit.
+// and returns the rate in unit and the number of requests it made.
 type workload struct {
 	id    string
 	title string
 	unit  string
-	round func(ctx context.Context, t *target, warm bool) (float64, error)
+	round func(ctx context.Context, t *target, warm bool) (float64, int64, error)
 }
 
 func (b *bench) workloads() map[string]workload {
 	large := formatSize(b.largeSize)
 	small := formatSize(b.smallSize)
 	return map[string]workload{
-		wlPutLarge: {wlPutLarge, large + " PUT, UNSIGNED-PAYLOAD", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, error) {
+		wlPutLarge: {wlPutLarge, large + " PUT, UNSIGNED-PAYLOAD", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.largeRound(ctx, warm, func(i int) error { return b.putLarge(ctx, t, true) })
 		}},
-		wlPutLargeSigned: {wlPutLargeSigned, large + " PUT, signed payload (what the AWS CLI sends over HTTP)", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, error) {
+		wlPutLargeSigned: {wlPutLargeSigned, large + " PUT, signed payload (what the AWS CLI sends over HTTP)", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.largeRound(ctx, warm, func(i int) error { return b.putLarge(ctx, t, false) })
 		}},
-		wlGetLarge: {wlGetLarge, large + " GET", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, error) {
+		wlGetLarge: {wlGetLarge, large + " GET", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			buf := make([]byte, 256<<10)
 			return b.largeRound(ctx, warm, func(i int) error { return b.get(ctx, t, keyLargeSrc, b.largeSize, buf) })
 		}},
-		wlPutSmall: {wlPutSmall, small + " PUT, signed payload", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, error) {
+		wlPutSmall: {wlPutSmall, small + " PUT, signed payload", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.smallRound(ctx, warm, func(w, i int) error {
 				key := "bench/small/" + t.id + "/w" + strconv.Itoa(w) + "/" + strconv.Itoa(i%smallPutKeys)
 				_, err := t.client.PutObject(ctx, &s3.PutObjectInput{
@@ -81,7 +81,7 @@ func (b *bench) workloads() map[string]workload {
 				return err
 			})
 		}},
-		wlGetSmall: {wlGetSmall, small + " GET", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, error) {
+		wlGetSmall: {wlGetSmall, small + " GET", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			bufs := make([][]byte, b.concurrency)
 			for i := range bufs {
 				bufs[i] = make([]byte, 32<<10)
@@ -127,7 +127,7 @@ func (b *bench) get(ctx context.Context, t *target, key string, size int64, buf 
 
 // largeRound runs op largeCount times in sequence (once when warming up)
 // and returns MiB/s.
-func (b *bench) largeRound(ctx context.Context, warm bool, op func(i int) error) (float64, error) {
+func (b *bench) largeRound(ctx context.Context, warm bool, op func(i int) error) (float64, int64, error) {
 	n := b.largeCount
 	if warm {
 		n = 1
@@ -135,17 +135,17 @@ func (b *bench) largeRound(ctx context.Context, warm bool, op func(i int) error)
 	start := time.Now()
 	for i := range n {
 		if err := op(i); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	elapsed := time.Since(start).Seconds()
-	return float64(n) * float64(b.largeSize) / (1 << 20) / elapsed, nil
+	return float64(n) * float64(b.largeSize) / (1 << 20) / elapsed, int64(n), nil
 }
 
 // smallRound runs op from concurrency workers until the round time is up
 // (a quarter of it when warming up) and returns operations per second. The
 // first error stops the round and is returned.
-func (b *bench) smallRound(ctx context.Context, warm bool, op func(worker, i int) error) (float64, error) {
+func (b *bench) smallRound(ctx context.Context, warm bool, op func(worker, i int) error) (float64, int64, error) {
 	d := b.roundTime
 	if warm {
 		d /= 4
@@ -173,42 +173,52 @@ func (b *bench) smallRound(ctx context.Context, warm bool, op func(worker, i int
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return 0, firstErr
+		return 0, 0, firstErr
 	}
-	return float64(ops.Load()) / time.Since(start).Seconds(), nil
+	return float64(ops.Load()) / time.Since(start).Seconds(), ops.Load(), nil
 }
 
 // result holds the per-round rates of one workload, by target id.
 type result struct {
 	w      workload
 	rounds map[string][]float64
+	// requests counts every request made, warm-up included, by target id.
+	requests map[string]int64
+	// cpu is the CPU time of the workload by profile role (client, proxy,
+	// dgp; "" for the runtime's own goroutines, such as the GC's).
+	cpu map[string]time.Duration
 }
 
 // runWorkload warms every target up, then measures rounds rounds; in each
 // round every target runs once, the starting target rotating so that no
 // target always follows the same one.
 func runWorkload(ctx context.Context, w workload, targets []*target, rounds int, progress func(string)) (*result, error) {
-	res := &result{w: w, rounds: map[string][]float64{}}
-	var err error
-	pprof.Do(ctx, pprof.Labels("role", roleClient, "workload", w.id), func(ctx context.Context) {
-		for _, t := range targets {
-			if _, err = w.round(ctx, t, true); err != nil {
-				err = fmt.Errorf("%s via %s (warm-up): %w", w.id, t.id, err)
-				return
-			}
+	res := &result{w: w, rounds: map[string][]float64{}, requests: map[string]int64{}}
+	// The client's goroutines carry role, workload and target labels (the
+	// client's connections are per target, so their goroutines too).
+	do := func(t *target, warm bool) (v float64, err error) {
+		pprof.Do(ctx, pprof.Labels("role", roleClient, "workload", w.id, "target", t.id), func(ctx context.Context) {
+			var n int64
+			v, n, err = w.round(ctx, t, warm)
+			res.requests[t.id] += n
+		})
+		return v, err
+	}
+	for _, t := range targets {
+		if _, err := do(t, true); err != nil {
+			return nil, fmt.Errorf("%s via %s (warm-up): %w", w.id, t.id, err)
 		}
-		for r := range rounds {
-			for j := range targets {
-				t := targets[(r+j)%len(targets)]
-				var v float64
-				if v, err = w.round(ctx, t, false); err != nil {
-					err = fmt.Errorf("%s via %s: %w", w.id, t.id, err)
-					return
-				}
-				res.rounds[t.id] = append(res.rounds[t.id], v)
-				progress(fmt.Sprintf("%s round %d/%d %s: %.1f %s", w.id, r+1, rounds, t.id, v, w.unit))
+	}
+	for r := range rounds {
+		for j := range targets {
+			t := targets[(r+j)%len(targets)]
+			v, err := do(t, false)
+			if err != nil {
+				return nil, fmt.Errorf("%s via %s: %w", w.id, t.id, err)
 			}
+			res.rounds[t.id] = append(res.rounds[t.id], v)
+			progress(fmt.Sprintf("%s round %d/%d %s: %.1f %s", w.id, r+1, rounds, t.id, v, w.unit))
 		}
-	})
-	return res, err
+	}
+	return res, nil
 }
