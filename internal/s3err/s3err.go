@@ -91,6 +91,7 @@ var (
 	ErrInvalidDigest               = def("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
 	ErrInvalidObjectName           = def("InvalidObjectName", http.StatusBadRequest, "The specified object name is not valid.")
 	ErrInvalidPart                 = def("InvalidPart", http.StatusBadRequest, "One or more of the specified parts could not be found.")
+	ErrInvalidPartNumber           = def("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable")
 	ErrInvalidPartOrder            = def("InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order.")
 	ErrInvalidRange                = def("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable.")
 	ErrInvalidRequest              = def("InvalidRequest", http.StatusBadRequest, "Invalid Request")
