@@ -1,9 +1,24 @@
 package configsync
 
-import "time"
+import (
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+)
 
 // PollDelay exposes the jittered poll delay to the external tests.
 func (s *Syncer) PollDelay() time.Duration { return s.pollDelay() }
 
 // ConflictWait exposes the jittered wait after a lost compare-and-swap.
 func (s *Syncer) ConflictWait(attempt int) time.Duration { return s.conflictWait(attempt) }
+
+// Forget makes the syncer hold the empty state and no ETag, as a fresh
+// instance does, so that the next pull downloads and applies (benchmarks).
+func (s *Syncer) Forget() {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.store.Swap(configdb.Empty())
+	s.mu.Lock()
+	s.etag, s.hdr, s.sum = "", nil, [32]byte{}
+	s.mu.Unlock()
+}

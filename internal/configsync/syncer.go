@@ -239,6 +239,15 @@ func (s *Syncer) loadLocal() error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("config sync: data dir: %w", err)
 	}
+	// A crash during configdb.WriteFile leaves its temporary file behind
+	// (the DB file itself is intact): remove such leftovers.
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")); len(leftovers) > 0 {
+		for _, f := range leftovers {
+			if err := os.Remove(f); err == nil {
+				s.log.Info().Str("path", f).Msg("removed the temporary file of an interrupted write")
+			}
+		}
+	}
 	b, err := configdb.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.log.Info().Str("path", path).Msg("no local config db yet")
