@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
@@ -70,5 +73,35 @@ func TestSeedVerify(t *testing.T) {
 	// Logging out on the reader clears the cookie but cannot revoke.
 	if out := rc.must(http.StatusOK, "POST", "/logout", nil).obj(t); out["revoked"] != false {
 		t.Fatalf("logout on a reader %v", out)
+	}
+}
+
+// TestOverTLS signs in over HTTPS with Secure cookies and uses the jar for
+// the next call, as `curl -c cookies` then `curl -b cookies` on https://.
+func TestOverTLS(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.SecureCookies = true; o.Sync = &fakeSync{} })
+	srv := httptest.NewTLSServer(h.srv.Config.Handler)
+	t.Cleanup(srv.Close)
+	hc := srv.Client()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc.Jar = jar
+	resp, err := hc.Post(srv.URL+Prefix+"/login", "application/json", strings.NewReader(`{"password":"`+testPassword+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	resp, err = hc.Post(srv.URL+Prefix+"/config/sync-now", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sync-now with the jar over TLS: %d", resp.StatusCode)
 	}
 }
