@@ -26,7 +26,7 @@ type checkedPart struct {
 // 5 MiB (EntityTooSmall).
 func (b *Backend) checkParts(dir string, parts []storage.CompletedPart) ([]checkedPart, error) {
 	if len(parts) == 0 {
-		return nil, s3err.ErrMalformedXML.WithMessage("You must specify at least one part.")
+		return nil, s3err.ErrInvalidRequest.WithMessage("You must specify at least one part")
 	}
 	for i := 1; i < len(parts); i++ {
 		if parts[i].PartNumber <= parts[i-1].PartNumber {

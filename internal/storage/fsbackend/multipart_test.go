@@ -133,7 +133,7 @@ func TestMultipartHappyPath(t *testing.T) {
 		t.Fatalf("part 2: %d bytes, range %q", len(got), obj.ContentRange)
 	}
 	_, err = b.GetObject(ctx, "bkt", "big/file", storage.GetOptions{PartNumber: 4})
-	wantErr(t, err, s3err.ErrInvalidRange)
+	wantErr(t, err, s3err.ErrInvalidPartNumber)
 	// A copy keeps the ETag and the part layout.
 	if _, err := b.CopyObject(ctx, storage.ObjectRef{Bucket: "bkt", Key: "big/file"}, storage.ObjectRef{Bucket: "bkt", Key: "copy"}, storage.CopyOptions{}); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestMultipartCompleteRejections(t *testing.T) {
 		parts []storage.CompletedPart
 		want  error
 	}{
-		{"no parts", "k", nil, s3err.ErrMalformedXML},
+		{"no parts", "k", nil, s3err.ErrInvalidRequest},
 		{"descending", "k", []storage.CompletedPart{part(2, e2), part(1, e1)}, s3err.ErrInvalidPartOrder},
 		{"duplicate", "k", []storage.CompletedPart{part(1, e1), part(1, e1)}, s3err.ErrInvalidPartOrder},
 		{"missing part", "k", []storage.CompletedPart{part(1, e1), part(4, e3)}, s3err.ErrInvalidPart},

@@ -68,19 +68,20 @@ func span(m *objMeta, opts storage.GetOptions) (start, length int64, contentRang
 		if opts.PartNumber < 1 || opts.PartNumber > maxPartNumber {
 			return 0, 0, "", s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive.")
 		}
-		if len(m.PartSizes) == 0 {
-			if opts.PartNumber != 1 {
-				return 0, 0, "", s3err.ErrInvalidRange.WithMessage("The requested partnumber is not satisfiable.")
-			}
-			return 0, m.Size, "", nil
+		sizes := m.PartSizes
+		if len(sizes) == 0 {
+			sizes = []int64{m.Size} // a single-part object is its own part 1
 		}
-		if opts.PartNumber > len(m.PartSizes) {
-			return 0, 0, "", s3err.ErrInvalidRange.WithMessage("The requested partnumber is not satisfiable.")
+		if opts.PartNumber > len(sizes) {
+			return 0, 0, "", s3err.ErrInvalidPartNumber
 		}
-		for _, s := range m.PartSizes[:opts.PartNumber-1] {
+		for _, s := range sizes[:opts.PartNumber-1] {
 			start += s
 		}
-		length = m.PartSizes[opts.PartNumber-1]
+		length = sizes[opts.PartNumber-1]
+		if length == 0 {
+			return start, 0, "", nil // an empty part has no expressible range
+		}
 		return start, length, storage.ContentRange(start, length, m.Size), nil
 	case opts.Range != nil:
 		start, length, err = storage.ResolveRange(opts.Range, m.Size)
@@ -118,8 +119,8 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 }
 
 // HeadObject returns an object's metadata after evaluating the conditional
-// headers; a Range or PartNumber is validated (InvalidRange when
-// unsatisfiable) but the returned Size is the whole object's.
+// headers; a Range or PartNumber is validated (InvalidRange,
+// InvalidPartNumber) but the returned Size is the whole object's.
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
 	f, m, err := b.openObject(bucket, key)
 	if err != nil {
@@ -225,14 +226,6 @@ func metaFromPut(m *objMeta, opts storage.PutOptions) {
 	m.Headers = maps.Clone(opts.Headers)
 }
 
-// checkWriteIntent rejects conditional-write headers S3 does not support.
-func checkWriteIntent(ifNoneMatch string) error {
-	if v := strings.TrimSpace(ifNoneMatch); v != "" && v != "*" {
-		return s3err.ErrNotImplemented.WithMessage("If-None-Match on writes supports only '*'.")
-	}
-	return nil
-}
-
 // PutObject stores body as key. Nothing is stored unless the whole body
 // arrives (and matches Content-MD5); the previous object stays intact.
 func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
@@ -240,9 +233,6 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 		return nil, err
 	}
 	if err := validateKey(key); err != nil {
-		return nil, err
-	}
-	if err := checkWriteIntent(opts.IfNoneMatch); err != nil {
 		return nil, err
 	}
 	if err := b.bucketExists(bucket); err != nil {
@@ -287,7 +277,9 @@ func (b *Backend) currentETag(file string) (string, error) {
 
 // commit renames a finished staging file to key's object file, after
 // checking the write conditions, atomically with respect to other writes
-// of the key in this process.
+// of the key in this process. If-None-Match "*" fails on any existing
+// object, an ETag list on a matching one; If-Match fails on a mismatch and
+// with NoSuchKey on a missing object (S3's conditional writes).
 func (b *Backend) commit(bucket, key, stagedName, ifMatch, ifNoneMatch string) error {
 	bl := b.bucketLock(bucket)
 	bl.RLock()
@@ -305,7 +297,7 @@ func (b *Backend) commit(bucket, key, stagedName, ifMatch, ifNoneMatch string) e
 		if err != nil {
 			return err
 		}
-		if ifNoneMatch != "" && cur != "" {
+		if ifNoneMatch != "" && cur != "" && storage.ETagListMatches(ifNoneMatch, cur, true) {
 			return s3err.ErrPreconditionFailed
 		}
 		if ifMatch != "" {
@@ -384,9 +376,6 @@ func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, op
 		return nil, err
 	}
 	if err := validateKey(dst.Key); err != nil {
-		return nil, err
-	}
-	if err := checkWriteIntent(opts.Put.IfNoneMatch); err != nil {
 		return nil, err
 	}
 	f, sm, err := b.openObject(src.Bucket, src.Key)

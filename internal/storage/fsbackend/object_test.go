@@ -132,8 +132,8 @@ func TestGetRangesAndParts(t *testing.T) {
 		{"suffix", storage.GetOptions{Range: &storage.Range{Start: -1, End: 2}}, "89", "bytes 8-9/10", nil},
 		{"clamped", storage.GetOptions{Range: &storage.Range{Start: 8, End: 100}}, "89", "bytes 8-9/10", nil},
 		{"unsatisfiable", storage.GetOptions{Range: &storage.Range{Start: 10, End: -1}}, "", "", s3err.ErrInvalidRange},
-		{"part 1 of a single-part object", storage.GetOptions{PartNumber: 1}, "0123456789", "", nil},
-		{"part 2 of a single-part object", storage.GetOptions{PartNumber: 2}, "", "", s3err.ErrInvalidRange},
+		{"part 1 of a single-part object", storage.GetOptions{PartNumber: 1}, "0123456789", "bytes 0-9/10", nil},
+		{"part 2 of a single-part object", storage.GetOptions{PartNumber: 2}, "", "", s3err.ErrInvalidPartNumber},
 		{"part 0", storage.GetOptions{PartNumber: -1}, "", "", s3err.ErrInvalidArgument},
 		{"part and range", storage.GetOptions{PartNumber: 1, Range: &storage.Range{Start: 0, End: 1}}, "", "", s3err.ErrInvalidRequest},
 	}
@@ -273,9 +273,11 @@ func TestConditionalPut(t *testing.T) {
 	wantErr(t, err, nil)
 	_, err = put("v1b", storage.PutOptions{IfNoneMatch: "*"})
 	wantErr(t, err, s3err.ErrPreconditionFailed)
-	// If-None-Match with an ETag is not something S3 supports on writes.
-	_, err = put("v1c", storage.PutOptions{IfNoneMatch: r1.ETag})
-	wantErr(t, err, s3err.ErrNotImplemented)
+	// If-None-Match with ETags: fails when one matches.
+	_, err = put("v1c", storage.PutOptions{IfNoneMatch: `"x", ` + r1.ETag})
+	wantErr(t, err, s3err.ErrPreconditionFailed)
+	_, err = put("v1", storage.PutOptions{IfNoneMatch: `"x"`})
+	wantErr(t, err, nil)
 	// If-Match: compare-and-swap.
 	r2, err := put("v2", storage.PutOptions{IfMatch: r1.ETag})
 	wantErr(t, err, nil)
