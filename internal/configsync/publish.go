@@ -125,6 +125,10 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 	case ResultCurrent:
 		s.succeeded()
 		return base{state: s.Current(), etag: heldETag, hdr: held}, nil
+	case resultSame:
+		s.succeeded()
+		s.adoptETag(heldETag, f.etag)
+		return base{state: s.Current(), etag: f.etag, hdr: held}, nil
 	case ResultEmpty:
 		s.succeeded()
 		return base{state: s.Current(), hdr: held}, nil
@@ -254,7 +258,7 @@ func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag stri
 	if s.Current().Generation() > next.Generation() {
 		return
 	}
-	_ = s.install(next, h, etag, sealed, sealed)
+	_ = s.install(next, h, etag, sha256.Sum256(sealed), sealed)
 }
 
 // adopt applies the bucket's DB a publish fetched but did not supersede,

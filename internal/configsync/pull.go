@@ -20,20 +20,25 @@ type trigger struct {
 	eventSource string
 }
 
+// resultSame is fetch's result for the very bytes of the DB held: nothing
+// to verify or apply (the held DB was verified when it was loaded).
+const resultSame = "same"
+
 // fetched is a DB downloaded from the bucket. state is nil when it did
-// not verify.
+// not verify (or was not verified: resultSame).
 type fetched struct {
 	state *configdb.State
 	hdr   configdb.Header
 	etag  string
 	body  []byte
+	sum   [sha256.Size]byte
 }
 
 // fetch GETs the object unless its ETag is ifNoneMatch, and verifies it.
 // The result is ResultCurrent (304), ResultEmpty (no object),
-// ResultUnavailable (with an error wrapping ErrUnavailable), a rejection
-// result (with the verification error and the fetched bytes), or "" for a
-// verified DB.
+// ResultUnavailable (with an error wrapping ErrUnavailable), resultSame
+// (the bytes of the DB held), a rejection result (with the verification
+// error and the fetched bytes), or "" for a verified DB.
 func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (*fetched, string, error) {
 	ctx, cancel := s.request(ctx)
 	defer cancel()
@@ -46,7 +51,10 @@ func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (*fetched, strin
 	case err != nil:
 		return nil, ResultUnavailable, fmt.Errorf("%w: get %s: %w", ErrUnavailable, s.o.Key, err)
 	}
-	f := &fetched{etag: normETag(etag), body: body}
+	f := &fetched{etag: normETag(etag), body: body, sum: sha256.Sum256(body)}
+	if _, _, held := s.held(); f.sum == held {
+		return f, resultSame, nil
+	}
 	st, h, err := configdb.Open(body, s.keys, s.o.Secret)
 	f.hdr = h
 	if err != nil {
@@ -127,6 +135,12 @@ func (s *Syncer) pull(ctx context.Context, t trigger) (PullResult, error) {
 	f, result, err := s.fetch(ctx, sentETag)
 	res := PullResult{ETag: sentETag, Generation: s.Current().Generation(), Status: result}
 	switch result {
+	case resultSame:
+		s.succeeded()
+		result, res.Status = ResultCurrent, ResultCurrent
+		if s.adoptETag(sentETag, f.etag) {
+			res.ETag = f.etag
+		}
 	case ResultCurrent:
 		s.succeeded()
 	case ResultEmpty:
@@ -164,7 +178,7 @@ func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time
 		// this pull ran: what it fetched is no newer than that.
 		s.log.Debug().Str("etag", f.etag).Str("source", t.source).Msg("pulled db superseded during the pull")
 		return res, ResultCurrent, nil
-	case sum == sha256.Sum256(f.body):
+	case sum == f.sum:
 		s.setETag(f.etag)
 		res.ETag = f.etag
 		return res, ResultCurrent, nil
@@ -199,7 +213,7 @@ func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time
 			Time("sealed_at", f.hdr.SealedAt).Str("source", t.source).
 			Msg("applying a lower generation sealed later than the held db: the sync bucket was reset")
 	}
-	_ = s.install(next, f.hdr, f.etag, f.body, persist)
+	_ = s.install(next, f.hdr, f.etag, f.sum, persist)
 	now := s.now()
 	ev := s.log.Info().Str("etag", f.etag).Uint64("generation", next.Generation()).
 		Uint64("previous_generation", cur.Generation()).Str("source", t.source).Int("bytes", len(f.body)).
@@ -227,6 +241,20 @@ func (s *Syncer) forgetETag(sent string) {
 	if s.etag == sent {
 		s.etag = ""
 	}
+}
+
+// adoptETag records etag as the held DB's (its bytes were fetched again),
+// unless a publish changed the held ETag since sent was read.
+func (s *Syncer) adoptETag(sent, etag string) bool {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.etag != sent {
+		return false
+	}
+	s.etag = etag
+	return true
 }
 
 func (s *Syncer) setETag(etag string) {

@@ -11,6 +11,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/configsync/configsynctest"
+	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
 func TestPullAppliesAndPersists(t *testing.T) {
@@ -312,5 +313,35 @@ func TestDeletedObjectIsRecreated(t *testing.T) {
 	}
 	if _, err := os.Stat(n.path); err != nil {
 		t.Fatal("the local file went away")
+	}
+}
+
+func TestRestartWithCurrentLocalFile(t *testing.T) {
+	mem := configsynctest.NewMemBucket()
+	a := newNode(t, mem)
+	mustStart(t, a)
+	mustPublish(t, a, createUser("alice"))
+	_, etag, _ := mem.Object(testKey)
+
+	// The same instance restarts: its file holds the bucket's DB. The
+	// startup pull downloads it (the ETag is not known yet), sees the same
+	// bytes, and applies nothing.
+	again := newNodeIn(t, a.dir, mem)
+	mustStart(t, again)
+	p := again.Status().LastPull
+	if p == nil || p.Result != configsync.ResultCurrent || p.ETag != etag || again.Status().ETag != etag {
+		t.Fatalf("startup pull = %+v, held etag %q, want current with %q", p, again.Status().ETag, etag)
+	}
+	if len(again.logs.lines("config db applied")) != 0 {
+		t.Fatal("the same db was applied again")
+	}
+	again.Hint(notify.Hint{ETag: etag}, "nats")
+	if _, ran, _ := again.PullPending(context.Background()); ran {
+		t.Fatal("a hint for the held db asked for a pull after restart")
+	}
+	// And it publishes with If-Match on that ETag at once.
+	st := mustPublish(t, again, createUser("bob"))
+	if st.Generation() != 2 || again.Status().LastPublish.Attempts != 1 {
+		t.Fatalf("publish after restart: generation %d, %+v", st.Generation(), again.Status().LastPublish)
 	}
 }

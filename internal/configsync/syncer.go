@@ -278,15 +278,15 @@ func (s *Syncer) loadLocal() error {
 	return nil
 }
 
-// install makes st current (from the sealed bytes whose header is h and
-// whose bucket ETag is etag) and writes the local file. persist are the
+// install makes st current (from the sealed bytes whose header is h,
+// SHA-256 sum and bucket ETag etag) and writes the local file. persist are the
 // bytes for the local file (sealed, or st re-sealed; nil: none). The
 // caller holds applyMu. A local write failure is logged and returned; the
 // snapshot is installed either way (the bucket holds the DB).
-func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sealed, persist []byte) error {
+func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum [sha256.Size]byte, persist []byte) error {
 	s.store.Swap(st)
 	s.mu.Lock()
-	s.etag, s.hdr, s.sum = etag, &h, sha256.Sum256(sealed)
+	s.etag, s.hdr, s.sum = etag, &h, sum
 	s.mu.Unlock()
 	s.m.generation.Set(float64(st.Generation()))
 	if persist == nil {
