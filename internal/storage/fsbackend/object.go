@@ -196,6 +196,9 @@ func (b *Backend) receive(ctx context.Context, body io.Reader, size int64, conte
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	if body == nil {
+		body = strings.NewReader("")
+	}
 	st, err := b.stage()
 	if err != nil {
 		return nil, 0, nil, err

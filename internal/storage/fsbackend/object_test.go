@@ -446,3 +446,18 @@ func TestPingRootRemoved(t *testing.T) {
 		t.Fatal("Ping succeeded after the root was removed")
 	}
 }
+
+func TestPutNilBody(t *testing.T) {
+	b, _ := mustNew(t)
+	mustBucket(t, b, "bkt")
+	for _, size := range []int64{0, -1} {
+		if _, err := b.PutObject(context.Background(), "bkt", "dir/", nil, size, storage.PutOptions{}); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if got := mustGet(t, b, "bkt", "dir/"); got != "" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	_, err := b.PutObject(context.Background(), "bkt", "k", nil, 3, storage.PutOptions{})
+	wantErr(t, err, s3err.ErrIncompleteBody)
+}
