@@ -137,10 +137,12 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 		return base{}, fmt.Errorf("publish config db: %w", err)
 	case ResultSchemaTooNew:
 		s.succeeded()
+		s.markStale()
 		return base{}, fmt.Errorf("publish config db: %w: %w", ErrMidUpgrade, err)
 	case "":
 	default:
 		s.succeeded()
+		s.markStale()
 		return base{}, fmt.Errorf("publish config db: %w: the sync bucket holds a db this instance cannot verify (%s), "+
 			"so it is not overwritten: %w", ErrUnavailable, result, err)
 	}
@@ -245,8 +247,10 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 	}
 }
 
-// installPublished makes a published DB current, unless a pull already
-// installed a newer one (built on this one) meanwhile.
+// installPublished makes a published DB current, unless a pull installed
+// a newer one (built on this one by another instance) meanwhile: the same
+// order as pulls use (see olderThanHeld), so a publish onto a reset bucket
+// (a lower generation sealed later) is installed.
 func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag string) {
 	h, err := configdb.ReadHeader(sealed)
 	if err != nil { // unreachable: we sealed it
@@ -255,7 +259,7 @@ func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag stri
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	if s.Current().Generation() > next.Generation() {
+	if _, held, _ := s.held(); olderThanHeld(h, s.Current().Generation(), held) {
 		return
 	}
 	_ = s.install(next, h, etag, sha256.Sum256(sealed), sealed)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
@@ -349,4 +350,28 @@ func mustReadFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestPublishOntoResetBucket(t *testing.T) {
+	mem := configsynctest.NewMemBucket()
+	n := newNode(t, mem)
+	mustStart(t, n)
+	for _, name := range []string{"a", "b", "c"} {
+		mustPublish(t, n, createUser(name))
+	}
+	// The bucket was reset: a new history at generation 1, sealed later.
+	fresh := mustApply(t, configdb.Empty(), createUser("fresh"))
+	mem.Set(testKey, sealState(t, fresh, 1, t0.Add(time.Hour), testSecret))
+	n.clock.Advance(2 * time.Hour)
+
+	st := mustPublish(t, n, createUser("next"))
+	if st.Generation() != 2 || !hasUser(st, "fresh") || hasUser(st, "a") {
+		t.Fatalf("publish onto the reset bucket: generation %d\n%s", st.Generation(), view(t, st))
+	}
+	if n.Current() != st {
+		t.Fatal("the published db is not the snapshot")
+	}
+	if local, h := localState(t, n); h.Generation != 2 || view(t, local) != view(t, st) {
+		t.Fatal("the local file does not hold the published db")
+	}
 }
