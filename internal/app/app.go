@@ -19,7 +19,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/notify"
 	"github.com/dgp-proxy/dgp/internal/obs"
 	"github.com/dgp-proxy/dgp/internal/s3api"
 	"github.com/dgp-proxy/dgp/internal/sigv4"
@@ -42,21 +45,24 @@ type Options struct {
 
 // App is one running dgp instance.
 type App struct {
-	cfg      *config.Config
-	log      zerolog.Logger
-	now      func() time.Time
-	reg      *prometheus.Registry
-	root     RootCredentials
-	nodeID   string
-	router   *storage.Router
-	health   *obs.Health
-	handler  http.Handler
-	tls      bool
-	ln       net.Listener
-	srv      *http.Server
-	closeMu  sync.Mutex
-	closers  []func() error
-	stopOnce sync.Once
+	cfg          *config.Config
+	log          zerolog.Logger
+	now          func() time.Time
+	reg          *prometheus.Registry
+	root         RootCredentials
+	nodeID       string
+	router       *storage.Router
+	health       *obs.Health
+	handler      http.Handler
+	tls          bool
+	ln           net.Listener
+	srv          *http.Server
+	syncer       *configsync.Syncer
+	sources      []eventSource
+	eventMetrics *notify.Metrics
+	closeMu      sync.Mutex
+	closers      []func() error
+	stopOnce     sync.Once
 }
 
 // New builds an instance and binds its listener (so Addr is known before
@@ -93,7 +99,24 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if a.router, err = buildRouter(ctx, cfg, o.Now); err != nil {
 		return nil, err
 	}
+	for _, b := range a.router.Backends() {
+		if c, ok := b.(io.Closer); ok {
+			a.closers = append(a.closers, c.Close)
+		}
+	}
+	boot, err := loadBootstrap(dataDir, cfg.Access.BootstrapPassword, cfg.Access.BootstrapPasswordHash, cfg.SyncEnabled(), o.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	a.tls = cfg.TLSEnabled()
 	a.health = obs.NewHealth(5 * time.Second)
+	if err := a.buildSync(ctx, boot); err != nil {
+		return nil, err
+	}
+	adminAPI, err := a.buildAdmin(boot)
+	if err != nil {
+		return nil, fmt.Errorf("admin api: %w", err)
+	}
 	for _, b := range a.router.Backends() {
 		a.health.Add("backend:"+b.Name(), func(ctx context.Context) (string, error) {
 			if err := b.Ping(ctx); err != nil {
@@ -105,7 +128,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 
 	s3, err := s3api.New(s3api.Options{
 		Buckets:            a.router,
-		Principals:         &principals{root: rootPrincipal{a.root}},
+		Principals:         &principals{root: rootPrincipal{a.root}, state: a.syncer.Current},
 		Verifier:           sigv4.NewVerifier(o.Now),
 		Logger:             a.log,
 		Registerer:         a.reg,
@@ -115,7 +138,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 api: %w", err)
 	}
-	a.handler = a.routes(s3)
+	a.handler = a.routes(s3, adminAPI)
 
 	ln, err := net.Listen("tcp", cfg.Advanced.ListenAddr)
 	if err != nil {
@@ -136,7 +159,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		a.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		a.tls = true
 	}
 	return a, nil
 }
@@ -159,10 +181,24 @@ func (a *App) RootCredentials() RootCredentials { return a.root }
 // Handler is the whole HTTP surface (S3, admin, health, metrics).
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Run serves until ctx ends, then stops accepting, lets in-flight requests
-// finish (up to advanced.shutdown_timeout) and releases everything.
+// Run starts the event sources, loads and pulls the config DB, then serves
+// until ctx ends; then it stops accepting, lets in-flight requests finish
+// (up to advanced.shutdown_timeout) and releases everything.
 func (a *App) Run(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
+	defer a.Close()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(rctx)
+	for _, src := range a.sources {
+		g.Go(func() error { return src.Run(gctx) })
+	}
+	if err := a.startSync(gctx); err != nil {
+		a.log.Error().Err(err).Msg("startup failed")
+		cancel()
+		_ = g.Wait()
+		return err
+	}
+	g.Go(func() error { return a.syncer.Run(gctx) })
 	g.Go(func() error {
 		var err error
 		if a.tls {
@@ -186,7 +222,6 @@ func (a *App) Run(ctx context.Context) error {
 	})
 	a.log.Info().Str("addr", a.Addr()).Str("url", a.URL()).Msg("serving")
 	err := g.Wait()
-	a.Close()
 	a.log.Info().Msg("stopped")
 	return err
 }
@@ -203,8 +238,9 @@ func (a *App) Close() {
 	})
 }
 
-func (a *App) routes(s3 http.Handler) http.Handler {
+func (a *App) routes(s3, adminAPI http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(admin.Prefix+"/", adminAPI)
 	mux.HandleFunc("GET /_/health", a.health.ServeHealth)
 	mux.HandleFunc("HEAD /_/health", a.health.ServeHealth)
 	mux.HandleFunc("GET /_/ready", a.health.ServeReady)

@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/admin"
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/notify"
+	"github.com/dgp-proxy/dgp/internal/notify/natsnotify"
+	"github.com/dgp-proxy/dgp/internal/notify/sqsnotify"
+	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
+)
+
+// ConfigDBFile is the config DB's file name in the data dir.
+const ConfigDBFile = "deltaglider_config.db"
+
+// eventSource is a running notification source (NATS or SQS).
+type eventSource interface {
+	Run(ctx context.Context) error
+	Status() notify.SourceStatus
+}
+
+// buildSync builds the config DB keeper (with the sync bucket when one is
+// configured) and the event sources that feed it.
+func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
+	cfg := a.cfg
+	adv := cfg.Advanced
+	opts := configsync.Options{
+		Key:          adv.ConfigSyncObjectKey,
+		Role:         string(adv.ConfigSyncRole),
+		WriterURL:    adv.ConfigSyncWriterURL,
+		NodeID:       a.nodeID,
+		Secret:       boot.Secret,
+		Keys:         configdb.NewKeyCache(4),
+		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),
+		PollInterval: adv.ConfigSyncPollInterval,
+		Logger:       a.log,
+		Registerer:   a.reg,
+		Now:          a.now,
+	}
+	if cfg.SyncEnabled() {
+		s := cfg.SyncS3()
+		region := s.Region
+		if region == "" {
+			region = s3backend.DefaultRegion
+		}
+		store, err := s3backend.New(ctx, s3backend.Options{
+			Name:            "config-sync",
+			Endpoint:        s.Endpoint,
+			Region:          region,
+			AccessKeyID:     s.AccessKeyID,
+			SecretAccessKey: s.SecretAccessKey,
+			ForcePathStyle:  s.ForcePathStyle,
+			PingBucket:      adv.ConfigSyncBucket,
+		})
+		if err != nil {
+			return fmt.Errorf("config sync bucket client: %w", err)
+		}
+		opts.Bucket = configsync.NewS3Bucket(store, adv.ConfigSyncBucket)
+		opts.BucketName = adv.ConfigSyncBucket
+		a.eventMetrics = notify.NewMetrics(a.reg)
+		opts.EventMetrics = a.eventMetrics
+	}
+	syncer, err := configsync.New(opts)
+	if err != nil {
+		return fmt.Errorf("config sync: %w", err)
+	}
+	a.syncer = syncer
+	a.health.Add("config_sync", syncer.Ready)
+	if cfg.SyncEnabled() {
+		if err := a.buildEventSources(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) buildEventSources(ctx context.Context) error {
+	adv := a.cfg.Advanced
+	filter := notify.Filter{Bucket: adv.ConfigSyncBucket, Key: adv.ConfigSyncObjectKey}
+	if n := adv.ConfigSyncNATS; n.URL != "" {
+		src := natsnotify.New(natsnotify.Options{
+			URL:             n.URL,
+			Subject:         n.Subject,
+			Stream:          n.Stream,
+			CredentialsFile: n.Credentials,
+			Token:           n.Token,
+			User:            n.User,
+			Password:        n.Password,
+			TLS:             natsnotify.TLSOptions{CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile},
+			Now:             a.now,
+		}, filter, a.syncer, a.log, a.eventMetrics)
+		a.sources = append(a.sources, src)
+		a.syncer.AddSource(natsnotify.SourceName, src.Status)
+	}
+	if q := adv.ConfigSyncSQS; q.QueueURL != "" {
+		client, err := sqsnotify.NewClient(ctx, q.QueueURL, q.Region, q.Endpoint)
+		if err != nil {
+			return fmt.Errorf("sqs event source: %w", err)
+		}
+		src := sqsnotify.New(client, sqsnotify.Options{QueueURL: q.QueueURL, Now: a.now}, filter, a.syncer, a.log, a.eventMetrics)
+		a.sources = append(a.sources, src)
+		a.syncer.AddSource(sqsnotify.SourceName, src.Status)
+	}
+	return nil
+}
+
+// buildAdmin builds the admin JSON API on top of the config DB keeper.
+func (a *App) buildAdmin(boot *Bootstrap) (*admin.API, error) {
+	var sync admin.Sync
+	if a.cfg.SyncEnabled() {
+		sync = syncStatus{a.syncer}
+	}
+	return admin.New(admin.Options{
+		IAM:            a.syncer,
+		Sync:           sync,
+		CheckPassword:  boot.CheckPassword,
+		SessionKey:     boot.SessionKey(),
+		SessionTTL:     a.cfg.Access.SessionTTL,
+		LoginRateLimit: a.cfg.Access.LoginRateLimit,
+		SecureCookies:  a.tls,
+		Declarative:    a.cfg.Access.IAMMode == config.IAMModeDeclarative,
+		WriterURL:      a.cfg.Advanced.ConfigSyncWriterURL,
+		Logger:         a.log,
+		Registerer:     a.reg,
+		Now:            a.now,
+	})
+}
+
+// syncStatus adapts the Syncer to the admin API's Sync interface.
+type syncStatus struct{ *configsync.Syncer }
+
+func (s syncStatus) Status() any { return s.Syncer.Status() }
+
+// startSync loads the local DB, probes the bucket and pulls, after the
+// event sources have been started (so no change slips between).
+func (a *App) startSync(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := a.syncer.Start(sctx); err != nil {
+		return fmt.Errorf("config db: %w", err)
+	}
+	return nil
+}
