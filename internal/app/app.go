@@ -67,7 +67,7 @@ type App struct {
 
 // New builds an instance and binds its listener (so Addr is known before
 // Run). The caller must call Run, or Close when it will not.
-func New(ctx context.Context, o Options) (*App, error) {
+func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Config == nil {
 		return nil, errors.New("app: no config")
 	}
@@ -87,7 +87,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dataDir, err)
 	}
-	var err error
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 	if a.root, err = loadRootCredentials(dataDir, cfg.Access.AccessKeyID, cfg.Access.SecretAccessKey, o.Stderr); err != nil {
 		return nil, err
 	}
@@ -155,7 +159,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if cfg.TLSEnabled() {
 		cert, err := tls.LoadX509KeyPair(cfg.Advanced.TLS.CertFile, cfg.Advanced.TLS.KeyFile)
 		if err != nil {
-			ln.Close()
 			return nil, fmt.Errorf("tls: %w", err)
 		}
 		a.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -229,7 +232,9 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases what New acquired. It is idempotent.
 func (a *App) Close() {
 	a.stopOnce.Do(func() {
-		_ = a.ln.Close()
+		if a.ln != nil {
+			_ = a.ln.Close()
+		}
 		a.closeMu.Lock()
 		defer a.closeMu.Unlock()
 		for i := len(a.closers) - 1; i >= 0; i-- {
