@@ -239,18 +239,10 @@ func (s *Syncer) loadLocal() error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("config sync: data dir: %w", err)
 	}
-	// A crash during configdb.WriteFile leaves its temporary file behind
-	// (the DB file itself is intact): remove such leftovers.
-	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")); len(leftovers) > 0 {
-		for _, f := range leftovers {
-			if err := os.Remove(f); err == nil {
-				s.log.Info().Str("path", f).Msg("removed the temporary file of an interrupted write")
-			}
-		}
-	}
 	b, err := configdb.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		s.log.Info().Str("path", path).Msg("no local config db yet")
+		s.removeLeftovers()
 		return nil
 	}
 	if err != nil {
@@ -266,6 +258,7 @@ func (s *Syncer) loadLocal() error {
 	case err != nil:
 		return fmt.Errorf("config sync: local config db %s is unusable; nothing was changed: %w", path, err)
 	}
+	s.removeLeftovers()
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.store.Swap(st)
@@ -276,6 +269,19 @@ func (s *Syncer) loadLocal() error {
 	s.log.Info().Str("path", path).Uint64("generation", st.Generation()).Int("users", st.NumUsers()).
 		Msg("local config db loaded")
 	return nil
+}
+
+// removeLeftovers removes the temporary files that a crash during
+// configdb.WriteFile leaves next to the DB file (the DB file itself is
+// always intact).
+func (s *Syncer) removeLeftovers() {
+	path := s.o.LocalPath
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*"))
+	for _, f := range leftovers {
+		if err := os.Remove(f); err == nil {
+			s.log.Info().Str("path", f).Msg("removed the temporary file of an interrupted write")
+		}
+	}
 }
 
 // install makes st current (from the sealed bytes whose header is h,
