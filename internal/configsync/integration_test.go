@@ -144,13 +144,16 @@ func TestIntegrationFleetConcurrentMutations(t *testing.T) {
 	}
 	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for i, op := range ops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start // all at once
 			_, errs[i] = nodes[i%3].Publish(ctx, op)
 		}()
 	}
+	close(start)
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
