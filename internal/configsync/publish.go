@@ -1,6 +1,7 @@
 package configsync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -209,6 +210,9 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 		rctx, cancel := s.request(ctx)
 		newETag, err := s.bucket.Put(rctx, s.o.Key, sealed, ifMatch, ifNoneMatch)
 		cancel()
+		if err != nil && !errors.Is(err, ErrPreconditionFailed) && !errors.Is(err, ErrNotFound) {
+			newETag, err = s.resolveAmbiguousPut(ctx, sealed, b.etag, err)
+		}
 		switch {
 		case err == nil:
 			etag := normETag(newETag)
@@ -245,6 +249,30 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 		s.log.Info().Str("op", op.Describe()).Int("attempt", attempt).Uint64("lost_to_generation", b.state.Generation()).
 			Uint64("based_on_generation", prevGen).Str("etag", b.etag).Msg("compare-and-swap lost: rebasing")
 	}
+}
+
+// resolveAmbiguousPut settles a conditional PUT that failed without an
+// answer (a connection reset while the body was still being sent, a 5xx):
+// the bucket may or may not hold the DB. It reads the object back: our own
+// bytes mean the write landed (success, with the object's ETag); other
+// bytes under another ETag than the base mean another instance wrote (a
+// conflict: rebase); the base still there, or no answer, leaves the
+// original error. A server that rejects a conditional
+// PUT early (412 before the body is read) can cut the connection so that
+// the client never sees the 412: this turns that into the conflict it is.
+func (s *Syncer) resolveAmbiguousPut(ctx context.Context, sealed []byte, baseETag string, putErr error) (string, error) {
+	rctx, cancel := s.request(ctx)
+	defer cancel()
+	body, etag, err := s.bucket.Get(rctx, s.o.Key, "")
+	switch {
+	case err == nil && bytes.Equal(body, sealed):
+		s.log.Info().Err(putErr).Str("etag", normETag(etag)).Msg("put answered with an error but the bucket holds this db: published")
+		return etag, nil
+	case err == nil && normETag(etag) != normETag(baseETag):
+		s.log.Info().Err(putErr).Msg("put answered with an error and the bucket holds another db: treating it as a lost compare-and-swap")
+		return "", fmt.Errorf("%w: %w", ErrPreconditionFailed, putErr)
+	}
+	return "", putErr
 }
 
 // installPublished makes a published DB current, unless a pull installed

@@ -375,3 +375,61 @@ func TestPublishOntoResetBucket(t *testing.T) {
 		t.Fatal("the local file does not hold the published db")
 	}
 }
+
+// A PUT whose answer is lost (a connection reset while the body was sent,
+// a 5xx after the write) is settled by reading the object back.
+func TestPublishSettlesAmbiguousPut(t *testing.T) {
+	reset := &configsync.BucketError{Op: "put", Status: 503, Code: "ServiceUnavailable", Err: errors.New("connection reset by peer")}
+
+	t.Run("the write landed", func(t *testing.T) {
+		mem := configsynctest.NewMemBucket()
+		fa := configsynctest.NewFaulty(mem)
+		a := newNode(t, fa)
+		mustStart(t, a)
+		fa.OnPut(func(ctx context.Context, key string, body []byte, im, inm string, next configsynctest.PutFunc) (string, error) {
+			if _, err := next(ctx, key, body, im, inm); err != nil {
+				return "", err
+			}
+			return "", reset
+		})
+		st := mustPublish(t, a, createUser("alice"))
+		if !hasUser(st, "alice") || st.Generation() != 1 {
+			t.Fatalf("published state: %s", view(t, st))
+		}
+		obj, _, _ := mem.Object(testKey)
+		if _, etag, _ := mem.Get(context.Background(), testKey, ""); a.Status().ETag != strings.Trim(etag, `"`) || len(obj) == 0 {
+			t.Fatalf("status etag %q, bucket etag %q", a.Status().ETag, etag)
+		}
+	})
+
+	t.Run("another instance won: rebase", func(t *testing.T) {
+		mem := configsynctest.NewMemBucket()
+		fa := configsynctest.NewFaulty(mem)
+		a := newNode(t, fa)
+		b := newNode(t, mem)
+		mustStart(t, a)
+		mustStart(t, b)
+		mustPublish(t, a, createUser("base"))
+		// B publishes first; A's PUT then fails without a readable 412,
+		// as when a server refuses early and resets the connection.
+		var once sync.Once
+		fa.OnPut(func(ctx context.Context, key string, body []byte, im, inm string, next configsynctest.PutFunc) (string, error) {
+			first := false
+			once.Do(func() { first = true; mustPublish(t, b, createUser("bob")) })
+			if first {
+				if _, err := next(ctx, key, body, im, inm); !errors.Is(err, configsync.ErrPreconditionFailed) {
+					t.Errorf("the racing put should have met a 412, got %v", err)
+				}
+				return "", reset
+			}
+			return next(ctx, key, body, im, inm)
+		})
+		st := mustPublish(t, a, createUser("alice"))
+		if !hasUser(st, "alice") || !hasUser(st, "bob") || st.Generation() != 3 {
+			t.Fatalf("rebased state: %s", view(t, st))
+		}
+		if a.Status().ConflictsRebased != 1 {
+			t.Fatalf("conflicts rebased = %d, want 1", a.Status().ConflictsRebased)
+		}
+	})
+}
