@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args, stderr)
 	case "config":
 		return configCmd(ctx, args, stdout, stderr)
+	case "sync":
+		return syncCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "dgp", version)
 		return nil
@@ -84,6 +86,7 @@ const usage = `usage:
   dgp config check [--config FILE] [--print]    validate the configuration, print it redacted
   dgp config decrypt [--show-secrets] FILE      print a config DB file as JSON (needs the bootstrap secret:
                                                 DGP_BOOTSTRAP_PASSWORD, _HASH, or the data dir's kept one)
+  dgp sync setup-notifications (--nats-arn ARN | --sns-topic-arn ARN | --sqs-queue-arn ARN) [--config FILE] [--dry-run]
   dgp version
 `
 

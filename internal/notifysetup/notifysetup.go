@@ -315,8 +315,8 @@ func Ensure(ctx context.Context, c Client, bucket string, r Rule, dryRun bool) (
 	})
 	if err != nil {
 		if len(res.Overlapping) > 0 {
-			return Result{}, fmt.Errorf("write notification configuration of bucket %s (rules %s also match the config object's creations; AWS S3 refuses overlapping rules): %w",
-				bucket, strings.Join(res.Overlapping, ", "), err)
+			return Result{}, fmt.Errorf("write notification configuration of bucket %s: %w (note: existing rule(s) %s also match creations of the config object, and AWS S3 refuses overlapping rules)",
+				bucket, err, strings.Join(res.Overlapping, ", "))
 		}
 		return Result{}, fmt.Errorf("write notification configuration of bucket %s: %w", bucket, err)
 	}
