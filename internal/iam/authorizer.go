@@ -1,9 +1,6 @@
 package iam
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // Action indexes of compiled rule sets.
 const (
@@ -78,8 +75,38 @@ type CompiledUser struct {
 	accessKeyID string
 	secret      string
 	enabled     bool
-	global      actionSets             // patterns not tied to one bucket ("*", "buck*")
-	buckets     map[string]*actionSets // patterns naming a whole bucket
+	global      actionSets // patterns not tied to one bucket ("*", "buck*")
+	// Patterns confined to one bucket, one entry per bucket. Up to
+	// linearBuckets entries are searched linearly; beyond, bucketIdx maps a
+	// bucket name to its position.
+	buckets   []bucketSets
+	bucketIdx map[string]int
+}
+
+// bucketSets are the patterns confined to one bucket.
+type bucketSets struct {
+	name string
+	sets actionSets
+}
+
+// linearBuckets is the number of buckets up to which a linear search
+// beats a map lookup.
+const linearBuckets = 6
+
+// bucket returns the patterns confined to bucket, or nil.
+func (u *CompiledUser) bucket(name string) *actionSets {
+	if u.bucketIdx != nil {
+		if i, ok := u.bucketIdx[name]; ok {
+			return &u.buckets[i].sets
+		}
+		return nil
+	}
+	for i := range u.buckets {
+		if u.buckets[i].name == name {
+			return &u.buckets[i].sets
+		}
+	}
+	return nil
 }
 
 // ID returns the user's id.
@@ -130,10 +157,7 @@ func (u *CompiledUser) Allowed(action Action, bucket, key string) bool {
 	case key == "":
 		mode = modeBucket
 	}
-	var bs *actionSets
-	if u.buckets != nil {
-		bs = u.buckets[bucket]
-	}
+	bs := u.bucket(bucket)
 	if matchAny(u.global[ai].deny, mode, true, bucket, key) ||
 		(bs != nil && matchAny(bs[ai].deny, mode, true, bucket, key)) {
 		return false
@@ -150,10 +174,7 @@ func (u *CompiledUser) BucketVisible(bucket string) bool {
 	if u == nil || !u.enabled || bucket == "" {
 		return false
 	}
-	var bs *actionSets
-	if u.buckets != nil {
-		bs = u.buckets[bucket]
-	}
+	bs := u.bucket(bucket)
 	if matchAny(u.global[idxList].deny, modeBucket, false, bucket, "") ||
 		(bs != nil && matchAny(bs[idxList].deny, modeBucket, false, bucket, "")) {
 		return false
@@ -277,139 +298,4 @@ func (a *Authorizer) Len() int {
 		return 0
 	}
 	return len(a.byID)
-}
-
-// compiledRule is one rule in compiled form: the actions it names and its
-// patterns.
-type compiledRule struct {
-	deny     bool
-	actions  [numActions]bool
-	patterns []pattern
-	buckets  []string // per pattern: the bucket it is confined to, or ""
-}
-
-// Compile builds the Authorizer of users and groups. Each group's rules are
-// compiled once and shared by its members (through User.GroupIDs). It fails
-// on an invalid rule, an unknown group id, or a duplicate user id or access
-// key.
-func Compile(users []User, groups []Group) (*Authorizer, error) {
-	groupRules := make(map[string][]compiledRule, len(groups))
-	for _, g := range groups {
-		if _, dup := groupRules[g.ID]; dup {
-			return nil, fmt.Errorf("compile iam: duplicate group id %q", g.ID)
-		}
-		rules, err := compileRules(g.Permissions)
-		if err != nil {
-			return nil, fmt.Errorf("compile iam: group %q: %w", g.ID, PrefixError("permissions", err))
-		}
-		groupRules[g.ID] = rules
-	}
-	a := &Authorizer{
-		byKey: make(map[string]*CompiledUser, len(users)),
-		byID:  make(map[string]*CompiledUser, len(users)),
-	}
-	for _, u := range users {
-		if _, dup := a.byID[u.ID]; dup {
-			return nil, fmt.Errorf("compile iam: duplicate user id %q", u.ID)
-		}
-		if _, dup := a.byKey[u.AccessKeyID]; dup {
-			return nil, fmt.Errorf("compile iam: user %q: duplicate access key id", u.ID)
-		}
-		own, err := compileRules(u.Permissions)
-		if err != nil {
-			return nil, fmt.Errorf("compile iam: user %q: %w", u.ID, PrefixError("permissions", err))
-		}
-		cu := &CompiledUser{
-			id:          u.ID,
-			name:        u.Name,
-			accessKeyID: u.AccessKeyID,
-			secret:      u.SecretAccessKey,
-			enabled:     u.Enabled,
-		}
-		cu.add(own)
-		for _, gid := range u.GroupIDs {
-			rules, ok := groupRules[gid]
-			if !ok {
-				return nil, fmt.Errorf("compile iam: user %q: unknown group id %q", u.ID, gid)
-			}
-			cu.add(rules)
-		}
-		a.byID[u.ID] = cu
-		a.byKey[u.AccessKeyID] = cu
-	}
-	return a, nil
-}
-
-func compileRules(rules []Rule) ([]compiledRule, error) {
-	out := make([]compiledRule, 0, len(rules))
-	for i, r := range rules {
-		if err := r.Validate(); err != nil {
-			return nil, PrefixError(fmt.Sprintf("[%d]", i), err)
-		}
-		cr := compiledRule{deny: r.Effect == EffectDeny}
-		for _, a := range r.Actions {
-			if a == ActionAll {
-				for j := range cr.actions {
-					cr.actions[j] = true
-				}
-				continue
-			}
-			cr.actions[actionIndex(a)] = true
-		}
-		for _, res := range r.Resources {
-			p, bucket := compilePattern(res)
-			cr.patterns = append(cr.patterns, p)
-			cr.buckets = append(cr.buckets, bucket)
-		}
-		out = append(out, cr)
-	}
-	return out, nil
-}
-
-// compilePattern returns the compiled pattern of a valid resource and the
-// bucket it is confined to ("" for patterns that may match several buckets).
-func compilePattern(res string) (pattern, string) {
-	if res == "*" {
-		return pattern{kind: patAny}, ""
-	}
-	body, isPrefix := strings.CutSuffix(res, "*")
-	bucket, rest, hasSlash := strings.Cut(body, "/")
-	switch {
-	case isPrefix && !hasSlash:
-		return pattern{kind: patPrefix, s: body}, ""
-	case isPrefix:
-		return pattern{kind: patKeyPrefix, s: rest}, bucket
-	case hasSlash:
-		return pattern{kind: patObject, s: rest}, bucket
-	default:
-		return pattern{kind: patBucket}, bucket
-	}
-}
-
-func (u *CompiledUser) add(rules []compiledRule) {
-	for _, r := range rules {
-		for i, p := range r.patterns {
-			sets := &u.global
-			if b := r.buckets[i]; b != "" {
-				if u.buckets == nil {
-					u.buckets = make(map[string]*actionSets)
-				}
-				sets = u.buckets[b]
-				if sets == nil {
-					sets = new(actionSets)
-					u.buckets[b] = sets
-				}
-			}
-			for ai, on := range r.actions {
-				if !on {
-					continue
-				}
-				if r.deny {
-					sets[ai].deny = append(sets[ai].deny, p)
-				} else {
-					sets[ai].allow = append(sets[ai].allow, p)
-				}
-			}
-		}
-	}
 }

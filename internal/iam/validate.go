@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -325,15 +326,24 @@ func validateText(s string, maxLen int) error {
 }
 
 func validateIDList(ids []string) error {
-	seen := make(map[string]bool, len(ids))
+	var seen map[string]bool // short lists are searched instead
+	if len(ids) > 16 {
+		seen = make(map[string]bool, len(ids))
+	}
 	for i, id := range ids {
 		if err := ValidateID(id); err != nil {
 			return PrefixError(fmt.Sprintf("[%d]", i), err)
 		}
-		if seen[id] {
+		dup := seen[id]
+		if seen == nil {
+			dup = slices.Contains(ids[:i], id)
+		}
+		if dup {
 			return fieldErr(fmt.Sprintf("[%d]", i), "duplicate id %q", id)
 		}
-		seen[id] = true
+		if seen != nil {
+			seen[id] = true
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,12 @@ func TestUserGroupProviderValidate(t *testing.T) {
 			u.Permissions = []Rule{{Effect: "maybe"}}
 		},
 		"group_ids[1]": func(u *User) { u.GroupIDs = []string{"g1", "g1"} },
+		"group_ids[20]": func(u *User) { // a long list (indexed by a map)
+			for i := range 20 {
+				u.GroupIDs = append(u.GroupIDs, fmt.Sprintf("g%d", i))
+			}
+			u.GroupIDs = append(u.GroupIDs, "g7")
+		},
 	}
 	for field, mutate := range userCases {
 		u := good.Clone()
