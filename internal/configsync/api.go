@@ -98,6 +98,13 @@ type Options struct {
 	// EventMetrics, when set, also receives the event-to-apply lag per
 	// event source (dgp_config_sync_event_lag_seconds{source}).
 	EventMetrics *notify.Metrics
+	// Declarative is access.iam_mode: declarative. The instance's config
+	// file is its IAM truth, so the sync bucket is never used, even when
+	// Bucket is set: Start loads the local file only, Publish applies
+	// locally (whatever the Role: the reconcile must apply), hints, resyncs
+	// and polls do nothing, SyncNow answers Status "declarative", and
+	// Status and Ready say "declarative".
+	Declarative bool
 }
 
 // PullResult is the answer of SyncNow.
@@ -105,8 +112,12 @@ type PullResult struct {
 	Downloaded bool   `json:"downloaded"`
 	ETag       string `json:"etag"`
 	Generation uint64 `json:"generation"`
-	Status     string `json:"status"` // "updated", "current", "empty" (no object yet)
+	Status     string `json:"status"` // "updated", "current", "empty" (no object yet), "declarative"
 }
+
+// StatusDeclarative is PullResult.Status when the instance's IAM is
+// declarative: nothing is pulled.
+const StatusDeclarative = "declarative"
 
 // The Syncer (defined in syncer.go by the configsync owner) offers:
 //

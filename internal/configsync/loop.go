@@ -93,8 +93,13 @@ func (s *Syncer) Poll(ctx context.Context) error {
 // SyncNow pulls at once (source "sync-now") and reports the outcome. It
 // returns ErrDisabled without a sync bucket, an error wrapping
 // ErrUnavailable and the cause when the bucket fails, and one wrapping
-// ErrRejected when the bucket's DB was not applied.
+// ErrRejected when the bucket's DB was not applied. In declarative mode it
+// pulls nothing and answers Status StatusDeclarative with the generation
+// held.
 func (s *Syncer) SyncNow(ctx context.Context) (PullResult, error) {
+	if s.o.Declarative {
+		return PullResult{Generation: s.Current().Generation(), Status: StatusDeclarative}, nil
+	}
 	if s.bucket == nil {
 		return PullResult{}, ErrDisabled
 	}

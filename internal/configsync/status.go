@@ -12,13 +12,25 @@ const (
 	ReadyOK       = "ok"       // in step with the sync bucket
 	ReadyStale    = "stale"    // serving the held snapshot; the bucket is unreachable or holds a DB not applied
 	ReadyDisabled = "disabled" // no sync bucket: the DB is local only
+	// ReadyDeclarative: IAM comes from the config file (Options.Declarative);
+	// the DB is local only and the sync bucket, if any, is not used.
+	ReadyDeclarative = "declarative"
+)
+
+// Modes of Status.Mode.
+const (
+	ModeSync        = "sync"        // the DB is shared through the sync bucket
+	ModeLocal       = "local"       // no sync bucket: the DB is local only
+	ModeDeclarative = "declarative" // IAM from the config file; the bucket is not used
 )
 
 // Status is the state of config sync for GET /_/api/admin/config/sync-status.
 // It is JSON-encodable and holds no secrets.
 type Status struct {
-	Enabled    bool   `json:"enabled"`
-	State      string `json:"state"` // ok | stale | disabled (see Ready)
+	Enabled bool `json:"enabled"`
+	// Mode is sync, local or declarative (see ModeSync).
+	Mode       string `json:"mode"`
+	State      string `json:"state"` // ok | stale | disabled | declarative (see Ready)
 	Bucket     string `json:"bucket,omitempty"`
 	Key        string `json:"key,omitempty"`
 	Role       string `json:"role"`
@@ -104,6 +116,14 @@ func (s *Syncer) Status() Status {
 		NextPoll:         s.nextPoll,
 	}
 	st.State = s.readyLocked()
+	switch {
+	case s.o.Declarative:
+		st.Mode = ModeDeclarative
+	case s.bucket != nil:
+		st.Mode = ModeSync
+	default:
+		st.Mode = ModeLocal
+	}
 	if s.hdr != nil {
 		st.WriterNode, st.SealedAt = s.hdr.WriterNode, s.hdr.SealedAt
 	}
@@ -130,7 +150,8 @@ func (s *Syncer) Status() Status {
 
 // Ready reports readiness for /_/ready: ReadyOK, ReadyStale (still ready:
 // the held snapshot is served while the bucket is unreachable or holds a
-// DB that was not applied) or ReadyDisabled (no sync bucket). It returns
+// DB that was not applied), ReadyDisabled (no sync bucket) or
+// ReadyDeclarative (Options.Declarative). It returns
 // ErrNotStarted until Start has completed.
 func (s *Syncer) Ready(context.Context) (string, error) {
 	s.mu.Lock()
@@ -143,6 +164,8 @@ func (s *Syncer) Ready(context.Context) (string, error) {
 
 func (s *Syncer) readyLocked() string {
 	switch {
+	case s.o.Declarative:
+		return ReadyDeclarative
 	case s.bucket == nil:
 		return ReadyDisabled
 	case s.stale:

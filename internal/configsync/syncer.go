@@ -144,16 +144,20 @@ func New(o Options) (*Syncer, error) {
 	if o.Store == nil {
 		o.Store = configdb.NewStore(nil)
 	}
+	bucket := o.Bucket
+	if o.Declarative {
+		bucket = nil // each instance's config file is its truth: see Options.Declarative
+	}
 	s := &Syncer{
 		o:      o,
-		bucket: o.Bucket,
+		bucket: bucket,
 		store:  o.Store,
 		keys:   o.Keys,
 		log:    o.Logger.With().Str("component", "config-sync").Logger(),
 		now:    o.Now,
 		rand:   o.Rand,
 		kick:   make(chan struct{}, 1),
-		stale:  o.Bucket != nil,
+		stale:  bucket != nil,
 	}
 	s.m = newMetrics(o.Registerer, s.secondsSinceSuccess)
 	s.m.generation.Set(float64(s.store.Current().Generation()))
@@ -188,6 +192,12 @@ func (s *Syncer) Start(ctx context.Context) error {
 	s.mu.Unlock()
 	if err := s.loadLocal(); err != nil {
 		return err
+	}
+	if s.o.Declarative {
+		s.log.Info().Uint64("generation", s.Current().Generation()).Str("bucket", s.o.BucketName).
+			Msg("declarative iam: the config db is local only, the sync bucket is not used")
+		s.markStarted()
+		return nil
 	}
 	if s.bucket == nil {
 		s.log.Info().Uint64("generation", s.Current().Generation()).Msg("config sync off: the config db is local only")
