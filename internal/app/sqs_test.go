@@ -1,0 +1,274 @@
+//go:build integration
+
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/Admiral-Piett/goaws/app/models"
+	"github.com/Admiral-Piett/goaws/app/router"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/notifysetup"
+	"github.com/dgp-proxy/dgp/internal/testutil"
+)
+
+// goaws v0.5.4 keeps its queues and topics in package globals, so this test
+// binary runs one goaws, started on first use and served on 127.0.0.1 until
+// the binary exits; tests use unique queue and topic names. No other test
+// of package app starts goaws.
+var goawsOnce struct {
+	once     sync.Once
+	endpoint string
+}
+
+func goawsEndpoint(t *testing.T) string {
+	t.Helper()
+	goawsOnce.once.Do(func() {
+		logrus.SetOutput(io.Discard)                     // goaws logs every call
+		srv := httptest.NewUnstartedServer(router.New()) // binds 127.0.0.1
+		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		// Queue URLs are built from this: http://127.0.0.1:<port>/<account>/<name>.
+		models.CurrentEnvironment = models.Environment{
+			Host:      "127.0.0.1",
+			Port:      port,
+			AccountID: "100010001000",
+			QueueAttributeDefaults: models.EnvQueueAttributes{
+				VisibilityTimeout:  30,
+				MaximumMessageSize: 262144,
+			},
+		}
+		srv.Start()
+		goawsOnce.endpoint = srv.URL
+	})
+	return goawsOnce.endpoint
+}
+
+func goawsConfig(t *testing.T) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
+		awsconfig.WithRegion("us-east-1"),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	testutil.Must(t, err, "aws config")
+	return cfg
+}
+
+// queueDepth counts every message of the queue, in-flight ones included
+// (goaws counts them too), so zero means every message was deleted.
+func queueDepth(c *sqs.Client, queueURL string) (int, error) {
+	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
+	})
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+}
+
+// snsBridge receives MinIO's webhook posts and publishes each event to the
+// SNS topic as AWS S3 does: the message is {"Records": [...]}, subject
+// "Amazon S3 Notification".
+func snsBridge(t *testing.T, sc *sns.Client, topicARN string) *httptest.Server {
+	t.Helper()
+	var mu sync.Mutex
+	var errs []error
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if r.Method != http.MethodPost || len(body) == 0 {
+			w.WriteHeader(http.StatusOK) // MinIO's reachability checks
+			return
+		}
+		var ev struct {
+			Records json.RawMessage `json:"Records"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil || len(ev.Records) == 0 {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("webhook body %q: %v", body, err))
+			mu.Unlock()
+			http.Error(w, "not an event", http.StatusBadRequest)
+			return
+		}
+		msg, _ := json.Marshal(map[string]json.RawMessage{"Records": ev.Records})
+		if _, err := sc.Publish(r.Context(), &sns.PublishInput{
+			TopicArn: aws.String(topicARN),
+			Subject:  aws.String("Amazon S3 Notification"),
+			Message:  aws.String(string(msg)),
+		}); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, err := range errs {
+			t.Errorf("bridge: %v", err)
+		}
+	})
+	return srv
+}
+
+// The SQS path with real MinIO events: MinIO's webhook -> a bridge that
+// publishes to an SNS topic (goaws) -> one SQS queue per instance (B with
+// raw message delivery, C with the SNS envelope) -> each instance pulls. A
+// user created on A works on B and C with the poll at an hour; the
+// s3:TestEvent AWS sends when a notification configuration is saved is
+// deleted, not redelivered.
+func TestEventsOverSQS(t *testing.T) {
+	endpoint := goawsEndpoint(t)
+	ctx := context.Background()
+	awsCfg := goawsConfig(t)
+	qc := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	sc := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
+
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(testutil.UniqueName("dgp-sync"))})
+	testutil.Must(t, err, "create topic")
+	t.Cleanup(func() { _, _ = sc.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: topic.TopicArn}) })
+	newQueue := func(raw bool) string {
+		out, err := qc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testutil.UniqueName("dgp-instance"))})
+		testutil.Must(t, err, "create queue")
+		url := aws.ToString(out.QueueUrl)
+		t.Cleanup(func() { _, _ = qc.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+		attrs, err := qc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+		})
+		testutil.Must(t, err, "queue arn")
+		_, err = sc.Subscribe(ctx, &sns.SubscribeInput{
+			TopicArn:   topic.TopicArn,
+			Protocol:   aws.String("sqs"),
+			Endpoint:   aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]),
+			Attributes: map[string]string{"RawMessageDelivery": strconv.FormatBool(raw)},
+		})
+		testutil.Must(t, err, "subscribe")
+		return url
+	}
+	queueB, queueC := newQueue(true), newQueue(false)
+
+	bridge := snsBridge(t, sc, aws.ToString(topic.TopicArn))
+	m := startMinIO(t, "MINIO_NOTIFY_WEBHOOK_ENABLE_BRIDGE=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_BRIDGE="+bridge.URL+"/")
+	f := newFleetOn(t, m)
+	target, err := notifysetup.SQSQueueTarget("arn:minio:sqs::BRIDGE:webhook")
+	testutil.Must(t, err, "target")
+	f.setupNotifications(target)
+
+	// The SQS client of dgp takes its credentials from the AWS default
+	// chain: the environment here.
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	withSQS := func(queueURL string) func(*config.Config) {
+		return func(c *config.Config) {
+			c.Advanced.ConfigSyncRole = config.SyncRoleReader
+			c.Advanced.ConfigSyncSQS = config.SQSConfig{QueueURL: queueURL, Endpoint: endpoint, Region: "us-east-1"}
+		}
+	}
+	a := f.start(nil)
+	b := f.start(withSQS(queueB))
+	c := f.start(withSQS(queueC))
+	readers := []struct {
+		name  string
+		in    *instance
+		w     *syncWatcher
+		queue string
+	}{{"raw", b, watchSync(t, b), queueB}, {"enveloped", c, watchSync(t, c), queueC}}
+	for _, r := range readers {
+		testutil.RetryUntil(t, eventWait, func() error {
+			ok, err := r.w.connected("sqs")
+			if err == nil && !ok {
+				err = fmt.Errorf("%s: sqs source not connected", r.name)
+			}
+			return err
+		})
+	}
+
+	// The test event AWS sends through the topic when a notification
+	// configuration is saved: handled once, deleted.
+	testEvent := fmt.Sprintf(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-01-02T03:04:05.000Z","Bucket":%q,"RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR"}`, f.bucket)
+	_, err = sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Subject: aws.String("Amazon S3 Notification"), Message: aws.String(testEvent)})
+	testutil.Must(t, err, "publish test event")
+	for _, r := range readers {
+		waitSourceMessages(t, r.w, "test", 1)
+		waitQueueEmpty(t, qc, r.queue)
+	}
+
+	adm := a.admin(t)
+	adm.login(a.cfg.Access.BootstrapPassword)
+	u := adm.createUser("queued", allow([]string{"list"}, "*"))
+	for _, r := range readers {
+		testutil.RetryUntil(t, eventWait, func() error { return r.in.accepts(u) })
+		r.w.assertLastPull(configsync.SourceEvent)
+		waitSourceMessages(t, r.w, "applied", 1)
+		waitQueueEmpty(t, qc, r.queue)
+		st := r.w.status()
+		if n := sourceMessages(st, "test"); n != 1 {
+			t.Errorf("%s: test event handled %d times, want once (redelivered?)", r.name, n)
+		}
+		if n := sourceMessages(st, "malformed"); n != 0 {
+			t.Errorf("%s: %d malformed messages", r.name, n)
+		}
+	}
+
+	adm.must(http.StatusOK, http.MethodPut, "/users/"+u.ID, map[string]any{"enabled": false}, nil)
+	waitRefused(t, u, b, c)
+	for _, r := range readers {
+		r.w.assertLastPull(configsync.SourceEvent)
+	}
+}
+
+func sourceMessages(st configsync.Status, outcome string) uint64 {
+	for _, s := range st.EventSources {
+		if s.Name == "sqs" {
+			return s.Messages[outcome]
+		}
+	}
+	return 0
+}
+
+func waitSourceMessages(t *testing.T, w *syncWatcher, outcome string, atLeast uint64) {
+	t.Helper()
+	testutil.RetryUntil(t, eventWait, func() error {
+		if n := sourceMessages(w.status(), outcome); n < atLeast {
+			return fmt.Errorf("%d %s messages, want at least %d", n, outcome, atLeast)
+		}
+		return nil
+	})
+}
+
+func waitQueueEmpty(t *testing.T, c *sqs.Client, queueURL string) {
+	t.Helper()
+	testutil.RetryUntil(t, eventWait, func() error {
+		n, err := queueDepth(c, queueURL)
+		if err == nil && n != 0 {
+			err = fmt.Errorf("%d messages left in %s", n, queueURL)
+		}
+		return err
+	})
+}
