@@ -3,6 +3,8 @@
 //	dgp [serve] [--config FILE] [--listen ADDR]   run the proxy (default)
 //	dgp config check [--config FILE] [--print]    validate the configuration
 //	dgp config decrypt [--show-secrets] FILE      print a config DB as JSON
+//	dgp iam export [--config FILE] [--show-secrets] print the config DB's IAM as declarative YAML
+//	dgp iam plan [--config FILE]                  what a declarative reconcile would change (exit 2: changes)
 //	dgp version
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return configCmd(ctx, args, stdout, stderr)
 	case "sync":
 		return syncCmd(ctx, args, stdout, stderr)
+	case "iam":
+		return iamCmd(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "dgp", version)
 		return nil
@@ -87,7 +91,14 @@ const usage = `usage:
   dgp config decrypt [--show-secrets] FILE      print a config DB file as JSON (needs the bootstrap secret:
                                                 DGP_BOOTSTRAP_PASSWORD, _HASH, or the data dir's kept one)
   dgp sync setup-notifications (--nats-arn ARN | --sns-topic-arn ARN | --sqs-queue-arn ARN) [--config FILE] [--dry-run]
+  dgp iam export [--config FILE] [--show-secrets]
+                                                print the config DB's IAM as declarative YAML (access.iam),
+                                                secrets as ${VAR} placeholders unless --show-secrets
+  dgp iam plan [--config FILE]                  print what a declarative reconcile would change;
+                                                exit 0: no changes, 2: changes, 1: error
   dgp version
+
+In serve, SIGHUP re-reads the config file and applies access.iam (iam_mode: declarative).
 `
 
 // loadConfig reads the config file (flag, else DGP_CONFIG, else
@@ -114,6 +125,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErr("serve: unexpected argument %q", fs.Arg(0))
 	}
+	hup := make(chan os.Signal, 1) // SIGHUP: reload declarative IAM (runReloading, iam.go)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		return err
@@ -131,12 +145,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Stderr: stderr})
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Stderr: stderr, ConfigFile: *cfgPath})
 	if err != nil {
 		logger.Error().Err(err).Msg("startup failed")
 		return err
 	}
-	return a.Run(ctx)
+	return runReloading(ctx, a, hup)
 }
 
 func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {

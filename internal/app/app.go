@@ -41,6 +41,11 @@ type Options struct {
 	Now func() time.Time
 	// Registry receives every metric (default: a new one).
 	Registry *prometheus.Registry
+	// ConfigFile and Environ are what Reload reads again (as
+	// config.LoadEnviron: "" means $DGP_CONFIG, else ./deltaglider_proxy.yaml;
+	// Environ default os.Environ). See declarative.go.
+	ConfigFile string
+	Environ    func() []string
 }
 
 // App is one running dgp instance.
@@ -63,6 +68,7 @@ type App struct {
 	closeMu      sync.Mutex
 	closers      []func() error
 	stopOnce     sync.Once
+	decl         *declarer // declarative IAM reconciles (declarative.go)
 }
 
 // New builds an instance and binds its listener (so Addr is known before
@@ -115,6 +121,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	a.tls = cfg.TLSEnabled()
 	a.health = obs.NewHealth(5 * time.Second)
 	if err := a.buildSync(ctx, boot); err != nil {
+		return nil, err
+	}
+	if err := a.buildDeclarative(o); err != nil {
 		return nil, err
 	}
 	adminAPI, err := a.buildAdmin(boot)
@@ -195,7 +204,7 @@ func (a *App) Run(ctx context.Context) error {
 	for _, src := range a.sources {
 		g.Go(func() error { return src.Run(gctx) })
 	}
-	if err := a.startSync(gctx); err != nil {
+	if err := a.startConfig(gctx); err != nil { // config DB, then declarative IAM (declarative.go)
 		a.log.Error().Err(err).Msg("startup failed")
 		cancel()
 		_ = g.Wait()

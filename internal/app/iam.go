@@ -39,6 +39,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		Keys:         configdb.NewKeyCache(4),
 		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),
 		PollInterval: adv.ConfigSyncPollInterval,
+		Declarative:  cfg.Access.IAMMode == config.IAMModeDeclarative, // the sync bucket is not used
 		Logger:       a.log,
 		Registerer:   a.reg,
 		Now:          a.now,
@@ -72,7 +73,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 	}
 	a.syncer = syncer
 	a.health.Add("config_sync", syncer.Ready)
-	if cfg.SyncEnabled() {
+	if cfg.SyncEnabled() && !opts.Declarative { // declarative: no pulls, so no event sources
 		if err := a.buildEventSources(ctx); err != nil {
 			return err
 		}
