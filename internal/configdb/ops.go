@@ -45,9 +45,10 @@ func newDraft(s *State) *draft {
 	}
 }
 
-// finish validates and compiles the draft at the base's generation.
+// finish validates and compiles the draft at the base's generation,
+// reusing what the draft holds unchanged from the base.
 func (d *draft) finish() (*State, error) {
-	return build(d.base.generation, d.Data)
+	return build(d.base.generation, d.Data, d.base)
 }
 
 func (d *draft) user(id string) (int, error) {

@@ -1,7 +1,6 @@
 package configdb
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -169,25 +168,9 @@ func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migrati
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}
-	s, err := build(h.Generation, d)
+	s, err := build(h.Generation, d, nil)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}
 	return s, h, nil
-}
-
-// decodeData decodes a current-schema payload strictly: unknown fields and
-// trailing data are errors (a field this binary does not know would be lost
-// when it rewrites the DB, so new fields come with a new schema).
-func decodeData(payload []byte) (Data, error) {
-	var d Data
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return d, fmt.Errorf("decode state: %w", err)
-	}
-	if dec.More() {
-		return d, errors.New("decode state: trailing data")
-	}
-	return d, nil
 }

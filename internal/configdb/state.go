@@ -7,9 +7,7 @@
 package configdb
 
 import (
-	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -54,6 +52,10 @@ type State struct {
 
 	indexes
 	auth *iam.Authorizer
+	// The compiled users and groups, aligned with users and groups: a State
+	// derived from this one reuses those whose input did not change.
+	compiledUsers  []*iam.CompiledUser
+	compiledGroups []*iam.CompiledGroup
 }
 
 // indexes map ids, names and access keys to positions in State's slices.
@@ -70,9 +72,7 @@ type indexes struct {
 // Empty returns the State with no users, groups, providers or revocations,
 // at generation 0.
 func Empty() *State {
-	s := &State{revocations: map[string]time.Time{}}
-	s.indexes, _ = s.index()          // cannot fail: nothing to collide
-	s.auth, _ = iam.Compile(nil, nil) // cannot fail on empty input
+	s, _ := build(0, Data{}, nil) // cannot fail: nothing to validate
 	return s
 }
 
@@ -80,165 +80,7 @@ func Empty() *State {
 // generation. d is deep-copied; the caller may reuse it. Membership lists are
 // sorted; entities are ordered by name.
 func NewState(generation uint64, d Data) (*State, error) {
-	return build(generation, cloneData(d))
-}
-
-// build takes ownership of d (no copy) and validates and compiles it.
-func build(generation uint64, d Data) (*State, error) {
-	// Inner slices may be shared with an older State: sort copies, never
-	// in place.
-	for i := range d.Users {
-		d.Users[i].GroupIDs = sortedIDs(d.Users[i].GroupIDs)
-		d.Users[i].CreatedAt = d.Users[i].CreatedAt.UTC()
-	}
-	for i := range d.Groups {
-		d.Groups[i].MemberIDs = sortedIDs(d.Groups[i].MemberIDs)
-	}
-	for k, v := range d.Revocations {
-		d.Revocations[k] = v.UTC()
-	}
-	slices.SortStableFunc(d.Users, func(a, b iam.User) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortStableFunc(d.Groups, func(a, b iam.Group) int { return cmp.Compare(a.Name, b.Name) })
-	slices.SortStableFunc(d.Providers, func(a, b iam.AuthProvider) int { return cmp.Compare(a.Name, b.Name) })
-	if d.Revocations == nil {
-		d.Revocations = map[string]time.Time{}
-	}
-	s := &State{
-		generation:  generation,
-		users:       d.Users,
-		groups:      d.Groups,
-		providers:   d.Providers,
-		revocations: d.Revocations,
-	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	s.indexes, _ = s.index() // Validate proved there are no duplicates
-	auth, err := iam.Compile(s.users, s.groups)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err) // unreachable after Validate
-	}
-	s.auth = auth
-	return s, nil
-}
-
-// index builds the lookup maps and reports the first duplicate id, name or
-// access key. It does not modify s.
-func (s *State) index() (indexes, error) {
-	var x indexes
-	x.userByID = make(map[string]int, len(s.users))
-	x.userByName = make(map[string]int, len(s.users))
-	x.userByKey = make(map[string]int, len(s.users))
-	for i, u := range s.users {
-		if _, dup := x.userByID[u.ID]; dup {
-			return x, fieldErr(fmt.Sprintf("users[%s].id", u.ID), "duplicate user id %q", u.ID)
-		}
-		if _, dup := x.userByName[u.Name]; dup {
-			return x, fieldErr(fmt.Sprintf("users[%s].name", u.ID), "duplicate user name %q", u.Name)
-		}
-		if _, dup := x.userByKey[u.AccessKeyID]; dup {
-			return x, fieldErr(fmt.Sprintf("users[%s].access_key_id", u.ID), "access key id used by two users")
-		}
-		x.userByID[u.ID], x.userByName[u.Name], x.userByKey[u.AccessKeyID] = i, i, i
-	}
-	x.groupByID = make(map[string]int, len(s.groups))
-	x.groupByName = make(map[string]int, len(s.groups))
-	for i, g := range s.groups {
-		if _, dup := x.groupByID[g.ID]; dup {
-			return x, fieldErr(fmt.Sprintf("groups[%s].id", g.ID), "duplicate group id %q", g.ID)
-		}
-		if _, dup := x.groupByName[g.Name]; dup {
-			return x, fieldErr(fmt.Sprintf("groups[%s].name", g.ID), "duplicate group name %q", g.Name)
-		}
-		x.groupByID[g.ID], x.groupByName[g.Name] = i, i
-	}
-	x.providerByID = make(map[string]int, len(s.providers))
-	x.providerByName = make(map[string]int, len(s.providers))
-	for i, p := range s.providers {
-		if _, dup := x.providerByID[p.ID]; dup {
-			return x, fieldErr(fmt.Sprintf("auth_providers[%s].id", p.ID), "duplicate provider id %q", p.ID)
-		}
-		if _, dup := x.providerByName[p.Name]; dup {
-			return x, fieldErr(fmt.Sprintf("auth_providers[%s].name", p.ID), "duplicate provider name %q", p.Name)
-		}
-		x.providerByID[p.ID], x.providerByName[p.Name] = i, i
-	}
-	return x, nil
-}
-
-// Validate checks the invariants of the State: valid fields and rules;
-// unique ids, names and access keys; no dangling group or member ids; and
-// membership recorded on both sides (user.group_ids and group.member_ids).
-// A State made by NewState, an Op or Open always passes.
-func (s *State) Validate() error {
-	x, err := s.index()
-	if err != nil {
-		return err
-	}
-	for _, u := range s.users {
-		prefix := "users[" + u.ID + "]"
-		if err := u.Validate(); err != nil {
-			return iam.PrefixError(prefix, err)
-		}
-		for _, gid := range u.GroupIDs {
-			gi, ok := x.groupByID[gid]
-			if !ok {
-				return fieldErr(prefix+".group_ids", "group %q does not exist", gid)
-			}
-			if !containsID(s.groups[gi].MemberIDs, u.ID) {
-				return fieldErr(prefix+".group_ids", "group %q does not list the user as a member", gid)
-			}
-		}
-	}
-	for _, g := range s.groups {
-		prefix := "groups[" + g.ID + "]"
-		if err := g.Validate(); err != nil {
-			return iam.PrefixError(prefix, err)
-		}
-		for _, uid := range g.MemberIDs {
-			ui, ok := x.userByID[uid]
-			if !ok {
-				return fieldErr(prefix+".member_ids", "user %q does not exist", uid)
-			}
-			if !containsID(s.users[ui].GroupIDs, g.ID) {
-				return fieldErr(prefix+".member_ids", "user %q does not list the group", uid)
-			}
-		}
-	}
-	for _, p := range s.providers {
-		if err := p.Validate(); err != nil {
-			return iam.PrefixError(fmt.Sprintf("auth_providers[%s]", p.ID), err)
-		}
-	}
-	for id := range s.revocations {
-		if err := validateIdentity(id); err != nil {
-			return iam.PrefixError("session_revocations", err)
-		}
-	}
-	return nil
-}
-
-// containsID reports whether ids holds id. Membership lists of a State are
-// sorted by build before validation, so a binary search suffices.
-func containsID(ids []string, id string) bool {
-	_, found := slices.BinarySearch(ids, id)
-	return found
-}
-
-func validateIdentity(id string) error {
-	if id == "" || len(id) > 256 {
-		return fieldErr("", "identity must be 1-256 characters")
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x20 || c == 0x7f {
-			return fieldErr("", "identity contains a control character")
-		}
-	}
-	return nil
-}
-
-func fieldErr(field, format string, args ...any) error {
-	return &iam.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return build(generation, cloneData(d), nil)
 }
 
 // Generation returns the generation of the snapshot (0 for a fresh DB). The

@@ -1,0 +1,391 @@
+package configdb
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// build takes ownership of d (no copy), validates and compiles it. base,
+// when not nil, is a valid State that d was derived from (by an Op): users
+// and groups that d holds unchanged from base are neither validated nor
+// compiled again, and their compiled form is shared with base.
+func build(generation uint64, d Data, base *State) (*State, error) {
+	// Inner slices may be shared with an older State: sort copies, never
+	// in place.
+	for i := range d.Users {
+		d.Users[i].GroupIDs = sortedIDs(d.Users[i].GroupIDs)
+		d.Users[i].CreatedAt = d.Users[i].CreatedAt.UTC()
+	}
+	for i := range d.Groups {
+		d.Groups[i].MemberIDs = sortedIDs(d.Groups[i].MemberIDs)
+	}
+	for k, v := range d.Revocations {
+		d.Revocations[k] = v.UTC()
+	}
+	sortByName(d.Users, func(u *iam.User) string { return u.Name })
+	sortByName(d.Groups, func(g *iam.Group) string { return g.Name })
+	sortByName(d.Providers, func(p *iam.AuthProvider) string { return p.Name })
+	if d.Revocations == nil {
+		d.Revocations = map[string]time.Time{}
+	}
+	s := &State{
+		generation:  generation,
+		users:       d.Users,
+		groups:      d.Groups,
+		providers:   d.Providers,
+		revocations: d.Revocations,
+	}
+	x, same, err := s.validate(base)
+	if err != nil {
+		return nil, err
+	}
+	s.indexes = x
+	if err := s.compile(base, same); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err) // unreachable after validate
+	}
+	return s, nil
+}
+
+// sortByName sorts items stably by name, unless they already are.
+func sortByName[T any](items []T, name func(*T) string) {
+	sorted := true
+	for i := 1; i < len(items) && sorted; i++ {
+		sorted = name(&items[i-1]) <= name(&items[i])
+	}
+	if !sorted {
+		slices.SortStableFunc(items, func(a, b T) int { return cmp.Compare(name(&a), name(&b)) })
+	}
+}
+
+// index builds the lookup maps and reports the first duplicate id, name or
+// access key. It does not modify s. When s has the users of base (same
+// ids, names and access keys at the same positions), base's user maps are
+// shared: they are never modified.
+func (s *State) index(base *State) (indexes, error) {
+	var x indexes
+	if base != nil && sameUserKeys(s.users, base.users) {
+		x.userByID, x.userByName, x.userByKey = base.userByID, base.userByName, base.userByKey
+	} else {
+		x.userByID = make(map[string]int, len(s.users))
+		x.userByName = make(map[string]int, len(s.users))
+		x.userByKey = make(map[string]int, len(s.users))
+		for i, u := range s.users {
+			if _, dup := x.userByID[u.ID]; dup {
+				return x, fieldErr(fmt.Sprintf("users[%s].id", u.ID), "duplicate user id %q", u.ID)
+			}
+			if _, dup := x.userByName[u.Name]; dup {
+				return x, fieldErr(fmt.Sprintf("users[%s].name", u.ID), "duplicate user name %q", u.Name)
+			}
+			if _, dup := x.userByKey[u.AccessKeyID]; dup {
+				return x, fieldErr(fmt.Sprintf("users[%s].access_key_id", u.ID), "access key id used by two users")
+			}
+			x.userByID[u.ID], x.userByName[u.Name], x.userByKey[u.AccessKeyID] = i, i, i
+		}
+	}
+	x.groupByID = make(map[string]int, len(s.groups))
+	x.groupByName = make(map[string]int, len(s.groups))
+	for i, g := range s.groups {
+		if _, dup := x.groupByID[g.ID]; dup {
+			return x, fieldErr(fmt.Sprintf("groups[%s].id", g.ID), "duplicate group id %q", g.ID)
+		}
+		if _, dup := x.groupByName[g.Name]; dup {
+			return x, fieldErr(fmt.Sprintf("groups[%s].name", g.ID), "duplicate group name %q", g.Name)
+		}
+		x.groupByID[g.ID], x.groupByName[g.Name] = i, i
+	}
+	x.providerByID = make(map[string]int, len(s.providers))
+	x.providerByName = make(map[string]int, len(s.providers))
+	for i, p := range s.providers {
+		if _, dup := x.providerByID[p.ID]; dup {
+			return x, fieldErr(fmt.Sprintf("auth_providers[%s].id", p.ID), "duplicate provider id %q", p.ID)
+		}
+		if _, dup := x.providerByName[p.Name]; dup {
+			return x, fieldErr(fmt.Sprintf("auth_providers[%s].name", p.ID), "duplicate provider name %q", p.Name)
+		}
+		x.providerByID[p.ID], x.providerByName[p.Name] = i, i
+	}
+	return x, nil
+}
+
+// sameUserKeys reports whether a and b hold the same ids, names and access
+// keys at the same positions.
+func sameUserKeys(a, b []iam.User) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].Name != b[i].Name || a[i].AccessKeyID != b[i].AccessKeyID {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the invariants of the State: valid fields and rules;
+// unique ids, names and access keys; no dangling group or member ids; and
+// membership recorded on both sides (user.group_ids and group.member_ids).
+// A State made by NewState, an Op or Open always passes.
+func (s *State) Validate() error {
+	_, _, err := s.validate(nil)
+	return err
+}
+
+// unchanged records which users and groups of a State equal (sameUser,
+// sameGroup) those of the same id in the State it was derived from; nil
+// slices when there is no such State.
+type unchanged struct {
+	users, groups []bool // aligned with State.users and State.groups
+}
+
+// validate is Validate that returns the indexes, and skips what a valid
+// base proves: the own fields of users and groups equal to base's, and the
+// membership of such a user in such a group. The first error is the one
+// Validate without base would report.
+func (s *State) validate(base *State) (indexes, unchanged, error) {
+	var same unchanged
+	x, err := s.index(base)
+	if err != nil {
+		return x, same, err
+	}
+	if base != nil {
+		same.users = make([]bool, len(s.users))
+		same.groups = make([]bool, len(s.groups))
+		for i := range s.groups {
+			if j, ok := base.groupPos(i, s.groups[i].ID); ok {
+				same.groups[i] = sameGroup(&s.groups[i], &base.groups[j])
+			}
+		}
+	}
+	for i := range s.users {
+		u := &s.users[i]
+		if base != nil {
+			if j, ok := base.userPos(i, u.ID); ok {
+				same.users[i] = sameUser(u, &base.users[j])
+			}
+		}
+		if same.users == nil || !same.users[i] {
+			if err := u.Validate(); err != nil {
+				return x, same, iam.PrefixError("users["+u.ID+"]", err)
+			}
+		}
+		for _, gid := range u.GroupIDs {
+			gi, ok := x.groupByID[gid]
+			if !ok {
+				return x, same, fieldErr("users["+u.ID+"].group_ids", "group %q does not exist", gid)
+			}
+			if same.users != nil && same.users[i] && same.groups[gi] {
+				continue // both sides as in base
+			}
+			if !containsID(s.groups[gi].MemberIDs, u.ID) {
+				return x, same, fieldErr("users["+u.ID+"].group_ids", "group %q does not list the user as a member", gid)
+			}
+		}
+	}
+	for i := range s.groups {
+		g := &s.groups[i]
+		if same.groups == nil || !same.groups[i] {
+			if err := g.Validate(); err != nil {
+				return x, same, iam.PrefixError("groups["+g.ID+"]", err)
+			}
+		}
+		for _, uid := range g.MemberIDs {
+			ui, ok := x.userByID[uid]
+			if !ok {
+				return x, same, fieldErr("groups["+g.ID+"].member_ids", "user %q does not exist", uid)
+			}
+			if same.groups != nil && same.groups[i] && same.users[ui] {
+				continue
+			}
+			if !containsID(s.users[ui].GroupIDs, g.ID) {
+				return x, same, fieldErr("groups["+g.ID+"].member_ids", "user %q does not list the group", uid)
+			}
+		}
+	}
+	for _, p := range s.providers {
+		if err := p.Validate(); err != nil {
+			return x, same, iam.PrefixError(fmt.Sprintf("auth_providers[%s]", p.ID), err)
+		}
+	}
+	for id := range s.revocations {
+		if err := validateIdentity(id); err != nil {
+			return x, same, iam.PrefixError("session_revocations", err)
+		}
+	}
+	return x, same, nil
+}
+
+// userPos returns the position in s of the user with id, trying position
+// hint first (a derived State mostly keeps positions).
+func (s *State) userPos(hint int, id string) (int, bool) {
+	if hint < len(s.users) && s.users[hint].ID == id {
+		return hint, true
+	}
+	i, ok := s.userByID[id]
+	return i, ok
+}
+
+// groupPos is userPos for groups.
+func (s *State) groupPos(hint int, id string) (int, bool) {
+	if hint < len(s.groups) && s.groups[hint].ID == id {
+		return hint, true
+	}
+	i, ok := s.groupByID[id]
+	return i, ok
+}
+
+// sameUser reports whether a and b agree on everything that validation and
+// the compiled authorizer read (all but CreatedAt).
+func sameUser(a, b *iam.User) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.AccessKeyID == b.AccessKeyID &&
+		a.SecretAccessKey == b.SecretAccessKey && a.Enabled == b.Enabled &&
+		sameRules(a.Permissions, b.Permissions) && slices.Equal(a.GroupIDs, b.GroupIDs)
+}
+
+// sameGroup reports whether a and b are equal.
+func sameGroup(a, b *iam.Group) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Description == b.Description &&
+		sameRules(a.Permissions, b.Permissions) && slices.Equal(a.MemberIDs, b.MemberIDs)
+}
+
+// sameRules reports whether a and b hold equal rules in the same order.
+func sameRules(a, b []iam.Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] { // shared, and never modified in place
+		return true
+	}
+	for i := range a {
+		if a[i].Effect != b[i].Effect || !slices.Equal(a[i].Actions, b[i].Actions) || !slices.Equal(a[i].Resources, b[i].Resources) {
+			return false
+		}
+	}
+	return true
+}
+
+// parallelCompileMin is the number of users to compile from which the work
+// is shared among the CPUs.
+const parallelCompileMin = 2048
+
+// compile builds the compiled groups, users and authorizer of a validated
+// s. A group whose rules equal those of base's group of the same id shares
+// its compiled form; so does a user unchanged from base (same.users) whose
+// groups all share theirs. The rest is compiled, in parallel when large.
+func (s *State) compile(base *State, same unchanged) error {
+	s.compiledGroups = make([]*iam.CompiledGroup, len(s.groups))
+	groups := make(map[string]*iam.CompiledGroup, len(s.groups))
+	recompiled := false // some group of base is compiled anew
+	for i := range s.groups {
+		g := &s.groups[i]
+		var cg *iam.CompiledGroup
+		if base != nil {
+			if j, ok := base.groupPos(i, g.ID); ok && sameRules(g.Permissions, base.groups[j].Permissions) {
+				cg = base.compiledGroups[j]
+			}
+		}
+		if cg == nil {
+			var err error
+			if cg, err = iam.CompileGroup(*g); err != nil {
+				return err
+			}
+			recompiled = true
+		}
+		s.compiledGroups[i], groups[g.ID] = cg, cg
+	}
+	s.compiledUsers = make([]*iam.CompiledUser, len(s.users))
+	var todo []int // positions of the users to compile
+	for i := range s.users {
+		if same.users != nil && same.users[i] {
+			j, _ := base.userPos(i, s.users[i].ID)
+			if !recompiled || sharesGroups(s.users[i].GroupIDs, groups, base, j) {
+				s.compiledUsers[i] = base.compiledUsers[j]
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
+	if err := s.compileUsers(todo, groups); err != nil {
+		return err
+	}
+	auth, err := iam.NewAuthorizer(s.compiledUsers)
+	if err != nil {
+		return err
+	}
+	s.auth = auth
+	return nil
+}
+
+// sharesGroups reports whether every group of a user (base.users[j]'s,
+// the same ids) is compiled as it was in base.
+func sharesGroups(gids []string, groups map[string]*iam.CompiledGroup, base *State, j int) bool {
+	for _, gid := range gids {
+		if groups[gid] != base.compiledGroups[base.groupByID[gid]] {
+			return false
+		}
+	}
+	return true
+}
+
+// compileUsers compiles the users at positions todo into s.compiledUsers,
+// splitting a large batch among the CPUs. It returns the error of the
+// first failing position.
+func (s *State) compileUsers(todo []int, groups map[string]*iam.CompiledGroup) error {
+	workers := min(runtime.GOMAXPROCS(0), 4, len(todo)/(parallelCompileMin/2))
+	if workers <= 1 {
+		return s.compileRange(todo, groups)
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	per := (len(todo) + workers - 1) / workers
+	for w := range workers {
+		part := todo[min(w*per, len(todo)):min((w+1)*per, len(todo))]
+		wg.Go(func() { errs[w] = s.compileRange(part, groups) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *State) compileRange(todo []int, groups map[string]*iam.CompiledGroup) error {
+	for _, i := range todo {
+		cu, err := iam.CompileUser(s.users[i], groups)
+		if err != nil {
+			return err
+		}
+		s.compiledUsers[i] = cu
+	}
+	return nil
+}
+
+// containsID reports whether ids holds id. Membership lists of a State are
+// sorted by build before validation, so a binary search suffices.
+func containsID(ids []string, id string) bool {
+	_, found := slices.BinarySearch(ids, id)
+	return found
+}
+
+func validateIdentity(id string) error {
+	if id == "" || len(id) > 256 {
+		return fieldErr("", "identity must be 1-256 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c == 0x7f {
+			return fieldErr("", "identity contains a control character")
+		}
+	}
+	return nil
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &iam.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

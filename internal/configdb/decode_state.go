@@ -1,0 +1,276 @@
+package configdb
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// data decodes the top-level object into *out (null leaves it empty).
+func (d *decoder) data(out *Data) error {
+	if isNull, err := d.beginObject("the state object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := field(key,
+			"users", "groups", "auth_providers", "session_revocations")
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "users":
+			out.Users, err = list(d, out.Users, "a list of users", (*decoder).user)
+		case "groups":
+			out.Groups, err = list(d, out.Groups, "a list of groups", (*decoder).group)
+		case "auth_providers":
+			out.Providers, err = list(d, out.Providers, "a list of auth providers", (*decoder).provider)
+		case "session_revocations":
+			out.Revocations, err = d.revocations(out.Revocations)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+// list decodes a list of objects over cur, each element with elem (null
+// empties the list; an element decodes over the one at its position, as
+// encoding/json does).
+func list[T any](d *decoder, cur []T, want string, elem func(*decoder, *T) error) ([]T, error) {
+	isNull, err := d.beginArray(want)
+	if isNull || err != nil {
+		return nil, err
+	}
+	n := 0
+	for first := true; ; n++ {
+		more, err := d.nextElem(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		if n == len(cur) {
+			var zero T
+			cur = append(cur, zero)
+		}
+		if err := elem(d, &cur[n]); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", n, err)
+		}
+	}
+	if n == 0 {
+		return make([]T, 0), nil
+	}
+	return cur[:n], nil
+}
+
+func (d *decoder) user(u *iam.User) error {
+	if isNull, err := d.beginObject("a user object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := field(key,
+			"id", "name", "access_key_id", "secret_access_key", "enabled", "created_at", "permissions", "group_ids")
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "id":
+			err = d.stringInto(&u.ID)
+		case "name":
+			err = d.stringInto(&u.Name)
+		case "access_key_id":
+			err = d.stringInto(&u.AccessKeyID)
+		case "secret_access_key":
+			err = d.stringInto(&u.SecretAccessKey)
+		case "enabled":
+			err = d.boolInto(&u.Enabled)
+		case "created_at":
+			err = d.timeInto(&u.CreatedAt)
+		case "permissions":
+			u.Permissions, err = d.rules(u.Permissions)
+		case "group_ids":
+			u.GroupIDs, err = d.stringList(u.GroupIDs)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+func (d *decoder) group(g *iam.Group) error {
+	if isNull, err := d.beginObject("a group object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := field(key,
+			"id", "name", "description", "permissions", "member_ids")
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "id":
+			err = d.stringInto(&g.ID)
+		case "name":
+			err = d.stringInto(&g.Name)
+		case "description":
+			err = d.stringInto(&g.Description)
+		case "permissions":
+			g.Permissions, err = d.rules(g.Permissions)
+		case "member_ids":
+			g.MemberIDs, err = d.stringList(g.MemberIDs)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+func (d *decoder) provider(p *iam.AuthProvider) error {
+	if isNull, err := d.beginObject("an auth provider object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := field(key,
+			"id", "name", "type", "issuer_url", "client_id", "client_secret", "scopes", "enabled", "priority", "display_name")
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "id":
+			err = d.stringInto(&p.ID)
+		case "name":
+			err = d.stringInto(&p.Name)
+		case "type":
+			err = d.stringInto(&p.Type)
+		case "issuer_url":
+			err = d.stringInto(&p.IssuerURL)
+		case "client_id":
+			err = d.stringInto(&p.ClientID)
+		case "client_secret":
+			err = d.stringInto(&p.ClientSecret)
+		case "scopes":
+			p.Scopes, err = d.stringList(p.Scopes)
+		case "enabled":
+			err = d.boolInto(&p.Enabled)
+		case "priority":
+			err = d.intInto(&p.Priority)
+		case "display_name":
+			err = d.stringInto(&p.DisplayName)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+// rules decodes a list of rules over cur into a shared block.
+func (d *decoder) rules(cur []iam.Rule) ([]iam.Rule, error) {
+	if isNull, err := d.beginArray("a list of rules"); isNull || err != nil {
+		return nil, err
+	}
+	list := append(d.ruleScratch[:0], cur...)
+	n := 0
+	for first := true; ; n++ {
+		more, err := d.nextElem(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		if n == len(list) {
+			list = append(list, iam.Rule{})
+		}
+		if err := d.rule(&list[n]); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", n, err)
+		}
+	}
+	d.ruleScratch = list
+	out := d.ruleBlock.copyOf(list[:n])
+	clear(list[:n]) // the scratch must not keep the last rules alive
+	return out, nil
+}
+
+func (d *decoder) rule(r *iam.Rule) error {
+	if isNull, err := d.beginObject("a rule object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := field(key,
+			"effect", "actions", "resources")
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "effect":
+			s := string(r.Effect)
+			err = d.stringInto(&s)
+			r.Effect = internEffect(s)
+		case "actions":
+			r.Actions, err = d.actionList(r.Actions)
+		case "resources":
+			r.Resources, err = d.stringList(r.Resources)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+func internEffect(s string) iam.Effect {
+	switch s {
+	case string(iam.EffectAllow):
+		return iam.EffectAllow
+	case string(iam.EffectDeny):
+		return iam.EffectDeny
+	}
+	return iam.Effect(s)
+}
+
+// revocations decodes the identity -> time map into cur (null empties
+// it; each value starts from the zero time).
+func (d *decoder) revocations(cur map[string]time.Time) (map[string]time.Time, error) {
+	isNull, err := d.beginObject("an object of revocation times")
+	if isNull || err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		cur = map[string]time.Time{}
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return cur, nil
+		}
+		var t time.Time
+		if err := d.timeInto(&t); err != nil {
+			return nil, fmt.Errorf("[%q]: %w", key, err)
+		}
+		cur[key] = t
+	}
+}

@@ -1,0 +1,144 @@
+package configdb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// referenceDecode is the decoder decodeData replaced: encoding/json into a
+// Data, unknown fields refused, nothing but whitespace after the value.
+func referenceDecode(payload []byte) (Data, error) {
+	var d Data
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return d, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return d, errors.New("trailing data")
+	}
+	return d, nil
+}
+
+// sameDecoding fails unless decodeData and referenceDecode both refuse
+// payload, or both accept it with deeply equal results.
+func sameDecoding(t *testing.T, payload []byte) {
+	t.Helper()
+	got, err := decodeData(payload)
+	want, wantErr := referenceDecode(payload)
+	switch {
+	case (err == nil) != (wantErr == nil):
+		t.Fatalf("payload %q:\ndecodeData error: %v\nencoding/json error: %v", payload, err, wantErr)
+	case err == nil && !reflect.DeepEqual(got, want):
+		t.Fatalf("payload %q:\ndecodeData:    %#v\nencoding/json: %#v", payload, got, want)
+	}
+}
+
+// decodeSeeds are payloads exercising every field and the corners of the
+// JSON grammar and of encoding/json's behaviour.
+func decodeSeeds(tb testing.TB, users int) [][]byte {
+	full, err := encodeData(sample(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	big, err := encodeData(bigState(tb, users))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seeds := [][]byte{full, big}
+	for _, s := range []string{
+		``, ` `, `null`, ` null `, `{}`, `[]`, `"x"`, `1`, `true`, `{} `, `{}]`, `{}}`, `{},`, `{} {}`,
+		`{"users":null,"groups":null,"auth_providers":null,"session_revocations":null}`,
+		`{"users":[],"groups":[],"auth_providers":[],"session_revocations":{}}`,
+		`{"USERS":[{"ID":"a","Name":"n","Access_Key_ID":"K","enabled":true}]}`,
+		`{"users":[{"id":"a","name":"x"}],"users":[{"id":"b"}]}`,
+		`{"users":[{"id":"a","name":"x"},{"id":"c"}],"users":[{"id":"b"}]}`,
+		`{"users":[{"id":"a"}],"users":[]}`,
+		`{"users":[null,{"id":"a","enabled":null,"created_at":null,"permissions":null,"group_ids":null}]}`,
+		`{"users":[{"permissions":[{"effect":"Allow","actions":["read","*","x"],"resources":["b/*"]},null]}]}`,
+		`{"users":[{"permissions":[{"effect":"Allow","actions":["read"]}],"permissions":[{"resources":["x"]}]}]}`,
+		`{"users":[{"group_ids":["a","b"],"group_ids":["c"]}]}`,
+		`{"users":[{"group_ids":["a",null,"c"]}]}`,
+		`{"users":[{"id":"\u0041\u00e9\ud83d\ude00\ud800x\udc00\"\\\/\b\f\n\r\t"}]}`,
+		"{\"users\":[{\"id\":\"caf\xc3\xa9 \xff\xfe bad\"}]}",
+		"{\"users\":[{\"id\":\"a\x01\"}]}",
+		`{"users":[{"id":"\x"}]}`, `{"users":[{"id":"\u12"}]}`, `{"users":[{"id":"abc`,
+		`{"users":[{"created_at":"2026-01-02T03:04:05Z"}]}`,
+		`{"users":[{"created_at":"2026-01-02T03:04:05.123456789+02:00"}]}`,
+		`{"users":[{"created_at":"2026-01-02"}]}`, `{"users":[{"created_at":1}]}`, `{"users":[{"created_at":{}}]}`,
+		`{"users":[{"created_at":"2026-01-02T03:04:05\u005a"}]}`,
+		`{"users":[{"enabled":1}]}`, `{"users":[{"enabled":"true"}]}`, `{"users":[{"id":1}]}`, `{"users":[{"id":[]}]}`,
+		`{"users":{}}`, `{"users":"x"}`, `{"users":[1]}`, `{"users":[[]]}`, `{"users":[{"x":1}]}`,
+		`{"auth_providers":[{"id":"p","priority":1,"scopes":["openid","email"],"enabled":true}]}`,
+		`{"auth_providers":[{"priority":-0}]}`, `{"auth_providers":[{"priority":1.0}]}`, `{"auth_providers":[{"priority":1e2}]}`,
+		`{"auth_providers":[{"priority":99999999999999999999}]}`, `{"auth_providers":[{"priority":-}]}`,
+		`{"auth_providers":[{"priority":01}]}`, `{"auth_providers":[{"priority":"1"}]}`, `{"auth_providers":[{"priority":null}]}`,
+		`{"groups":[{"id":"g","description":"d","member_ids":["u"],"permissions":[{"effect":"Deny","actions":["list"],"resources":["*"]}]}]}`,
+		`{"session_revocations":{"a":"2026-01-02T03:04:05Z","b":null,"a":"2027-01-02T03:04:05Z"}}`,
+		`{"session_revocations":{"a":"2026-01-02T03:04:05Z"},"session_revocations":{"b":"2026-01-02T03:04:05Z"}}`,
+		`{"session_revocations":[]}`, `{"session_revocations":{"a":1}}`,
+		`{"users":[],}`, `{"users":[,]}`, `{"users":[{},]}`, `{,}`, `{"users" []}`, `{"users":[] "groups":[]}`,
+		"\t{\n\"users\" : [ ] ,\r\"groups\":[ ]\n}\n",
+		`{"users":[{"id":"a"}]}` + "\x00",
+		`{"users":[{"group_ids":[],"permissions":[{"actions":[],"resources":[]}]}],"auth_providers":[{"scopes":[]}]}`,
+		`{"users":[{"permissions":[]}],"groups":[{"member_ids":[],"permissions":[]}]}`,
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+func TestDecodeDataMatchesEncodingJSON(t *testing.T) {
+	seeds := decodeSeeds(t, 30)
+	for _, s := range seeds {
+		sameDecoding(t, s)
+	}
+	// Random mutations of the seeds: bytes replaced, inserted or deleted,
+	// drawn mostly from the characters that matter to JSON.
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "{}[]:,\"\\ nulltruefalse0123456789-+.eEu\xff\xc3"
+	for range 30_000 {
+		b := bytes.Clone(seeds[rng.IntN(len(seeds))])
+		for range 1 + rng.IntN(3) {
+			i := 0
+			if len(b) > 0 {
+				i = rng.IntN(len(b))
+			}
+			c := alphabet[rng.IntN(len(alphabet))]
+			switch op := rng.IntN(3); {
+			case op == 0 && len(b) > 0:
+				b[i] = c
+			case op == 1:
+				b = append(b[:i], append([]byte{c}, b[i:]...)...)
+			case len(b) > 0:
+				b = append(b[:i], b[i+1:]...)
+			}
+		}
+		sameDecoding(t, b)
+	}
+}
+
+func TestDecodeDataDoesNotShareLists(t *testing.T) {
+	d, err := decodeData([]byte(`{"users":[{"id":"a","group_ids":["g1"]},{"id":"b","group_ids":["g2"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := append(d.Users[0].GroupIDs, "g3") // capped: must not overwrite b's list
+	if d.Users[1].GroupIDs[0] != "g2" || len(a) != 2 {
+		t.Errorf("lists share storage: %v %v", d.Users[1].GroupIDs, a)
+	}
+}
+
+func FuzzDecodeData(f *testing.F) {
+	for _, s := range decodeSeeds(f, 2) { // small seeds: minimizing stays cheap
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sameDecoding(t, b)
+	})
+}
