@@ -164,7 +164,9 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 		}
 	}()
 
-	hc := &http.Client{Transport: newClientTransport()}
+	tr := newClientTransport()
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
 	root := srv.dgp.RootCredentials()
 	targets := []*target{
 		{id: "direct", client: newS3Client(hc, o.minioURL, o.accessKey, o.secretKey)},

@@ -37,7 +37,9 @@ func usageErr(format string, args ...any) error {
 const usage = `usage:
   dgp-bench gateway --minio URL --minio-access-key KEY --minio-secret-key SECRET
                     [--duration 10s] [--rounds 5] [--concurrency 8] [--large-count 3]
-                    [--workloads LIST] [--cpuprofile FILE] [--allocs=true]
+                    [--large-size 64MiB] [--small-size 4KiB] [--workloads LIST]
+                    [--cpuprofile FILE] [--allocs=true] [-v]
+  (dgp-bench gateway -h describes every flag)
 `
 
 func main() {

@@ -126,6 +126,7 @@ func newBareProxy(upstream *url.URL, errLog io.Writer) *httputil.ReverseProxy {
 type servers struct {
 	proxyURL string
 	dgp      *app.App
+	upstream *http.Transport // the bare proxy's
 	cancel   context.CancelFunc
 	g        *errgroup.Group
 }
@@ -171,8 +172,9 @@ func startServers(ctx context.Context, o serversOptions) (*servers, error) {
 		a.Close()
 		return nil, fmt.Errorf("listen for the bare proxy: %w", err)
 	}
+	proxy := newBareProxy(upstream, o.stderr)
 	srv := &http.Server{
-		Handler:           newBareProxy(upstream, o.stderr),
+		Handler:           proxy,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(o.stderr, "dgp-bench: bare proxy server: ", 0),
@@ -180,7 +182,7 @@ func startServers(ctx context.Context, o serversOptions) (*servers, error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(runCtx)
-	s := &servers{proxyURL: "http://" + ln.Addr().String(), dgp: a, cancel: cancel, g: g}
+	s := &servers{proxyURL: "http://" + ln.Addr().String(), dgp: a, upstream: proxy.Transport.(*http.Transport), cancel: cancel, g: g}
 	// Goroutines inherit profile labels from the goroutine that starts
 	// them: the accept loops, the connection goroutines and the upstream
 	// transports' goroutines all carry their server's role.
@@ -207,5 +209,7 @@ func startServers(ctx context.Context, o serversOptions) (*servers, error) {
 // Close stops both servers and waits for them.
 func (s *servers) Close() error {
 	s.cancel()
-	return s.g.Wait()
+	err := s.g.Wait()
+	s.upstream.CloseIdleConnections()
+	return err
 }
