@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -227,6 +228,13 @@ func TestDeclarativeRestartIsNoop(t *testing.T) {
 	adm.must(http.StatusOK, http.MethodPost, "/config/sync-now", nil, &res)
 	if res.Status != configsync.StatusDeclarative || res.Downloaded || res.Generation != 1 {
 		t.Fatalf("sync-now: %+v", res)
+	}
+	resp, err := http.Get(d2.app.URL() + "/_/ready")
+	testutil.Must(t, err, "ready")
+	ready, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(ready), "declarative") {
+		t.Fatalf("/_/ready: %d %s", resp.StatusCode, ready)
 	}
 	var status configsync.Status
 	adm.must(http.StatusOK, http.MethodGet, "/config/sync-status", nil, &status)

@@ -194,8 +194,11 @@ func (s *Syncer) Start(ctx context.Context) error {
 		return err
 	}
 	if s.o.Declarative {
-		s.log.Info().Uint64("generation", s.Current().Generation()).Str("bucket", s.o.BucketName).
-			Msg("declarative iam: the config db is local only, the sync bucket is not used")
+		ev := s.log.Info().Uint64("generation", s.Current().Generation())
+		if s.o.Bucket != nil {
+			ev = ev.Str("bucket", s.o.BucketName)
+		}
+		ev.Msg("declarative iam: the config db is local only, the sync bucket is not used")
 		s.markStarted()
 		return nil
 	}
