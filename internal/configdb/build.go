@@ -132,92 +132,198 @@ func sameUserKeys(a, b []iam.User) bool {
 // membership recorded on both sides (user.group_ids and group.member_ids).
 // A State made by NewState, an Op or Open always passes.
 func (s *State) Validate() error {
-	_, _, err := s.validate(nil)
-	return err
+	x, err := s.index(nil)
+	if err != nil {
+		return err
+	}
+	return s.check(x)
+}
+
+// check is Validate after indexing. It reports the first violation in a
+// fixed order: users (own fields, then their groups), groups (own fields,
+// then their members), providers, revocations.
+func (s *State) check(x indexes) error {
+	for i := range s.users {
+		u := &s.users[i]
+		if err := u.Validate(); err != nil {
+			return iam.PrefixError("users["+u.ID+"]", err)
+		}
+		if err := s.checkUserGroups(x, u); err != nil {
+			return err
+		}
+	}
+	for i := range s.groups {
+		g := &s.groups[i]
+		if err := g.Validate(); err != nil {
+			return iam.PrefixError("groups["+g.ID+"]", err)
+		}
+		for _, uid := range g.MemberIDs {
+			if err := s.checkMember(x, g, uid); err != nil {
+				return err
+			}
+		}
+	}
+	return s.checkRest()
+}
+
+func (s *State) checkUserGroups(x indexes, u *iam.User) error {
+	for _, gid := range u.GroupIDs {
+		if err := s.checkUserGroup(x, u, gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *State) checkUserGroup(x indexes, u *iam.User, gid string) error {
+	gi, ok := x.groupByID[gid]
+	if !ok {
+		return fieldErr("users["+u.ID+"].group_ids", "group %q does not exist", gid)
+	}
+	if !containsID(s.groups[gi].MemberIDs, u.ID) {
+		return fieldErr("users["+u.ID+"].group_ids", "group %q does not list the user as a member", gid)
+	}
+	return nil
+}
+
+func (s *State) checkMember(x indexes, g *iam.Group, uid string) error {
+	ui, ok := x.userByID[uid]
+	if !ok {
+		return fieldErr("groups["+g.ID+"].member_ids", "user %q does not exist", uid)
+	}
+	if !containsID(s.users[ui].GroupIDs, g.ID) {
+		return fieldErr("groups["+g.ID+"].member_ids", "user %q does not list the group", uid)
+	}
+	return nil
+}
+
+// checkRest validates providers and revocations.
+func (s *State) checkRest() error {
+	for _, p := range s.providers {
+		if err := p.Validate(); err != nil {
+			return iam.PrefixError(fmt.Sprintf("auth_providers[%s]", p.ID), err)
+		}
+	}
+	for id := range s.revocations {
+		if err := validateIdentity(id); err != nil {
+			return iam.PrefixError("session_revocations", err)
+		}
+	}
+	return nil
 }
 
 // unchanged records which users and groups of a State equal (sameUser,
-// sameGroup) those of the same id in the State it was derived from; nil
-// slices when there is no such State.
+// sameGroup) those of the same id in the State it was derived from.
 type unchanged struct {
-	users, groups []bool // aligned with State.users and State.groups
+	users, groups []bool // aligned with State.users and State.groups; nil without base
 }
 
-// validate is Validate that returns the indexes, and skips what a valid
-// base proves: the own fields of users and groups equal to base's, and the
-// membership of such a user in such a group. The first error is the one
-// Validate without base would report.
+// validate indexes s and validates it. With a base (a valid State s was
+// derived from), it checks only what base does not prove: the own fields
+// of changed users and groups, and the memberships a change can break. If
+// that finds a violation, the full check runs, so the error is always the
+// one Validate reports.
 func (s *State) validate(base *State) (indexes, unchanged, error) {
-	var same unchanged
 	x, err := s.index(base)
-	if err != nil {
+	if err != nil || base == nil {
+		if err == nil {
+			err = s.check(x)
+		}
+		return x, unchanged{}, err
+	}
+	same := s.compare(base)
+	if err := s.checkChanged(x, base, same); err != nil {
+		if full := s.check(x); full != nil {
+			err = full
+		}
 		return x, same, err
 	}
-	if base != nil {
-		same.users = make([]bool, len(s.users))
-		same.groups = make([]bool, len(s.groups))
-		for i := range s.groups {
-			if j, ok := base.groupPos(i, s.groups[i].ID); ok {
-				same.groups[i] = sameGroup(&s.groups[i], &base.groups[j])
-			}
+	return x, same, nil
+}
+
+// compare finds the users and groups of s equal to those of base.
+func (s *State) compare(base *State) unchanged {
+	same := unchanged{users: make([]bool, len(s.users)), groups: make([]bool, len(s.groups))}
+	for i := range s.users {
+		if j, ok := base.userPos(i, s.users[i].ID); ok {
+			same.users[i] = sameUser(&s.users[i], &base.users[j])
 		}
 	}
+	for i := range s.groups {
+		if j, ok := base.groupPos(i, s.groups[i].ID); ok {
+			same.groups[i] = sameGroup(&s.groups[i], &base.groups[j])
+		}
+	}
+	return same
+}
+
+// checkChanged validates s given that base is valid and same says what s
+// holds unchanged from base. Whatever it skips, base proves:
+//   - an unchanged user or group has valid own fields;
+//   - an unchanged user lists an unchanged group, and is listed by it,
+//     exactly as in base;
+//   - with the same users as base (same ids at the same positions), the
+//     members of an unchanged group exist, and the only ones that may no
+//     longer list it are changed users that listed it in base.
+func (s *State) checkChanged(x indexes, base *State, same unchanged) error {
+	groupsSame := len(s.groups) == len(base.groups) && !slices.Contains(same.groups, false)
+	usersSame := len(s.users) == len(base.users) && sameUserKeys(s.users, base.users)
 	for i := range s.users {
 		u := &s.users[i]
-		if base != nil {
-			if j, ok := base.userPos(i, u.ID); ok {
-				same.users[i] = sameUser(u, &base.users[j])
-			}
-		}
-		if same.users == nil || !same.users[i] {
+		if !same.users[i] {
 			if err := u.Validate(); err != nil {
-				return x, same, iam.PrefixError("users["+u.ID+"]", err)
+				return iam.PrefixError("users["+u.ID+"]", err)
 			}
+			if err := s.checkUserGroups(x, u); err != nil {
+				return err
+			}
+			continue
+		}
+		if groupsSame {
+			continue
 		}
 		for _, gid := range u.GroupIDs {
-			gi, ok := x.groupByID[gid]
-			if !ok {
-				return x, same, fieldErr("users["+u.ID+"].group_ids", "group %q does not exist", gid)
+			if gi, ok := x.groupByID[gid]; ok && same.groups[gi] {
+				continue
 			}
-			if same.users != nil && same.users[i] && same.groups[gi] {
-				continue // both sides as in base
-			}
-			if !containsID(s.groups[gi].MemberIDs, u.ID) {
-				return x, same, fieldErr("users["+u.ID+"].group_ids", "group %q does not list the user as a member", gid)
+			if err := s.checkUserGroup(x, u, gid); err != nil {
+				return err
 			}
 		}
 	}
 	for i := range s.groups {
 		g := &s.groups[i]
-		if same.groups == nil || !same.groups[i] {
+		if !same.groups[i] {
 			if err := g.Validate(); err != nil {
-				return x, same, iam.PrefixError("groups["+g.ID+"]", err)
+				return iam.PrefixError("groups["+g.ID+"]", err)
 			}
+		} else if usersSame {
+			continue
 		}
 		for _, uid := range g.MemberIDs {
-			ui, ok := x.userByID[uid]
-			if !ok {
-				return x, same, fieldErr("groups["+g.ID+"].member_ids", "user %q does not exist", uid)
-			}
-			if same.groups != nil && same.groups[i] && same.users[ui] {
+			if ui, ok := x.userByID[uid]; ok && same.groups[i] && same.users[ui] {
 				continue
 			}
-			if !containsID(s.users[ui].GroupIDs, g.ID) {
-				return x, same, fieldErr("groups["+g.ID+"].member_ids", "user %q does not list the group", uid)
+			if err := s.checkMember(x, g, uid); err != nil {
+				return err
 			}
 		}
 	}
-	for _, p := range s.providers {
-		if err := p.Validate(); err != nil {
-			return x, same, iam.PrefixError(fmt.Sprintf("auth_providers[%s]", p.ID), err)
+	if usersSame {
+		for i := range s.users {
+			if same.users[i] {
+				continue
+			}
+			for _, gid := range base.users[i].GroupIDs {
+				if gi, ok := x.groupByID[gid]; ok && same.groups[gi] {
+					if err := s.checkMember(x, &s.groups[gi], s.users[i].ID); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
-	for id := range s.revocations {
-		if err := validateIdentity(id); err != nil {
-			return x, same, iam.PrefixError("session_revocations", err)
-		}
-	}
-	return x, same, nil
+	return s.checkRest()
 }
 
 // userPos returns the position in s of the user with id, trying position
@@ -273,7 +379,7 @@ func sameRules(a, b []iam.Rule) bool {
 // is shared among the CPUs.
 const parallelCompileMin = 2048
 
-// compile builds the compiled groups, users and authorizer of a validated
+// compile builds the compiled groups and users of a validated
 // s. A group whose rules equal those of base's group of the same id shares
 // its compiled form; so does a user unchanged from base (same.users) whose
 // groups all share theirs. The rest is compiled, in parallel when large.
@@ -313,11 +419,7 @@ func (s *State) compile(base *State, same unchanged) error {
 	if err := s.compileUsers(todo, groups); err != nil {
 		return err
 	}
-	auth, err := iam.NewAuthorizer(s.compiledUsers)
-	if err != nil {
-		return err
-	}
-	s.auth = auth
+	s.auth = &lazyAuthorizer{}
 	return nil
 }
 

@@ -9,6 +9,7 @@ package configdb
 import (
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
@@ -51,7 +52,7 @@ type State struct {
 	revocations map[string]time.Time
 
 	indexes
-	auth *iam.Authorizer
+	auth *lazyAuthorizer // shared by WithGeneration copies
 	// The compiled users and groups, aligned with users and groups: a State
 	// derived from this one reuses those whose input did not change.
 	compiledUsers  []*iam.CompiledUser
@@ -99,13 +100,32 @@ func (s *State) WithGeneration(g uint64) *State {
 	return &c
 }
 
+// lazyAuthorizer is the iam.Authorizer of a State, built on first use:
+// Lookup does not need it (the State's indexes and compiled users answer),
+// so building a State does not pay for its maps.
+type lazyAuthorizer struct {
+	once sync.Once
+	auth *iam.Authorizer
+}
+
 // Authorizer returns the compiled IAM authorizer of the snapshot.
-func (s *State) Authorizer() *iam.Authorizer { return s.auth }
+func (s *State) Authorizer() *iam.Authorizer {
+	s.auth.once.Do(func() {
+		// Cannot fail: ids and access keys were checked unique.
+		s.auth.auth, _ = iam.NewAuthorizer(s.compiledUsers)
+	})
+	return s.auth.auth
+}
 
 // Lookup returns the enabled user holding accessKeyID, compiled for
-// authorization (see iam.Authorizer.Lookup).
+// authorization (the same answer as Authorizer().Lookup). Disabled users
+// are not returned, so their keys authenticate nothing.
 func (s *State) Lookup(accessKeyID string) (*iam.CompiledUser, bool) {
-	return s.auth.Lookup(accessKeyID)
+	i, ok := s.userByKey[accessKeyID]
+	if !ok || !s.compiledUsers[i].Enabled() {
+		return nil, false
+	}
+	return s.compiledUsers[i], true
 }
 
 // Data returns a deep copy of the content.
