@@ -179,10 +179,16 @@ func (f *fleet) setupNotifications(target notifysetup.Target) {
 	c, err := notifysetup.NewClient(ctx, config.S3Settings{Endpoint: f.minio.Endpoint, AccessKeyID: f.minio.AccessKey, SecretAccessKey: f.minio.SecretKey, ForcePathStyle: true})
 	testutil.Must(f.t, err, "notification client")
 	rule := notifysetup.Rule{Target: target, Key: config.DefaultConfigSyncObjectKey}
-	res, err := notifysetup.Ensure(ctx, c, f.bucket, rule, false)
-	testutil.Must(f.t, err, "setup notifications")
-	if !res.Changed {
-		f.t.Fatalf("setup notifications on a new bucket changed nothing: %+v", res)
+	// A MinIO that just started may not know its targets yet ("destination
+	// ARN does not exist"); Ensure is idempotent, so it is simply retried.
+	testutil.RetryUntil(f.t, eventWait, func() error {
+		_, err := notifysetup.Ensure(ctx, c, f.bucket, rule, false)
+		return err
+	})
+	doc, err := notifysetup.Get(ctx, c, f.bucket)
+	testutil.Must(f.t, err, "read notifications")
+	if n := len(doc.QueueConfigurations) + len(doc.TopicConfigurations); n != 1 {
+		f.t.Fatalf("%d notification rules on the sync bucket, want 1: %+v", n, doc)
 	}
 }
 

@@ -52,5 +52,6 @@ func NewClient(ctx context.Context, s config.S3Settings) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(s.Endpoint)
 		}
 		o.UsePathStyle = s.ForcePathStyle
+		o.DisableLogOutputChecksumValidationSkipped = true
 	}), nil
 }

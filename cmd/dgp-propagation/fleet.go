@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rs/zerolog"
+
+	"github.com/dgp-proxy/dgp/internal/app"
+	"github.com/dgp-proxy/dgp/internal/config"
+)
+
+const bootstrapPassword = "propagation-benchmark-password"
+
+// node is one in-process dgp instance.
+type node struct {
+	name   string
+	app    *app.App
+	watch  *logWatch
+	cancel context.CancelFunc
+	done   chan error
+	hc     *http.Client
+}
+
+// fleetOptions are what every node of one measurement shares.
+type fleetOptions struct {
+	work   string
+	bucket string
+	mode   string
+	env    *env
+	poll   time.Duration // reader poll interval
+	hc     *http.Client
+	trace  bool // readers log at debug level (event hints are timed)
+}
+
+// startNode builds and runs one instance; queueURL is its SQS queue (sqs mode).
+func startNode(ctx context.Context, fo fleetOptions, name string, writer bool, queueURL string) (*node, error) {
+	cfg := config.Default()
+	cfg.Advanced.DataDir = filepath.Join(fo.work, name)
+	cfg.Advanced.ListenAddr = "127.0.0.1:0"
+	cfg.Advanced.NodeID = name
+	cfg.Access.AccessKeyID = "PROPAGATIONROOTKEY00"
+	cfg.Access.SecretAccessKey = "propagationRootSecret00000000000000000000"
+	cfg.Access.BootstrapPassword = bootstrapPassword
+	cfg.Advanced.ConfigSyncBucket = fo.bucket
+	cfg.Advanced.ConfigSyncS3 = config.S3Settings{
+		Endpoint: fo.env.minioURL, Region: "us-east-1",
+		AccessKeyID: fo.env.minioAccess, SecretAccessKey: fo.env.minioSecret, ForcePathStyle: true,
+	}
+	cfg.Advanced.ConfigSyncPollInterval = time.Hour
+	if !writer {
+		cfg.Advanced.ConfigSyncRole = config.SyncRoleReader
+	}
+	switch fo.mode {
+	case modePoll:
+		if !writer {
+			cfg.Advanced.ConfigSyncPollInterval = fo.poll
+		}
+	case modeNATSCore:
+		cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.coreSubject}
+	case modeNATSJetStream:
+		cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.jsSubject, Stream: fo.env.jsStream}
+	case modeSQS:
+		if !writer {
+			cfg.Advanced.ConfigSyncSQS = config.SQSConfig{QueueURL: queueURL, Endpoint: fo.env.sqs.endpoint, Region: "us-east-1"}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node %s config: %w", name, err)
+	}
+	w := newLogWatch(time.Now)
+	level := zerolog.InfoLevel
+	if fo.trace && !writer {
+		level = zerolog.DebugLevel
+	}
+	logger := zerolog.New(w).Level(level).With().Timestamp().Logger()
+	nctx, cancel := context.WithCancel(ctx)
+	a, err := app.New(nctx, app.Options{Config: cfg, Logger: logger, Stderr: io.Discard})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("node %s: %w", name, err)
+	}
+	n := &node{name: name, app: a, watch: w, cancel: cancel, done: make(chan error, 1), hc: fo.hc}
+	go func() { n.done <- a.Run(nctx) }()
+	return n, nil
+}
+
+// stop ends the node and waits for it.
+func (n *node) stop() error {
+	n.cancel()
+	return <-n.done
+}
+
+// s3Client is a client of the node with the given keys (no retries: a
+// refused key is an answer, not a failure).
+func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
+	return s3.New(s3.Options{
+		Region:                     "us-east-1",
+		BaseEndpoint:               aws.String(n.app.URL()),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		HTTPClient:                 n.hc,
+		RetryMaxAttempts:           1,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+}
+
+// metrics returns the node's Prometheus samples, keyed "name{labels}".
+func (n *node) metrics(ctx context.Context) (map[string]float64, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.app.URL()+"/_/metrics", nil)
+	resp, err := n.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out, nil
+}
+
+// sum adds the samples of metric whose labels contain every one of labels.
+func sum(m map[string]float64, metric string, labels ...string) float64 {
+	var s float64
+	for k, v := range m {
+		if k != metric && !strings.HasPrefix(k, metric+"{") {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(k, l)
+		}
+		if ok {
+			s += v
+		}
+	}
+	return s
+}
+
+// adminClient talks to a node's admin API with a session cookie.
+type adminClient struct {
+	base string
+	hc   *http.Client
+}
+
+func newAdmin(ctx context.Context, n *node) (*adminClient, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Transport: n.hc.Transport, Jar: jar}
+	c := &adminClient{base: n.app.URL() + "/_/api/admin", hc: hc}
+	if _, err := c.do(ctx, http.MethodPost, "/login", map[string]string{"password": bootstrapPassword}, http.StatusOK, nil); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// user is a user as the admin API returns it.
+type user struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+}
+
+// createUser creates a user allowed to list everything; it returns when the
+// writer acknowledged (201: the bucket holds the change).
+func (c *adminClient) createUser(ctx context.Context, name string) (user, error) {
+	var u user
+	_, err := c.do(ctx, http.MethodPost, "/users", map[string]any{
+		"name":        name,
+		"permissions": []map[string]any{{"effect": "Allow", "actions": []string{"list"}, "resources": []string{"*"}}},
+	}, http.StatusCreated, &u)
+	return u, err
+}
+
+func (c *adminClient) do(ctx context.Context, method, path string, body any, want int, out any) (int, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: decode: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// startReaders starts n readers, a few at a time (each derives the DB key
+// once at its first pull).
+func startReaders(ctx context.Context, fo fleetOptions, n int, queues []string) ([]*node, error) {
+	readers := make([]*node, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range n {
+		q := ""
+		if queues != nil {
+			q = queues[i]
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			readers[i], errs[i] = startNode(ctx, fo, fmt.Sprintf("reader-%03d", i), false, q)
+		})
+	}
+	wg.Wait()
+	var first error
+	for i, err := range errs {
+		if err != nil && first == nil {
+			first = err
+		}
+		if err != nil {
+			readers[i] = nil
+		}
+	}
+	if first != nil {
+		stopAll(readers)
+		return nil, first
+	}
+	return readers, nil
+}
+
+// stopAll stops every node, in parallel.
+func stopAll(nodes []*node) {
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n != nil {
+			wg.Go(func() { _ = n.stop() })
+		}
+	}
+	wg.Wait()
+}

@@ -1,0 +1,261 @@
+// Command dgp-propagation measures how fast an IAM change made on a dgp
+// writer reaches the readers of its fleet: for each of M mutations (a user
+// created through the admin API), the time from the writer's
+// acknowledgement (201: the sync bucket holds the change) until each of N
+// readers accepts the new user's key on a signed S3 request. Writer and
+// readers are in-process dgp instances on 127.0.0.1:0 sharing one MinIO.
+//
+//	dgp-propagation --minio-bin PATH --nats-server-bin PATH [flags]
+//	    self-contained: starts its own nats-server and MinIO (with a core
+//	    NATS target, a JetStream target and a webhook target feeding an
+//	    in-process goaws SNS topic with one SQS queue per reader)
+//	dgp-propagation --minio URL --minio-access-key K --minio-secret-key S
+//	    --nats-url URL --nats-subject S --minio-nats-arn ARN [flags]
+//	    a MinIO and NATS started elsewhere (modes nats-core and poll)
+//
+// It prints a markdown report on stdout. It asserts nothing about speed;
+// a reader that never accepts the key within --timeout is counted.
+// Exit codes: 0 success, 1 a setup failed, 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Modes.
+const (
+	modeNATSCore      = "nats-core"
+	modeNATSJetStream = "nats-jetstream"
+	modeSQS           = "sqs"
+	modePoll          = "poll"
+)
+
+// allModes returns every mode, in the order they run.
+func allModes() []string { return []string{modeNATSCore, modeNATSJetStream, modeSQS, modePoll} }
+
+// exitError carries an exit code through to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// options are the parsed flags.
+type options struct {
+	minioURL, minioAccess, minioSecret string
+	natsURL, natsSubject, minioNATSARN string
+	minioBin, natsServerBin            string
+
+	modes         []string
+	readers       []int
+	mutations     int
+	pollInterval  time.Duration
+	probeInterval time.Duration // 0: automatic, see probe
+	timeout       time.Duration
+	pause         time.Duration
+	workDir       string
+	cpuProfile    string
+	trace         bool
+
+	hc *http.Client
+}
+
+// probe is the interval between S3 probes of one reader (besides the
+// probe sent when the reader logs the apply): 1 ms, or 0.1 ms per reader
+// when that is more, so that probing 100 readers does not eat the CPU the
+// readers need.
+func (o options) probe(readers int) time.Duration {
+	if o.probeInterval > 0 {
+		return o.probeInterval
+	}
+	return max(time.Millisecond, time.Duration(readers)*100*time.Microsecond)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintln(os.Stderr, "dgp-propagation:", err)
+	os.Exit(code)
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dgp-propagation", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.minioURL, "minio", "", "MinIO endpoint (with --nats-url), unless --minio-bin starts one")
+	fs.StringVar(&o.minioAccess, "minio-access-key", "minioadmin", "MinIO access key")
+	fs.StringVar(&o.minioSecret, "minio-secret-key", "minioadmin", "MinIO secret key")
+	fs.StringVar(&o.natsURL, "nats-url", "", "NATS URL MinIO publishes to (with --minio)")
+	fs.StringVar(&o.natsSubject, "nats-subject", "dgp.config-sync", "subject of MinIO's NATS target (with --minio)")
+	fs.StringVar(&o.minioNATSARN, "minio-nats-arn", "arn:minio:sqs::PRIMARY:nats", "ARN of MinIO's NATS target (with --minio)")
+	fs.StringVar(&o.minioBin, "minio-bin", "", "MinIO binary: start a private MinIO (self-contained)")
+	fs.StringVar(&o.natsServerBin, "nats-server-bin", "", "nats-server binary: start a private NATS (self-contained)")
+	mode := fs.String("mode", "all", "comma-separated: nats-core, nats-jetstream, sqs, poll, or all")
+	readers := fs.String("readers", "1,5,10,100", "comma-separated reader counts")
+	fs.IntVar(&o.mutations, "mutations", 30, "mutations per (mode, readers)")
+	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll interval of the readers in the poll mode")
+	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers))")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a reader after this long")
+	fs.DurationVar(&o.pause, "pause", 100*time.Millisecond, "pause between mutations")
+	fs.StringVar(&o.workDir, "work-dir", "", "directory for data dirs and server logs (default: a temporary one)")
+	fs.BoolVar(&o.trace, "trace", false, "readers log at debug level, so the time their event source hands over the hint is reported (costs some CPU)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
+	if err := fs.Parse(args); err != nil {
+		return o, &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return o, usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	selfContained := o.minioBin != "" || o.natsServerBin != ""
+	switch {
+	case selfContained && (o.minioBin == "" || o.natsServerBin == ""):
+		return o, usageErr("--minio-bin and --nats-server-bin go together")
+	case !selfContained && o.minioURL == "":
+		return o, usageErr("give --minio-bin and --nats-server-bin, or --minio (and --nats-url)")
+	}
+	if *mode == "all" {
+		o.modes = allModes()
+		if !selfContained {
+			o.modes = []string{modeNATSCore, modePoll}
+		}
+	} else {
+		for m := range strings.SplitSeq(*mode, ",") {
+			m = strings.TrimSpace(m)
+			if !slices.Contains(allModes(), m) {
+				return o, usageErr("unknown mode %q (want %s)", m, strings.Join(allModes(), ", "))
+			}
+			if !selfContained && (m == modeNATSJetStream || m == modeSQS) {
+				return o, usageErr("mode %s: %v", m, errNoSQS)
+			}
+			o.modes = append(o.modes, m)
+		}
+	}
+	if !selfContained && slices.Contains(o.modes, modeNATSCore) && (o.natsURL == "" || o.natsSubject == "" || o.minioNATSARN == "") {
+		return o, usageErr("mode nats-core with --minio needs --nats-url, --nats-subject and --minio-nats-arn")
+	}
+	for r := range strings.SplitSeq(*readers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 1 || n > 1000 {
+			return o, usageErr("--readers: %q is not a count from 1 to 1000", r)
+		}
+		o.readers = append(o.readers, n)
+	}
+	if o.mutations < 1 || o.timeout <= 0 || o.pause < 0 || o.probeInterval < 0 {
+		return o, usageErr("--mutations and --timeout must be positive")
+	}
+	if o.pollInterval < time.Second {
+		return o, usageErr("--poll-interval: dgp polls at most every second")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	machine := describeMachine()
+	o.hc = &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 4096, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
+	}}
+	defer o.hc.CloseIdleConnections()
+
+	work, cleanup, err := tempDir(o.workDir, "dgp-propagation-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var e *env
+	if o.minioBin != "" {
+		e, err = startEnv(ctx, o, work, slices.Contains(o.modes, modeSQS))
+	} else {
+		e, err = externalEnv(o)
+	}
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if slices.Contains(o.modes, modeSQS) {
+		// dgp's SQS client takes its credentials from the AWS default
+		// chain; goaws accepts any.
+		for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_EC2_METADATA_DISABLED": "true"} {
+			os.Setenv(k, v)
+		}
+	}
+
+	var results []*measurement
+	for _, mode := range o.modes {
+		for _, n := range o.readers {
+			fmt.Fprintf(stderr, "dgp-propagation: %s, %d readers, %d mutations\n", mode, n, o.mutations)
+			m, err := measure(ctx, o, e, mode, n)
+			if err != nil {
+				return fmt.Errorf("%s with %d readers: %w", mode, n, err)
+			}
+			results = append(results, m)
+		}
+	}
+	writeReport(stdout, machine, "go run ./cmd/dgp-propagation "+strings.Join(args, " "), results)
+	return nil
+}
+
+// profile starts a CPU profile of one measured phase when --cpuprofile is
+// set; the returned function stops it.
+func (o options) profile(mode string, readers int) (func(), error) {
+	if o.cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s-%d", o.cpuProfile, mode, readers))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
+}
+
+// tempDir creates a directory under base (or the system's temporary
+// directory) and returns it with a function that removes it.
+func tempDir(base, prefix string) (string, func(), error) {
+	dir, err := os.MkdirTemp(base, prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { _ = os.RemoveAll(dir) }, nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	ds := []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6} // 1..10
+	cases := []struct {
+		p    float64
+		want time.Duration
+	}{{0, 1}, {10, 1}, {50, 5}, {51, 6}, {95, 10}, {99, 10}, {100, 10}}
+	for _, c := range cases {
+		if got := percentile(ds, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("empty")
+	}
+	if !slices.Equal(ds, []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}) {
+		t.Error("percentile sorted its input")
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	m := &measurement{mode: modeNATSCore, readers: 2, saltReused: true, firstGen: 1, lastGen: 3, probeInterval: time.Millisecond,
+		ack: []time.Duration{4 * time.Millisecond},
+		samples: []sample{
+			{accept: 2 * time.Millisecond, hasApply: true, apply: -time.Millisecond, source: "event", pullMS: 3},
+			{accept: 4 * time.Millisecond, hasApply: true, apply: 3 * time.Millisecond, source: "event", pullMS: 5},
+			{timedOut: true},
+		}}
+	s := summarize(m)
+	if s.samples != "3" || s.timeouts != "1" || s.p50 != "2.0" || s.max != "4.0" || s.applyBeforeAck != "50%" ||
+		s.sources != "event 2" || s.salt != "reused" || s.genSpan != "1-3" || s.eventP50 != "-" || s.hintP50 != "-" {
+		t.Fatalf("%+v", s)
+	}
+	var b strings.Builder
+	writeReport(&b, "test machine", "go run ./cmd/dgp-propagation", []*measurement{m})
+	if !strings.Contains(b.String(), "| nats-core | 2 | 3 | 2.0 | 4.0 | 4.0 | 4.0 | 1 |") {
+		t.Fatalf("report:\n%s", b.String())
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	self := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server"}
+	o, err := parseFlags(self, io.Discard)
+	if err != nil || !slices.Equal(o.modes, allModes()) || !slices.Equal(o.readers, []int{1, 5, 10, 100}) {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+	o, err = parseFlags([]string{"--minio", "http://127.0.0.1:9000", "--nats-url", "nats://127.0.0.1:4222"}, io.Discard)
+	if err != nil || !slices.Equal(o.modes, []string{modeNATSCore, modePoll}) {
+		t.Fatalf("external: %+v %v", o, err)
+	}
+	if o.probe(1) != time.Millisecond || o.probe(100) != 10*time.Millisecond {
+		t.Fatalf("probe intervals %v %v", o.probe(1), o.probe(100))
+	}
+	for _, bad := range [][]string{
+		{},
+		{"--minio-bin", "/bin/minio"},
+		{"--minio", "http://x", "--mode", "sqs"},
+		{"--minio", "http://x", "--mode", "nats-core"},
+		append(slices.Clone(self), "--mode", "carrier-pigeon"),
+		append(slices.Clone(self), "--readers", "0"),
+		append(slices.Clone(self), "--readers", "1,x"),
+		append(slices.Clone(self), "--mutations", "0"),
+		append(slices.Clone(self), "extra"),
+		append(slices.Clone(self), "--poll-interval", "100ms"),
+	} {
+		var ee *exitError
+		if _, err := parseFlags(bad, io.Discard); !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+}

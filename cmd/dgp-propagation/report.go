@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// percentile returns the p-th percentile (0-100) of ds by nearest rank; 0
+// for no samples.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(p/100*float64(len(s)) + 0.999999999)
+	rank = min(max(rank, 1), len(s))
+	return s[rank-1]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+}
+
+// summary is one row of the report.
+type summary struct {
+	mode, readers, samples                string
+	p50, p95, p99, max                    string
+	applyP50, applyP99, applyBeforeAck    string
+	eventP50, pullP50, ackP50, timeouts   string
+	hintP50, hintP99                      string
+	sources, probeInterval, salt, genSpan string
+}
+
+func summarize(m *measurement) summary {
+	var accept, apply []time.Duration
+	var pull, hint []time.Duration
+	timeouts, before := 0, 0
+	sources := map[string]int{}
+	for _, s := range m.samples {
+		if s.timedOut {
+			timeouts++
+			continue
+		}
+		accept = append(accept, s.accept)
+		if s.hasHint {
+			hint = append(hint, s.hint)
+		}
+		if s.hasApply {
+			apply = append(apply, s.apply)
+			pull = append(pull, time.Duration(s.pullMS)*time.Millisecond)
+			sources[s.source]++
+			if s.apply < 0 {
+				before++
+			}
+		}
+	}
+	var src []string
+	for k, v := range sources {
+		src = append(src, fmt.Sprintf("%s %d", k, v))
+	}
+	slices.Sort(src)
+	salt := "reused"
+	if !m.saltReused {
+		salt = "NEW SALT"
+	}
+	ev := "-"
+	if len(m.event) > 0 {
+		ev = ms(percentile(m.event, 50))
+	}
+	s := summary{
+		mode: m.mode, readers: fmt.Sprint(m.readers), samples: fmt.Sprint(len(m.samples)),
+		p50: ms(percentile(accept, 50)), p95: ms(percentile(accept, 95)), p99: ms(percentile(accept, 99)), max: ms(percentile(accept, 100)),
+		applyP50: ms(percentile(apply, 50)), applyP99: ms(percentile(apply, 99)),
+		applyBeforeAck: fmt.Sprintf("%d%%", percent(before, len(apply))),
+		eventP50:       ev, pullP50: ms(percentile(pull, 50)), ackP50: ms(percentile(m.ack, 50)),
+		timeouts: fmt.Sprint(timeouts), sources: strings.Join(src, ", "), probeInterval: m.probeInterval.String(),
+		salt: salt, genSpan: fmt.Sprintf("%d-%d", m.firstGen, m.lastGen),
+		hintP50: "-", hintP99: "-",
+	}
+	if len(hint) > 0 {
+		s.hintP50, s.hintP99 = ms(percentile(hint, 50)), ms(percentile(hint, 99))
+	}
+	return s
+}
+
+func percent(a, b int) int {
+	if b == 0 {
+		return 0
+	}
+	return a * 100 / b
+}
+
+// writeReport prints the markdown report.
+func writeReport(w io.Writer, machine, command string, ms []*measurement) {
+	fmt.Fprintf(w, "## Propagation: writer acknowledgement -> reader accepts the new key\n\n")
+	fmt.Fprintf(w, "Machine: %s. Go %s %s/%s.\n\n", machine, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "Command:\n\n```\n%s\n```\n\n", command)
+	fmt.Fprintln(w, "Accept latency, ms (from the writer's 201 to a signed ListBuckets with the new key answered 200 by the reader):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| mode | readers | samples | p50 | p95 | p99 | max | timeouts |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	var rows []summary
+	for _, m := range ms {
+		s := summarize(m)
+		rows = append(rows, s)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.mode, s.readers, s.samples, s.p50, s.p95, s.p99, s.max, s.timeouts)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Where the time goes, ms (applied = the reader's \"config db applied\" log line, after swap and fsync; event = MinIO's event seen by the tool on NATS or at the webhook; hint = the reader's event source handed over the hint (--trace); pull = the pull's own duration as logged, ms resolution; ack = admin request -> 201 on the writer):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| mode | readers | event p50 | hint p50 | hint p99 | applied p50 | applied p99 | applied before ack | pull p50 | ack p50 | pulls by trigger | probe every | salt | generations |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
+	for _, s := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			s.mode, s.readers, s.eventP50, s.hintP50, s.hintP99, s.applyP50, s.applyP99, s.applyBeforeAck, s.pullP50, s.ackP50, s.sources, s.probeInterval, s.salt, s.genSpan)
+	}
+}
+
+// describeMachine describes the CPU and the load, for the record.
+func describeMachine() string {
+	model := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = ", load average " + strings.Join(f[:3], " ") + " at start"
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs%s", model, runtime.NumCPU(), load)
+}
