@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -247,4 +249,65 @@ func TestDeclarativeSIGHUPRealBinary(t *testing.T) {
 		t.Fatalf("plan of an unapplied edit: exit %d\n%s%s", code, out, errOut)
 	}
 	stop()
+}
+
+// A declarative instance in a fleet with a sync bucket on MinIO: its YAML
+// is its truth. It does not apply the writer's DB (at startup or on
+// sync-now), and publishes nothing (the bucket's object is untouched).
+func TestDeclarativeIgnoresSyncBucket(t *testing.T) {
+	f := newFleet(t, false)
+	writer := f.start(nil)
+	wadm := writer.admin(t)
+	wadm.login(writer.cfg.Access.BootstrapPassword)
+	mallory := wadm.createUser("mallory", allow([]string{"*"}, "*"))
+
+	head := func() string {
+		out, err := f.minioClient().HeadObject(context.Background(), &s3.HeadObjectInput{
+			Bucket: aws.String(f.bucket), Key: aws.String(config.DefaultConfigSyncObjectKey)})
+		testutil.Must(t, err, "head sync object")
+		return aws.ToString(out.ETag)
+	}
+	etag := head()
+
+	decl := f.start(func(c *config.Config) {
+		c.Access.IAMMode = config.IAMModeDeclarative
+		c.Access.IAM.Users = []config.IAMUser{{Name: "alice", AccessKeyID: aliceKey, SecretAccessKey: aliceSecret1,
+			Permissions: []config.Rule{{Effect: "Allow", Actions: []string{"list"}, Resources: []string{"*"}}}}}
+	})
+	bucket := testutil.UniqueName("data")
+	decl.mkBucket(t, bucket)
+	if code := decl.listAs(t, aliceKey, aliceSecret1, bucket); code != "" {
+		t.Fatalf("alice on the declarative instance: %q", code)
+	}
+	if code := decl.listAs(t, mallory.AccessKeyID, mallory.SecretAccessKey, bucket); code != "InvalidAccessKeyId" {
+		t.Fatalf("the writer's user on the declarative instance: %q", code)
+	}
+	dadm := decl.admin(t)
+	dadm.login(decl.cfg.Access.BootstrapPassword)
+	if names := dadm.userNames(); len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("declarative instance users: %v", names)
+	}
+
+	// Another change on the writer; sync-now on the declarative instance.
+	wadm.createUser("trent", allow([]string{"read"}, "*"))
+	var res configsync.PullResult
+	dadm.must(http.StatusOK, http.MethodPost, "/config/sync-now", nil, &res)
+	if res.Status != configsync.StatusDeclarative || res.Downloaded {
+		t.Fatalf("sync-now: %+v", res)
+	}
+	if names := dadm.userNames(); len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("after sync-now: %v", names)
+	}
+	if code := writer.listAs(t, aliceKey, aliceSecret1, bucket); code != "InvalidAccessKeyId" {
+		t.Fatalf("the declarative instance's user reached the writer: %q", code)
+	}
+	if got := head(); got == etag {
+		t.Fatal("the writer's second change did not reach the bucket (test setup)")
+	}
+	etag = head()
+	// A logout on the declarative instance is local too.
+	dadm.must(http.StatusOK, http.MethodPost, "/logout", nil, nil)
+	if got := head(); got != etag {
+		t.Fatal("the declarative instance wrote the sync object")
+	}
 }
