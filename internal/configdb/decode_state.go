@@ -24,6 +24,9 @@ func (d *decoder) data(out *Data) error {
 		}
 		switch name {
 		case "users":
+			if out.Users == nil && d.usersHint > 0 {
+				out.Users = make([]iam.User, 0, d.usersHint)
+			}
 			out.Users, err = list(d, out.Users, "a list of users", (*decoder).user)
 		case "groups":
 			out.Groups, err = list(d, out.Groups, "a list of groups", (*decoder).group)

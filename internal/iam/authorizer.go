@@ -38,8 +38,8 @@ const (
 	patAny    patternKind = iota // "*"
 	patPrefix                    // "buck*": s is the text before '*'
 
-	// Patterns confined to one bucket, stored under that bucket in
-	// CompiledUser.buckets; s is relative to "bucket/".
+	// Patterns confined to one bucket, stored in that bucket's sets of
+	// CompiledUser; s is relative to "bucket/".
 	patBucket    // "bucket": the bucket itself
 	patObject    // "bucket/key": s is the key
 	patKeyPrefix // "bucket/prefix*": s is the key prefix (may be "")
@@ -49,13 +49,6 @@ type pattern struct {
 	kind patternKind
 	s    string
 }
-
-// ruleSet holds the patterns of one action, split by effect.
-type ruleSet struct {
-	allow, deny []pattern
-}
-
-type actionSets [numActions]ruleSet
 
 // requestMode is how a pattern is matched against a request.
 type requestMode uint8
@@ -75,38 +68,60 @@ type CompiledUser struct {
 	accessKeyID string
 	secret      string
 	enabled     bool
-	global      actionSets // patterns not tied to one bucket ("*", "buck*")
-	// Patterns confined to one bucket, one entry per bucket. Up to
-	// linearBuckets entries are searched linearly; beyond, bucketIdx maps a
-	// bucket name to its position.
-	buckets   []bucketSets
+	// pats holds every pattern of the user, grouped by set: by bucket (0:
+	// the global patterns, not tied to one bucket, like "*" and "buck*";
+	// i+1: those confined to buckets[i]), then action, then effect. Set k
+	// is pats[starts[k]:starts[k+1]] (see set); starts is nil when the user
+	// has no pattern at all.
+	pats    []pattern
+	starts  []uint32
+	buckets []string
+	// Up to linearBuckets buckets are searched linearly; beyond, bucketIdx
+	// maps a bucket name to its position in buckets.
 	bucketIdx map[string]int
 }
 
-// bucketSets are the patterns confined to one bucket.
-type bucketSets struct {
-	name string
-	sets actionSets
+// slotsPerBucket is the number of sets of a bucket: one per action and
+// effect.
+const slotsPerBucket = numActions * 2
+
+// slot is the position of the (action, effect) set within its bucket's.
+func slot(ai int, deny bool) int {
+	if deny {
+		return ai*2 + 1
+	}
+	return ai * 2
+}
+
+// set returns the patterns of bucket number bi (0: global) for action
+// index ai and the given effect.
+func (u *CompiledUser) set(bi, ai int, deny bool) []pattern {
+	k := bi*slotsPerBucket + slot(ai, deny)
+	if k+1 >= len(u.starts) {
+		return nil
+	}
+	return u.pats[u.starts[k]:u.starts[k+1]]
 }
 
 // linearBuckets is the number of buckets up to which a linear search
 // beats a map lookup.
 const linearBuckets = 6
 
-// bucket returns the patterns confined to bucket, or nil.
-func (u *CompiledUser) bucket(name string) *actionSets {
+// bucketNum returns the number of the bucket's sets (see set), or 0 when
+// no pattern is confined to it.
+func (u *CompiledUser) bucketNum(name string) int {
 	if u.bucketIdx != nil {
 		if i, ok := u.bucketIdx[name]; ok {
-			return &u.buckets[i].sets
+			return i + 1
 		}
-		return nil
+		return 0
 	}
-	for i := range u.buckets {
-		if u.buckets[i].name == name {
-			return &u.buckets[i].sets
+	for i, b := range u.buckets {
+		if b == name {
+			return i + 1
 		}
 	}
-	return nil
+	return 0
 }
 
 // ID returns the user's id.
@@ -148,7 +163,7 @@ func (u *CompiledUser) Allowed(action Action, bucket, key string) bool {
 		// The service level: only ListBuckets. Every enabled user may list
 		// buckets (the answer is filtered with BucketVisible) unless a Deny
 		// list rule covers everything.
-		return ai == idxList && !hasAnyPattern(u.global[idxList].deny)
+		return ai == idxList && !hasAnyPattern(u.set(0, idxList, true))
 	}
 	mode := modeObject
 	switch {
@@ -157,13 +172,13 @@ func (u *CompiledUser) Allowed(action Action, bucket, key string) bool {
 	case key == "":
 		mode = modeBucket
 	}
-	bs := u.bucket(bucket)
-	if matchAny(u.global[ai].deny, mode, true, bucket, key) ||
-		(bs != nil && matchAny(bs[ai].deny, mode, true, bucket, key)) {
+	bi := u.bucketNum(bucket)
+	if matchAny(u.set(0, ai, true), mode, true, bucket, key) ||
+		(bi > 0 && matchAny(u.set(bi, ai, true), mode, true, bucket, key)) {
 		return false
 	}
-	return matchAny(u.global[ai].allow, mode, false, bucket, key) ||
-		(bs != nil && matchAny(bs[ai].allow, mode, false, bucket, key))
+	return matchAny(u.set(0, ai, false), mode, false, bucket, key) ||
+		(bi > 0 && matchAny(u.set(bi, ai, false), mode, false, bucket, key))
 }
 
 // BucketVisible reports whether bucket should appear in the user's
@@ -174,19 +189,19 @@ func (u *CompiledUser) BucketVisible(bucket string) bool {
 	if u == nil || !u.enabled || bucket == "" {
 		return false
 	}
-	bs := u.bucket(bucket)
-	if matchAny(u.global[idxList].deny, modeBucket, false, bucket, "") ||
-		(bs != nil && matchAny(bs[idxList].deny, modeBucket, false, bucket, "")) {
+	bi := u.bucketNum(bucket)
+	if matchAny(u.set(0, idxList, true), modeBucket, false, bucket, "") ||
+		(bi > 0 && matchAny(u.set(bi, idxList, true), modeBucket, false, bucket, "")) {
 		return false
 	}
 	for ai := range numActions {
-		for _, p := range u.global[ai].allow {
+		for _, p := range u.set(0, ai, false) {
 			if touches(p, bucket) {
 				return true
 			}
 		}
-		if bs != nil && len(bs[ai].allow) > 0 {
-			return true // every bucket-indexed pattern names this bucket
+		if bi > 0 && len(u.set(bi, ai, false)) > 0 {
+			return true // every pattern confined to the bucket names it
 		}
 	}
 	return false

@@ -3,6 +3,7 @@ package iam
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -115,17 +116,6 @@ func CompileUser(u User, groups map[string]*CompiledGroup) (*CompiledUser, error
 	return cu, nil
 }
 
-// slot is the position of an (action, effect) rule set within the counters
-// of one bucket.
-func slot(ai int, deny bool) int {
-	if deny {
-		return ai*2 + 1
-	}
-	return ai * 2
-}
-
-const slotsPerBucket = numActions * 2
-
 // bucketIndex returns the number of bucket name among the buckets met so
 // far while merging: 0 for the global set, 1.. for names[0..]. Few names
 // are searched linearly; beyond linearBuckets, idx maps them.
@@ -145,11 +135,10 @@ func bucketIndex(names []string, idx map[string]int, name string) (int, bool) {
 	return 0, false
 }
 
-// merge lays out own entries and those of the user's groups in its rule
-// sets: one backing array for every pattern, sliced per bucket, action and
-// effect, keeping the order of the entries (a counting sort). It allocates
-// the backing array, the bucket list and, for users with many buckets,
-// their index.
+// merge lays out own entries and those of the user's groups in its sets
+// (see CompiledUser.pats), keeping the order of the entries: a counting
+// sort. It allocates the patterns, their offsets, the bucket list and, for
+// users with many buckets, their index.
 func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
 	var nameBuf [linearBuckets]string
 	names := nameBuf[:0]
@@ -193,9 +182,12 @@ func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
 	if total == 0 {
 		return
 	}
-	backing := make([]pattern, total)
-	var endBuf [(linearBuckets + 1) * slotsPerBucket]int
-	ends := append(endBuf[:0], counts...) // fill positions, then end offsets
+	u.pats = make([]pattern, total)
+	u.starts = make([]uint32, len(counts)+1)
+	for k, start := range counts {
+		u.starts[k] = uint32(start)
+	}
+	u.starts[len(counts)] = uint32(total)
 	for si := -1; si < len(groups); si++ {
 		src := own
 		if si >= 0 {
@@ -207,34 +199,16 @@ func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
 			for ai := range numActions {
 				if e.actions&(1<<ai) != 0 {
 					k := bi*slotsPerBucket + slot(ai, e.deny)
-					backing[ends[k]] = e.p
-					ends[k]++
+					u.pats[counts[k]] = e.p
+					counts[k]++ // the next position of set k
 				}
 			}
 		}
 	}
-	sets := func(bi int) actionSets {
-		var s actionSets
-		for ai := range numActions {
-			a, d := bi*slotsPerBucket+slot(ai, false), bi*slotsPerBucket+slot(ai, true)
-			if ends[a] > counts[a] {
-				s[ai].allow = backing[counts[a]:ends[a]:ends[a]]
-			}
-			if ends[d] > counts[d] {
-				s[ai].deny = backing[counts[d]:ends[d]:ends[d]]
-			}
-		}
-		return s
+	if len(names) > 0 {
+		u.buckets = slices.Clone(names)
+		u.bucketIdx = idx
 	}
-	u.global = sets(0)
-	if len(names) == 0 {
-		return
-	}
-	u.buckets = make([]bucketSets, len(names))
-	for i, name := range names {
-		u.buckets[i] = bucketSets{name: name, sets: sets(i + 1)}
-	}
-	u.bucketIdx = idx
 }
 
 // ErrDuplicate is returned by NewAuthorizer and Compile when two users share
