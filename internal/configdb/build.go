@@ -459,8 +459,12 @@ func (s *State) compileUsers(todo []int, groups map[string]*iam.CompiledGroup) e
 }
 
 func (s *State) compileRange(todo []int, groups map[string]*iam.CompiledGroup) error {
+	compile := func(u iam.User) (*iam.CompiledUser, error) { return iam.CompileUser(u, groups) }
+	if len(todo) >= blockCompileMin {
+		compile = iam.NewUserCompiler(groups).Compile // one per goroutine
+	}
 	for _, i := range todo {
-		cu, err := iam.CompileUser(s.users[i], groups)
+		cu, err := compile(s.users[i])
 		if err != nil {
 			return err
 		}
@@ -468,6 +472,11 @@ func (s *State) compileRange(todo []int, groups map[string]*iam.CompiledGroup) e
 	}
 	return nil
 }
+
+// blockCompileMin is the number of users to compile from which shared
+// blocks (iam.UserCompiler) pay off; an Op compiles one or a few users,
+// which then do not keep a block in memory.
+const blockCompileMin = 64
 
 // containsID reports whether ids holds id. Membership lists of a State are
 // sorted by build before validation, so a binary search suffices.

@@ -1,7 +1,6 @@
 package configdb
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,9 +29,6 @@ import (
 // costs a few dozen allocations instead of dozens per user.
 func decodeData(payload []byte) (Data, error) {
 	d := decoder{buf: payload, str: string(payload)}
-	// Every user has a secret: counting them sizes the user list at once
-	// (bounded, in case the name occurs elsewhere).
-	d.usersHint = min(bytes.Count(payload, []byte(`"secret_access_key"`)), len(payload)/100)
 	var out Data
 	d.ws()
 	if err := d.data(&out); err != nil {
@@ -49,10 +45,9 @@ func decodeData(payload []byte) (Data, error) {
 // across the document; lists handed out are capped slices of blocks, so
 // appending to them never writes into a neighbour.
 type decoder struct {
-	buf       []byte
-	str       string // buf as a string: unescaped strings are sliced from it
-	pos       int
-	usersHint int // expected number of users
+	buf []byte
+	str string // buf as a string: unescaped strings are sliced from it
+	pos int
 
 	strScratch  []string
 	actScratch  []iam.Action

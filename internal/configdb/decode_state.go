@@ -24,9 +24,6 @@ func (d *decoder) data(out *Data) error {
 		}
 		switch name {
 		case "users":
-			if out.Users == nil && d.usersHint > 0 {
-				out.Users = make([]iam.User, 0, d.usersHint)
-			}
 			out.Users, err = list(d, out.Users, "a list of users", (*decoder).user)
 		case "groups":
 			out.Groups, err = list(d, out.Groups, "a list of groups", (*decoder).group)
@@ -62,8 +59,16 @@ func list[T any](d *decoder, cur []T, want string, elem func(*decoder, *T) error
 			var zero T
 			cur = append(cur, zero)
 		}
+		start := d.pos
 		if err := elem(d, &cur[n]); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", n, err)
+		}
+		if n == 0 && cap(cur) < 64 {
+			// Size the list once for the rest of the input, guessing that
+			// the other elements are as long as the first.
+			if guess := (len(d.buf) - start) / max(d.pos-start, 64); guess > cap(cur) {
+				cur = append(make([]T, 0, guess), cur...)
+			}
 		}
 	}
 	if n == 0 {

@@ -3,7 +3,6 @@ package iam
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -91,6 +90,57 @@ func compilePattern(res string) (pattern, string) {
 // invalid rule or an unknown group id. The result holds u's id, name, keys
 // and enabled flag; it is immutable.
 func CompileUser(u User, groups map[string]*CompiledGroup) (*CompiledUser, error) {
+	return (&UserCompiler{groups: groups}).compile(u, false)
+}
+
+// UserCompiler compiles many users against one set of compiled groups,
+// like CompileUser, but carves their compiled forms out of shared blocks
+// instead of allocating each piece: a few large allocations for thousands
+// of users. A block stays in memory while any user carved from it does.
+// A UserCompiler is not safe for concurrent use: use one per goroutine.
+type UserCompiler struct {
+	groups map[string]*CompiledGroup
+	users  []CompiledUser
+	pats   []pattern
+	starts []uint32
+	names  []string
+}
+
+// NewUserCompiler returns a UserCompiler for users of groups.
+func NewUserCompiler(groups map[string]*CompiledGroup) *UserCompiler {
+	return &UserCompiler{groups: groups}
+}
+
+// Compile is CompileUser(u, groups).
+func (c *UserCompiler) Compile(u User) (*CompiledUser, error) {
+	return c.compile(u, true)
+}
+
+// Block sizes of a UserCompiler, in elements.
+const (
+	userBlock    = 256
+	patternBlock = 4096
+	offsetBlock  = 8192
+	nameBlock    = 1024
+)
+
+// carve returns n elements of *block (full capacity n), refilling it with
+// a fresh block of size when short; a request larger than an eighth of a
+// block gets its own allocation, so blocks are not wasted. Without blocks
+// (shared false), it allocates exactly n.
+func carve[T any](block *[]T, n, size int, shared bool) []T {
+	if !shared || n > size/8 {
+		return make([]T, n)
+	}
+	if n > cap(*block)-len(*block) {
+		*block = make([]T, 0, size)
+	}
+	l := len(*block)
+	*block = (*block)[:l+n]
+	return (*block)[l : l+n : l+n]
+}
+
+func (c *UserCompiler) compile(u User, shared bool) (*CompiledUser, error) {
 	var ownBuf [16]ruleEntry
 	own, err := appendRules(ownBuf[:0], u.Permissions)
 	if err != nil {
@@ -99,20 +149,21 @@ func CompileUser(u User, groups map[string]*CompiledGroup) (*CompiledUser, error
 	var groupBuf [8][]ruleEntry
 	gs := groupBuf[:0]
 	for _, gid := range u.GroupIDs {
-		g, ok := groups[gid]
+		g, ok := c.groups[gid]
 		if !ok || g == nil {
 			return nil, fmt.Errorf("compile iam: user %q: unknown group id %q", u.ID, gid)
 		}
 		gs = append(gs, g.entries)
 	}
-	cu := &CompiledUser{
+	cu := &carve(&c.users, 1, userBlock, shared)[0]
+	*cu = CompiledUser{
 		id:          u.ID,
 		name:        u.Name,
 		accessKeyID: u.AccessKeyID,
 		secret:      u.SecretAccessKey,
 		enabled:     u.Enabled,
 	}
-	cu.merge(own, gs)
+	c.merge(cu, own, gs, shared)
 	return cu, nil
 }
 
@@ -135,11 +186,11 @@ func bucketIndex(names []string, idx map[string]int, name string) (int, bool) {
 	return 0, false
 }
 
-// merge lays out own entries and those of the user's groups in its sets
+// merge lays out own entries and those of the user's groups in u's sets
 // (see CompiledUser.pats), keeping the order of the entries: a counting
 // sort. It allocates the patterns, their offsets, the bucket list and, for
 // users with many buckets, their index.
-func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
+func (c *UserCompiler) merge(u *CompiledUser, own []ruleEntry, groups [][]ruleEntry, shared bool) {
 	var nameBuf [linearBuckets]string
 	names := nameBuf[:0]
 	var idx map[string]int // set once there are more than linearBuckets
@@ -182,8 +233,8 @@ func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
 	if total == 0 {
 		return
 	}
-	u.pats = make([]pattern, total)
-	u.starts = make([]uint32, len(counts)+1)
+	u.pats = carve(&c.pats, total, patternBlock, shared)
+	u.starts = carve(&c.starts, len(counts)+1, offsetBlock, shared)
 	for k, start := range counts {
 		u.starts[k] = uint32(start)
 	}
@@ -206,7 +257,8 @@ func (u *CompiledUser) merge(own []ruleEntry, groups [][]ruleEntry) {
 		}
 	}
 	if len(names) > 0 {
-		u.buckets = slices.Clone(names)
+		u.buckets = carve(&c.names, len(names), nameBlock, shared)
+		copy(u.buckets, names)
 		u.bucketIdx = idx
 	}
 }
@@ -256,9 +308,10 @@ func Compile(users []User, groups []Group) (*Authorizer, error) {
 		}
 		cgs[g.ID] = cg
 	}
+	c := NewUserCompiler(cgs)
 	cus := make([]*CompiledUser, len(users))
 	for i, u := range users {
-		cu, err := CompileUser(u, cgs)
+		cu, err := c.Compile(u)
 		if err != nil {
 			return nil, err
 		}

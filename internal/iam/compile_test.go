@@ -187,3 +187,52 @@ func TestCompileParts(t *testing.T) {
 		t.Error("nil user accepted")
 	}
 }
+
+// TestUserCompilerBlocks compiles many users, small and large, through one
+// UserCompiler (shared blocks) and checks each against CompileUser.
+func TestUserCompilerBlocks(t *testing.T) {
+	g, err := CompileGroup(Group{ID: "g", Permissions: []Rule{allow(acts(ActionRead, ActionList), "shared/*"), deny(acts(ActionAll), "shared/secret/*")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]*CompiledGroup{"g": g}
+	c := NewUserCompiler(groups)
+	var users []User
+	var compiled []*CompiledUser
+	for i := range 700 {
+		var rules []Rule
+		for r := range 1 + i%7 {
+			rules = append(rules, allow(acts(ActionAll), fmt.Sprintf("b%d/u%d/*", r, i)))
+		}
+		if i%100 == 0 { // a large user: its patterns get their own allocation
+			for r := range 200 {
+				rules = append(rules, allow(acts(ActionWrite), fmt.Sprintf("big%d/*", r)))
+			}
+		}
+		u := testUser(fmt.Sprintf("u%d", i), rules, "g")
+		cu, err := c.Compile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, compiled = append(users, u), append(compiled, cu)
+	}
+	for i, u := range users {
+		want, err := CompileUser(u, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := compiled[i]
+		for _, b := range []string{"shared", "b0", "b3", "big7", "big199", "other"} {
+			for _, act := range []Action{ActionRead, ActionWrite, ActionDelete, ActionList, ActionAdmin} {
+				for _, key := range []string{"", "secret/x", fmt.Sprintf("u%d/f", i), "u1/f"} {
+					if got.Allowed(act, b, key) != want.Allowed(act, b, key) {
+						t.Fatalf("user %d: Allowed(%s, %q, %q) differs from CompileUser's", i, act, b, key)
+					}
+				}
+			}
+		}
+	}
+	if _, err := c.Compile(testUser("bad", nil, "nope")); err == nil {
+		t.Error("unknown group accepted")
+	}
+}
