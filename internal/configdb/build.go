@@ -379,9 +379,9 @@ func sameRules(a, b []iam.Rule) bool {
 // is shared among the CPUs.
 const parallelCompileMin = 2048
 
-// compile builds the compiled groups and users of a validated
-// s. A group whose rules equal those of base's group of the same id shares
-// its compiled form; so does a user unchanged from base (same.users) whose
+// compile builds the compiled groups and users of a validated s. A group
+// whose rules equal those of base's group of the same id shares its
+// compiled form; so does a user unchanged from base (same.users) whose
 // groups all share theirs. The rest is compiled, in parallel when large.
 func (s *State) compile(base *State, same unchanged) error {
 	s.compiledGroups = make([]*iam.CompiledGroup, len(s.groups))
