@@ -57,13 +57,27 @@ func translate(err error, kind resourceKind) error {
 		if isInvalidParams(err) {
 			return s3err.ErrInvalidArgument.WithMessage("%s", "invalid request parameters").WithCause(err)
 		}
-		return s3err.ErrServiceUnavailable.WithMessage("%s", "The storage backend is unreachable.").WithCause(err)
+		return unreachable(err)
 	}
+	return translateAnswer(status, code, msg, kind, err)
+}
 
+// unreachable is the error of a request that got no answer at all (dial,
+// TLS, reset, timeout, cancel, or no credentials to sign it with).
+func unreachable(cause error) error {
+	return s3err.ErrServiceUnavailable.WithMessage("%s", "The storage backend is unreachable.").WithCause(cause)
+}
+
+// translateAnswer maps an upstream error answer (HTTP status, S3 error code
+// and message as the service sent them, code and message empty when the
+// answer had no usable body) to an *s3err.Error wrapping cause. Both the SDK
+// path (translate) and the fast path (responseError) use it, so an upstream
+// answer means the same whichever path carried it.
+func translateAnswer(status int, code, msg string, kind resourceKind, cause error) error {
 	derived := code == "" || code == "UnknownError" ||
 		(status != 0 && code == strings.ReplaceAll(http.StatusText(status), " ", ""))
 	if derived {
-		return fromStatus(status, code, kind, err)
+		return fromStatus(status, code, kind, cause)
 	}
 
 	if e := tableError(code); e != nil {
@@ -74,7 +88,7 @@ func translate(err error, kind resourceKind) error {
 		if msg != "" {
 			out.Message = msg
 		}
-		out.Err = err
+		out.Err = cause
 		return &out
 	}
 	if status == 0 {
@@ -83,7 +97,7 @@ func translate(err error, kind resourceKind) error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &s3err.Error{Code: code, Status: status, Message: msg, Err: err}
+	return &s3err.Error{Code: code, Status: status, Message: msg, Err: cause}
 }
 
 // fromStatus maps an answer without a usable S3 code to the table by status.

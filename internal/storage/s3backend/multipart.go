@@ -49,6 +49,9 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 	if err != nil {
 		return nil, err
 	}
+	if t := b.fastTarget(ctx, bucket, key); t != nil {
+		return b.fastUploadPart(ctx, t, key, uploadID, partNumber, body, size, opts)
+	}
 	in := &s3.UploadPartInput{
 		Bucket:        aws.String(bucket),
 		Key:           aws.String(key),

@@ -20,18 +20,18 @@ import (
 )
 
 // GetObject opens an object or a byte range of it. Conditions are evaluated
-// upstream (NotModified / PreconditionFailed); the returned Body is the SDK's
-// response stream and must be closed by the caller.
+// upstream (NotModified / PreconditionFailed); the returned Body is the
+// upstream response stream and must be closed by the caller.
 func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
-	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
-	if opts.Range != nil {
-		rng, err := rangeHeader(*opts.Range)
-		if err != nil {
-			return nil, err
-		}
-		in.Range = aws.String(rng)
+	rng, err := optRangeHeader(opts.Range)
+	if err != nil {
+		return nil, err
 	}
+	if t := b.fastTarget(ctx, bucket, key); t != nil {
+		return b.fastGetObject(ctx, t, key, rng, opts)
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng)}
+	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
 	if opts.PartNumber > 0 {
 		in.PartNumber = aws.Int32(int32(opts.PartNumber))
 	}
@@ -70,15 +70,15 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 // HeadObject returns an object's metadata, evaluating conditions upstream.
 // Size is the whole object's size even when a Range is given.
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
-	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
-	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
-	if opts.Range != nil {
-		rng, err := rangeHeader(*opts.Range)
-		if err != nil {
-			return nil, err
-		}
-		in.Range = aws.String(rng)
+	rng, err := optRangeHeader(opts.Range)
+	if err != nil {
+		return nil, err
 	}
+	if t := b.fastTarget(ctx, bucket, key); t != nil {
+		return b.fastHeadObject(ctx, t, key, rng, opts)
+	}
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng)}
+	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
 	if opts.PartNumber > 0 {
 		in.PartNumber = aws.Int32(int32(opts.PartNumber))
 	}
@@ -118,6 +118,9 @@ func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts stora
 func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
 	if size < 0 {
 		return nil, s3err.ErrMissingContentLength
+	}
+	if t := b.fastTarget(ctx, bucket, key); t != nil {
+		return b.fastPutObject(ctx, t, key, body, size, opts)
 	}
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
@@ -203,6 +206,14 @@ func streamingOptions(h storedHeaders) []func(*s3.Options) {
 // IfModifiedSince, IfUnmodifiedSince (nil when unset).
 func conditionFields(c storage.Conditions) (ifMatch, ifNoneMatch *string, ifModSince, ifUnmodSince *time.Time) {
 	return optString(c.IfMatch), optString(c.IfNoneMatch), optTime(c.IfModifiedSince), optTime(c.IfUnmodifiedSince)
+}
+
+// optRangeHeader is rangeHeader of r, or "" when r is nil.
+func optRangeHeader(r *storage.Range) (string, error) {
+	if r == nil {
+		return "", nil
+	}
+	return rangeHeader(*r)
 }
 
 // rangeHeader renders r as an HTTP Range header: Start -1 is a suffix of End

@@ -25,8 +25,31 @@
 //
 // Request bodies (PutObject, UploadPart) are streamed to the upstream with
 // Content-Length set and an UNSIGNED-PAYLOAD signature, so they need not be
-// seekable and are never buffered; such requests are not retried by the
-// SDK. Response bodies (GetObject) are the SDK's own stream.
+// seekable and are never buffered; such requests are never retried.
+// Response bodies (GetObject) are the HTTP response stream, handed through.
+//
+// # Fast path
+//
+// GetObject, HeadObject, PutObject and UploadPart, the operations on the
+// data path, do not go through the SDK's per-call middleware stack (which
+// costs several times the CPU and allocations of the request itself). They
+// are sent as plain net/http requests through the SDK client's own HTTP
+// client and connection pool, signed with the SDK's SigV4 signer and the
+// SDK's cached credentials, to the URL the SDK's own endpoint rules give
+// for the bucket (resolved once per bucket: path style, virtual-hosted
+// style, AWS regional hosts, access point ARNs alike). They send the same
+// method, URL, headers and body as the SDK would, read the same answer
+// headers, and translate error answers with the same table (see
+// translateAnswer). Buckets whose endpoint needs anything else (S3 Express
+// session auth, SigV4a, endpoint headers, rules that fail) and empty keys
+// take the SDK path, as do all other operations.
+//
+// Two differences from the SDK path, both deliberate: the fast path does
+// not retry (net/http itself resends a GET or HEAD whose reused keep-alive
+// connection turned out to be closed; any other failure goes back to the
+// client, whose own SDK retries), and it signs with the local clock (the
+// SDK corrects its clock after a RequestTimeTooSkewed answer, only on
+// retry).
 package s3backend
 
 import (
@@ -85,6 +108,7 @@ type Backend struct {
 	name        string
 	region      string
 	client      *s3.Client
+	fast        *fastPath // nil: every request takes the SDK path
 	pingBucket  string
 	pingTimeout time.Duration
 }
@@ -145,6 +169,7 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		name:        o.Name,
 		region:      o.Region,
 		client:      client,
+		fast:        newFastPath(client, time.Now),
 		pingBucket:  o.PingBucket,
 		pingTimeout: o.PingTimeout,
 	}, nil

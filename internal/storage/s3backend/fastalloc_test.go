@@ -1,0 +1,71 @@
+package s3backend
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// maxFastGetAllocs bounds the heap allocations of one 4 KiB GetObject on the
+// fast path, counted over the whole process: the backend, net/http's client
+// side, and the in-process test server's side of the request (about 40 of
+// them). The SDK path makes about 425 more; see TestFastPathAllocations.
+const maxFastGetAllocs = 160
+
+// TestFastPathAllocations counts the allocations of a 4 KiB GetObject (body
+// read and closed) against an in-process server, through the fast path and
+// through the SDK path, with the production HTTP client.
+func TestFastPathAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count: not in -short")
+	}
+	body := bytes.Repeat([]byte("x"), 4<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Etag"] = []string{`"0123456789abcdef0123456789abcdef"`}
+		h["Last-Modified"] = []string{"Wed, 21 Oct 2025 07:28:00 GMT"}
+		h["Content-Type"] = []string{"application/octet-stream"}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+
+	newBackend := func() *Backend {
+		b, err := New(context.Background(), Options{Endpoint: srv.URL, ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	fast, sdk := newBackend(), newBackend()
+	sdkOnly(sdk)
+	ctx := context.Background()
+	get := func(b *Backend) func() {
+		return func() {
+			obj, err := b.GetObject(ctx, "bkt", "dir/object.bin", storage.GetOptions{})
+			if err != nil {
+				t.Fatalf("GetObject: %v", err)
+			}
+			n, err := io.Copy(io.Discard, obj.Body)
+			obj.Body.Close()
+			if err != nil || n != int64(len(body)) {
+				t.Fatalf("read %d bytes: %v", n, err)
+			}
+		}
+	}
+	fastAllocs := testing.AllocsPerRun(300, get(fast))
+	sdkAllocs := testing.AllocsPerRun(300, get(sdk))
+	t.Logf("allocations per 4 KiB GET: fast path %.0f, SDK path %.0f", fastAllocs, sdkAllocs)
+	if fastAllocs > maxFastGetAllocs {
+		t.Errorf("fast path: %.0f allocations per GET, want at most %d", fastAllocs, maxFastGetAllocs)
+	}
+	if fastAllocs*2 > sdkAllocs {
+		t.Errorf("fast path: %.0f allocations per GET, not under half the SDK path's %.0f", fastAllocs, sdkAllocs)
+	}
+}

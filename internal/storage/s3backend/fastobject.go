@@ -1,0 +1,257 @@
+package s3backend
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	smithytime "github.com/aws/smithy-go/time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// fastTarget returns the fast-path target of an object request, or nil when
+// the request takes the SDK path (no fast path, an empty key, which the SDK
+// refuses, or a bucket the fast path does not handle).
+func (b *Backend) fastTarget(ctx context.Context, bucket, key string) *target {
+	if b.fast == nil || key == "" {
+		return nil
+	}
+	return b.fast.targetFor(ctx, bucket)
+}
+
+// fastGetObject is GetObject on the fast path; rng is the validated Range
+// header ("" for none).
+func (b *Backend) fastGetObject(ctx context.Context, t *target, key, rng string, opts storage.GetOptions) (*storage.Object, error) {
+	resp, err := b.fastRead(ctx, http.MethodGet, t, key, rng, opts)
+	if err != nil {
+		return nil, err
+	}
+	info, contentLength, contentRange, err := objectInfoFromHeaders(resp, key)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return &storage.Object{Info: info, Body: resp.Body, ContentLength: contentLength, ContentRange: contentRange}, nil
+}
+
+// fastHeadObject is HeadObject on the fast path.
+func (b *Backend) fastHeadObject(ctx context.Context, t *target, key, rng string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
+	resp, err := b.fastRead(ctx, http.MethodHead, t, key, rng, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	info, _, _, err := objectInfoFromHeaders(resp, key)
+	if err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// fastRead sends a GET or HEAD with opts' conditions and part number and
+// returns a successful answer (its body open) or the translated error.
+func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, rng string, opts storage.GetOptions) (*http.Response, error) {
+	var query string
+	if opts.PartNumber > 0 {
+		query = "partNumber=" + strconv.Itoa(opts.PartNumber)
+	}
+	req, err := b.fast.newRequest(ctx, method, t, key, query)
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	c := opts.Conditions
+	setHeader(h, "If-Match", c.IfMatch)
+	setHeader(h, "If-None-Match", c.IfNoneMatch)
+	setTimeHeader(h, "If-Modified-Since", c.IfModifiedSince)
+	setTimeHeader(h, "If-Unmodified-Since", c.IfUnmodifiedSince)
+	setHeader(h, "Range", rng)
+	resp, err := b.fast.send(req, t, emptyPayloadHash)
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return nil, responseError(resp, kindObject)
+	}
+	return resp, nil
+}
+
+// fastPutObject is PutObject on the fast path (size >= 0).
+func (b *Backend) fastPutObject(ctx context.Context, t *target, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
+	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, "")
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	if opts.ContentType != "" {
+		h["Content-Type"] = []string{opts.ContentType}
+	}
+	setHeader(h, "Content-Md5", opts.ContentMD5)
+	setHeader(h, "If-Match", opts.IfMatch)
+	setHeader(h, "If-None-Match", opts.IfNoneMatch)
+	sh := parseStoredHeaders(opts.Headers)
+	setHeader(h, hdrCacheControl, sh.cacheControl)
+	setHeader(h, hdrContentDisposition, sh.contentDisposition)
+	setHeader(h, hdrContentEncoding, sh.contentEncoding)
+	setHeader(h, hdrContentLanguage, sh.contentLanguage)
+	setHeader(h, hdrExpires, sh.expires)
+	for k, v := range opts.UserMetadata {
+		// The header name the SDK makes of a metadata key.
+		h["X-Amz-Meta-"+strings.TrimSpace(http.CanonicalHeaderKey(k))] = []string{v}
+	}
+	etag, err := b.fastUpload(req, t, body, size, "put object", kindObject)
+	if err != nil {
+		return nil, err
+	}
+	return &storage.PutResult{ETag: etag}, nil
+}
+
+// fastUploadPart is UploadPart on the fast path (size >= 0, partNumber
+// validated).
+func (b *Backend) fastUploadPart(ctx context.Context, t *target, key, uploadID string, partNumber int, body io.Reader, size int64, opts storage.PartOptions) (*storage.PartResult, error) {
+	query := "partNumber=" + strconv.Itoa(partNumber) + "&uploadId=" + url.QueryEscape(uploadID)
+	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, query)
+	if err != nil {
+		return nil, err
+	}
+	setHeader(req.Header, "Content-Md5", opts.ContentMD5)
+	etag, err := b.fastUpload(req, t, body, size, "upload part", kindUpload)
+	if err != nil {
+		return nil, err
+	}
+	return &storage.PartResult{ETag: etag}, nil
+}
+
+// fastUpload streams exactly size bytes of body as req's payload (signed
+// UNSIGNED-PAYLOAD, never retried: the body cannot be rewound) and returns
+// the quoted ETag of the answer. A body that fails or ends early aborts the
+// request, so nothing is stored, and its error is returned (see bodyError).
+func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size int64, op string, kind resourceKind) (string, error) {
+	if _, ok := req.Header["Content-Type"]; !ok {
+		// The SDK's serialiser sends this default (MinIO and S3 store it).
+		req.Header["Content-Type"] = []string{defaultContentType}
+	}
+	ub := newUploadBody(body, size)
+	req.ContentLength = size
+	if size > 0 {
+		// No GetBody: net/http then neither retries nor redirects it.
+		req.Body = io.NopCloser(ub)
+	}
+	if size >= continueThreshold {
+		req.Header["Expect"] = []string{"100-continue"}
+	}
+	resp, err := b.fast.send(req, t, unsignedPayload)
+	if bodyErr := ub.finish(); bodyErr != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return "", bodyError(op, bodyErr)
+	}
+	if err != nil {
+		return "", translate(err, kind)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return "", responseError(resp, kind)
+	}
+	// Drain the (empty) answer so that the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	return quoteETag(headerValue(resp.Header, "Etag")), nil
+}
+
+// objectInfoFromHeaders reads a GET or HEAD answer's headers as the SDK
+// deserialises them (values trimmed; x-amz-meta-* keys lower-cased without
+// the prefix; no Content-Length means 0), and returns the object's info,
+// the answer's Content-Length and its Content-Range. Size is the whole
+// object's, from Content-Range when a range was served. An unparsable
+// Content-Length or Last-Modified fails as the SDK's deserialiser does.
+func objectInfoFromHeaders(resp *http.Response, key string) (info storage.ObjectInfo, contentLength int64, contentRange string, err error) {
+	h := resp.Header
+	if v := headerValue(h, "Content-Length"); v != "" {
+		contentLength, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return info, 0, "", unreadable(resp, kindObject, err)
+		}
+	}
+	var lastModified time.Time
+	if v, ok := h["Last-Modified"]; ok && len(v) > 0 {
+		lastModified, err = smithytime.ParseHTTPDate(strings.TrimSpace(v[0]))
+		if err != nil {
+			return info, 0, "", unreadable(resp, kindObject, err)
+		}
+	}
+	contentRange = headerValue(h, "Content-Range")
+	size := contentLength
+	if total, ok := totalFromContentRange(contentRange); ok {
+		size = total
+	}
+	stored := storedHeaders{
+		cacheControl:       headerValue(h, hdrCacheControl),
+		contentDisposition: headerValue(h, hdrContentDisposition),
+		contentEncoding:    headerValue(h, hdrContentEncoding),
+		contentLanguage:    headerValue(h, hdrContentLanguage),
+		expires:            headerValue(h, hdrExpires),
+	}
+	info = storage.ObjectInfo{
+		Key:          key,
+		Size:         size,
+		ETag:         quoteETag(headerValue(h, "Etag")),
+		LastModified: lastModified,
+		ContentType:  headerValue(h, "Content-Type"),
+		UserMetadata: userMetadata(h),
+		Headers:      stored.toMap(),
+		StorageClass: headerValue(h, "X-Amz-Storage-Class"),
+	}
+	return info, contentLength, contentRange, nil
+}
+
+// unreadable is the error of a successful answer the SDK could not
+// deserialise, translated as the SDK path translates it.
+func unreadable(resp *http.Response, kind resourceKind, cause error) error {
+	return translateAnswer(resp.StatusCode, "", "", kind, cause)
+}
+
+// userMetadata returns the x-amz-meta-* headers of h, keys lower-cased
+// without the prefix, or nil when there are none.
+func userMetadata(h http.Header) map[string]string {
+	const prefix = "x-amz-meta-"
+	var m map[string]string
+	for k, v := range h {
+		if len(k) < len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) || len(v) == 0 {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]string)
+		}
+		m[strings.ToLower(k[len(prefix):])] = strings.TrimSpace(v[0])
+	}
+	return m
+}
+
+// headerValue returns the first value of the canonical header key, trimmed.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+// setHeader sets the canonical header key to v unless v is empty.
+func setHeader(h http.Header, key, v string) {
+	if v != "" {
+		h[key] = []string{v}
+	}
+}
+
+// setTimeHeader sets the canonical header key to t as an HTTP date unless t
+// is zero.
+func setTimeHeader(h http.Header, key string, t time.Time) {
+	if !t.IsZero() {
+		h[key] = []string{smithytime.FormatHTTPDate(t)}
+	}
+}

@@ -1,0 +1,283 @@
+package s3backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// The fast path sends the hot object operations (GetObject, HeadObject,
+// PutObject, UploadPart) as plain net/http requests signed with the SDK's
+// own SigV4 signer, instead of going through the SDK's per-call middleware
+// stack, which costs several times more CPU and allocations than the
+// request itself. It reuses what the SDK client was configured with: the
+// same HTTP client (so the same connection pool), the same cached
+// credentials, and the SDK's own endpoint rules (resolved once per bucket),
+// so it sends what the SDK would send. Whatever it cannot reproduce exactly
+// goes through the SDK path instead (see fastPath.targetFor).
+
+const (
+	// emptyPayloadHash is the SHA-256 of an empty body, the payload hash
+	// the SDK signs bodyless requests with.
+	emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	// unsignedPayload is the payload hash of a streamed upload.
+	unsignedPayload = "UNSIGNED-PAYLOAD"
+	// defaultContentType is the Content-Type the SDK sends with a PUT body
+	// when none is given.
+	defaultContentType = "application/octet-stream"
+	// continueThreshold is the body size from which a PUT asks for
+	// "Expect: 100-continue", as the SDK does (2 MiB).
+	continueThreshold = 2 << 20
+	// maxErrorBody bounds how much of an error answer is read and parsed.
+	maxErrorBody = 64 << 10
+	// maxCachedTargets bounds the per-bucket endpoint cache; beyond it,
+	// buckets are resolved on every request (still on the fast path).
+	maxCachedTargets = 4096
+)
+
+// httpDoer is what the fast path needs of the SDK's HTTP client.
+type httpDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// fastPath holds what the fast path shares across requests. It is safe for
+// concurrent use.
+type fastPath struct {
+	http     httpDoer
+	creds    aws.CredentialsProvider
+	signer   *v4.Signer
+	resolver s3.EndpointResolverV2
+	// params are the endpoint parameters of every request but Bucket,
+	// bound from the client's options as the SDK binds them.
+	params s3.EndpointParameters
+	now    func() time.Time
+
+	targets     sync.Map // bucket -> *target; a nil *target means "use the SDK"
+	targetCount atomic.Int64
+}
+
+// target is where and how requests for one bucket are sent.
+type target struct {
+	// base is "scheme://host" of the resolved endpoint.
+	base string
+	// prefix and rawPrefix are the URL path before the key (decoded and
+	// escaped), e.g. "/bucket/" (path style) or "/" (virtual-hosted style).
+	prefix, rawPrefix string
+	// region is the SigV4 signing region.
+	region string
+}
+
+// newFastPath returns the fast path for requests made like client's, or nil
+// when the client is configured in a way the fast path does not reproduce
+// (legacy endpoint resolver, FIPS pseudo-regions, no credentials).
+func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
+	o := client.Options()
+	if o.Credentials == nil || o.HTTPClient == nil || o.EndpointResolverV2 == nil ||
+		o.EndpointResolver != nil || o.Region == "" || strings.Contains(o.Region, "fips") {
+		return nil
+	}
+	return &fastPath{
+		http:  o.HTTPClient,
+		creds: o.Credentials,
+		signer: v4.NewSigner(func(so *v4.SignerOptions) {
+			// S3 signs the path as sent: it is escaped exactly once.
+			so.DisableURIPathEscaping = true
+		}),
+		resolver: o.EndpointResolverV2,
+		params: s3.EndpointParameters{
+			Region:                         aws.String(o.Region),
+			UseFIPS:                        aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+			UseDualStack:                   aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+			Endpoint:                       o.BaseEndpoint,
+			ForcePathStyle:                 aws.Bool(o.UsePathStyle),
+			Accelerate:                     aws.Bool(o.UseAccelerate),
+			DisableMultiRegionAccessPoints: aws.Bool(o.DisableMultiRegionAccessPoints),
+			UseArnRegion:                   aws.Bool(o.UseARNRegion),
+			DisableS3ExpressSessionAuth:    o.DisableS3ExpressSessionAuth,
+		},
+		now: now,
+	}
+}
+
+// targetFor returns where requests for bucket go, or nil when they must
+// take the SDK path: the endpoint rules fail for it (the SDK path then
+// reports the error), or they ask for something other than plain SigV4 for
+// "s3" (S3 Express sessions, SigV4a multi-region access points) or for
+// extra headers. Results are cached per bucket.
+func (f *fastPath) targetFor(ctx context.Context, bucket string) *target {
+	if v, ok := f.targets.Load(bucket); ok {
+		return v.(*target)
+	}
+	t := f.resolve(ctx, bucket)
+	if f.targetCount.Load() < maxCachedTargets {
+		if _, loaded := f.targets.LoadOrStore(bucket, t); !loaded {
+			f.targetCount.Add(1)
+		}
+	}
+	return t
+}
+
+func (f *fastPath) resolve(ctx context.Context, bucket string) *target {
+	p := f.params
+	p.Bucket = aws.String(bucket)
+	e, err := f.resolver.ResolveEndpoint(ctx, p)
+	if err != nil || len(e.Headers) != 0 {
+		return nil
+	}
+	u := e.URI
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil
+	}
+	opts, ok := smithyauth.GetAuthOptions(&e.Properties)
+	if !ok || len(opts) == 0 || opts[0].SchemeID != "sigv4" {
+		return nil
+	}
+	props := &opts[0].SignerProperties
+	if name, _ := smithyhttp.GetSigV4SigningName(props); name != "s3" {
+		return nil
+	}
+	if noDouble, ok := smithyhttp.GetDisableDoubleEncoding(props); ok && !noDouble {
+		return nil
+	}
+	region, _ := smithyhttp.GetSigV4SigningRegion(props)
+	if region == "" {
+		region = aws.ToString(f.params.Region)
+	}
+	raw := u.RawPath
+	if raw == "" {
+		raw = u.Path
+	}
+	return &target{
+		base:      u.Scheme + "://" + u.Host,
+		prefix:    pathPrefix(u.Path),
+		rawPrefix: pathPrefix(raw),
+		region:    region,
+	}
+}
+
+// pathPrefix is the endpoint path the key is appended to, joined as the SDK
+// joins an endpoint path and an operation path "/{Key+}": a leading '/',
+// and a trailing one unless the path is the root.
+func pathPrefix(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	if len(p) > 1 && p[len(p)-1] != '/' {
+		p += "/"
+	}
+	return p
+}
+
+// newRequest builds a request for key (not empty) in t, with rawQuery
+// already encoded.
+func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key, rawQuery string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, t.base, nil)
+	if err != nil {
+		return nil, fmt.Errorf("s3backend: build request: %w", err)
+	}
+	req.URL.Path = t.prefix + key
+	req.URL.RawPath = t.rawPrefix + escapePath(key)
+	req.URL.RawQuery = rawQuery
+	// Ask for the stored bytes as they are: without it net/http would ask
+	// for gzip and transparently decompress objects stored gzip-encoded.
+	req.Header["Accept-Encoding"] = []string{"identity"}
+	return req, nil
+}
+
+// send signs req with the current credentials and sends it. Its error is
+// the request's failure to get any answer (to be translated as such).
+func (f *fastPath) send(req *http.Request, t *target, payloadHash string) (*http.Response, error) {
+	ctx := req.Context()
+	creds, err := f.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("s3backend: retrieve credentials: %w", err)
+	}
+	req.Header["X-Amz-Content-Sha256"] = []string{payloadHash}
+	if err := f.signer.SignHTTP(ctx, creds, req, payloadHash, "s3", t.region, f.now()); err != nil {
+		return nil, fmt.Errorf("s3backend: sign request: %w", err)
+	}
+	return f.http.Do(req)
+}
+
+// errorComponents are the fields of an S3 XML error body
+// (<Error><Code>..</Code><Message>..</Message>...</Error>).
+type errorComponents struct {
+	Code      string `xml:"Code"`
+	Message   string `xml:"Message"`
+	RequestID string `xml:"RequestId"`
+}
+
+// responseError translates a non-2xx answer: the S3 code and message of its
+// XML body when it has one (GET, PUT), its status alone otherwise (HEAD, 304,
+// or a body that is not an S3 error), through the same translation as the
+// SDK path. It consumes and closes the body.
+func responseError(resp *http.Response, kind resourceKind) error {
+	defer resp.Body.Close()
+	ue := &upstreamError{Status: resp.StatusCode, RequestID: strings.TrimSpace(resp.Header.Get("X-Amz-Request-Id"))}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if err == nil && len(body) > 0 {
+		var c errorComponents
+		if derr := xml.NewDecoder(bytes.NewReader(body)).Decode(&c); derr == nil || derr == io.EOF {
+			ue.Code, ue.Message = c.Code, c.Message
+			if c.RequestID != "" {
+				ue.RequestID = c.RequestID
+			}
+		}
+	}
+	return translateAnswer(ue.Status, ue.Code, ue.Message, kind, ue)
+}
+
+// upstreamError is an error answer received on the fast path, the cause
+// wrapped by the *s3err.Error it translates to. It reads like the SDK's
+// errors (HTTPStatusCode, smithy.APIError), so translate accepts it too.
+type upstreamError struct {
+	Status    int
+	Code      string // empty when the answer had no S3 error body
+	Message   string
+	RequestID string
+}
+
+var _ smithy.APIError = (*upstreamError)(nil)
+
+// Error implements error.
+func (e *upstreamError) Error() string {
+	code := e.Code
+	if code == "" {
+		code = "(no code)"
+	}
+	return fmt.Sprintf("s3 answer: status %d, code %s, request id %q: %s", e.Status, code, e.RequestID, e.Message)
+}
+
+// HTTPStatusCode is the answer's HTTP status.
+func (e *upstreamError) HTTPStatusCode() int { return e.Status }
+
+// ErrorCode is the S3 error code ("" without one).
+func (e *upstreamError) ErrorCode() string { return e.Code }
+
+// ErrorMessage is the S3 error message.
+func (e *upstreamError) ErrorMessage() string { return e.Message }
+
+// ErrorFault says whether the client or the service was at fault.
+func (e *upstreamError) ErrorFault() smithy.ErrorFault {
+	switch {
+	case e.Status >= 500:
+		return smithy.FaultServer
+	case e.Status >= 400:
+		return smithy.FaultClient
+	}
+	return smithy.FaultUnknown
+}
