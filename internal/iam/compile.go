@@ -212,7 +212,7 @@ func (c *UserCompiler) merge(u *CompiledUser, own []ruleEntry, groups [][]ruleEn
 				case idx != nil:
 					idx[e.bucket] = bi - 1
 				case len(names) > linearBuckets:
-					idx = make(map[string]int, 2*len(names))
+					idx = make(map[string]int) // no size hint: up to 8 buckets, a small map (no hashing)
 					for j, v := range names {
 						idx[v] = j
 					}
