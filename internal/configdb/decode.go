@@ -337,8 +337,17 @@ func unquote(s []byte) string {
 	return string(b)
 }
 
+// maxDepth bounds the nesting of values skip accepts (as encoding/json
+// does), so a hostile document cannot exhaust the stack.
+const maxDepth = 10000
+
 // skip consumes any JSON value, checking its syntax.
-func (d *decoder) skip() error {
+func (d *decoder) skip() error { return d.skipDepth(0) }
+
+func (d *decoder) skipDepth(depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("invalid JSON at offset %d: nested deeper than %d", d.pos, maxDepth)
+	}
 	switch c := d.peek(); {
 	case c == '"':
 		_, err := d.string()
@@ -350,7 +359,7 @@ func (d *decoder) skip() error {
 			if err != nil || !more {
 				return err
 			}
-			if err := d.skip(); err != nil {
+			if err := d.skipDepth(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -361,7 +370,7 @@ func (d *decoder) skip() error {
 			if err != nil || !more {
 				return err
 			}
-			if err := d.skip(); err != nil {
+			if err := d.skipDepth(depth + 1); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -89,6 +90,9 @@ func decodeSeeds(tb testing.TB, users int) [][]byte {
 		`{"users":[{"permissions":[]}],"groups":[{"member_ids":[],"permissions":[]}]}`,
 	} {
 		seeds = append(seeds, []byte(s))
+	}
+	for _, depth := range []int{100, 9990, 10010} { // encoding/json refuses nesting beyond 10000
+		seeds = append(seeds, []byte(`{"users":[{"created_at":`+strings.Repeat("[", depth)+strings.Repeat("]", depth)+`}]}`))
 	}
 	return seeds
 }
