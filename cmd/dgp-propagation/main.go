@@ -80,15 +80,20 @@ type options struct {
 	hc *http.Client
 }
 
-// probe is the interval between S3 probes of one reader (besides the
-// probe sent when the reader logs the apply): 1 ms, or 0.1 ms per reader
-// when that is more, so that probing 100 readers does not eat the CPU the
-// readers need.
-func (o options) probe(readers int) time.Duration {
+// probe is the interval between S3 probes of one reader in a mode
+// (besides the probe sent when the reader logs the apply): 1 ms, or 0.1 ms
+// per reader when that is more, so that probing 100 readers does not eat
+// the CPU the readers need; 10 ms at least in the poll mode, whose
+// latencies are in hundreds of milliseconds.
+func (o options) probe(mode string, readers int) time.Duration {
 	if o.probeInterval > 0 {
 		return o.probeInterval
 	}
-	return max(time.Millisecond, time.Duration(readers)*100*time.Microsecond)
+	d := max(time.Millisecond, time.Duration(readers)*100*time.Microsecond)
+	if mode == modePoll {
+		d = max(d, 10*time.Millisecond)
+	}
+	return d
 }
 
 func main() {
@@ -123,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	readers := fs.String("readers", "1,5,10,100", "comma-separated reader counts")
 	fs.IntVar(&o.mutations, "mutations", 30, "mutations per (mode, readers)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll interval of the readers in the poll mode")
-	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers))")
+	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers), at least 10ms in the poll mode)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a reader after this long")
 	fs.DurationVar(&o.pause, "pause", 100*time.Millisecond, "pause between mutations")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for data dirs and server logs (default: a temporary one)")

@@ -58,8 +58,8 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !slices.Equal(o.modes, []string{modeNATSCore, modePoll}) {
 		t.Fatalf("external: %+v %v", o, err)
 	}
-	if o.probe(1) != time.Millisecond || o.probe(100) != 10*time.Millisecond {
-		t.Fatalf("probe intervals %v %v", o.probe(1), o.probe(100))
+	if o.probe(modeNATSCore, 1) != time.Millisecond || o.probe(modeNATSCore, 100) != 10*time.Millisecond || o.probe(modePoll, 1) != 10*time.Millisecond {
+		t.Fatalf("probe intervals %v %v %v", o.probe(modeNATSCore, 1), o.probe(modeNATSCore, 100), o.probe(modePoll, 1))
 	}
 	for _, bad := range [][]string{
 		{},

@@ -54,6 +54,10 @@ type measurement struct {
 	firstGen      uint64
 	lastGen       uint64
 	saltReused    bool
+	// cpu is the CPU time used during the measured phase, per process
+	// ("dgp": this process, every instance and the probes).
+	cpu  cpuTimes
+	wall time.Duration
 }
 
 // measure runs one mode with n readers.
@@ -105,7 +109,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 	if err := waitReady(ctx, mode, readers, writer.watch.Published()); err != nil {
 		return nil, err
 	}
-	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(n)}
+	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(mode, n)}
 	firstSalt, firstGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
 		return nil, err
@@ -118,6 +122,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		return nil, err
 	}
 	defer stopProfile()
+	cpu0, wall0 := e.cpu(), time.Now()
 	for i := range o.mutations {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -146,6 +151,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		time.Sleep(pause)
 	}
 
+	m.cpu, m.wall = e.cpu().sub(cpu0), time.Since(wall0)
 	stopProfile()
 	lastSalt, lastGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {

@@ -36,6 +36,7 @@ type summary struct {
 	eventP50, pullP50, ackP50, timeouts   string
 	hintP50, hintP99                      string
 	sources, probeInterval, salt, genSpan string
+	cpu                                   string
 }
 
 func summarize(m *measurement) summary {
@@ -87,7 +88,32 @@ func summarize(m *measurement) summary {
 	if len(hint) > 0 {
 		s.hintP50, s.hintP99 = ms(percentile(hint, 50)), ms(percentile(hint, 99))
 	}
+	s.cpu = cpuPerMutation(m)
 	return s
+}
+
+// cpuPerMutation is the CPU time per mutation of each process, and how busy
+// the machine's CPUs were on average, during the measured phase.
+func cpuPerMutation(m *measurement) string {
+	if len(m.cpu) == 0 || m.mutations == 0 {
+		return "-"
+	}
+	var names []string
+	var total time.Duration
+	for k, v := range m.cpu {
+		names = append(names, k)
+		total += v
+	}
+	slices.Sort(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s %s", k, ms(m.cpu[k]/time.Duration(m.mutations))))
+	}
+	busy := ""
+	if m.wall > 0 {
+		busy = fmt.Sprintf(" (%d%% of %d CPUs)", int(float64(total)/float64(m.wall)/float64(runtime.NumCPU())*100), runtime.NumCPU())
+	}
+	return strings.Join(parts, ", ") + busy
 }
 
 func percent(a, b int) int {
@@ -117,6 +143,16 @@ func writeReport(w io.Writer, machine, command string, ms []*measurement) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| mode | readers | event p50 | hint p50 | hint p99 | applied p50 | applied p99 | applied before ack | pull p50 | ack p50 | pulls by trigger | probe every | salt | generations |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
+	defer func() {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "CPU time per mutation, ms, during the measured phase (dgp = this process: writer, readers and probes; busy = all of it over the wall time and every CPU):")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| mode | readers | CPU per mutation |")
+		fmt.Fprintln(w, "|---|---:|---|")
+		for _, s := range rows {
+			fmt.Fprintf(w, "| %s | %s | %s |\n", s.mode, s.readers, s.cpu)
+		}
+	}()
 	for _, s := range rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			s.mode, s.readers, s.eventP50, s.hintP50, s.hintP99, s.applyP50, s.applyP99, s.applyBeforeAck, s.pullP50, s.ackP50, s.sources, s.probeInterval, s.salt, s.genSpan)

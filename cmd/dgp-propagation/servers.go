@@ -57,6 +57,7 @@ type env struct {
 	events *eventLog
 
 	procs   []*exec.Cmd
+	pids    map[string]int // started servers by name, for CPU accounting
 	closers []func()
 	wg      sync.WaitGroup
 }
@@ -185,6 +186,10 @@ func (e *env) spawnCmd(work, name string, cmd *exec.Cmd) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	e.procs = append(e.procs, cmd)
+	if e.pids == nil {
+		e.pids = map[string]int{}
+	}
+	e.pids[name] = cmd.Process.Pid
 	e.closers = append(e.closers, func() { logFile.Close() })
 	return nil
 }

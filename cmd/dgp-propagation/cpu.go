@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clockTick is the unit of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTimes is the CPU time (user + system) used so far by this process
+// (every in-process dgp instance and the probes) and by each server the
+// environment started.
+type cpuTimes map[string]time.Duration
+
+// cpu reads the CPU times now.
+func (e *env) cpu() cpuTimes {
+	out := cpuTimes{}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		out["dgp"] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for name, pid := range e.pids {
+		if d, err := procCPU(pid); err == nil {
+			out[name] = d
+		}
+	}
+	return out
+}
+
+// procCPU reads utime + stime of a process from /proc.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: fields count from after ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return time.Duration(u+st) * clockTick, nil
+}
+
+// sub returns c - before, per name.
+func (c cpuTimes) sub(before cpuTimes) cpuTimes {
+	out := cpuTimes{}
+	for k, v := range c {
+		out[k] = v - before[k]
+	}
+	return out
+}
