@@ -213,8 +213,10 @@ func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time
 			Time("sealed_at", f.hdr.SealedAt).Str("source", t.source).
 			Msg("applying a lower generation sealed later than the held db: the sync bucket was reset")
 	}
-	_ = s.install(next, f.hdr, f.etag, f.sum, persist)
+	// The lag ends when S3 requests see the new snapshot: install swaps it
+	// first and only then writes the local file (an fsync).
 	now := s.now()
+	_ = s.install(next, f.hdr, f.etag, f.sum, persist)
 	ev := s.log.Info().Str("etag", f.etag).Uint64("generation", next.Generation()).
 		Uint64("previous_generation", cur.Generation()).Str("source", t.source).Int("bytes", len(f.body)).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Int("users", next.NumUsers()).Str("writer", f.hdr.WriterNode)
