@@ -73,14 +73,13 @@ func newS3Stub(t testing.TB) *s3Stub {
 			host, _, _ := net.SplitHostPort(addr)
 			// The stub's certificate names example.com, not the AWS host
 			// the request is for: this test client trusts it regardless.
-			tc := tls.Client(c, &tls.Config{ServerName: host, InsecureSkipVerify: true}) //nolint:gosec // test stub
+			tc := tls.Client(c, &tls.Config{ServerName: host, InsecureSkipVerify: true})
 			if err := tc.HandshakeContext(ctx); err != nil {
 				c.Close()
 				return nil, err
 			}
 			return tc, nil
 		},
-		ExpectContinueTimeout: 0,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	s.client = &http.Client{Transport: tr}

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,8 +33,9 @@ var awkwardKeys = []string{
 	"tab\tand\x7fdel",
 }
 
-// stubConfigs are the ways a backend can be configured, each with the host
-// and path prefix the SDK addresses bucket "bkt" (or "dotted.bkt") at.
+// stubConfigs are the ways a backend can be configured (path style,
+// virtual-hosted, IP endpoints, AWS regional hosts), each with a bucket name
+// that exercises it.
 var stubConfigs = []struct {
 	name   string
 	opts   Options
@@ -288,9 +291,11 @@ func TestFastPathFallsBackToSDK(t *testing.T) {
 	if tg := fast.fastTarget(ctx, "bkt", "k"); tg == nil || tg.base != "https://bkt.s3.us-west-2.amazonaws.com" || tg.prefix != "/" {
 		t.Errorf("fastTarget(bkt) = %+v", tg)
 	}
-	if _, err := New(ctx, Options{Region: "fips-us-east-1", AccessKeyID: "a", SecretAccessKey: "b"}); err != nil {
+	fips, err := New(ctx, Options{Region: "fips-us-east-1", AccessKeyID: "a", SecretAccessKey: "b"})
+	if err != nil {
 		t.Fatalf("New: %v", err)
-	} else if b, _ := New(ctx, Options{Region: "fips-us-east-1", AccessKeyID: "a", SecretAccessKey: "b"}); b.fast != nil {
+	}
+	if fips.fast != nil {
 		t.Errorf("a FIPS pseudo-region has a fast path")
 	}
 }
@@ -342,5 +347,38 @@ func assertS3Err(t *testing.T, what string, err error, want *s3err.Error) {
 	var se *s3err.Error
 	if !errors.As(err, &se) || se.Code != want.Code || se.Status != want.Status {
 		t.Fatalf("%s: error = %v, want %s/%d", what, err, want.Code, want.Status)
+	}
+}
+
+// TestFastPathTargetCache: concurrent first requests for the same buckets
+// agree, and the per-bucket cache stops growing at maxCachedTargets while
+// buckets beyond it still take the fast path.
+func TestFastPathTargetCache(t *testing.T) {
+	stub := newS3Stub(t)
+	fast, _ := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	got := make([]*target, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = fast.fast.targetFor(ctx, "shared")
+		}()
+	}
+	wg.Wait()
+	for _, tg := range got {
+		if tg == nil || *tg != *got[0] || tg.prefix != "/shared/" {
+			t.Fatalf("concurrent targetFor(shared) = %+v, want all equal to %+v", tg, got[0])
+		}
+	}
+	for i := range maxCachedTargets + 10 {
+		bucket := "bkt-" + strconv.Itoa(i)
+		if tg := fast.fast.targetFor(ctx, bucket); tg == nil || tg.prefix != "/"+bucket+"/" {
+			t.Fatalf("targetFor(%s) = %+v", bucket, tg)
+		}
+	}
+	if n := fast.fast.targetCount.Load(); n != maxCachedTargets {
+		t.Fatalf("%d cached targets, want the bound %d", n, maxCachedTargets)
 	}
 }
