@@ -216,41 +216,87 @@ func hasAnyPattern(ps []pattern) bool {
 	return false
 }
 
+// matchAny reports whether some pattern of ps matches the request (deny:
+// ps are Deny patterns, which also match listings that could reveal what
+// they deny). Each mode has its own loop, with the pattern semantics of
+// docs/iam.md inlined: this is the hot path of every request.
 func matchAny(ps []pattern, mode requestMode, deny bool, bucket, key string) bool {
+	switch mode {
+	case modeObject:
+		return matchObject(ps, bucket, key)
+	case modeBucket:
+		return matchBucket(ps, bucket)
+	}
+	return matchList(ps, deny, bucket, key)
+}
+
+// matchObject matches an operation on the object bucket/key.
+func matchObject(ps []pattern, b, k string) bool {
 	for i := range ps {
-		if match(&ps[i], mode, deny, bucket, key) {
+		p := &ps[i]
+		switch p.kind {
+		case patAny:
 			return true
-		}
+		case patPrefix:
+			if covers(p.s, b, k) {
+				return true
+			}
+		case patObject:
+			if p.s == k {
+				return true
+			}
+		case patKeyPrefix:
+			if strings.HasPrefix(k, p.s) {
+				return true
+			}
+		} // patBucket: the bucket itself, not its objects
 	}
 	return false
 }
 
-func match(p *pattern, mode requestMode, deny bool, b, k string) bool {
-	switch p.kind {
-	case patAny:
-		return true
-	case patPrefix:
-		return covers(p.s, b, k) // s has no '/', so no listing can be "within" it
-	case patBucket:
-		// The bucket itself: bucket-level operations and every listing.
-		return mode != modeObject
-	case patObject:
-		switch mode {
-		case modeObject:
-			return p.s == k
-		case modeList: // a denied object inside the listing denies the listing
-			return deny && strings.HasPrefix(p.s, k)
-		}
-		return false
-	default: // patKeyPrefix
-		switch mode {
-		case modeObject:
-			return strings.HasPrefix(k, p.s)
-		case modeBucket: // only a pattern covering the whole bucket
-			return p.s == ""
-		}
-		return strings.HasPrefix(k, p.s) || (deny && strings.HasPrefix(p.s, k))
+// matchBucket matches an operation on the bucket itself (not a listing).
+func matchBucket(ps []pattern, b string) bool {
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case patAny, patBucket:
+			return true
+		case patPrefix:
+			if covers(p.s, b, "") {
+				return true
+			}
+		case patKeyPrefix: // only a pattern covering the whole bucket
+			if p.s == "" {
+				return true
+			}
+		} // patObject: one object is not the bucket
 	}
+	return false
+}
+
+// matchList matches a listing of bucket b with prefix k. A Deny pattern
+// also matches when it lies within the listed range.
+func matchList(ps []pattern, deny bool, b, k string) bool {
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case patAny, patBucket: // the bucket pattern covers every listing of it
+			return true
+		case patPrefix:
+			if covers(p.s, b, k) { // s has no '/', so no listing can be "within" it
+				return true
+			}
+		case patObject: // a denied object inside the listing denies the listing
+			if deny && strings.HasPrefix(p.s, k) {
+				return true
+			}
+		case patKeyPrefix:
+			if strings.HasPrefix(k, p.s) || (deny && strings.HasPrefix(p.s, k)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // covers reports whether the string b+"/"+k starts with p, without building it.

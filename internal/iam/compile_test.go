@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,37 @@ func referenceAllowed(rules []Rule, action Action, bucket, key string) bool {
 		return false
 	}
 	return !matches(true) && matches(false)
+}
+
+// match is the reference semantics of one pattern against one request
+// (docs/iam.md), for referenceAllowed; the authorizer inlines it in one
+// loop per request mode (matchObject, matchBucket, matchList).
+func match(p *pattern, mode requestMode, deny bool, b, k string) bool {
+	switch p.kind {
+	case patAny:
+		return true
+	case patPrefix:
+		return covers(p.s, b, k) // s has no '/', so no listing can be "within" it
+	case patBucket:
+		// The bucket itself: bucket-level operations and every listing.
+		return mode != modeObject
+	case patObject:
+		switch mode {
+		case modeObject:
+			return p.s == k
+		case modeList: // a denied object inside the listing denies the listing
+			return deny && strings.HasPrefix(p.s, k)
+		}
+		return false
+	default: // patKeyPrefix
+		switch mode {
+		case modeObject:
+			return strings.HasPrefix(k, p.s)
+		case modeBucket: // only a pattern covering the whole bucket
+			return p.s == ""
+		}
+		return strings.HasPrefix(k, p.s) || (deny && strings.HasPrefix(p.s, k))
+	}
 }
 
 // TestCompiledLayoutMatchesReference compiles random users (own rules and
