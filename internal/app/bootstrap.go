@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
@@ -87,7 +88,7 @@ func loadBootstrap(dataDir, password, hash string, fleet bool, w io.Writer) (*Bo
 		return nil, errors.New("advanced.config_sync_bucket is set but no bootstrap password is: every instance of a fleet must share one; set DGP_BOOTSTRAP_PASSWORD (or DGP_BOOTSTRAP_PASSWORD_HASH)")
 	}
 	pw := iam.NewID() + iam.NewID()
-	if err := writeFileAtomic(path, []byte(pw+"\n"), 0o600); err != nil {
+	if err := configdb.WriteFile(path, []byte(pw+"\n")); err != nil {
 		return nil, fmt.Errorf("keep bootstrap password: %w", err)
 	}
 	fmt.Fprintf(w, "\n"+

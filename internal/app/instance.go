@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
@@ -46,7 +47,7 @@ func loadRootCredentials(dataDir, accessKey, secretKey string, w io.Writer) (Roo
 	}
 	rc := RootCredentials{AccessKeyID: iam.NewAccessKeyID(), SecretAccessKey: iam.NewSecretAccessKey()}
 	b, _ = json.MarshalIndent(rc, "", "  ")
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := configdb.WriteFile(path, append(b, '\n')); err != nil {
 		return RootCredentials{}, fmt.Errorf("keep root credentials: %w", err)
 	}
 	fmt.Fprintf(w, "\n"+
@@ -81,39 +82,8 @@ func loadNodeID(dataDir, configured string) (string, error) {
 		host = host[:40]
 	}
 	id := host + "-" + iam.NewID()[:8]
-	if err := writeFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+	if err := configdb.WriteFile(path, []byte(id+"\n")); err != nil {
 		return "", fmt.Errorf("keep node id: %w", err)
 	}
 	return id, nil
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same
-// directory, fsync and rename, so readers see the old or the new content.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
