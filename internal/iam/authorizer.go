@@ -218,9 +218,15 @@ func hasAnyPattern(ps []pattern) bool {
 
 // matchAny reports whether some pattern of ps matches the request (deny:
 // ps are Deny patterns, which also match listings that could reveal what
-// they deny). Each mode has its own loop, with the pattern semantics of
-// docs/iam.md inlined: this is the hot path of every request.
+// they deny). It is inlined, so an empty set (most are) costs no call.
 func matchAny(ps []pattern, mode requestMode, deny bool, bucket, key string) bool {
+	return len(ps) > 0 && matchPatterns(ps, mode, deny, bucket, key)
+}
+
+// matchPatterns is matchAny for a non-empty set. Each mode has its own
+// loop with the pattern semantics of docs/iam.md inlined: this is the hot
+// path of every request.
+func matchPatterns(ps []pattern, mode requestMode, deny bool, bucket, key string) bool {
 	switch mode {
 	case modeObject:
 		return matchObject(ps, bucket, key)
