@@ -39,28 +39,15 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 	if err != nil {
 		return nil, translate(err, kindObject)
 	}
-	h := storedHeaders{
-		cacheControl:       aws.ToString(out.CacheControl),
-		contentDisposition: aws.ToString(out.ContentDisposition),
-		contentEncoding:    aws.ToString(out.ContentEncoding),
-		contentLanguage:    aws.ToString(out.ContentLanguage),
-		expires:            aws.ToString(out.ExpiresString),
-	}
-	size := aws.ToInt64(out.ContentLength)
-	if total, ok := totalFromContentRange(aws.ToString(out.ContentRange)); ok {
-		size = total
-	}
+	info := objectInfo(key, objectFields{
+		cacheControl: out.CacheControl, contentDisposition: out.ContentDisposition,
+		contentEncoding: out.ContentEncoding, contentLanguage: out.ContentLanguage, expires: out.ExpiresString,
+		contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag,
+		lastModified: out.LastModified, contentType: out.ContentType, metadata: out.Metadata,
+		storageClass: string(out.StorageClass),
+	})
 	return &storage.Object{
-		Info: storage.ObjectInfo{
-			Key:          key,
-			Size:         size,
-			ETag:         quoteETag(aws.ToString(out.ETag)),
-			LastModified: aws.ToTime(out.LastModified),
-			ContentType:  aws.ToString(out.ContentType),
-			UserMetadata: out.Metadata,
-			Headers:      h.toMap(),
-			StorageClass: string(out.StorageClass),
-		},
+		Info:          info,
 		Body:          out.Body,
 		ContentLength: aws.ToInt64(out.ContentLength),
 		ContentRange:  aws.ToString(out.ContentRange),
@@ -86,27 +73,50 @@ func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts stora
 	if err != nil {
 		return nil, translate(err, kindObject)
 	}
+	info := objectInfo(key, objectFields{
+		cacheControl: out.CacheControl, contentDisposition: out.ContentDisposition,
+		contentEncoding: out.ContentEncoding, contentLanguage: out.ContentLanguage, expires: out.ExpiresString,
+		contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag,
+		lastModified: out.LastModified, contentType: out.ContentType, metadata: out.Metadata,
+		storageClass: string(out.StorageClass),
+	})
+	return &info, nil
+}
+
+// objectFields are the fields GetObject's and HeadObject's SDK outputs share.
+type objectFields struct {
+	cacheControl, contentDisposition, contentEncoding, contentLanguage, expires *string
+	contentLength                                                               *int64
+	contentRange, etag, contentType                                             *string
+	lastModified                                                                *time.Time
+	metadata                                                                    map[string]string
+	storageClass                                                                string
+}
+
+// objectInfo builds the metadata of an SDK answer. Size is the whole
+// object's size even when a range was served.
+func objectInfo(key string, f objectFields) storage.ObjectInfo {
 	h := storedHeaders{
-		cacheControl:       aws.ToString(out.CacheControl),
-		contentDisposition: aws.ToString(out.ContentDisposition),
-		contentEncoding:    aws.ToString(out.ContentEncoding),
-		contentLanguage:    aws.ToString(out.ContentLanguage),
-		expires:            aws.ToString(out.ExpiresString),
+		cacheControl:       aws.ToString(f.cacheControl),
+		contentDisposition: aws.ToString(f.contentDisposition),
+		contentEncoding:    aws.ToString(f.contentEncoding),
+		contentLanguage:    aws.ToString(f.contentLanguage),
+		expires:            aws.ToString(f.expires),
 	}
-	size := aws.ToInt64(out.ContentLength)
-	if total, ok := totalFromContentRange(aws.ToString(out.ContentRange)); ok {
+	size := aws.ToInt64(f.contentLength)
+	if total, ok := totalFromContentRange(aws.ToString(f.contentRange)); ok {
 		size = total
 	}
-	return &storage.ObjectInfo{
+	return storage.ObjectInfo{
 		Key:          key,
 		Size:         size,
-		ETag:         quoteETag(aws.ToString(out.ETag)),
-		LastModified: aws.ToTime(out.LastModified),
-		ContentType:  aws.ToString(out.ContentType),
-		UserMetadata: out.Metadata,
+		ETag:         quoteETag(aws.ToString(f.etag)),
+		LastModified: aws.ToTime(f.lastModified),
+		ContentType:  aws.ToString(f.contentType),
+		UserMetadata: f.metadata,
 		Headers:      h.toMap(),
-		StorageClass: string(out.StorageClass),
-	}, nil
+		StorageClass: f.storageClass,
+	}
 }
 
 // PutObject streams exactly size bytes of body to the object. size must be
