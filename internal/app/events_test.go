@@ -318,23 +318,30 @@ func waitRefused(t *testing.T, u apiUser, ins ...*instance) {
 // status's last pull may be a later one that found nothing new).
 func (w *syncWatcher) assertLastPull(sources ...string) {
 	w.t.Helper()
-	var last struct {
+	type applied struct {
 		Source     string `json:"source"`
 		Generation uint64 `json:"generation"`
 	}
-	found := false
-	for _, line := range strings.Split(w.in.logs.String(), "\n") {
-		if !strings.Contains(line, `"config db applied"`) {
-			continue
+	// The snapshot is swapped before the local file is written and the
+	// "config db applied" line is logged, so a request can see the change
+	// a moment before the line exists: wait for it.
+	testutil.RetryUntil(w.t, 10*time.Second, func() error {
+		var last applied
+		found := false
+		for _, line := range strings.Split(w.in.logs.String(), "\n") {
+			if !strings.Contains(line, `"config db applied"`) {
+				continue
+			}
+			if err := json.Unmarshal([]byte(line), &last); err != nil {
+				return fmt.Errorf("log line %q: %v", line, err)
+			}
+			found = true
 		}
-		if err := json.Unmarshal([]byte(line), &last); err != nil {
-			w.t.Fatalf("log line %q: %v", line, err)
+		if !found || !contains(sources, last.Source) {
+			return fmt.Errorf("last update applied by %+v (found %v), want one from %v", last, found, sources)
 		}
-		found = true
-	}
-	if !found || !contains(sources, last.Source) {
-		w.t.Fatalf("last update applied by %+v (found %v), want one from %v", last, found, sources)
-	}
+		return nil
+	})
 }
 
 // connected reports whether the watcher's instance has the named source connected.

@@ -3,6 +3,7 @@ package declarative
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +52,8 @@ func Export(st *configdb.State, showSecrets bool) (doc []byte, vars []string, er
 				eu.Groups = append(eu.Groups, g.Name)
 			}
 		}
+		// By name, so the export is the same whatever the (random) ids are.
+		slices.Sort(eu.Groups)
 		x.Users = append(x.Users, eu)
 	}
 	for _, p := range st.Providers() {
