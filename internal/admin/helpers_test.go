@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -85,43 +86,13 @@ func (f *fakeSync) Status() any {
 	return map[string]any{"enabled": true, "bucket": "dgp-iam-sync", "generation": 7}
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is a manual clock; syncBuffer a concurrency-safe log sink.
+type (
+	clock      = testutil.Clock
+	syncBuffer struct{ testutil.LogBuffer }
+)
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func newClock() *clock { return testutil.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)) }
 
 // lines returns the log lines as JSON objects.
 func (b *syncBuffer) lines(t testing.TB) []map[string]any {

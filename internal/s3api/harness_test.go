@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -127,23 +128,8 @@ func (b boomBackend) DeleteObject(ctx context.Context, bucket, key string) error
 	return b.Backend.DeleteObject(ctx, bucket, key)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a concurrency-safe log sink.
+type syncBuffer struct{ testutil.LogBuffer }
 
 // lines returns the JSON log lines.
 func (b *syncBuffer) lines(t *testing.T) []map[string]any {
