@@ -69,16 +69,20 @@ func TestMinIOWebhookThroughSNS(t *testing.T) {
 	bucket := testutil.UniqueName("dgp-sqs")
 	_, err = s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	testutil.Must(t, err, "create bucket")
-	_, err = s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
-		Bucket: aws.String(bucket),
-		NotificationConfiguration: &s3types.NotificationConfiguration{
-			QueueConfigurations: []s3types.QueueConfiguration{{
-				QueueArn: aws.String("arn:minio:sqs::BRIDGE:webhook"),
-				Events:   []s3types.Event{"s3:ObjectCreated:*"},
-			}},
-		},
+	// A MinIO that has just started may not know its notification targets
+	// yet ("destination ARN does not exist"): retry until it does.
+	testutil.RetryUntil(t, 30*time.Second, func() error {
+		_, err := s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+			Bucket: aws.String(bucket),
+			NotificationConfiguration: &s3types.NotificationConfiguration{
+				QueueConfigurations: []s3types.QueueConfiguration{{
+					QueueArn: aws.String("arn:minio:sqs::BRIDGE:webhook"),
+					Events:   []s3types.Event{"s3:ObjectCreated:*"},
+				}},
+			},
+		})
+		return err
 	})
-	testutil.Must(t, err, "put bucket notification")
 
 	const key = ".deltaglider/config db+1"
 	sink := &notifytest.Sink{}
