@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -124,5 +123,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -194,7 +195,7 @@ func TestPollAloneConverges(t *testing.T) {
 	adm.must(http.StatusOK, http.MethodPut, "/users/"+u.ID, map[string]any{"enabled": false}, nil)
 	testutil.RetryUntil(t, 30*time.Second, func() error {
 		if _, err := client.ListBuckets(context.Background(), &s3.ListBucketsInput{}); err == nil {
-			return errorf("disabled key still accepted")
+			return errors.New("disabled key still accepted")
 		}
 		return nil
 	})

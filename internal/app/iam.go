@@ -46,14 +46,10 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 	}
 	if cfg.SyncEnabled() {
 		s := cfg.SyncS3()
-		region := s.Region
-		if region == "" {
-			region = s3backend.DefaultRegion
-		}
 		store, err := s3backend.New(ctx, s3backend.Options{
 			Name:            "config-sync",
 			Endpoint:        s.Endpoint,
-			Region:          region,
+			Region:          s.Region, // empty: s3backend.DefaultRegion
 			AccessKeyID:     s.AccessKeyID,
 			SecretAccessKey: s.SecretAccessKey,
 			ForcePathStyle:  s.ForcePathStyle,
