@@ -47,7 +47,7 @@ func harnessBackend(t testing.TB) *s3backend.Backend {
 func mustBucket(t testing.TB, be *s3backend.Backend) string {
 	t.Helper()
 	name := testutil.UniqueName("dgp-cs")
-	testutil.Must(t, be.CreateBucket(context.Background(), name), "create bucket %s", name)
+	testutil.Must(t, be.CreateBucket(context.Background(), name, storage.CreateBucketOptions{}), "create bucket %s", name)
 	t.Cleanup(func() { removeBucket(t, be, name) })
 	return name
 }
@@ -64,7 +64,7 @@ func removeBucket(t testing.TB, be *s3backend.Backend, bucket string) {
 			return
 		}
 		for _, o := range res.Objects {
-			_ = be.DeleteObject(ctx, bucket, o.Key)
+			_, _ = be.DeleteObject(ctx, bucket, o.Key, storage.DeleteOptions{})
 		}
 		if !res.IsTruncated {
 			break

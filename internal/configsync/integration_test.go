@@ -319,7 +319,7 @@ func TestIntegrationOutageAndRestart(t *testing.T) {
 	m := startPrivateMinIO(t)
 	be := newBackend(t, m.endpoint(), "minioadmin", "minioadmin")
 	bucket := testutil.UniqueName("dgp-cs-outage")
-	testutil.Must(t, be.CreateBucket(context.Background(), bucket), "create bucket")
+	testutil.Must(t, be.CreateBucket(context.Background(), bucket, storage.CreateBucketOptions{}), "create bucket")
 	mods := func(o *configsync.Options) {
 		o.PollInterval = time.Second
 		o.RequestTimeout = 5 * time.Second

@@ -21,7 +21,7 @@ type ObjectStore interface {
 	GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error)
 	HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error)
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error)
-	DeleteObject(ctx context.Context, bucket, key string) error
+	DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error)
 }
 
 // s3Bucket adapts an ObjectStore bucket to Bucket.
@@ -97,7 +97,7 @@ func (b *s3Bucket) Head(ctx context.Context, key string) (string, error) {
 
 // Delete implements Bucket.
 func (b *s3Bucket) Delete(ctx context.Context, key string) error {
-	if err := b.store.DeleteObject(ctx, b.bucket, key); err != nil {
+	if _, err := b.store.DeleteObject(ctx, b.bucket, key, storage.DeleteOptions{}); err != nil {
 		return mapS3Error("delete", err)
 	}
 	return nil

@@ -47,7 +47,9 @@ func (s *errStore) PutObject(_ context.Context, _, _ string, body io.Reader, _ i
 	return &storage.PutResult{ETag: `"def"`}, nil
 }
 
-func (s *errStore) DeleteObject(context.Context, string, string) error { return s.err }
+func (s *errStore) DeleteObject(context.Context, string, string, storage.DeleteOptions) (*storage.DeleteResult, error) {
+	return nil, s.err
+}
 
 func TestS3BucketTranslation(t *testing.T) {
 	cases := []struct {

@@ -53,7 +53,7 @@ func benchServer(b *testing.B) (*Server, *testEnv) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := fs.CreateBucket(context.Background(), "bench"); err != nil {
+	if err := fs.CreateBucket(context.Background(), "bench", storage.CreateBucketOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	return srv, &testEnv{t: &testing.T{}, srv: &httptest.Server{URL: "http://127.0.0.1:9000"}}

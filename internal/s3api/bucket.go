@@ -65,7 +65,7 @@ func (s *Server) createBucket(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := b.CreateBucket(rq.ctx, name); err != nil {
+	if err := b.CreateBucket(rq.ctx, name, storage.CreateBucketOptions{}); err != nil {
 		return err
 	}
 	rq.w.Header().Set("Location", "/"+rq.t.Bucket)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // deleteConcurrency is how many keys of one DeleteObjects request are
@@ -73,7 +74,7 @@ func (s *Server) deleteObjects(rq *request) error {
 					errs[i] = s3err.ErrInternalError
 				}
 			}()
-			if err := b.DeleteObject(ctx, name, o.Key); err != nil {
+			if _, err := b.DeleteObject(ctx, name, o.Key, storage.DeleteOptions{}); err != nil {
 				errs[i] = s3err.From(err)
 			}
 			return nil

@@ -121,11 +121,11 @@ const boomBucket = "boom-bkt"
 
 type boomBackend struct{ storage.Backend }
 
-func (b boomBackend) DeleteObject(ctx context.Context, bucket, key string) error {
+func (b boomBackend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
 	if key == "boom" {
 		panic("injected delete fault")
 	}
-	return b.Backend.DeleteObject(ctx, bucket, key)
+	return b.Backend.DeleteObject(ctx, bucket, key, opts)
 }
 
 // syncBuffer is a concurrency-safe log sink.

@@ -272,7 +272,7 @@ func (s *Server) deleteObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := b.DeleteObject(rq.ctx, name, rq.t.Key); err != nil {
+	if _, err := b.DeleteObject(rq.ctx, name, rq.t.Key, storage.DeleteOptions{}); err != nil {
 		return err
 	}
 	rq.w.WriteHeader(http.StatusNoContent)

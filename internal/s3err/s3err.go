@@ -22,6 +22,13 @@ type Error struct {
 	Resource string
 	// Err is an optional wrapped cause; it is never rendered to clients.
 	Err error
+	// Region, when set, is rendered as the <Region> element (S3 names the
+	// expected region in AuthorizationHeaderMalformed).
+	Region string
+	// Headers are response headers that go with the error (ETag and
+	// Last-Modified on 304/412, x-amz-delete-marker and x-amz-version-id on
+	// a delete marker's 404/405). Never mutated: WithHeader copies.
+	Headers [][2]string
 }
 
 // Error implements error.
@@ -63,6 +70,20 @@ func (e *Error) WithResource(res string) *Error {
 func (e *Error) WithCause(cause error) *Error {
 	c := *e
 	c.Err = cause
+	return &c
+}
+
+// WithHeader returns a copy of e that also sets response header name.
+func (e *Error) WithHeader(name, value string) *Error {
+	c := *e
+	c.Headers = append(append([][2]string(nil), e.Headers...), [2]string{name, value})
+	return &c
+}
+
+// WithRegion returns a copy of e naming a region in its XML body.
+func (e *Error) WithRegion(region string) *Error {
+	c := *e
+	c.Region = region
 	return &c
 }
 
@@ -117,6 +138,20 @@ var (
 	ErrInvalidStorageClass               = def("InvalidStorageClass", http.StatusBadRequest, "The storage class you specified is not valid.")
 	ErrMaxMessageLengthExceeded          = def("MaxMessageLengthExceeded", http.StatusBadRequest, "Your request was too big.")
 	ErrSlowDown                          = def("SlowDown", http.StatusServiceUnavailable, "Please reduce your request rate.")
+
+	// Versioning, object lock, ACLs, POST object.
+	ErrNoSuchVersion                       = def("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+	ErrInvalidBucketState                  = def("InvalidBucketState", http.StatusConflict, "The request is not valid with the current state of the bucket.")
+	ErrIllegalVersioningConfiguration      = def("IllegalVersioningConfigurationException", http.StatusBadRequest, "The versioning configuration specified in the request is invalid.")
+	ErrObjectLockConfigurationNotFound     = def("ObjectLockConfigurationNotFoundError", http.StatusNotFound, "Object Lock configuration does not exist for this bucket")
+	ErrNoSuchObjectLockConfiguration       = def("NoSuchObjectLockConfiguration", http.StatusNotFound, "The specified object does not have a ObjectLock configuration")
+	ErrInvalidRetentionPeriod              = def("InvalidRetentionPeriod", http.StatusBadRequest, "The retention period specified is invalid.")
+	ErrAccessControlListNotSupported       = def("AccessControlListNotSupported", http.StatusBadRequest, "The bucket does not allow ACLs")
+	ErrInvalidPolicyDocument               = def("InvalidPolicyDocument", http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document.")
+	ErrIncorrectNumberOfFilesInPostRequest = def("IncorrectNumberOfFilesInPostRequest", http.StatusBadRequest, "POST requires exactly one file upload per request.")
+	ErrMissingFields                       = def("MissingFields", http.StatusBadRequest, "Missing fields in request.")
+	ErrInvalidEncodingMethod               = def("InvalidEncodingMethod", http.StatusBadRequest, "The encoding method specified is not supported.")
+	ErrObjectLockedAccessDenied            = def("AccessDenied", http.StatusForbidden, "Access Denied because object protected by object lock.")
 )
 
 // From converts any error to an *Error: *Error values (possibly wrapped) are
@@ -138,6 +173,7 @@ type Response struct {
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource,omitempty"`
+	Region    string   `xml:"Region,omitempty"`
 	RequestID string   `xml:"RequestId"`
 }
 
@@ -146,11 +182,14 @@ type Response struct {
 func Write(w http.ResponseWriter, r *http.Request, e *Error, requestID string) {
 	h := w.Header()
 	h.Set("x-amz-request-id", requestID)
+	for _, kv := range e.Headers {
+		h.Set(kv[0], kv[1])
+	}
 	if e.Status == http.StatusNotModified || r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)
 		return
 	}
-	body, _ := xml.Marshal(Response{Code: e.Code, Message: e.Message, Resource: e.Resource, RequestID: requestID})
+	body, _ := xml.Marshal(Response{Code: e.Code, Message: e.Message, Resource: e.Resource, Region: e.Region, RequestID: requestID})
 	h.Set("Content-Type", "application/xml")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write([]byte(xml.Header))

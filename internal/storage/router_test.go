@@ -24,7 +24,7 @@ func newFS(t *testing.T, name string, clock time.Time) *fsbackend.Backend {
 func mustCreate(t *testing.T, b storage.Backend, buckets ...string) {
 	t.Helper()
 	for _, bk := range buckets {
-		if err := b.CreateBucket(context.Background(), bk); err != nil {
+		if err := b.CreateBucket(context.Background(), bk, storage.CreateBucketOptions{}); err != nil {
 			t.Fatalf("create %s on %s: %v", bk, b.Name(), err)
 		}
 	}

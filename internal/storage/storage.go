@@ -22,7 +22,7 @@ type Backend interface {
 	Ping(ctx context.Context) error
 
 	ListBuckets(ctx context.Context) ([]BucketInfo, error)
-	CreateBucket(ctx context.Context, bucket string) error
+	CreateBucket(ctx context.Context, bucket string, opts CreateBucketOptions) error
 	DeleteBucket(ctx context.Context, bucket string) error
 	HeadBucket(ctx context.Context, bucket string) error
 
@@ -35,8 +35,11 @@ type Backend interface {
 	// PutObject stores body (exactly size bytes; size -1 = unknown). If body
 	// returns an error before EOF, nothing is stored.
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts PutOptions) (*PutResult, error)
-	// DeleteObject removes key; deleting a missing key is not an error.
-	DeleteObject(ctx context.Context, bucket, key string) error
+	// DeleteObject is S3's DeleteObject. Without opts.VersionID it removes
+	// key in an unversioned bucket (a missing key is not an error) and
+	// adds a delete marker in a versioned one (see versioning.go); with a
+	// VersionID it removes that version for good (object lock permitting).
+	DeleteObject(ctx context.Context, bucket, key string, opts DeleteOptions) (*DeleteResult, error)
 	CopyObject(ctx context.Context, src, dst ObjectRef, opts CopyOptions) (*CopyResult, error)
 
 	CreateMultipartUpload(ctx context.Context, bucket, key string, opts PutOptions) (uploadID string, err error)
@@ -46,6 +49,9 @@ type Backend interface {
 	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
 	ListParts(ctx context.Context, bucket, key, uploadID string, opts ListPartsOptions) (*ListPartsResult, error)
 	ListMultipartUploads(ctx context.Context, bucket string, opts ListUploadsOptions) (*ListUploadsResult, error)
+
+	Versioning
+	ObjectLock
 }
 
 // BucketInfo describes a bucket.
@@ -74,10 +80,12 @@ type ListResult struct {
 	NextMarker string
 }
 
-// ObjectRef names an object.
+// ObjectRef names an object. VersionID (copy sources only) selects a
+// version; "" is the current one.
 type ObjectRef struct {
-	Bucket string
-	Key    string
+	Bucket    string
+	Key       string
+	VersionID string
 }
 
 // ObjectInfo is an object's metadata.
@@ -93,6 +101,16 @@ type ObjectInfo struct {
 	// (Content-Encoding, Content-Disposition, Content-Language, Cache-Control, Expires).
 	Headers      map[string]string
 	StorageClass string
+
+	// VersionID is the version's id: "" in a bucket that never had
+	// versioning, "null" for the null version of a versioned one.
+	VersionID string
+	// IsLatest and DeleteMarker are set in version listings (and
+	// DeleteMarker on the NoSuchKey / MethodNotAllowed of a marker).
+	IsLatest     bool
+	DeleteMarker bool
+	// Lock is the version's object lock state (zero: none).
+	Lock LockState
 }
 
 // Range is a byte range request. Start -1 means a suffix of Length bytes;
@@ -114,6 +132,8 @@ type GetOptions struct {
 	Range      *Range
 	Conditions Conditions
 	PartNumber int
+	// VersionID selects a version ("" = the current one).
+	VersionID string
 }
 
 // Object is an open object.
@@ -136,11 +156,17 @@ type PutOptions struct {
 	// IfMatch / IfNoneMatch make the put conditional (S3 conditional writes).
 	IfMatch     string
 	IfNoneMatch string
+	// Lock is the object lock state asked for with the x-amz-object-lock-*
+	// headers (zero: none asked; the bucket's default retention applies).
+	Lock LockState
 }
 
 // PutResult is the outcome of a write.
 type PutResult struct {
 	ETag string // quoted
+	// VersionID is the new version's id ("" in an unversioned bucket,
+	// "null" in a suspended one).
+	VersionID string
 }
 
 // CopyOptions parameterise CopyObject.
@@ -156,6 +182,10 @@ type CopyOptions struct {
 type CopyResult struct {
 	ETag         string // quoted
 	LastModified time.Time
+	// VersionID is the new version's id; SourceVersionID the version
+	// copied ("" when the source bucket is unversioned).
+	VersionID       string
+	SourceVersionID string
 }
 
 // PartOptions parameterise UploadPart.

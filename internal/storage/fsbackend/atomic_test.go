@@ -210,7 +210,7 @@ func TestPutRacesDirectoryCleanup(t *testing.T) {
 				errs <- fmt.Errorf("put x: %w", err)
 				return
 			}
-			if err := b.DeleteObject(ctx, "bkt", "d/e/x"); err != nil {
+			if _, err := b.DeleteObject(ctx, "bkt", "d/e/x", storage.DeleteOptions{}); err != nil {
 				errs <- fmt.Errorf("delete x: %w", err)
 				return
 			}
@@ -224,7 +224,7 @@ func TestPutRacesDirectoryCleanup(t *testing.T) {
 				errs <- fmt.Errorf("put y: %w", err)
 				return
 			}
-			if err := b.DeleteObject(ctx, "bkt", key); err != nil {
+			if _, err := b.DeleteObject(ctx, "bkt", key, storage.DeleteOptions{}); err != nil {
 				errs <- fmt.Errorf("delete y: %w", err)
 				return
 			}
@@ -269,7 +269,7 @@ func TestDeleteBucketRacesPuts(t *testing.T) {
 		}
 	}()
 	for {
-		if err := b.DeleteObject(ctx, "gone", "a/b"); err != nil && !errors.Is(err, s3err.ErrNoSuchBucket) {
+		if _, err := b.DeleteObject(ctx, "gone", "a/b", storage.DeleteOptions{}); err != nil && !errors.Is(err, s3err.ErrNoSuchBucket) {
 			t.Fatal(err)
 		}
 		err := b.DeleteBucket(ctx, "gone")

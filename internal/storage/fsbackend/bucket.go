@@ -23,7 +23,7 @@ type bucketMeta struct {
 
 // CreateBucket creates an empty bucket. The directory appears atomically
 // with its metadata file (it is built in the staging area and renamed).
-func (b *Backend) CreateBucket(ctx context.Context, bucket string) error {
+func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.CreateBucketOptions) error {
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}

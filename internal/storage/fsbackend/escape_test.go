@@ -90,7 +90,7 @@ func TestPathEscapesRejected(t *testing.T) {
 			_, err := b.HeadObject(ctx, bk, k, storage.GetOptions{})
 			return err
 		}},
-		{"delete", func(bk, k string) error { return b.DeleteObject(ctx, bk, k) }},
+		{"delete", func(bk, k string) error { _, err := b.DeleteObject(ctx, bk, k, storage.DeleteOptions{}); return err }},
 		{"copy to", func(bk, k string) error {
 			_, err := b.CopyObject(ctx, storage.ObjectRef{Bucket: "bkt", Key: "src"}, storage.ObjectRef{Bucket: bk, Key: k}, storage.CopyOptions{})
 			return err
@@ -127,7 +127,7 @@ func TestPathEscapesRejected(t *testing.T) {
 				t.Errorf("%s bucket %q: %v, want InvalidBucketName", o.name, bk, err)
 			}
 		}
-		if err := b.CreateBucket(ctx, bk); !errorsIs(err, s3err.ErrInvalidBucketName) {
+		if err := b.CreateBucket(ctx, bk, storage.CreateBucketOptions{}); !errorsIs(err, s3err.ErrInvalidBucketName) {
 			t.Errorf("create bucket %q: %v", bk, err)
 		}
 		if err := b.DeleteBucket(ctx, bk); !errorsIs(err, s3err.ErrInvalidBucketName) {

@@ -48,7 +48,7 @@ func mustNew(tb testing.TB) (*Backend, *testClock) {
 // mustBucket creates a bucket.
 func mustBucket(tb testing.TB, b *Backend, bucket string) {
 	tb.Helper()
-	if err := b.CreateBucket(context.Background(), bucket); err != nil {
+	if err := b.CreateBucket(context.Background(), bucket, storage.CreateBucketOptions{}); err != nil {
 		tb.Fatalf("CreateBucket(%q): %v", bucket, err)
 	}
 }

@@ -254,7 +254,7 @@ func TestListObjectsEmptiedDirectories(t *testing.T) {
 	mustBucket(t, b, "bkt")
 	mustPut(t, b, "bkt", "x/y/z", "1")
 	mustPut(t, b, "bkt", "x/w", "1")
-	if err := b.DeleteObject(ctx, "bkt", "x/y/z"); err != nil {
+	if _, err := b.DeleteObject(ctx, "bkt", "x/y/z", storage.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// A leftover empty directory (as after a crash) must not show up as a
@@ -341,7 +341,7 @@ func TestListObjectsDeepKeys(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		if err := b.DeleteObject(ctx, "bkt", k); err != nil {
+		if _, err := b.DeleteObject(ctx, "bkt", k, storage.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

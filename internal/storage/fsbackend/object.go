@@ -334,7 +334,11 @@ func (b *Backend) commit(bucket, key, stagedName, ifMatch, ifNoneMatch string) e
 
 // DeleteObject removes key; a missing key is not an error. Directories
 // left empty are removed.
-func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
+func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
+	return &storage.DeleteResult{}, b.deleteObject(bucket, key)
+}
+
+func (b *Backend) deleteObject(bucket, key string) error {
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}

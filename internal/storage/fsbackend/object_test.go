@@ -102,7 +102,7 @@ func TestKeyAndChildCoexist(t *testing.T) {
 		}
 	}
 	// Deleting the object "a" keeps "a/b" and the folder marker "a/".
-	if err := b.DeleteObject(ctx, "bkt", "a"); err != nil {
+	if _, err := b.DeleteObject(ctx, "bkt", "a", storage.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := b.HeadObject(ctx, "bkt", "a", storage.GetOptions{})
@@ -198,8 +198,14 @@ func TestMissing(t *testing.T) {
 	wantErr(t, err, s3err.ErrNoSuchKey)
 	_, err = b.PutObject(ctx, "nobucket", "k", strings.NewReader("x"), 1, storage.PutOptions{})
 	wantErr(t, err, s3err.ErrNoSuchBucket)
-	wantErr(t, b.DeleteObject(ctx, "bkt", "nope"), nil)
-	wantErr(t, b.DeleteObject(ctx, "nobucket", "nope"), s3err.ErrNoSuchBucket)
+	{
+		_, err := b.DeleteObject(ctx, "bkt", "nope", storage.DeleteOptions{})
+		wantErr(t, err, nil)
+	}
+	{
+		_, err := b.DeleteObject(ctx, "nobucket", "nope", storage.DeleteOptions{})
+		wantErr(t, err, s3err.ErrNoSuchBucket)
+	}
 }
 
 func TestPutBodyChecks(t *testing.T) {
@@ -225,7 +231,7 @@ func TestPutBodyChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_ = b.DeleteObject(ctx, "bkt", "k")
+			_, _ = b.DeleteObject(ctx, "bkt", "k", storage.DeleteOptions{})
 			_, err := b.PutObject(ctx, "bkt", "k", tt.body, tt.size, storage.PutOptions{ContentMD5: tt.md5})
 			wantErr(t, err, tt.err)
 			_, herr := b.HeadObject(ctx, "bkt", "k", storage.GetOptions{})
@@ -380,7 +386,7 @@ func TestBuckets(t *testing.T) {
 	mustBucket(t, b, "beta")
 	clk.advance(time.Hour)
 	mustBucket(t, b, "alpha")
-	wantErr(t, b.CreateBucket(ctx, "alpha"), s3err.ErrBucketAlreadyOwnedByYou)
+	wantErr(t, b.CreateBucket(ctx, "alpha", storage.CreateBucketOptions{}), s3err.ErrBucketAlreadyOwnedByYou)
 	wantErr(t, b.HeadBucket(ctx, "alpha"), nil)
 	wantErr(t, b.HeadBucket(ctx, "gamma"), s3err.ErrNoSuchBucket)
 
@@ -395,7 +401,10 @@ func TestBuckets(t *testing.T) {
 
 	mustPut(t, b, "alpha", "deep/key", "x")
 	wantErr(t, b.DeleteBucket(ctx, "alpha"), s3err.ErrBucketNotEmpty)
-	wantErr(t, b.DeleteObject(ctx, "alpha", "deep/key"), nil)
+	{
+		_, err := b.DeleteObject(ctx, "alpha", "deep/key", storage.DeleteOptions{})
+		wantErr(t, err, nil)
+	}
 	id, err := b.CreateMultipartUpload(ctx, "alpha", "mp", storage.PutOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -118,7 +118,7 @@ func TestFastPathMatchesSDKPathOnMinIO(t *testing.T) {
 		if len(res.Objects) != 1 {
 			t.Fatalf("%s: stored as [%s]", what, joinKeys(res.Objects))
 		}
-		if err := p.sdk.DeleteObject(ctx, p.bucket, key); err != nil {
+		if _, err := p.sdk.DeleteObject(ctx, p.bucket, key, storage.DeleteOptions{}); err != nil {
 			t.Fatalf("DeleteObject: %v", err)
 		}
 		return res.Objects[0].Key

@@ -73,7 +73,7 @@ func randomName(prefix string) string {
 func mustBucket(t testing.TB, b *Backend) string {
 	t.Helper()
 	bucket := randomName("dgp-s3b-")
-	if err := b.CreateBucket(context.Background(), bucket); err != nil {
+	if err := b.CreateBucket(context.Background(), bucket, storage.CreateBucketOptions{}); err != nil {
 		t.Fatalf("CreateBucket(%s): %v", bucket, err)
 	}
 	t.Cleanup(func() { removeBucket(t, b, bucket) })
@@ -105,7 +105,7 @@ func removeBucket(t testing.TB, b *Backend, bucket string) {
 			return
 		}
 		for _, o := range res.Objects {
-			if err := b.DeleteObject(ctx, bucket, o.Key); err != nil {
+			if _, err := b.DeleteObject(ctx, bucket, o.Key, storage.DeleteOptions{}); err != nil {
 				t.Errorf("cleanup: delete %s: %v", o.Key, err)
 			}
 		}

@@ -159,9 +159,12 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 }
 
 // DeleteObject removes key; a missing key is not an error.
-func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
+func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
 	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	return translate(err, kindObject)
+	if err != nil {
+		return nil, translate(err, kindObject)
+	}
+	return &storage.DeleteResult{}, nil
 }
 
 // CopyObject copies src to dst server-side. With ReplaceMetadata the

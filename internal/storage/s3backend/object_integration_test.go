@@ -20,14 +20,14 @@ func TestBucketLifecycle(t *testing.T) {
 	bucket := randomName("dgp-s3b-")
 
 	wantS3Err(t, "HeadBucket(missing)", b.HeadBucket(ctx, bucket), s3err.ErrNoSuchBucket)
-	if err := b.CreateBucket(ctx, bucket); err != nil {
+	if err := b.CreateBucket(ctx, bucket, storage.CreateBucketOptions{}); err != nil {
 		t.Fatalf("CreateBucket: %v", err)
 	}
 	t.Cleanup(func() { removeBucket(t, b, bucket) })
 	if err := b.HeadBucket(ctx, bucket); err != nil {
 		t.Fatalf("HeadBucket: %v", err)
 	}
-	err := b.CreateBucket(ctx, bucket)
+	err := b.CreateBucket(ctx, bucket, storage.CreateBucketOptions{})
 	if !errors.Is(err, s3err.ErrBucketAlreadyOwnedByYou) && !errors.Is(err, s3err.ErrBucketAlreadyExists) {
 		t.Fatalf("CreateBucket(again) = %v, want BucketAlreadyOwnedByYou", err)
 	}
@@ -51,7 +51,7 @@ func TestBucketLifecycle(t *testing.T) {
 
 	mustPut(t, b, bucket, "k", []byte("x"), storage.PutOptions{})
 	wantS3Err(t, "DeleteBucket(non-empty)", b.DeleteBucket(ctx, bucket), s3err.ErrBucketNotEmpty)
-	if err := b.DeleteObject(ctx, bucket, "k"); err != nil {
+	if _, err := b.DeleteObject(ctx, bucket, "k", storage.DeleteOptions{}); err != nil {
 		t.Fatalf("DeleteObject: %v", err)
 	}
 	if err := b.DeleteBucket(ctx, bucket); err != nil {
@@ -163,10 +163,10 @@ func TestObjectRoundTripAndMetadata(t *testing.T) {
 		t.Fatalf("empty object: %d bytes, size %d", len(got), obj.Info.Size)
 	}
 
-	if err := b.DeleteObject(ctx, bucket, key); err != nil {
+	if _, err := b.DeleteObject(ctx, bucket, key, storage.DeleteOptions{}); err != nil {
 		t.Fatalf("DeleteObject: %v", err)
 	}
-	if err := b.DeleteObject(ctx, bucket, key); err != nil {
+	if _, err := b.DeleteObject(ctx, bucket, key, storage.DeleteOptions{}); err != nil {
 		t.Fatalf("DeleteObject(missing) = %v, want nil", err)
 	}
 	_, err = b.HeadObject(ctx, bucket, key, storage.GetOptions{})

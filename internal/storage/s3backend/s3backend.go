@@ -241,7 +241,7 @@ func (b *Backend) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error)
 }
 
 // CreateBucket creates bucket in the backend's region.
-func (b *Backend) CreateBucket(ctx context.Context, bucket string) error {
+func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.CreateBucketOptions) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
 	if b.region != DefaultRegion {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
