@@ -16,6 +16,9 @@ type op struct {
 	Action   iam.Action
 	selfAuth bool
 	needKey  bool
+	// formAuth: the handler authenticates the request itself (POST
+	// object's policy signature); serve skips header/query SigV4.
+	formAuth bool
 	handle   func(*Server, *request) error
 }
 
@@ -96,6 +99,11 @@ func classify(method string, t target, q url.Values, h http.Header) op {
 		case http.MethodPost:
 			if has("delete") {
 				return op{Name: "DeleteObjects", Action: iam.ActionDelete, selfAuth: true, handle: (*Server).deleteObjects}
+			}
+			if isPostObject(h) {
+				// Browser-based upload: authenticated by its form's policy
+				// signature, not by the request's (see post.go).
+				return op{Name: "PostObject", Action: iam.ActionWrite, selfAuth: true, formAuth: true, handle: (*Server).postObject}
 			}
 			return notImplemented("NotImplemented")
 		}

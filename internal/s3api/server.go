@@ -163,6 +163,12 @@ func (s *Server) serve(rq *request) error {
 	rq.t = parseTarget(r.Host, r.URL.Path, s.domains)
 	rq.q = r.URL.Query()
 	rq.op = classify(r.Method, rq.t, rq.q, r.Header)
+	if rq.op.formAuth {
+		if err := checkBucket(rq.t.Bucket); err != nil {
+			return err
+		}
+		return rq.op.handle(s, rq)
+	}
 
 	res, err := s.verifier.Verify(r, func(accessKeyID string) (string, bool) {
 		rq.accessKey = accessKeyID
