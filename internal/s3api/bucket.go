@@ -61,11 +61,17 @@ func (s *Server) createBucket(rq *request) error {
 	if _, err := parseCreateBucketConfiguration(data); err != nil {
 		return err
 	}
+	if err := checkBucketACL(rq.r.Header, true); err != nil {
+		return err
+	}
+	opts := storage.CreateBucketOptions{
+		ObjectLockEnabled: strings.EqualFold(strings.TrimSpace(rq.r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled")), "true"),
+	}
 	b, name, err := s.backend(rq.t.Bucket)
 	if err != nil {
 		return err
 	}
-	if err := b.CreateBucket(rq.ctx, name, storage.CreateBucketOptions{}); err != nil {
+	if err := b.CreateBucket(rq.ctx, name, opts); err != nil {
 		return err
 	}
 	rq.w.Header().Set("Location", "/"+rq.t.Bucket)
@@ -97,6 +103,16 @@ func (s *Server) requireBucket(rq *request) (storage.Backend, string, error) {
 	return b, name, nil
 }
 
+// listBackend resolves the bucket of a listing. A max-keys of 0 answers an
+// empty, untruncated page without asking the backend for one, as S3 does,
+// so the bucket's existence is checked here.
+func (s *Server) listBackend(rq *request, maxKeys int) (storage.Backend, string, error) {
+	if maxKeys == 0 {
+		return s.requireBucket(rq)
+	}
+	return s.backend(rq.t.Bucket)
+}
+
 func (s *Server) headBucket(rq *request) error {
 	if _, _, err := s.requireBucket(rq); err != nil {
 		return err
@@ -115,41 +131,6 @@ func (s *Server) getBucketLocation(rq *request) error {
 		loc.Region = r
 	}
 	return writeXML(rq, http.StatusOK, &loc)
-}
-
-// getBucketVersioning answers the harmless probe with "never enabled".
-func (s *Server) getBucketVersioning(rq *request) error {
-	if _, _, err := s.requireBucket(rq); err != nil {
-		return err
-	}
-	return writeXML(rq, http.StatusOK, &versioningConfiguration{})
-}
-
-// getACL answers GET ?acl (bucket or object) with the caller as owner
-// holding FULL_CONTROL: dgp has no ACLs, IAM rules decide.
-func (s *Server) getACL(rq *request) error {
-	b, name, err := s.requireBucket(rq)
-	if err != nil {
-		return err
-	}
-	if rq.t.HasKey {
-		if _, err := b.HeadObject(rq.ctx, name, rq.t.Key, storage.GetOptions{}); err != nil {
-			return err
-		}
-	}
-	o := ownerOf(rq)
-	acl := accessControlPolicy{Owner: o}
-	acl.Grants = append(acl.Grants, struct {
-		Grantee    xmlGrantee `xml:"Grantee"`
-		Permission string     `xml:"Permission"`
-	}{
-		Grantee: xmlGrantee{
-			XMLNSXSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser",
-			ID: o.ID, DisplayName: o.DisplayName,
-		},
-		Permission: "FULL_CONTROL",
-	})
-	return writeXML(rq, http.StatusOK, &acl)
 }
 
 // listParams are the listing parameters shared by V1 and V2.
@@ -186,11 +167,11 @@ func parseListParams(rq *request, maxName string) (listParams, error) {
 }
 
 // enc applies encoding-type=url when requested.
-func (p listParams) enc(v string) string {
+func (p listParams) enc(v string) xmlText {
 	if p.urlEncode {
-		return s3URLEncode(v)
+		return xmlText(s3URLEncode(v))
 	}
-	return v
+	return xmlText(v)
 }
 
 // s3URLEncode percent-encodes everything but unreserved characters and '/'
@@ -239,9 +220,12 @@ func lastListed(res *storage.ListResult) string {
 }
 
 func (s *Server) listPage(rq *request, p listParams, marker string) (*storage.ListResult, error) {
-	b, name, err := s.backend(rq.t.Bucket)
+	b, name, err := s.listBackend(rq, p.maxKeys)
 	if err != nil {
 		return nil, err
+	}
+	if p.maxKeys == 0 {
+		return &storage.ListResult{}, nil
 	}
 	return b.ListObjects(rq.ctx, name, storage.ListOptions{
 		Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys,
@@ -346,11 +330,15 @@ func (s *Server) listObjectsV2(rq *request) error {
 // getObjectTagging answers GET ?tagging on an object with an empty tag set:
 // dgp stores no tags (PutObjectTagging is not implemented).
 func (s *Server) getObjectTagging(rq *request) error {
+	vid, err := versionParam(rq)
+	if err != nil {
+		return err
+	}
 	b, name, err := s.backend(rq.t.Bucket)
 	if err != nil {
 		return err
 	}
-	if _, err := b.HeadObject(rq.ctx, name, rq.t.Key, storage.GetOptions{}); err != nil {
+	if _, err := b.HeadObject(rq.ctx, name, rq.t.Key, storage.GetOptions{VersionID: vid}); err != nil {
 		return err
 	}
 	return writeXML(rq, http.StatusOK, &tagging{})

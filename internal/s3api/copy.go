@@ -26,9 +26,6 @@ func (s *Server) copySource(rq *request) (copySrc, error) {
 	if !ok {
 		return copySrc{}, s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
-	if version != "" && version != "null" {
-		return copySrc{}, s3err.ErrNotImplemented.WithMessage("Object versions are not supported.")
-	}
 	if err := checkBucket(bucket); err != nil {
 		return copySrc{}, err
 	}
@@ -42,7 +39,7 @@ func (s *Server) copySource(rq *request) (copySrc, error) {
 	if err != nil {
 		return copySrc{}, err
 	}
-	return copySrc{backend: b, ref: storage.ObjectRef{Bucket: name, Key: key}, bucket: bucket}, nil
+	return copySrc{backend: b, ref: storage.ObjectRef{Bucket: name, Key: key, VersionID: version}, bucket: bucket}, nil
 }
 
 // sameBackend reports whether a and b are the same backend instance, so a
@@ -65,6 +62,7 @@ func copyFailed(err error) error {
 
 // openSource opens the source of a cross-backend copy; the caller closes it.
 func openSource(ctx context.Context, src copySrc, opts storage.GetOptions) (*storage.Object, error) {
+	opts.VersionID = src.ref.VersionID
 	obj, err := src.backend.GetObject(ctx, src.ref.Bucket, src.ref.Key, opts)
 	if err != nil {
 		return nil, copyFailed(err)
@@ -105,7 +103,12 @@ func (s *Server) copyObject(rq *request) error {
 	default:
 		return s3err.ErrInvalidArgument.WithMessage("Unknown metadata directive.")
 	}
-	if src.bucket == rq.t.Bucket && src.ref.Key == rq.t.Key && !replace {
+	switch h.Get("X-Amz-Tagging-Directive") {
+	case "", "COPY", "REPLACE": // accepted; dgp stores no tags
+	default:
+		return s3err.ErrInvalidArgument.WithMessage("Unknown tagging directive.")
+	}
+	if src.bucket == rq.t.Bucket && src.ref.Key == rq.t.Key && src.ref.VersionID == "" && !replace {
 		return s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	put, err := putOptions(h)
@@ -113,6 +116,12 @@ func (s *Server) copyObject(rq *request) error {
 		return err
 	}
 	put.ContentMD5 = "" // it would describe the (empty) request body
+	if err := checkObjectACL(h); err != nil {
+		return err
+	}
+	if put.Lock, err = s.lockHeaders(h); err != nil {
+		return err
+	}
 	conds := parseConditions(h, "X-Amz-Copy-Source-")
 	dstB, dstName, err := s.backend(rq.t.Bucket)
 	if err != nil {
@@ -131,7 +140,17 @@ func (s *Server) copyObject(rq *request) error {
 			return err
 		}
 	}
+	setCopyVersions(rq.w.Header(), res)
 	return writeXML(rq, http.StatusOK, &copyObjectResult{LastModified: s3Time(res.LastModified), ETag: quoteETag(res.ETag)})
+}
+
+// setCopyVersions sets x-amz-copy-source-version-id and x-amz-version-id
+// when the backend reported them.
+func setCopyVersions(h http.Header, res *storage.CopyResult) {
+	if res.SourceVersionID != "" {
+		h.Set("x-amz-copy-source-version-id", res.SourceVersionID)
+	}
+	setVersionID(h, res.VersionID)
 }
 
 // streamCopy copies between two backends: Get from the source, Put to the destination.
@@ -155,7 +174,7 @@ func (s *Server) streamCopy(ctx context.Context, src copySrc, dstB storage.Backe
 	if err != nil {
 		return nil, sourceFailure(body, err)
 	}
-	return &storage.CopyResult{ETag: res.ETag, LastModified: s.now()}, nil
+	return &storage.CopyResult{ETag: res.ETag, LastModified: s.now(), VersionID: res.VersionID, SourceVersionID: obj.Info.VersionID}, nil
 }
 
 // parseCopyRange reads x-amz-copy-source-range: "bytes=first-last", inclusive.
@@ -232,7 +251,10 @@ func (s *Server) uploadPartCopy(rq *request) error {
 		if err != nil {
 			return sourceFailure(body, err)
 		}
-		res = &storage.CopyResult{ETag: pr.ETag, LastModified: s.now()}
+		res = &storage.CopyResult{ETag: pr.ETag, LastModified: s.now(), SourceVersionID: obj.Info.VersionID}
+	}
+	if res.SourceVersionID != "" {
+		rq.w.Header().Set("x-amz-copy-source-version-id", res.SourceVersionID)
 	}
 	return writeXML(rq, http.StatusOK, &copyPartResult{LastModified: s3Time(res.LastModified), ETag: quoteETag(res.ETag)})
 }

@@ -48,16 +48,17 @@ func (s *Server) deleteObjects(rq *request) error {
 	if err != nil {
 		return err
 	}
+	bypass, err := bypassGovernance(rq)
+	if err != nil {
+		return err
+	}
 	errs := make([]*s3err.Error, len(objs))
+	results := make([]storage.DeleteResult, len(objs))
 	g, ctx := errgroup.WithContext(rq.ctx)
 	g.SetLimit(deleteConcurrency)
 	for i, o := range objs {
 		if err := checkKey(o.Key); err != nil {
 			errs[i] = s3err.From(err)
-			continue
-		}
-		if o.VersionID != "" && o.VersionID != "null" {
-			errs[i] = s3err.ErrNotImplemented.WithMessage("Object versions are not supported.")
 			continue
 		}
 		if !rq.allowed(iam.ActionDelete, rq.t.Bucket, o.Key) {
@@ -74,8 +75,11 @@ func (s *Server) deleteObjects(rq *request) error {
 					errs[i] = s3err.ErrInternalError
 				}
 			}()
-			if _, err := b.DeleteObject(ctx, name, o.Key, storage.DeleteOptions{}); err != nil {
+			res, err := b.DeleteObject(ctx, name, o.Key, storage.DeleteOptions{VersionID: o.VersionID, BypassGovernance: bypass})
+			if err != nil {
 				errs[i] = s3err.From(err)
+			} else if res != nil {
+				results[i] = *res
 			}
 			return nil
 		})
@@ -88,12 +92,22 @@ func (s *Server) deleteObjects(rq *request) error {
 				s.log.Warn().Str("request_id", rq.id).Str("bucket", rq.t.Bucket).Str("key", o.Key).
 					Str("error", e.Error()).Msg("delete object failed")
 			}
-			res.Errors = append(res.Errors, xmlDeleteError{Key: o.Key, Code: e.Code, Message: e.Message})
+			res.Errors = append(res.Errors, xmlDeleteError{Key: xmlText(o.Key), VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}
 		if !quiet {
-			res.Deleted = append(res.Deleted, xmlDeleted{Key: o.Key})
+			res.Deleted = append(res.Deleted, deletedEntry(o, results[i]))
 		}
 	}
 	return writeXML(rq, http.StatusOK, &res)
+}
+
+// deletedEntry is the <Deleted> entry of one key, as S3 writes it: the
+// version asked for, and the delete marker created or removed.
+func deletedEntry(o deleteObject, r storage.DeleteResult) xmlDeleted {
+	d := xmlDeleted{Key: xmlText(o.Key), VersionID: o.VersionID}
+	if r.DeleteMarker {
+		d.DeleteMarker, d.DeleteMarkerVersionID = true, r.VersionID
+	}
+	return d
 }

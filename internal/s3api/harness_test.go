@@ -43,6 +43,9 @@ const (
 	readerSK = "reader-secret-key-0123456789abcdefgh"
 	docsAK   = "AKIADOCSTEST0000"
 	docsSK   = "docs-secret-key-0123456789abcdefghij"
+	// writer may do everything but admin.
+	writerAK = "AKIAWRITERTEST00"
+	writerSK = "writer-secret-key-0123456789abcdefgh"
 	// sharedBucket is the one bucket the reader may read and list.
 	sharedBucket = "shared"
 	// remoteBucket is routed to the second backend.
@@ -225,6 +228,7 @@ func newTestEnvWith(t *testing.T, useTLS bool, router Buckets) *testEnv {
 			}
 			return bucket == sharedBucket && (a == iam.ActionRead || a == iam.ActionList)
 		}},
+		writerAK: {name: "writer", secret: writerSK, allow: func(a iam.Action, _, _ string) bool { return a != iam.ActionAdmin }},
 	}
 	srv, err := New(Options{
 		Buckets:            panicky{router},

@@ -15,6 +15,12 @@ func (s *Server) createMultipartUpload(rq *request) error {
 		return err
 	}
 	opts.ContentMD5 = ""
+	if err := checkObjectACL(rq.r.Header); err != nil {
+		return err
+	}
+	if opts.Lock, err = s.lockHeaders(rq.r.Header); err != nil {
+		return err
+	}
 	b, name, err := s.backend(rq.t.Bucket)
 	if err != nil {
 		return err
@@ -23,7 +29,7 @@ func (s *Server) createMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
-	return writeXML(rq, http.StatusOK, &initiateMultipartUploadResult{Bucket: rq.t.Bucket, Key: rq.t.Key, UploadID: id})
+	return writeXML(rq, http.StatusOK, &initiateMultipartUploadResult{Bucket: rq.t.Bucket, Key: xmlText(rq.t.Key), UploadID: id})
 }
 
 // uploadTarget reads uploadId (required) from the query.
@@ -90,8 +96,9 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	setVersionID(rq.w.Header(), res.VersionID)
 	return writeXML(rq, http.StatusOK, &completeMultipartUploadResult{
-		Location: s.location(rq), Bucket: rq.t.Bucket, Key: rq.t.Key, ETag: quoteETag(res.ETag),
+		Location: s.location(rq), Bucket: rq.t.Bucket, Key: xmlText(rq.t.Key), ETag: quoteETag(res.ETag),
 	})
 }
 
@@ -161,7 +168,7 @@ func (s *Server) listParts(rq *request) error {
 	}
 	o := ownerOf(rq)
 	out := listPartsResult{
-		Bucket: rq.t.Bucket, Key: rq.t.Key, UploadID: id, Initiator: o, Owner: o, StorageClass: "STANDARD",
+		Bucket: rq.t.Bucket, Key: xmlText(rq.t.Key), UploadID: id, Initiator: o, Owner: o, StorageClass: "STANDARD",
 		PartNumberMarker: marker, NextPartNumberMarker: res.NextPartNumberMarker, MaxParts: maxParts,
 		IsTruncated: res.IsTruncated,
 	}
@@ -184,15 +191,18 @@ func (s *Server) listMultipartUploads(rq *request) error {
 	if err := checkPrefix("key-marker", keyMarker); err != nil {
 		return err
 	}
-	b, name, err := s.backend(rq.t.Bucket)
+	b, name, err := s.listBackend(rq, p.maxKeys)
 	if err != nil {
 		return err
 	}
-	res, err := b.ListMultipartUploads(rq.ctx, name, storage.ListUploadsOptions{
-		Prefix: p.prefix, Delimiter: p.delimiter, KeyMarker: keyMarker, UploadIDMarker: idMarker, MaxUploads: p.maxKeys,
-	})
-	if err != nil {
-		return err
+	res := &storage.ListUploadsResult{}
+	if p.maxKeys > 0 {
+		res, err = b.ListMultipartUploads(rq.ctx, name, storage.ListUploadsOptions{
+			Prefix: p.prefix, Delimiter: p.delimiter, KeyMarker: keyMarker, UploadIDMarker: idMarker, MaxUploads: p.maxKeys,
+		})
+		if err != nil {
+			return err
+		}
 	}
 	o := ownerOf(rq)
 	out := listMultipartUploadsResult{

@@ -41,7 +41,7 @@ func putOptions(h http.Header) (storage.PutOptions, error) {
 		IfNoneMatch: h.Get("If-None-Match"),
 	}
 	if h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
-		return o, s3err.ErrNotImplemented.WithMessage("Server-side encryption with customer keys is not supported.")
+		return o, s3err.ErrNotImplemented.WithMessage("Server-side encryption with customer-provided keys (SSE-C) is not implemented by dgp.")
 	}
 	metaSize := 0
 	for k, v := range h {
@@ -123,6 +123,8 @@ func setObjectHeaders(h http.Header, info *storage.ObjectInfo) {
 	if info.StorageClass != "" && info.StorageClass != "STANDARD" {
 		h.Set("x-amz-storage-class", info.StorageClass)
 	}
+	setVersionID(h, info.VersionID)
+	setLockHeaders(h, info.Lock)
 }
 
 // parseConditions reads conditional headers (names prefixed by prefix:
@@ -155,9 +157,14 @@ func parsePartNumber(v string) (int, error) {
 	return n, nil
 }
 
-func getOptions(rq *request, withRange bool) (storage.GetOptions, error) {
+func getOptions(rq *request) (storage.GetOptions, error) {
 	var o storage.GetOptions
 	o.Conditions = parseConditions(rq.r.Header, "")
+	vid, err := versionParam(rq)
+	if err != nil {
+		return o, err
+	}
+	o.VersionID = vid
 	if v, ok := rq.q["partNumber"]; ok {
 		n, err := parsePartNumber(v[0])
 		if err != nil {
@@ -165,16 +172,14 @@ func getOptions(rq *request, withRange bool) (storage.GetOptions, error) {
 		}
 		o.PartNumber = n
 	}
-	if withRange {
-		r, err := storage.ParseRange(rq.r.Header.Get("Range"))
-		if err != nil {
-			return o, err
-		}
-		if r != nil && o.PartNumber != 0 {
-			return o, s3err.ErrInvalidRequest.WithMessage("Cannot specify both Range header and partNumber query parameter")
-		}
-		o.Range = r
+	r, err := storage.ParseRange(rq.r.Header.Get("Range"))
+	if err != nil {
+		return o, err
 	}
+	if r != nil && o.PartNumber != 0 {
+		return o, s3err.ErrInvalidRequest.WithMessage("Cannot specify both Range header and partNumber query parameter")
+	}
+	o.Range = r
 	return o, nil
 }
 
@@ -186,9 +191,21 @@ func (s *Server) putObject(rq *request) error {
 	if size > MaxPutSize {
 		return s3err.ErrEntityTooLarge
 	}
-	opts, err := putOptions(rq.r.Header)
+	h := rq.r.Header
+	opts, err := putOptions(h)
 	if err != nil {
 		return err
+	}
+	if err := checkObjectACL(h); err != nil {
+		return err
+	}
+	if hasLockHeaders(h) {
+		if err := requireIntegrity(h); err != nil {
+			return s3err.ErrInvalidRequest.WithMessage("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
+		}
+		if opts.Lock, err = s.lockHeaders(h); err != nil {
+			return err
+		}
 	}
 	b, name, err := s.backend(rq.t.Bucket)
 	if err != nil {
@@ -203,12 +220,13 @@ func (s *Server) putObject(rq *request) error {
 		return err
 	}
 	rq.w.Header().Set("ETag", quoteETag(res.ETag))
+	setVersionID(rq.w.Header(), res.VersionID)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (s *Server) getObject(rq *request) error {
-	opts, err := getOptions(rq, true)
+	opts, err := getOptions(rq)
 	if err != nil {
 		return err
 	}
@@ -247,8 +265,11 @@ func (s *Server) getObject(rq *request) error {
 	return nil
 }
 
+// headObject serves HeadObject. A Range is answered as GetObject would
+// (206 with Content-Range and the range's Content-Length, or 416), as S3
+// does; backends report the whole object's size.
 func (s *Server) headObject(rq *request) error {
-	opts, err := getOptions(rq, false)
+	opts, err := getOptions(rq)
 	if err != nil {
 		return err
 	}
@@ -261,19 +282,43 @@ func (s *Server) headObject(rq *request) error {
 		return err
 	}
 	h := rq.w.Header()
+	status, length := http.StatusOK, info.Size
+	if opts.Range != nil {
+		start, n, err := storage.ResolveRange(opts.Range, info.Size)
+		if err != nil {
+			return err
+		}
+		status, length = http.StatusPartialContent, n
+		h.Set("Content-Range", storage.ContentRange(start, n, info.Size))
+	}
 	setObjectHeaders(h, info)
-	h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	rq.w.WriteHeader(http.StatusOK)
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	rq.w.WriteHeader(status)
 	return nil
 }
 
 func (s *Server) deleteObject(rq *request) error {
+	vid, err := versionParam(rq)
+	if err != nil {
+		return err
+	}
+	bypass, err := bypassGovernance(rq)
+	if err != nil {
+		return err
+	}
 	b, name, err := s.backend(rq.t.Bucket)
 	if err != nil {
 		return err
 	}
-	if _, err := b.DeleteObject(rq.ctx, name, rq.t.Key, storage.DeleteOptions{}); err != nil {
+	res, err := b.DeleteObject(rq.ctx, name, rq.t.Key, storage.DeleteOptions{VersionID: vid, BypassGovernance: bypass})
+	if err != nil {
 		return err
+	}
+	if res != nil {
+		setVersionID(rq.w.Header(), res.VersionID)
+		if res.DeleteMarker {
+			rq.w.Header().Set("x-amz-delete-marker", "true")
+		}
 	}
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if err := s.serve(rq); err != nil {
 		e := s3err.From(err)
+		if e.Code == s3err.ErrNotImplemented.Code && !rq.op.notImpl && rq.op.Name != "" {
+			e = nameNotImplemented(e, rq.op.Name)
+		}
 		rq.err = e
 		if rw.status == 0 {
 			s3err.Write(rw, r, e, rq.id)
@@ -212,6 +216,19 @@ func (s *Server) serve(rq *request) error {
 	return rq.op.handle(s, rq)
 }
 
+// nameNotImplemented makes a NotImplemented error of operation op name it:
+// a backend that lacks the operation says nothing more than the code, and
+// a refused feature (SSE-C) is named with its operation.
+func nameNotImplemented(e *s3err.Error, op string) *s3err.Error {
+	switch {
+	case e.Message == s3err.ErrNotImplemented.Message || e.Message == "":
+		return e.WithMessage("%s is not implemented by dgp.", op)
+	case !strings.Contains(e.Message, op):
+		return e.WithMessage("%s: %s", op, e.Message)
+	}
+	return e
+}
+
 // finish writes the access log line and updates the metrics.
 func (s *Server) finish(rq *request, start time.Time) {
 	d := s.now().Sub(start)
@@ -225,6 +242,9 @@ func (s *Server) finish(rq *request, start time.Time) {
 	}
 	s.metrics.observe(name, status, d, rq.bytesIn, rq.w.written)
 	ev := s.log.Info()
+	if rq.op.notImpl || rq.err != nil && rq.err.Code == s3err.ErrNotImplemented.Code {
+		ev = s.log.Warn()
+	}
 	if !ev.Enabled() {
 		return
 	}

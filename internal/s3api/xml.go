@@ -54,7 +54,7 @@ type listAllMyBucketsResult struct {
 }
 
 type xmlObject struct {
-	Key          string    `xml:"Key"`
+	Key          xmlText   `xml:"Key"`
 	LastModified string    `xml:"LastModified"`
 	ETag         string    `xml:"ETag"`
 	Size         int64     `xml:"Size"`
@@ -63,17 +63,17 @@ type xmlObject struct {
 }
 
 type xmlPrefix struct {
-	Prefix string `xml:"Prefix"`
+	Prefix xmlText `xml:"Prefix"`
 }
 
 type listBucketResultV1 struct {
 	XMLName        xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
 	Name           string      `xml:"Name"`
-	Prefix         string      `xml:"Prefix"`
-	Marker         string      `xml:"Marker"`
-	NextMarker     string      `xml:"NextMarker,omitempty"`
+	Prefix         xmlText     `xml:"Prefix"`
+	Marker         xmlText     `xml:"Marker"`
+	NextMarker     xmlText     `xml:"NextMarker,omitempty"`
 	MaxKeys        int         `xml:"MaxKeys"`
-	Delimiter      string      `xml:"Delimiter,omitempty"`
+	Delimiter      xmlText     `xml:"Delimiter,omitempty"`
 	IsTruncated    bool        `xml:"IsTruncated"`
 	Contents       []xmlObject `xml:"Contents"`
 	CommonPrefixes []xmlPrefix `xml:"CommonPrefixes"`
@@ -83,42 +83,22 @@ type listBucketResultV1 struct {
 type listBucketResultV2 struct {
 	XMLName               xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketResult"`
 	Name                  string      `xml:"Name"`
-	Prefix                string      `xml:"Prefix"`
+	Prefix                xmlText     `xml:"Prefix"`
 	NextContinuationToken string      `xml:"NextContinuationToken,omitempty"`
 	KeyCount              int         `xml:"KeyCount"`
 	MaxKeys               int         `xml:"MaxKeys"`
-	Delimiter             string      `xml:"Delimiter,omitempty"`
+	Delimiter             xmlText     `xml:"Delimiter,omitempty"`
 	IsTruncated           bool        `xml:"IsTruncated"`
 	Contents              []xmlObject `xml:"Contents"`
 	CommonPrefixes        []xmlPrefix `xml:"CommonPrefixes"`
 	EncodingType          string      `xml:"EncodingType,omitempty"`
 	ContinuationToken     string      `xml:"ContinuationToken,omitempty"`
-	StartAfter            string      `xml:"StartAfter,omitempty"`
+	StartAfter            xmlText     `xml:"StartAfter,omitempty"`
 }
 
 type locationConstraint struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ LocationConstraint"`
 	Region  string   `xml:",chardata"`
-}
-
-type versioningConfiguration struct {
-	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ VersioningConfiguration"`
-}
-
-type xmlGrantee struct {
-	XMLNSXSI    string `xml:"xmlns:xsi,attr"`
-	Type        string `xml:"xsi:type,attr"`
-	ID          string `xml:"ID"`
-	DisplayName string `xml:"DisplayName"`
-}
-
-type accessControlPolicy struct {
-	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ AccessControlPolicy"`
-	Owner   xmlOwner `xml:"Owner"`
-	Grants  []struct {
-		Grantee    xmlGrantee `xml:"Grantee"`
-		Permission string     `xml:"Permission"`
-	} `xml:"AccessControlList>Grant"`
 }
 
 type tagging struct {
@@ -134,7 +114,7 @@ type tagging struct {
 type initiateMultipartUploadResult struct {
 	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ InitiateMultipartUploadResult"`
 	Bucket   string   `xml:"Bucket"`
-	Key      string   `xml:"Key"`
+	Key      xmlText  `xml:"Key"`
 	UploadID string   `xml:"UploadId"`
 }
 
@@ -142,7 +122,7 @@ type completeMultipartUploadResult struct {
 	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUploadResult"`
 	Location string   `xml:"Location"`
 	Bucket   string   `xml:"Bucket"`
-	Key      string   `xml:"Key"`
+	Key      xmlText  `xml:"Key"`
 	ETag     string   `xml:"ETag"`
 }
 
@@ -168,7 +148,7 @@ type xmlPart struct {
 type listPartsResult struct {
 	XMLName              xml.Name  `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListPartsResult"`
 	Bucket               string    `xml:"Bucket"`
-	Key                  string    `xml:"Key"`
+	Key                  xmlText   `xml:"Key"`
 	UploadID             string    `xml:"UploadId"`
 	Initiator            xmlOwner  `xml:"Initiator"`
 	Owner                xmlOwner  `xml:"Owner"`
@@ -181,7 +161,7 @@ type listPartsResult struct {
 }
 
 type xmlUpload struct {
-	Key          string   `xml:"Key"`
+	Key          xmlText  `xml:"Key"`
 	UploadID     string   `xml:"UploadId"`
 	Initiator    xmlOwner `xml:"Initiator"`
 	Owner        xmlOwner `xml:"Owner"`
@@ -192,12 +172,12 @@ type xmlUpload struct {
 type listMultipartUploadsResult struct {
 	XMLName            xml.Name    `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListMultipartUploadsResult"`
 	Bucket             string      `xml:"Bucket"`
-	KeyMarker          string      `xml:"KeyMarker"`
+	KeyMarker          xmlText     `xml:"KeyMarker"`
 	UploadIDMarker     string      `xml:"UploadIdMarker"`
-	NextKeyMarker      string      `xml:"NextKeyMarker"`
+	NextKeyMarker      xmlText     `xml:"NextKeyMarker"`
 	NextUploadIDMarker string      `xml:"NextUploadIdMarker"`
-	Delimiter          string      `xml:"Delimiter,omitempty"`
-	Prefix             string      `xml:"Prefix"`
+	Delimiter          xmlText     `xml:"Delimiter,omitempty"`
+	Prefix             xmlText     `xml:"Prefix"`
 	MaxUploads         int         `xml:"MaxUploads"`
 	IsTruncated        bool        `xml:"IsTruncated"`
 	Uploads            []xmlUpload `xml:"Upload"`
@@ -206,13 +186,17 @@ type listMultipartUploadsResult struct {
 }
 
 type xmlDeleted struct {
-	Key string `xml:"Key"`
+	Key                   xmlText `xml:"Key"`
+	VersionID             string  `xml:"VersionId,omitempty"`
+	DeleteMarker          bool    `xml:"DeleteMarker,omitempty"`
+	DeleteMarkerVersionID string  `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type xmlDeleteError struct {
-	Key     string `xml:"Key"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
+	Key       xmlText `xml:"Key"`
+	VersionID string  `xml:"VersionId,omitempty"`
+	Code      string  `xml:"Code"`
+	Message   string  `xml:"Message"`
 }
 
 type deleteResult struct {
@@ -326,4 +310,50 @@ func parseCreateBucketConfiguration(data []byte) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(req.LocationConstraint), nil
+}
+
+// xmlText is element text that keeps every character of a key: characters
+// XML 1.0 cannot carry (C0 controls, DEL, U+FFFE, U+FFFF) are written as
+// character references ("&#x1;"), as S3 writes them, where encoding/xml
+// would substitute U+FFFD. Strict XML 1.0 parsers refuse those references,
+// as they do S3's: such keys are for encoding-type=url listings.
+type xmlText string
+
+// MarshalXML implements xml.Marshaler.
+func (t xmlText) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	return e.EncodeElement(struct {
+		S string `xml:",innerxml"`
+	}{escapeXMLText(string(t))}, start)
+}
+
+// escapeXMLText escapes s for element content.
+func escapeXMLText(s string) string {
+	i := strings.IndexFunc(s, needsXMLEscape)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	b.WriteString(s[:i])
+	for _, r := range s[i:] {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case needsXMLEscape(r):
+			b.WriteString("&#x")
+			b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r), 16)))
+			b.WriteByte(';')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsXMLEscape(r rune) bool {
+	return r < 0x20 || r == 0x7f || r == '&' || r == '<' || r == '>' || r == 0xfffe || r == 0xffff
 }

@@ -52,7 +52,7 @@ func parseCredential(v string) (credential, string) {
 	case !validScopeDate(c.date):
 		return credential{}, "the Credential is mal-formed; invalid date " + strconv.Quote(c.date)
 	case c.region == "":
-		return credential{}, "the Credential is mal-formed; the region is empty"
+		return credential{}, "a non-empty region must be provided in the credential."
 	case c.service != serviceS3:
 		return credential{}, "incorrect service " + strconv.Quote(c.service) + ". This endpoint belongs to \"s3\"."
 	case parts[3] != scopeTerminator:
@@ -320,10 +320,8 @@ func parsePresigned(q []queryPair) (presigned, string) {
 		return presigned{}, "X-Amz-Expires should be a number"
 	case n < 0:
 		return presigned{}, "X-Amz-Expires must be non-negative"
-	case n == 0:
-		return presigned{}, "X-Amz-Expires must be at least 1 second"
 	case n > maxPresignExpires:
-		return presigned{}, "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+		return presigned{}, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds"
 	}
 	p.expires = n
 	if !validSignedHeaders(p.signedHeaders) {

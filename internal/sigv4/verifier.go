@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,20 +26,52 @@ const MaxClockSkew = 15 * time.Minute
 // SecretLookup returns the secret access key for an access key id.
 type SecretLookup func(accessKeyID string) (secret string, ok bool)
 
-// Verifier verifies SigV4-signed S3 requests. It is safe for concurrent use.
+// Verifier verifies signed S3 requests. It is safe for concurrent use.
 type Verifier struct {
-	now    func() time.Time
-	keys   *keyCache
-	hashes *hashes
+	now     func() time.Time
+	keys    *keyCache
+	hashes  *hashes
+	sigV2   bool
+	regions []string
+	domains []string
+}
+
+// Options configure a Verifier built by New.
+type Options struct {
+	// Now is the clock (time.Now when nil). Requests more than
+	// MaxClockSkew away from it are refused.
+	Now func() time.Time
+	// SigV2 accepts AWS Signature Version 2 (the "AWS AKID:signature"
+	// header and the AWSAccessKeyId/Expires/Signature query string). When
+	// false such requests get InvalidRequest, as on V4-only S3 regions.
+	SigV2 bool
+	// Regions are the regions a SigV4 credential scope may name; the first
+	// is the one error answers name. Empty accepts any region.
+	Regions []string
+	// VirtualHostDomains are the domains under which Host
+	// "<bucket>.<domain>[:port]" addresses a bucket (as the S3 router is
+	// configured): SigV2 signs such a request's resource as "/<bucket>/key".
+	VirtualHostDomains []string
 }
 
 // NewVerifier returns a Verifier that reads the time from now (time.Now
-// when nil). Requests more than MaxClockSkew away from it are refused.
+// when nil), accepts SigV4 only and any region: New with only Now set.
 func NewVerifier(now func() time.Time) *Verifier {
+	return New(Options{Now: now})
+}
+
+// New returns a Verifier configured by o.
+func New(o Options) *Verifier {
+	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{now: now, keys: newKeyCache(), hashes: newHashes()}
+	return &Verifier{
+		now: now, keys: newKeyCache(), hashes: newHashes(),
+		sigV2:   o.SigV2,
+		regions: slices.Clone(o.Regions),
+		domains: normaliseDomains(o.VirtualHostDomains),
+	}
 }
 
 // Result is an authenticated request.
@@ -73,16 +106,18 @@ func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error)
 	authz := r.Header.Values("Authorization")
 	queryAlg, hasQueryAlg := queryValue(query, qAlgorithm)
 	hasQuerySig := hasQueryAlg || queryHas(query, qSignature) || queryHas(query, qCredential)
+	hasV2QuerySig := queryHas(query, qV2Signature)
 	switch {
-	case len(authz) > 0 && hasQuerySig:
+	case len(authz) > 0 && (hasQuerySig || hasV2QuerySig), hasQuerySig && hasV2QuerySig:
 		return nil, s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.")
 	case len(authz) > 0:
 		return v.verifyHeader(r, authz, query, lookup)
 	case hasQuerySig:
 		return v.verifyPresigned(r, queryAlg, query, lookup)
-	case queryHas(query, "AWSAccessKeyId") || queryHas(query, "Signature"):
-		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 2 is not supported; use Signature Version 4.")
+	case hasV2QuerySig:
+		return v.verifyV2Query(r, query, lookup)
 	}
+	// Like S3, an AWSAccessKeyId without a Signature is an unsigned request.
 	return nil, s3err.ErrAccessDenied.WithMessage("Anonymous access is not allowed; sign the request with AWS Signature Version 4.")
 }
 
@@ -92,8 +127,8 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 	}
 	h := authz[0]
 	switch {
-	case strings.HasPrefix(h, "AWS "):
-		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 2 is not supported; use Signature Version 4.")
+	case len(h) > 4 && strings.EqualFold(h[:4], "AWS "):
+		return v.verifyV2Header(r, h[4:], query, lookup)
 	case strings.HasPrefix(h, "AWS4-ECDSA-P256-SHA256"):
 		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 4A is not supported; use Signature Version 4.")
 	case !strings.HasPrefix(h, algorithm):
@@ -102,6 +137,11 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 	a, msg := parseAuthorization(h)
 	if msg != "" {
 		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("%s", msg)
+	}
+	if want, ok := v.regionAccepted(a.cred.region); !ok {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.
+			WithMessage("The authorization header is malformed; the region '%s' is wrong; expecting '%s'", truncate(a.cred.region), want).
+			WithRegion(want)
 	}
 
 	payloadHash := r.Header.Get(headerContentSHA256)
@@ -197,16 +237,22 @@ func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPai
 		return nil, s3err.ErrInvalidRequest.WithMessage("Presigned URLs do not support aws-chunked payloads.")
 	}
 
-	secret, ok := lookup(p.cred.accessKeyID)
-	if !ok {
-		return nil, s3err.ErrInvalidAccessKeyID
-	}
 	now := v.now()
 	if p.date.Sub(now) > MaxClockSkew {
 		return nil, s3err.ErrAccessDenied.WithMessage("Request is not valid yet")
 	}
-	if now.After(p.date.Add(time.Duration(p.expires) * time.Second)) {
+	// X-Amz-Expires=0 parses, and is expired from the start (as on S3).
+	if p.expires == 0 || now.After(p.date.Add(time.Duration(p.expires)*time.Second)) {
 		return nil, s3err.ErrAccessDeniedExpired
+	}
+	if want, ok := v.regionAccepted(p.cred.region); !ok {
+		return nil, s3err.ErrAuthorizationQueryParametersError.
+			WithMessage("Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", truncate(p.cred.region), want).
+			WithRegion(want)
+	}
+	secret, ok := lookup(p.cred.accessKeyID)
+	if !ok {
+		return nil, s3err.ErrInvalidAccessKeyID
 	}
 	if !hasSignedHeader(p.signedHeaders, "host") {
 		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-SignedHeaders must include host.")
@@ -266,6 +312,15 @@ func checkAmzHeadersSigned(r *http.Request, signedHeaders string) error {
 		}
 	}
 	return nil
+}
+
+// regionAccepted reports whether a credential scope may name region, and
+// the region error answers expect when it may not.
+func (v *Verifier) regionAccepted(region string) (string, bool) {
+	if len(v.regions) == 0 || slices.Contains(v.regions, region) {
+		return "", true
+	}
+	return v.regions[0], false
 }
 
 func queryValue(q []queryPair, key string) (string, bool) {

@@ -47,7 +47,7 @@ func TestVerifyHeaderErrors(t *testing.T) {
 		code        string
 	}{
 		{name: "no auth", fix: func(r *http.Request) { r.Header.Del("Authorization") }, code: "AccessDenied"},
-		{name: "sigv2 header", fix: func(r *http.Request) { r.Header.Set("Authorization", "AWS "+testAccess+":c2lnbmF0dXJl") }, code: "NotImplemented"},
+		{name: "sigv2 header (sigv2 off)", fix: func(r *http.Request) { r.Header.Set("Authorization", "AWS "+testAccess+":c2lnbmF0dXJl") }, code: "InvalidRequest"},
 		{name: "sigv4a header", fix: setAuth(func(a string) string { return strings.Replace(a, "AWS4-HMAC-SHA256", "AWS4-ECDSA-P256-SHA256", 1) }), code: "NotImplemented"},
 		{name: "bearer", fix: func(r *http.Request) { r.Header.Set("Authorization", "Bearer abc") }, code: "InvalidArgument"},
 		{name: "two mechanisms", fix: func(r *http.Request) { r.URL.RawQuery += "&X-Amz-Algorithm=AWS4-HMAC-SHA256" }, code: "InvalidArgument"},
@@ -73,10 +73,15 @@ func TestVerifyHeaderErrors(t *testing.T) {
 		{name: "bad content sha256", mutate: func(r *http.Request) {}, fix: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "abc") }, code: "InvalidArgument"},
 		{name: "missing date", fix: func(r *http.Request) { r.Header.Del("X-Amz-Date") }, code: "AccessDenied"},
 		{name: "bad date", fix: func(r *http.Request) { r.Header.Set("X-Amz-Date", "2024-03-09T10:11:12Z") }, code: "AccessDenied"},
-		{name: "sigv2 query", fix: func(r *http.Request) {
+		{name: "sigv2 query (sigv2 off)", fix: func(r *http.Request) {
 			r.Header.Del("Authorization")
 			r.URL.RawQuery = "AWSAccessKeyId=" + testAccess + "&Expires=1&Signature=abc"
-		}, code: "NotImplemented"},
+		}, code: "InvalidRequest"},
+		{name: "sigv2 access key without signature is anonymous", fix: func(r *http.Request) {
+			r.Header.Del("Authorization")
+			r.URL.RawQuery = "AWSAccessKeyId=" + testAccess + "&Expires=1"
+		}, code: "AccessDenied"},
+		{name: "header and sigv2 query", fix: func(r *http.Request) { r.URL.RawQuery += "&Signature=abc" }, code: "InvalidArgument"},
 		{name: "bad query escape", fix: func(r *http.Request) { r.URL.RawQuery = "a=%zz" }, code: "InvalidArgument"},
 	}
 	for _, tc := range cases {
@@ -202,10 +207,16 @@ func TestVerifyPresignedErrors(t *testing.T) {
 		now       time.Time
 		code, msg string
 	}{
-		{name: "expires zero", url: edit(qExpires, "0"), code: "AuthorizationQueryParametersError"},
-		{name: "expires negative", url: edit(qExpires, "-1"), code: "AuthorizationQueryParametersError"},
-		{name: "expires over a week", url: edit(qExpires, "604801"), code: "AuthorizationQueryParametersError"},
-		{name: "expires not a number", url: edit(qExpires, "soon"), code: "AuthorizationQueryParametersError"},
+		{name: "expires zero", url: edit(qExpires, "0"), code: "AccessDenied", msg: "Request has expired"},
+		{name: "expires negative", url: edit(qExpires, "-1"), code: "AuthorizationQueryParametersError",
+			msg: "X-Amz-Expires must be non-negative"},
+		{name: "expires over a week", url: edit(qExpires, "604801"), code: "AuthorizationQueryParametersError",
+			msg: "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds"},
+		{name: "expires not a number", url: edit(qExpires, "soon"), code: "AuthorizationQueryParametersError",
+			msg: "X-Amz-Expires should be a number"},
+		{name: "expires fractional", url: edit(qExpires, "1.5"), code: "AuthorizationQueryParametersError",
+			msg: "X-Amz-Expires should be a number"},
+		{name: "expires a week is accepted (wrong signature)", url: edit(qExpires, "604800"), code: "SignatureDoesNotMatch"},
 		{name: "missing signature", url: edit(qSignature, ""), code: "AuthorizationQueryParametersError"},
 		{name: "missing credential", url: edit(qCredential, ""), code: "AuthorizationQueryParametersError"},
 		{name: "missing date", url: edit(qDate, ""), code: "AuthorizationQueryParametersError"},

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -24,24 +25,34 @@ import (
 // If-Match compares strongly (a weak "W/" tag never matches, S3 ETags being
 // strong), If-None-Match weakly (the "W/" prefix is ignored). Times compare
 // at second granularity, the precision of HTTP dates. Empty strings and zero
-// times mean "absent".
+// times mean "absent". Both failures carry the object's ETag and
+// Last-Modified response headers, as S3 sends them.
 func CheckConditions(info ObjectInfo, c Conditions) error {
 	lastModified := info.LastModified.Truncate(time.Second)
 	if c.IfMatch != "" {
 		if !ETagListMatches(c.IfMatch, info.ETag, false) {
-			return s3err.ErrPreconditionFailed
+			return withValidators(s3err.ErrPreconditionFailed, info)
 		}
 	} else if !c.IfUnmodifiedSince.IsZero() && lastModified.After(c.IfUnmodifiedSince) {
-		return s3err.ErrPreconditionFailed
+		return withValidators(s3err.ErrPreconditionFailed, info)
 	}
 	if c.IfNoneMatch != "" {
 		if ETagListMatches(c.IfNoneMatch, info.ETag, true) {
-			return s3err.ErrNotModified
+			return withValidators(s3err.ErrNotModified, info)
 		}
 	} else if !c.IfModifiedSince.IsZero() && !lastModified.After(c.IfModifiedSince) {
-		return s3err.ErrNotModified
+		return withValidators(s3err.ErrNotModified, info)
 	}
 	return nil
+}
+
+// withValidators attaches the object's ETag and Last-Modified headers.
+func withValidators(e *s3err.Error, info ObjectInfo) *s3err.Error {
+	e = e.WithHeader("ETag", info.ETag)
+	if !info.LastModified.IsZero() {
+		e = e.WithHeader("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	}
+	return e
 }
 
 // CheckCopySourceConditions evaluates x-amz-copy-source-if-* headers. They

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +57,17 @@ func TestCheckConditions(t *testing.T) {
 			err := CheckConditions(info, tt.c)
 			if !sameErr(err, tt.want) {
 				t.Fatalf("CheckConditions = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				// 304 and 412 carry the validators, as S3 sends them.
+				var e *s3err.Error
+				if !errors.As(err, &e) {
+					t.Fatalf("CheckConditions = %T, want *s3err.Error", err)
+				}
+				want := [][2]string{{"ETag", `"abc"`}, {"Last-Modified", "Wed, 01 May 2024 12:00:00 GMT"}}
+				if !slices.Equal(e.Headers, want) {
+					t.Fatalf("headers = %q, want %q", e.Headers, want)
+				}
 			}
 			copyErr := CheckCopySourceConditions(info, tt.c)
 			wantCopy := tt.want

@@ -18,7 +18,53 @@ import (
 
 // bucketMeta is the content of a bucket's metadata file.
 type bucketMeta struct {
-	Created time.Time `json:"created"`
+	Created    time.Time                `json:"created"`
+	Versioning storage.VersioningStatus `json:"versioning,omitempty"`
+	ObjectLock bool                     `json:"objectLock,omitempty"`
+	// LockRule is the default retention of new versions (ObjectLock only).
+	LockRule *storage.DefaultRetention `json:"lockRule,omitempty"`
+}
+
+// readBucketMeta reads a bucket's metadata file: NoSuchBucket when the
+// bucket does not exist, a zero state when the file is missing.
+func (b *Backend) readBucketMeta(bucket string) (*bucketMeta, error) {
+	js, err := b.root.ReadFile(path.Join(bucket, bucketMetaName))
+	if err != nil {
+		if !isNotExist(err) {
+			return nil, fmt.Errorf("read bucket metadata: %w", err)
+		}
+		if err := b.bucketExists(bucket); err != nil {
+			return nil, err
+		}
+		return &bucketMeta{}, nil
+	}
+	m := new(bucketMeta)
+	if err := json.Unmarshal(js, m); err != nil {
+		return nil, fmt.Errorf("decode bucket metadata: %w", err)
+	}
+	return m, nil
+}
+
+// writeBucketMeta replaces a bucket's metadata file atomically (staged,
+// then renamed). The caller holds the bucket's write lock.
+func (b *Backend) writeBucketMeta(bucket string, m *bucketMeta) error {
+	js, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode bucket metadata: %w", err)
+	}
+	tmp := tempName()
+	if err := b.writeSynced(tmp, js); err != nil {
+		_ = b.root.Remove(tmp)
+		return err
+	}
+	if err := b.root.Rename(tmp, path.Join(bucket, bucketMetaName)); err != nil {
+		_ = b.root.Remove(tmp)
+		return fmt.Errorf("replace bucket metadata: %w", err)
+	}
+	if err := b.syncDir(bucket); err != nil {
+		return fmt.Errorf("sync bucket directory: %w", err)
+	}
+	return nil
 }
 
 // CreateBucket creates an empty bucket. The directory appears atomically
@@ -35,7 +81,11 @@ func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("stat bucket: %w", err)
 	}
-	js, err := json.Marshal(bucketMeta{Created: b.now().UTC()})
+	bm := bucketMeta{Created: b.now().UTC()}
+	if opts.ObjectLockEnabled {
+		bm.Versioning, bm.ObjectLock = storage.VersioningEnabled, true
+	}
+	js, err := json.Marshal(bm)
 	if err != nil {
 		return fmt.Errorf("encode bucket metadata: %w", err)
 	}
@@ -71,7 +121,7 @@ func (b *Backend) writeSynced(name string, data []byte) error {
 		return fmt.Errorf("create %s: %w", path.Base(name), err)
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && !b.noSync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -84,7 +134,8 @@ func (b *Backend) writeSynced(name string, data []byte) error {
 }
 
 // DeleteBucket removes an empty bucket: BucketNotEmpty while it holds an
-// object or an in-progress multipart upload.
+// object, a non-current version or a delete marker. In-progress multipart
+// uploads do not count: they are aborted with the bucket, as S3 does.
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := validateBucket(bucket); err != nil {
 		return err
@@ -95,14 +146,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := b.bucketExists(bucket); err != nil {
 		return err
 	}
-	uploads, err := b.uploadIDs(bucket)
-	if err != nil {
-		return err
-	}
-	if len(uploads) > 0 {
-		return s3err.ErrBucketNotEmpty.WithResource(bucket)
-	}
-	has, err := hasObjects(b.root, bucket, 0)
+	has, err := hasObjects(b.root, bucket, 0, true)
 	if err != nil {
 		return err
 	}
@@ -112,8 +156,8 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := b.moveAside(bucket); err != nil {
 		return fmt.Errorf("delete bucket: %w", err)
 	}
-	if err := b.root.Remove(path.Join(multipartDir, bucket)); err != nil && !isNotExist(err) {
-		return fmt.Errorf("delete bucket uploads directory: %w", err)
+	if err := b.moveAside(path.Join(multipartDir, bucket)); err != nil && !isNotExist(err) {
+		return fmt.Errorf("abort bucket uploads: %w", err)
 	}
 	return nil
 }
@@ -185,10 +229,12 @@ func readNames(base *os.Root, rel string) ([]string, error) {
 const maxHeldDirs = 64
 
 // hasObjects reports whether the tree at rel (relative to base) holds at
-// least one object. It reads directories in small batches and stops at the
-// first object; depth counts the handles already held by the caller.
-func hasObjects(base *os.Root, rel string, depth int) (bool, error) {
-	found, subdirs, err := scanDir(base, rel)
+// least one object (with versions, also a versions directory: non-current
+// versions or delete markers). It reads directories in small batches and
+// stops at the first find; depth counts the handles already held by the
+// caller.
+func hasObjects(base *os.Root, rel string, depth int, versions bool) (bool, error) {
+	found, subdirs, err := scanDir(base, rel, versions)
 	if err != nil || found || len(subdirs) == 0 {
 		return found, err
 	}
@@ -205,7 +251,7 @@ func hasObjects(base *os.Root, rel string, depth int) (bool, error) {
 		r, relBase = child, "."
 	}
 	for _, s := range subdirs {
-		has, err := hasObjects(r, path.Join(relBase, s), depth+1)
+		has, err := hasObjects(r, path.Join(relBase, s), depth+1, versions)
 		if err != nil || has {
 			return has, err
 		}
@@ -213,9 +259,9 @@ func hasObjects(base *os.Root, rel string, depth int) (bool, error) {
 	return false, nil
 }
 
-// scanDir reads a directory until it finds an object; otherwise it returns
-// the piece directories in it.
-func scanDir(base *os.Root, rel string) (found bool, subdirs []string, err error) {
+// scanDir reads a directory until it finds an object (or, with versions, a
+// versions directory); otherwise it returns the piece directories in it.
+func scanDir(base *os.Root, rel string, versions bool) (found bool, subdirs []string, err error) {
 	d, err := base.Open(rel)
 	if err != nil {
 		if isNotExist(err) {
@@ -230,8 +276,9 @@ func scanDir(base *os.Root, rel string) (found bool, subdirs []string, err error
 			_, kind, ok := parseName(name)
 			switch {
 			case !ok:
-			case kind == kindObject:
+			case kind == kindObject, kind == kindVersions && versions:
 				return true, nil, nil
+			case kind == kindVersions:
 			default:
 				subdirs = append(subdirs, name)
 			}

@@ -113,20 +113,14 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		Headers:      um.Headers,
 		PartSizes:    sizes,
 	}
-	if err := writeTrailer(st.f, m); err != nil {
+	vid, err := b.commit(bucket, key, st, m, commitOpts{lock: um.Lock})
+	if err != nil {
 		return nil, err
 	}
-	if err := st.finish(); err != nil {
-		return nil, err
-	}
-	if err := b.commit(bucket, key, st.name, "", ""); err != nil {
-		return nil, err
-	}
-	st.committed()
 	if err := b.moveAside(dir); err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("remove completed upload: %w", err)
 	}
-	return &storage.PutResult{ETag: m.ETag}, nil
+	return &storage.PutResult{ETag: m.ETag, VersionID: vid}, nil
 }
 
 // appendPart copies one part's data to the end of st. The part is

@@ -15,7 +15,9 @@ import (
 //   - a "dir" piece ends at a '/': "photos/" is the directory "photos";
 //   - a "cont" piece is a run of bytes cut because its escaped form reached
 //     the name-length budget: stored as a directory "<esc>%p";
-//   - the last piece (possibly empty) is the object file "<esc>%o".
+//   - the last piece (possibly empty) is the object file "<esc>%o";
+//   - beside it, "<esc>%v" is the directory of the key's other versions
+//     (non-current versions and delete markers, see versions.go).
 //
 // So key "a" is the file "a%o", key "a/b" is "a/b%o" (both can coexist),
 // and the folder marker "dir/" is "dir/%o". Escaping (esc) percent-encodes
@@ -36,6 +38,7 @@ const (
 
 	suffixObject = "%o"
 	suffixCont   = "%p"
+	suffixVers   = "%v"
 	nameEmptyDir = "%n"
 
 	// bucketMetaName is the bucket metadata file inside a bucket directory.
@@ -51,7 +54,22 @@ const (
 	kindObject pieceKind = iota // the last piece: an object file
 	kindCont                    // a cut inside a path segment: a directory
 	kindDir                     // a path segment ending in '/': a directory
+	kindVersions                // the versions directory of the last piece
 )
+
+// sortRank orders entries with the same piece: an object, then its
+// versions (the same key), then a cut (longer keys).
+func (k pieceKind) sortRank() int {
+	switch k {
+	case kindObject:
+		return 0
+	case kindVersions:
+		return 1
+	case kindCont:
+		return 2
+	}
+	return 3
+}
 
 // escWidth is the escaped length of byte c at position i of a piece.
 func escWidth(c byte, i int) int {
@@ -171,6 +189,8 @@ func pieceName(p string, kind pieceKind) string {
 		return esc(p) + suffixObject
 	case kindCont:
 		return esc(p) + suffixCont
+	case kindVersions:
+		return esc(p) + suffixVers
 	}
 	if p == "" {
 		return nameEmptyDir
@@ -187,6 +207,9 @@ func parseName(name string) (piece string, kind pieceKind, ok bool) {
 	case strings.HasSuffix(name, suffixObject):
 		p, ok := unesc(name[:len(name)-len(suffixObject)])
 		return p, kindObject, ok
+	case strings.HasSuffix(name, suffixVers):
+		p, ok := unesc(name[:len(name)-len(suffixVers)])
+		return p, kindVersions, ok
 	case strings.HasSuffix(name, suffixCont):
 		p, ok := unesc(name[:len(name)-len(suffixCont)])
 		return p, kindCont, ok && p != ""

@@ -40,7 +40,7 @@ func TestKeyPath(t *testing.T) {
 func TestParseNameRoundTrip(t *testing.T) {
 	pieces := []string{"", "a", ".", ".x", "%", "%25", "a%o", "a%p", "x y", "\x01\x7f", "é", "a.b."}
 	for _, p := range pieces {
-		for _, kind := range []pieceKind{kindObject, kindCont, kindDir} {
+		for _, kind := range []pieceKind{kindObject, kindCont, kindDir, kindVersions} {
 			if kind == kindCont && p == "" {
 				continue
 			}

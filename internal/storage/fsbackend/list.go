@@ -37,7 +37,7 @@ type level struct {
 // standing for all keys starting with key.
 type item struct {
 	key     string
-	base    *os.Root // object file: rel relative to base
+	base    *os.Root // object file or versions directory: rel relative to base
 	rel     string
 	isRange bool
 }
@@ -49,7 +49,11 @@ type item struct {
 // maxHeldDirs), so each step opens one path component. Close releases them.
 type walker struct {
 	limit string // the listing prefix: stop after the keys that have it
-	stack []*level
+	// versions makes the walker yield versions directories too (a key
+	// may then come twice: its object file, then its versions directory)
+	// and count them as content when collapsing.
+	versions bool
+	stack    []*level
 }
 
 // push reads directory rel of base and puts it on the stack.
@@ -88,9 +92,9 @@ func (w *walker) push(base *os.Root, rel, prefix string) error {
 		if c := strings.Compare(a.s, b.s); c != 0 {
 			return c
 		}
-		// An object and a cut at the same bytes: the object's key is the
-		// shorter, so it comes first.
-		return int(a.kind) - int(b.kind)
+		// An object, its versions and a cut at the same bytes: the
+		// object's key is the shorter, so it comes first.
+		return a.kind.sortRank() - b.kind.sortRank()
 	})
 	lvl.ents = ents
 	w.stack = append(w.stack, lvl)
@@ -115,7 +119,7 @@ func (w *walker) Close() {
 // entBelow reports whether every key an entry stands for is < rb, where rb
 // is the bound relative to the entry's directory.
 func entBelow(e *dirEnt, rb string) bool {
-	if e.kind == kindObject {
+	if e.kind == kindObject || e.kind == kindVersions {
 		return e.s < rb
 	}
 	return e.s < rb && !strings.HasPrefix(rb, e.s)
@@ -146,11 +150,14 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			return item{}, false, nil
 		}
 		rel := path.Join(top.rel, e.name)
-		if e.kind == kindObject {
+		if e.kind == kindObject || (e.kind == kindVersions && w.versions) {
 			return item{key: full, base: top.base, rel: rel}, true, nil
 		}
+		if e.kind == kindVersions {
+			continue
+		}
 		if collapse != nil && collapse(full) {
-			has, err := hasObjects(top.base, rel, len(w.stack))
+			has, err := hasObjects(top.base, rel, len(w.stack), w.versions)
 			if err != nil {
 				return item{}, false, fmt.Errorf("scan directory: %w", err)
 			}

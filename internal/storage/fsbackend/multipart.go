@@ -40,6 +40,8 @@ type uploadMeta struct {
 	ContentType  string            `json:"contentType,omitempty"`
 	UserMetadata map[string]string `json:"userMetadata,omitempty"`
 	Headers      map[string]string `json:"headers,omitempty"`
+	// Lock is the object lock state asked for the final object.
+	Lock storage.LockState `json:"lock,omitzero"`
 }
 
 // newUploadID returns 32 hex digits: the initiation time in nanoseconds,
@@ -148,8 +150,11 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 		return "", err
 	}
 	now := b.now().UTC()
+	if err := checkLockRequest(opts.Lock, now); err != nil {
+		return "", err
+	}
 	m := uploadMeta{Key: key, Initiated: now, ContentType: opts.ContentType,
-		UserMetadata: maps.Clone(opts.UserMetadata), Headers: maps.Clone(opts.Headers)}
+		UserMetadata: maps.Clone(opts.UserMetadata), Headers: maps.Clone(opts.Headers), Lock: opts.Lock}
 	if m.ContentType == "" {
 		m.ContentType = defaultContentType
 	}
@@ -162,7 +167,11 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()
-	if err := b.bucketExists(bucket); err != nil {
+	bm, err := b.readBucketMeta(bucket)
+	if err != nil {
+		return "", err
+	}
+	if _, err := newLock(bm, opts.Lock, now, now); err != nil {
 		return "", err
 	}
 	tmp := tempName()
@@ -247,12 +256,16 @@ func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, buc
 	if err := checkPartNumber(partNumber); err != nil {
 		return nil, err
 	}
-	f, sm, err := b.openObject(src.Bucket, src.Key)
+	f, sm, err := b.openCopySource(src)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := storage.CheckCopySourceConditions(sm.info(), opts.Conditions); err != nil {
+	srcInfo, err := b.objectInfo(src.Bucket, sm)
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.CheckCopySourceConditions(srcInfo, opts.Conditions); err != nil {
 		return nil, err
 	}
 	start, length := int64(0), sm.Size
@@ -281,7 +294,7 @@ func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, buc
 	if err := b.commitPart(st, bucket, uploadID, partNumber, m); err != nil {
 		return nil, err
 	}
-	return &storage.CopyResult{ETag: m.ETag, LastModified: m.Modified}, nil
+	return &storage.CopyResult{ETag: m.ETag, LastModified: m.Modified, SourceVersionID: srcInfo.VersionID}, nil
 }
 
 // AbortMultipartUpload discards an upload and its parts.

@@ -12,7 +12,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
@@ -22,40 +21,61 @@ import (
 // defaultContentType is what S3 stores when a client sends none.
 const defaultContentType = "binary/octet-stream"
 
-// objectPath returns the object file of key and its directory, relative
-// to the root.
-func objectPath(bucket, key string) (dir, file string) {
-	names := keyPath(key)
-	dir = path.Join(append([]string{bucket}, names[:len(names)-1]...)...)
-	return dir, dir + "/" + names[len(names)-1]
-}
-
-// openObject opens an object file and reads its metadata.
-func (b *Backend) openObject(bucket, key string) (*os.File, *objMeta, error) {
+// openObject opens the version of key that a GET, HEAD or copy names
+// ("" = the latest) and reads its metadata. The latest being a delete
+// marker is NoSuchKey, a delete marker named by id MethodNotAllowed (both
+// with S3's x-amz-delete-marker headers).
+func (b *Backend) openObject(bucket, key, versionID string) (*os.File, *objMeta, error) {
 	if err := validateBucket(bucket); err != nil {
 		return nil, nil, err
 	}
 	if err := validateKey(key); err != nil {
 		return nil, nil, err
 	}
-	_, file := objectPath(bucket, key)
-	f, err := b.root.Open(file)
-	if err != nil {
-		if isNotExist(err) {
-			if err := b.bucketExists(bucket); err != nil {
-				return nil, nil, err
-			}
-			return nil, nil, s3err.ErrNoSuchKey.WithResource(key)
+	if versionID != "" {
+		if err := checkVersionID(versionID); err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("open object: %w", err)
+		f, m, err := b.openVersion(bucket, key, versionID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if m.DeleteMarker {
+			_ = f.Close()
+			return nil, nil, markerNotAllowed(m)
+		}
+		return f, m, nil
 	}
-	m, err := readMeta(f)
+	kf := keyFilesOf(bucket, key)
+	f, m, err := b.openMeta(kf.obj, key)
 	if err != nil {
-		_ = f.Close()
-		return nil, nil, fmt.Errorf("read object %q: %w", key, err)
+		return nil, nil, err
 	}
-	m.Key = key
+	if f == nil {
+		if err := b.bucketExists(bucket); err != nil {
+			return nil, nil, err
+		}
+		marker, err := b.latestMarker(kf, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, noSuchKey(key, marker)
+	}
 	return f, m, nil
+}
+
+// objectInfo is the metadata GET/HEAD report for version m of bucket.
+func (b *Backend) objectInfo(bucket string, m *objMeta) (storage.ObjectInfo, error) {
+	info := m.info()
+	if m.VersionID == "" {
+		// Written unversioned: the null version once versioning was on.
+		bm, err := b.readBucketMeta(bucket)
+		if err != nil {
+			return info, err
+		}
+		info.VersionID = reportID(m, bm.Versioning)
+	}
+	return info, nil
 }
 
 // span returns the byte span GetObject/HeadObject serve for opts, and the
@@ -96,11 +116,15 @@ func span(m *objMeta, opts storage.GetOptions) (start, length int64, contentRang
 // GetObject opens an object, or a range or part of it, after evaluating the
 // conditional headers.
 func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
-	f, m, err := b.openObject(bucket, key)
+	f, m, err := b.openObject(bucket, key, opts.VersionID)
 	if err != nil {
 		return nil, err
 	}
-	info := m.info()
+	info, err := b.objectInfo(bucket, m)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
 	if err := storage.CheckConditions(info, opts.Conditions); err != nil {
 		_ = f.Close()
 		return nil, err
@@ -122,12 +146,15 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 // headers; a Range or PartNumber is validated (InvalidRange,
 // InvalidPartNumber) but the returned Size is the whole object's.
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
-	f, m, err := b.openObject(bucket, key)
+	f, m, err := b.openObject(bucket, key, opts.VersionID)
 	if err != nil {
 		return nil, err
 	}
 	_ = f.Close()
-	info := m.info()
+	info, err := b.objectInfo(bucket, m)
+	if err != nil {
+		return nil, err
+	}
 	if err := storage.CheckConditions(info, opts.Conditions); err != nil {
 		return nil, err
 	}
@@ -238,6 +265,9 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
+	if err := checkLockRequest(opts.Lock, b.now()); err != nil {
+		return nil, err
+	}
 	if err := b.bucketExists(bucket); err != nil {
 		return nil, err
 	}
@@ -248,132 +278,11 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	defer st.discard()
 	m := &objMeta{Key: key, Size: n, ETag: quoteETag(hex.EncodeToString(sum)), Modified: b.now().UTC()}
 	metaFromPut(m, opts)
-	if err := writeTrailer(st.f, m); err != nil {
-		return nil, err
-	}
-	if err := st.finish(); err != nil {
-		return nil, err
-	}
-	if err := b.commit(bucket, key, st.name, opts.IfMatch, opts.IfNoneMatch); err != nil {
-		return nil, err
-	}
-	st.committed()
-	return &storage.PutResult{ETag: m.ETag}, nil
-}
-
-// currentETag returns the ETag of key, or "" when there is no such object.
-func (b *Backend) currentETag(file string) (string, error) {
-	f, err := b.root.Open(file)
+	vid, err := b.commit(bucket, key, st, m, commitOpts{ifMatch: opts.IfMatch, ifNoneMatch: opts.IfNoneMatch, lock: opts.Lock})
 	if err != nil {
-		if isNotExist(err) {
-			return "", nil
-		}
-		return "", fmt.Errorf("open object: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	m, err := readMeta(f)
-	if err != nil {
-		return "", err
-	}
-	return m.ETag, nil
-}
-
-// commit renames a finished staging file to key's object file, after
-// checking the write conditions, atomically with respect to other writes
-// of the key in this process. If-None-Match "*" fails on any existing
-// object, an ETag list on a matching one; If-Match fails on a mismatch and
-// with NoSuchKey on a missing object (S3's conditional writes).
-func (b *Backend) commit(bucket, key, stagedName, ifMatch, ifNoneMatch string) error {
-	bl := b.bucketLock(bucket)
-	bl.RLock()
-	defer bl.RUnlock()
-	if err := b.bucketExists(bucket); err != nil {
-		return err
-	}
-	kl := b.keyLock(bucket, key)
-	kl.Lock()
-	defer kl.Unlock()
-
-	dir, file := objectPath(bucket, key)
-	if ifMatch != "" || ifNoneMatch != "" {
-		cur, err := b.currentETag(file)
-		if err != nil {
-			return err
-		}
-		if ifNoneMatch != "" && cur != "" && storage.ETagListMatches(ifNoneMatch, cur, true) {
-			return s3err.ErrPreconditionFailed
-		}
-		if ifMatch != "" {
-			if cur == "" {
-				return s3err.ErrNoSuchKey.WithResource(key)
-			}
-			if !storage.ETagListMatches(ifMatch, cur, false) {
-				return s3err.ErrPreconditionFailed
-			}
-		}
-	}
-	for attempt := 1; ; attempt++ {
-		// A concurrent delete may remove a directory it emptied while
-		// MkdirAll or Rename runs: then create it again.
-		err := b.mkdirAll(dir)
-		if err == nil {
-			err = b.root.Rename(stagedName, file)
-			if err == nil {
-				break
-			}
-		}
-		if !isNotExist(err) || attempt == commitAttempts {
-			return fmt.Errorf("commit object: %w", err)
-		}
-	}
-	if err := b.syncDir(dir); err != nil {
-		return fmt.Errorf("sync object directory: %w", err)
-	}
-	return nil
-}
-
-// DeleteObject removes key; a missing key is not an error. Directories
-// left empty are removed.
-func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
-	return &storage.DeleteResult{}, b.deleteObject(bucket, key)
-}
-
-func (b *Backend) deleteObject(bucket, key string) error {
-	if err := validateBucket(bucket); err != nil {
-		return err
-	}
-	if err := validateKey(key); err != nil {
-		return err
-	}
-	bl := b.bucketLock(bucket)
-	bl.RLock()
-	defer bl.RUnlock()
-	if err := b.bucketExists(bucket); err != nil {
-		return err
-	}
-	kl := b.keyLock(bucket, key)
-	kl.Lock()
-	defer kl.Unlock()
-	dir, file := objectPath(bucket, key)
-	if err := b.root.Remove(file); err != nil {
-		if isNotExist(err) {
-			return nil
-		}
-		return fmt.Errorf("delete object: %w", err)
-	}
-	b.pruneDirs(bucket, dir)
-	return nil
-}
-
-// pruneDirs removes dir and its ancestors below the bucket while they are
-// empty. Failures (a directory that is not empty) just stop it.
-func (b *Backend) pruneDirs(bucket, dir string) {
-	for dir != bucket && strings.HasPrefix(dir, bucket+"/") {
-		if err := b.root.Remove(dir); err != nil {
-			return
-		}
-		dir = path.Dir(dir)
-	}
+	return &storage.PutResult{ETag: m.ETag, VersionID: vid}, nil
 }
 
 // CopyObject copies src to dst within this backend. The ETag (and the
@@ -385,15 +294,22 @@ func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, op
 	if err := validateKey(dst.Key); err != nil {
 		return nil, err
 	}
-	f, sm, err := b.openObject(src.Bucket, src.Key)
+	if err := checkLockRequest(opts.Put.Lock, b.now()); err != nil {
+		return nil, err
+	}
+	f, sm, err := b.openCopySource(src)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := storage.CheckCopySourceConditions(sm.info(), opts.Conditions); err != nil {
+	srcInfo, err := b.objectInfo(src.Bucket, sm)
+	if err != nil {
 		return nil, err
 	}
-	if src == dst && !opts.ReplaceMetadata {
+	if err := storage.CheckCopySourceConditions(srcInfo, opts.Conditions); err != nil {
+		return nil, err
+	}
+	if src.Bucket == dst.Bucket && src.Key == dst.Key && src.VersionID == "" && !opts.ReplaceMetadata {
 		return nil, s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if err := b.bucketExists(dst.Bucket); err != nil {
@@ -418,15 +334,19 @@ func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, op
 	if n != sm.Size {
 		return nil, fmt.Errorf("copy object data: %w", errCorrupt)
 	}
-	if err := writeTrailer(st.f, m); err != nil {
+	vid, err := b.commit(dst.Bucket, dst.Key, st, m, commitOpts{ifMatch: opts.Put.IfMatch, ifNoneMatch: opts.Put.IfNoneMatch, lock: opts.Put.Lock})
+	if err != nil {
 		return nil, err
 	}
-	if err := st.finish(); err != nil {
-		return nil, err
+	return &storage.CopyResult{ETag: m.ETag, LastModified: m.Modified, VersionID: vid, SourceVersionID: srcInfo.VersionID}, nil
+}
+
+// openCopySource opens the source of a copy: a delete marker named by
+// version id is InvalidRequest there, as S3.
+func (b *Backend) openCopySource(src storage.ObjectRef) (*os.File, *objMeta, error) {
+	f, m, err := b.openObject(src.Bucket, src.Key, src.VersionID)
+	if err != nil && errors.Is(err, s3err.ErrMethodNotAllowed) {
+		return nil, nil, s3err.ErrInvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")
 	}
-	if err := b.commit(dst.Bucket, dst.Key, st.name, opts.Put.IfMatch, opts.Put.IfNoneMatch); err != nil {
-		return nil, err
-	}
-	st.committed()
-	return &storage.CopyResult{ETag: m.ETag, LastModified: m.Modified}, nil
+	return f, m, err
 }

@@ -39,6 +39,51 @@ type objMeta struct {
 	Headers      map[string]string `json:"headers,omitempty"`
 	// PartSizes are the part sizes of a completed multipart upload.
 	PartSizes []int64 `json:"partSizes,omitempty"`
+
+	// VersionID is the version's id; "" or "null" is the null version
+	// ("" when written while the bucket was unversioned).
+	VersionID string `json:"versionId,omitempty"`
+	// Seq orders the versions of a key (strictly increasing per backend);
+	// 0 in files written before it existed (Modified then stands in).
+	Seq uint64 `json:"seq,omitempty"`
+	// DeleteMarker marks a delete marker (a version without data).
+	DeleteMarker bool `json:"deleteMarker,omitempty"`
+	// Lock is the version's object lock state (nil: none).
+	Lock *lockMeta `json:"lock,omitempty"`
+}
+
+// lockMeta is a version's stored object lock state.
+type lockMeta struct {
+	Mode        string    `json:"mode,omitempty"`
+	RetainUntil time.Time `json:"retainUntil,omitzero"`
+	LegalHold   bool      `json:"legalHold,omitempty"`
+	// HoldSet records that a legal hold was ever set (on or off).
+	HoldSet bool `json:"holdSet,omitempty"`
+}
+
+// state returns the lock state as the storage interface reports it.
+func (l *lockMeta) state() storage.LockState {
+	if l == nil {
+		return storage.LockState{}
+	}
+	return storage.LockState{
+		Retention:    storage.Retention{Mode: l.Mode, RetainUntil: l.RetainUntil},
+		LegalHold:    l.LegalHold,
+		LegalHoldSet: l.HoldSet,
+	}
+}
+
+// seq returns the version's order, falling back to its modification time.
+func (m *objMeta) seq() uint64 {
+	if m.Seq != 0 {
+		return m.Seq
+	}
+	return uint64(max(m.Modified.UnixNano(), 1))
+}
+
+// isNull reports whether the version is the null version.
+func (m *objMeta) isNull() bool {
+	return m.VersionID == "" || m.VersionID == storage.NullVersion
 }
 
 func (m *objMeta) info() storage.ObjectInfo {
@@ -51,6 +96,9 @@ func (m *objMeta) info() storage.ObjectInfo {
 		UserMetadata: m.UserMetadata,
 		Headers:      m.Headers,
 		StorageClass: "STANDARD",
+		VersionID:    m.VersionID,
+		DeleteMarker: m.DeleteMarker,
+		Lock:         m.Lock.state(),
 	}
 }
 

@@ -2,54 +2,170 @@ package fsbackend
 
 import (
 	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
-// TODO(issue 12): versioning and object lock; these stubs keep the tree building.
-
 // GetBucketVersioning implements storage.Versioning.
 func (b *Backend) GetBucketVersioning(ctx context.Context, bucket string) (storage.VersioningStatus, error) {
-	return storage.VersioningOff, s3err.ErrNotImplemented
+	if err := validateBucket(bucket); err != nil {
+		return storage.VersioningOff, err
+	}
+	bm, err := b.readBucketMeta(bucket)
+	if err != nil {
+		return storage.VersioningOff, err
+	}
+	return bm.Versioning, nil
 }
 
-// PutBucketVersioning implements storage.Versioning.
+// PutBucketVersioning implements storage.Versioning. The state changes
+// under the bucket's write lock, so no write is half way through it.
 func (b *Backend) PutBucketVersioning(ctx context.Context, bucket string, status storage.VersioningStatus) error {
-	return s3err.ErrNotImplemented
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	if status != storage.VersioningEnabled && status != storage.VersioningSuspended {
+		return s3err.ErrMalformedXML
+	}
+	bl := b.bucketLock(bucket)
+	bl.Lock()
+	defer bl.Unlock()
+	bm, err := b.readBucketMeta(bucket)
+	if err != nil {
+		return err
+	}
+	if bm.ObjectLock && status == storage.VersioningSuspended {
+		return s3err.ErrInvalidBucketState.WithMessage("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.").WithResource(bucket)
+	}
+	if bm.Versioning == status {
+		return nil
+	}
+	bm.Versioning = status
+	return b.writeBucketMeta(bucket, bm)
 }
 
-// ListObjectVersions implements storage.Versioning.
+// ListObjectVersions implements storage.Versioning: the versions of the
+// keys after (KeyMarker, VersionIDMarker) that start with Prefix, by key
+// then newest first, with a Delimiter's keys rolled up into common
+// prefixes as ListObjects does. Versions and common prefixes count against
+// MaxKeys. In a bucket that never had versioning each object is its one
+// version, "null".
 func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts storage.ListVersionsOptions) (*storage.ListVersionsResult, error) {
-	return nil, s3err.ErrNotImplemented
-}
+	if err := validateBucket(bucket); err != nil {
+		return nil, err
+	}
+	if err := b.bucketExists(bucket); err != nil {
+		return nil, err
+	}
+	km, vm := opts.KeyMarker, opts.VersionIDMarker
+	if vm != "" {
+		if km == "" {
+			return nil, s3err.ErrInvalidArgument.WithMessage("A version-id marker cannot be specified without a key marker.")
+		}
+		if err := checkVersionID(vm); err != nil {
+			return nil, err
+		}
+	}
+	res := &storage.ListVersionsResult{}
+	maxKeys := min(opts.MaxKeys, maxListKeys)
+	if maxKeys <= 0 {
+		return res, nil // S3 answers max-keys=0 with an empty, untruncated page
+	}
+	prefix, delim := opts.Prefix, opts.Delimiter
 
-// GetObjectLockConfiguration implements storage.ObjectLock.
-func (b *Backend) GetObjectLockConfiguration(ctx context.Context, bucket string) (*storage.ObjectLockConfig, error) {
-	return nil, s3err.ErrNotImplemented
-}
+	names, consumed := prefixDir(prefix)
+	w := &walker{limit: prefix, versions: true}
+	defer w.Close()
+	if err := w.push(b.root, path.Join(append([]string{bucket}, names...)...), consumed); err != nil {
+		return nil, err
+	}
+	bound := prefix
+	switch {
+	case vm != "" && km > bound:
+		bound = km // the rest of km's versions come first
+	case vm == "" && km != "" && km+"\x00" > bound:
+		bound = km + "\x00"
+	}
+	var collapse func(string) bool
+	if delim != "" {
+		collapse = func(full string) bool {
+			return strings.HasPrefix(full, prefix) && strings.Contains(full[len(prefix):], delim)
+		}
+	}
 
-// PutObjectLockConfiguration implements storage.ObjectLock.
-func (b *Backend) PutObjectLockConfiguration(ctx context.Context, bucket string, cfg storage.ObjectLockConfig) error {
-	return s3err.ErrNotImplemented
-}
-
-// GetObjectRetention implements storage.ObjectLock.
-func (b *Backend) GetObjectRetention(ctx context.Context, bucket, key, versionID string) (*storage.Retention, error) {
-	return nil, s3err.ErrNotImplemented
-}
-
-// PutObjectRetention implements storage.ObjectLock.
-func (b *Backend) PutObjectRetention(ctx context.Context, bucket, key, versionID string, r storage.Retention, bypassGovernance bool) error {
-	return s3err.ErrNotImplemented
-}
-
-// GetObjectLegalHold implements storage.ObjectLock.
-func (b *Backend) GetObjectLegalHold(ctx context.Context, bucket, key, versionID string) (bool, error) {
-	return false, s3err.ErrNotImplemented
-}
-
-// PutObjectLegalHold implements storage.ObjectLock.
-func (b *Backend) PutObjectLegalHold(ctx context.Context, bucket, key, versionID string, on bool) error {
-	return s3err.ErrNotImplemented
+	count := 0
+	var lastKey, lastID string
+	full := func() bool {
+		if count == maxKeys {
+			res.IsTruncated = true
+		}
+		return res.IsTruncated
+	}
+walk:
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		it, ok, err := w.next(bound, collapse)
+		if err != nil {
+			return nil, fmt.Errorf("list object versions: %w", err)
+		}
+		if !ok || !strings.HasPrefix(it.key, prefix) {
+			break
+		}
+		if delim != "" {
+			if i := strings.Index(it.key[len(prefix):], delim); i >= 0 {
+				cp := it.key[:len(prefix)+i+len(delim)]
+				if cp > km {
+					if full() {
+						break
+					}
+					res.CommonPrefixes = append(res.CommonPrefixes, cp)
+					count, lastKey, lastID = count+1, cp, ""
+				}
+				next, ok := successor(cp)
+				if !ok {
+					break
+				}
+				bound = next
+				continue
+			}
+		}
+		// The key's object file and versions directory are read at once;
+		// the bound skips the second of them.
+		bound = it.key + "\x00"
+		obj, vdir := siblingFiles(it.rel)
+		vs, err := readVersions(it.base, obj, vdir, it.key)
+		if err != nil {
+			return nil, fmt.Errorf("list object versions: %w", err)
+		}
+		skip := 0
+		if it.key == km && vm != "" {
+			skip = len(vs)
+			if j := slices.IndexFunc(vs, func(v version) bool { return matchesID(v.meta, vm) }); j >= 0 {
+				skip = j + 1
+			}
+		}
+		for j := skip; j < len(vs); j++ {
+			if full() {
+				break walk
+			}
+			info := vs[j].meta.info()
+			info.VersionID, info.IsLatest = listID(vs[j].meta), j == 0
+			if info.DeleteMarker {
+				info.ETag, info.ContentType, info.StorageClass = "", "", ""
+			}
+			res.Versions = append(res.Versions, info)
+			count, lastKey, lastID = count+1, it.key, info.VersionID
+		}
+	}
+	if res.IsTruncated {
+		res.NextKeyMarker, res.NextVersionIDMarker = lastKey, lastID
+	}
+	return res, nil
 }

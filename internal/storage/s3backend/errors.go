@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 )
@@ -18,7 +19,18 @@ const (
 	kindBucket resourceKind = iota
 	kindObject
 	kindUpload
+	// kindVersion is an object request naming a version: a bare 404 is
+	// NoSuchVersion.
+	kindVersion
 )
+
+// objectKind is the kind of an object request for versionID.
+func objectKind(versionID string) resourceKind {
+	if versionID != "" {
+		return kindVersion
+	}
+	return kindObject
+}
 
 // translate turns an SDK error into an *s3err.Error, keeping the upstream S3
 // code and HTTP status:
@@ -59,7 +71,39 @@ func translate(err error, kind resourceKind) error {
 		}
 		return unreachable(err)
 	}
-	return translateAnswer(status, code, msg, kind, err)
+	var withResponse interface{ HTTPResponse() *smithyhttp.Response }
+	var header http.Header
+	if errors.As(err, &withResponse) {
+		if r := withResponse.HTTPResponse(); r != nil && r.Response != nil {
+			header = r.Header
+		}
+	}
+	return withAnswerHeaders(translateAnswer(status, code, msg, kind, err), status, header)
+}
+
+// withAnswerHeaders adds to e the headers of the upstream error answer that
+// S3 sends with it and a client may read: x-amz-delete-marker and
+// x-amz-version-id (a delete marker's 404 or 405), and ETag and
+// Last-Modified on 304 and 412. Both paths use it.
+func withAnswerHeaders(e *s3err.Error, status int, h http.Header) *s3err.Error {
+	if len(h) == 0 {
+		return e
+	}
+	if v := headerValue(h, "X-Amz-Delete-Marker"); v != "" {
+		e = e.WithHeader("x-amz-delete-marker", v)
+	}
+	if v := headerValue(h, "X-Amz-Version-Id"); v != "" {
+		e = e.WithHeader("x-amz-version-id", v)
+	}
+	if status == http.StatusNotModified || status == http.StatusPreconditionFailed {
+		if v := headerValue(h, "Etag"); v != "" {
+			e = e.WithHeader("ETag", quoteETag(v))
+		}
+		if v := headerValue(h, "Last-Modified"); v != "" {
+			e = e.WithHeader("Last-Modified", v)
+		}
+	}
+	return e
 }
 
 // unreachable is the error of a request that got no answer at all (dial,
@@ -73,7 +117,7 @@ func unreachable(cause error) error {
 // answer had no usable body) to an *s3err.Error wrapping cause. Both the SDK
 // path (translate) and the fast path (responseError) use it, so an upstream
 // answer means the same whichever path carried it.
-func translateAnswer(status int, code, msg string, kind resourceKind, cause error) error {
+func translateAnswer(status int, code, msg string, kind resourceKind, cause error) *s3err.Error {
 	derived := code == "" || code == "UnknownError" ||
 		(status != 0 && code == strings.ReplaceAll(http.StatusText(status), " ", ""))
 	if derived {
@@ -101,7 +145,7 @@ func translateAnswer(status int, code, msg string, kind resourceKind, cause erro
 }
 
 // fromStatus maps an answer without a usable S3 code to the table by status.
-func fromStatus(status int, code string, kind resourceKind, cause error) error {
+func fromStatus(status int, code string, kind resourceKind, cause error) *s3err.Error {
 	var e *s3err.Error
 	switch {
 	case status == http.StatusNotModified:
@@ -116,6 +160,8 @@ func fromStatus(status int, code string, kind resourceKind, cause error) error {
 			e = s3err.ErrNoSuchKey
 		case kindUpload:
 			e = s3err.ErrNoSuchUpload
+		case kindVersion:
+			e = s3err.ErrNoSuchVersion
 		default:
 			e = s3err.ErrNoSuchBucket
 		}
@@ -246,6 +292,22 @@ func tableError(code string) *s3err.Error {
 		return s3err.ErrMaxMessageLengthExceeded
 	case "SlowDown":
 		return s3err.ErrSlowDown
+	case "InvalidPartNumber":
+		return s3err.ErrInvalidPartNumber
+	case "NoSuchVersion":
+		return s3err.ErrNoSuchVersion
+	case "InvalidBucketState":
+		return s3err.ErrInvalidBucketState
+	case "IllegalVersioningConfigurationException":
+		return s3err.ErrIllegalVersioningConfiguration
+	case "ObjectLockConfigurationNotFoundError":
+		return s3err.ErrObjectLockConfigurationNotFound
+	case "NoSuchObjectLockConfiguration":
+		return s3err.ErrNoSuchObjectLockConfiguration
+	case "InvalidRetentionPeriod":
+		return s3err.ErrInvalidRetentionPeriod
+	case "AccessControlListNotSupported":
+		return s3err.ErrAccessControlListNotSupported
 	}
 	return nil
 }

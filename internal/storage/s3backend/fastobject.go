@@ -53,12 +53,12 @@ func (b *Backend) fastHeadObject(ctx context.Context, t *target, key, rng string
 	return &info, nil
 }
 
-// fastRead sends a GET or HEAD with opts' conditions and part number and
-// returns a successful answer (its body open) or the translated error.
+// fastRead sends a GET or HEAD with opts' conditions, part number and
+// version id and returns a successful answer (its body open) or the translated error.
 func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, rng string, opts storage.GetOptions) (*http.Response, error) {
 	var query string
-	if opts.PartNumber > 0 {
-		query = "partNumber=" + strconv.Itoa(opts.PartNumber)
+	if opts.PartNumber > 0 || opts.VersionID != "" {
+		query = versionQuery(opts.PartNumber, opts.VersionID)
 	}
 	req, err := b.fast.newRequest(ctx, method, t, key, query)
 	if err != nil {
@@ -76,7 +76,7 @@ func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, r
 		return nil, translate(err, kindObject)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil, responseError(resp, kindObject)
+		return nil, responseError(resp, objectKind(opts.VersionID))
 	}
 	return resp, nil
 }
@@ -104,11 +104,14 @@ func (b *Backend) fastPutObject(ctx context.Context, t *target, key string, body
 		// The header name the SDK makes of a metadata key.
 		h["X-Amz-Meta-"+strings.TrimSpace(http.CanonicalHeaderKey(k))] = []string{v}
 	}
-	etag, err := b.fastUpload(req, t, body, size, "put object", kindObject)
+	if opts.Lock != (storage.LockState{}) {
+		setLockHeaders(h, opts.Lock)
+	}
+	etag, versionID, err := b.fastUpload(req, t, body, size, "put object", kindObject)
 	if err != nil {
 		return nil, err
 	}
-	return &storage.PutResult{ETag: etag}, nil
+	return &storage.PutResult{ETag: etag, VersionID: versionID}, nil
 }
 
 // fastUploadPart is UploadPart on the fast path (size >= 0, partNumber
@@ -120,7 +123,7 @@ func (b *Backend) fastUploadPart(ctx context.Context, t *target, key, uploadID s
 		return nil, err
 	}
 	setHeader(req.Header, "Content-Md5", opts.ContentMD5)
-	etag, err := b.fastUpload(req, t, body, size, "upload part", kindUpload)
+	etag, _, err := b.fastUpload(req, t, body, size, "upload part", kindUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +132,10 @@ func (b *Backend) fastUploadPart(ctx context.Context, t *target, key, uploadID s
 
 // fastUpload streams exactly size bytes of body as req's payload (signed
 // UNSIGNED-PAYLOAD, never retried: the body cannot be rewound) and returns
-// the quoted ETag of the answer. A body that fails or ends early aborts the
-// request, so nothing is stored, and its error is returned (see bodyError).
-func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size int64, op string, kind resourceKind) (string, error) {
+// the quoted ETag and the x-amz-version-id of the answer. A body that fails
+// or ends early aborts the request, so nothing is stored, and its error is
+// returned (see bodyError).
+func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size int64, op string, kind resourceKind) (etag, versionID string, err error) {
 	if _, ok := req.Header["Content-Type"]; !ok {
 		// The SDK's serialiser sends this default (MinIO and S3 store it).
 		req.Header["Content-Type"] = []string{defaultContentType}
@@ -150,23 +154,24 @@ func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size 
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return "", bodyError(op, bodyErr)
+		return "", "", bodyError(op, bodyErr)
 	}
 	if err != nil {
-		return "", translate(err, kind)
+		return "", "", translate(err, kind)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return "", responseError(resp, kind)
+		return "", "", responseError(resp, kind)
 	}
 	// Drain the (empty) answer so that the connection is reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
-	return quoteETag(headerValue(resp.Header, "Etag")), nil
+	return quoteETag(headerValue(resp.Header, "Etag")), headerValue(resp.Header, hdrVersionID), nil
 }
 
 // objectInfoFromHeaders reads a GET or HEAD answer's headers as the SDK
 // deserialises them (values trimmed; x-amz-meta-* keys lower-cased without
-// the prefix; no Content-Length means 0), and returns the object's info,
+// the prefix; no Content-Length means 0; version id and object lock
+// headers), and returns the object's info,
 // the answer's Content-Length and its Content-Range. Size is the whole
 // object's, from Content-Range when a range was served. An unparsable
 // Content-Length or Last-Modified fails as the SDK's deserialiser does.
@@ -184,6 +189,10 @@ func objectInfoFromHeaders(resp *http.Response, key string) (info storage.Object
 		if err != nil {
 			return info, 0, "", unreadable(resp, kindObject, err)
 		}
+	}
+	lock, err := lockFromHeaders(h)
+	if err != nil {
+		return info, 0, "", unreadable(resp, kindObject, err)
 	}
 	contentRange = headerValue(h, "Content-Range")
 	size := contentLength
@@ -206,6 +215,8 @@ func objectInfoFromHeaders(resp *http.Response, key string) (info storage.Object
 		UserMetadata: userMetadata(h),
 		Headers:      stored.toMap(),
 		StorageClass: headerValue(h, "X-Amz-Storage-Class"),
+		VersionID:    headerValue(h, hdrVersionID),
+		Lock:         lock,
 	}
 	return info, contentLength, contentRange, nil
 }

@@ -224,7 +224,8 @@ type errorComponents struct {
 // responseError translates a non-2xx answer: the S3 code and message of its
 // XML body when it has one (GET, PUT), its status alone otherwise (HEAD, 304,
 // or a body that is not an S3 error), through the same translation as the
-// SDK path. It consumes and closes the body.
+// SDK path, keeping the same answer headers (withAnswerHeaders). It
+// consumes and closes the body.
 func responseError(resp *http.Response, kind resourceKind) error {
 	defer resp.Body.Close()
 	ue := &upstreamError{Status: resp.StatusCode, RequestID: strings.TrimSpace(resp.Header.Get("X-Amz-Request-Id"))}
@@ -238,7 +239,7 @@ func responseError(resp *http.Response, kind resourceKind) error {
 			}
 		}
 	}
-	return translateAnswer(ue.Status, ue.Code, ue.Message, kind, ue)
+	return withAnswerHeaders(translateAnswer(ue.Status, ue.Code, ue.Message, kind, ue), ue.Status, resp.Header)
 }
 
 // upstreamError is an error answer received on the fast path, the cause

@@ -35,7 +35,7 @@ func mustPathPair(t *testing.T) pathPair {
 }
 
 // sameError fails unless both errors are nil or the same S3 error (code,
-// status, message).
+// status, message, response headers).
 func sameError(t *testing.T, what string, fastErr, sdkErr error) {
 	t.Helper()
 	if fastErr == nil && sdkErr == nil {
@@ -45,8 +45,8 @@ func sameError(t *testing.T, what string, fastErr, sdkErr error) {
 	if !errors.As(fastErr, &fe) || !errors.As(sdkErr, &se) {
 		t.Fatalf("%s: fast path %v, SDK path %v", what, fastErr, sdkErr)
 	}
-	if fe.Code != se.Code || fe.Status != se.Status || fe.Message != se.Message {
-		t.Fatalf("%s: fast path %s/%d %q, SDK path %s/%d %q", what, fe.Code, fe.Status, fe.Message, se.Code, se.Status, se.Message)
+	if fe.Code != se.Code || fe.Status != se.Status || fe.Message != se.Message || !slices.Equal(fe.Headers, se.Headers) {
+		t.Fatalf("%s: fast path %s/%d %q %v, SDK path %s/%d %q %v", what, fe.Code, fe.Status, fe.Message, fe.Headers, se.Code, se.Status, se.Message, se.Headers)
 	}
 }
 

@@ -58,6 +58,7 @@ func okAnswer(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("ETag", `"0123456789abcdef0123456789abcdef"`)
 	if r.Method == http.MethodPut {
+		h.Set("X-Amz-Version-Id", "put-version_1.x")
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -72,6 +73,10 @@ func okAnswer(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Amz-Storage-Class", "STANDARD")
 	h.Set("X-Amz-Meta-Owner", " alice ")
 	h.Set("X-Amz-Meta-Mixed-Case", "Value With Spaces")
+	h.Set("X-Amz-Version-Id", "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
+	h.Set("X-Amz-Object-Lock-Mode", "GOVERNANCE")
+	h.Set("X-Amz-Object-Lock-Retain-Until-Date", "2037-01-02T03:04:05.678Z")
+	h.Set("X-Amz-Object-Lock-Legal-Hold", "OFF")
 	status := http.StatusOK
 	if r.Header.Get("Range") != "" {
 		h.Set("Content-Range", "bytes 0-19/1000")
@@ -189,6 +194,24 @@ func stubOps() []stubOp {
 				IfMatch:     `"0123"`,
 				IfNoneMatch: "*",
 			})
+		}},
+		{"get version", func(ctx context.Context, b *Backend, bucket, key string) (any, error) {
+			return getResult(b.GetObject(ctx, bucket, key, storage.GetOptions{VersionID: "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY/=&x y"}))
+		}},
+		{"head version part", func(ctx context.Context, b *Backend, bucket, key string) (any, error) {
+			return b.HeadObject(ctx, bucket, key, storage.GetOptions{VersionID: "null", PartNumber: 3})
+		}},
+		{"put lock", func(ctx context.Context, b *Backend, bucket, key string) (any, error) {
+			return b.PutObject(ctx, bucket, key, strings.NewReader("locked"), 6, storage.PutOptions{
+				ContentMD5: "XrY7u+Ae7tCTyyK7j1rNww==",
+				Lock: storage.LockState{
+					Retention: storage.Retention{Mode: storage.LockCompliance, RetainUntil: since.Add(123456789 * time.Millisecond)},
+					LegalHold: true, LegalHoldSet: true,
+				},
+			})
+		}},
+		{"put legal hold off", func(ctx context.Context, b *Backend, bucket, key string) (any, error) {
+			return b.PutObject(ctx, bucket, key, strings.NewReader("x"), 1, storage.PutOptions{Lock: storage.LockState{LegalHoldSet: true}})
 		}},
 		{"put empty", func(ctx context.Context, b *Backend, bucket, key string) (any, error) {
 			return b.PutObject(ctx, bucket, key, strings.NewReader(""), 0, storage.PutOptions{})

@@ -98,19 +98,28 @@ func removeBucket(t testing.TB, b *Backend, bucket string) {
 			break
 		}
 	}
-	for {
-		res, err := b.ListObjects(ctx, bucket, storage.ListOptions{MaxKeys: 1000})
+	// Every version and delete marker, lifting legal holds and bypassing
+	// governance retention (tests lock versions in GOVERNANCE mode only).
+	for range 100 {
+		res, err := b.ListObjectVersions(ctx, bucket, storage.ListVersionsOptions{MaxKeys: 1000})
 		if err != nil {
-			t.Errorf("cleanup: list objects: %v", err)
+			t.Errorf("cleanup: list versions: %v", err)
 			return
 		}
-		for _, o := range res.Objects {
-			if _, err := b.DeleteObject(ctx, bucket, o.Key, storage.DeleteOptions{}); err != nil {
-				t.Errorf("cleanup: delete %s: %v", o.Key, err)
-			}
-		}
-		if !res.IsTruncated {
+		if len(res.Versions) == 0 {
 			break
+		}
+		for _, v := range res.Versions {
+			del := storage.DeleteOptions{VersionID: v.VersionID, BypassGovernance: true}
+			_, err := b.DeleteObject(ctx, bucket, v.Key, del)
+			if errors.Is(err, s3err.ErrAccessDenied) || errors.Is(err, s3err.ErrInvalidRequest) {
+				_ = b.PutObjectLegalHold(ctx, bucket, v.Key, v.VersionID, false)
+				_, err = b.DeleteObject(ctx, bucket, v.Key, del)
+			}
+			if err != nil {
+				t.Errorf("cleanup: delete %s version %s: %v", v.Key, v.VersionID, err)
+				return
+			}
 		}
 	}
 	if err := b.DeleteBucket(ctx, bucket); err != nil && !errors.Is(err, s3err.ErrNoSuchBucket) {

@@ -45,6 +45,8 @@ func TestCopySource(t *testing.T) {
 		{storage.ObjectRef{Bucket: "b", Key: "a b+c&d?e#f%g"}, "b/a%20b%2Bc%26d%3Fe%23f%25g"},
 		{storage.ObjectRef{Bucket: "b", Key: "dir//x~y_z-1.0"}, "b/dir//x~y_z-1.0"},
 		{storage.ObjectRef{Bucket: "b", Key: "ünï"}, "b/%C3%BCn%C3%AF"},
+		{storage.ObjectRef{Bucket: "b", Key: "k?x", VersionID: "3HL4kqtJ+lcp/X="}, "b/k%3Fx?versionId=3HL4kqtJ%2Blcp%2FX%3D"},
+		{storage.ObjectRef{Bucket: "b", Key: "k", VersionID: "null"}, "b/k?versionId=null"},
 	}
 	for _, tt := range tests {
 		if got := copySource(tt.ref); got != tt.want {

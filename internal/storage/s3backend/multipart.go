@@ -17,8 +17,8 @@ import (
 // Upload ids are the upstream's own, passed through unchanged both ways, so
 // any instance of a fleet can continue an upload another one started.
 
-// CreateMultipartUpload starts an upload storing opts' metadata and returns
-// the upstream upload id.
+// CreateMultipartUpload starts an upload storing opts' metadata and lock
+// state and returns the upstream upload id.
 func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string, opts storage.PutOptions) (string, error) {
 	in := &s3.CreateMultipartUploadInput{
 		Bucket:      aws.String(bucket),
@@ -28,6 +28,8 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	}
 	h := parseStoredHeaders(opts.Headers)
 	in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = h.fields()
+	lock := lockFields(opts.Lock)
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = lock.mode, lock.until, lock.hold
 	var apiOpts []func(*s3.Options)
 	if h.expires != "" {
 		apiOpts = append(apiOpts, s3.WithAPIOptions(smithyhttp.SetHeaderValue("Expires", h.expires)))
@@ -74,8 +76,9 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 	return &storage.PartResult{ETag: quoteETag(aws.ToString(out.ETag))}, nil
 }
 
-// UploadPartCopy copies src (or the inclusive byte range opts.Range of it,
-// which must have both ends) into part partNumber.
+// UploadPartCopy copies src (src.VersionID: that version; or the inclusive
+// byte range opts.Range of it, which must have both ends) into part
+// partNumber.
 func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, bucket, key, uploadID string, partNumber int, opts storage.CopyPartOptions) (*storage.CopyResult, error) {
 	pn, err := partNumberField(partNumber)
 	if err != nil {
@@ -99,7 +102,7 @@ func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, buc
 	if err != nil {
 		return nil, translate(err, kindUpload)
 	}
-	res := &storage.CopyResult{}
+	res := &storage.CopyResult{SourceVersionID: aws.ToString(out.CopySourceVersionId)}
 	if out.CopyPartResult != nil {
 		res.ETag = quoteETag(aws.ToString(out.CopyPartResult.ETag))
 		res.LastModified = aws.ToTime(out.CopyPartResult.LastModified)
@@ -126,7 +129,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return nil, translate(err, kindUpload)
 	}
-	return &storage.PutResult{ETag: quoteETag(aws.ToString(out.ETag))}, nil
+	return &storage.PutResult{ETag: quoteETag(aws.ToString(out.ETag)), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // AbortMultipartUpload discards an upload and its parts.

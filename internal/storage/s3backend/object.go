@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,21 +31,22 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 	if t := b.fastTarget(ctx, bucket, key); t != nil {
 		return b.fastGetObject(ctx, t, key, rng, opts)
 	}
-	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng)}
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng), VersionId: optString(opts.VersionID)}
 	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
 	if opts.PartNumber > 0 {
 		in.PartNumber = aws.Int32(int32(opts.PartNumber))
 	}
 	out, err := b.client.GetObject(ctx, in)
 	if err != nil {
-		return nil, translate(err, kindObject)
+		return nil, translate(err, objectKind(opts.VersionID))
 	}
 	info := objectInfo(key, objectFields{
 		cacheControl: out.CacheControl, contentDisposition: out.ContentDisposition,
 		contentEncoding: out.ContentEncoding, contentLanguage: out.ContentLanguage, expires: out.ExpiresString,
 		contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag,
 		lastModified: out.LastModified, contentType: out.ContentType, metadata: out.Metadata,
-		storageClass: string(out.StorageClass),
+		storageClass: string(out.StorageClass), versionID: out.VersionId,
+		lock: lockState(string(out.ObjectLockMode), out.ObjectLockRetainUntilDate, string(out.ObjectLockLegalHoldStatus)),
 	})
 	return &storage.Object{
 		Info:          info,
@@ -64,21 +66,22 @@ func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts stora
 	if t := b.fastTarget(ctx, bucket, key); t != nil {
 		return b.fastHeadObject(ctx, t, key, rng, opts)
 	}
-	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng)}
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: optString(rng), VersionId: optString(opts.VersionID)}
 	in.IfMatch, in.IfNoneMatch, in.IfModifiedSince, in.IfUnmodifiedSince = conditionFields(opts.Conditions)
 	if opts.PartNumber > 0 {
 		in.PartNumber = aws.Int32(int32(opts.PartNumber))
 	}
 	out, err := b.client.HeadObject(ctx, in)
 	if err != nil {
-		return nil, translate(err, kindObject)
+		return nil, translate(err, objectKind(opts.VersionID))
 	}
 	info := objectInfo(key, objectFields{
 		cacheControl: out.CacheControl, contentDisposition: out.ContentDisposition,
 		contentEncoding: out.ContentEncoding, contentLanguage: out.ContentLanguage, expires: out.ExpiresString,
 		contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag,
 		lastModified: out.LastModified, contentType: out.ContentType, metadata: out.Metadata,
-		storageClass: string(out.StorageClass),
+		storageClass: string(out.StorageClass), versionID: out.VersionId,
+		lock: lockState(string(out.ObjectLockMode), out.ObjectLockRetainUntilDate, string(out.ObjectLockLegalHoldStatus)),
 	})
 	return &info, nil
 }
@@ -91,6 +94,8 @@ type objectFields struct {
 	lastModified                                                                *time.Time
 	metadata                                                                    map[string]string
 	storageClass                                                                string
+	versionID                                                                   *string
+	lock                                                                        storage.LockState
 }
 
 // objectInfo builds the metadata of an SDK answer. Size is the whole
@@ -116,6 +121,8 @@ func objectInfo(key string, f objectFields) storage.ObjectInfo {
 		UserMetadata: f.metadata,
 		Headers:      h.toMap(),
 		StorageClass: f.storageClass,
+		VersionID:    aws.ToString(f.versionID),
+		Lock:         f.lock,
 	}
 }
 
@@ -144,6 +151,8 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	}
 	h := parseStoredHeaders(opts.Headers)
 	in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = h.fields()
+	lock := lockFields(opts.Lock)
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = lock.mode, lock.until, lock.hold
 	ub := newUploadBody(body, size)
 	if size > 0 {
 		in.Body = ub
@@ -155,20 +164,29 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	if err != nil {
 		return nil, translate(err, kindObject)
 	}
-	return &storage.PutResult{ETag: quoteETag(aws.ToString(out.ETag))}, nil
+	return &storage.PutResult{ETag: quoteETag(aws.ToString(out.ETag)), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
-// DeleteObject removes key; a missing key is not an error.
+// DeleteObject removes key (a missing key is not an error), adds a delete
+// marker in a versioned bucket, or with opts.VersionID removes that version
+// (opts.BypassGovernance sends x-amz-bypass-governance-retention). The
+// result is what the upstream reported in x-amz-version-id and
+// x-amz-delete-marker.
 func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
-	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	in := &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: optString(opts.VersionID)}
+	if opts.BypassGovernance {
+		in.BypassGovernanceRetention = aws.Bool(true)
+	}
+	out, err := b.client.DeleteObject(ctx, in)
 	if err != nil {
 		return nil, translate(err, kindObject)
 	}
-	return &storage.DeleteResult{}, nil
+	return &storage.DeleteResult{VersionID: aws.ToString(out.VersionId), DeleteMarker: aws.ToBool(out.DeleteMarker)}, nil
 }
 
-// CopyObject copies src to dst server-side. With ReplaceMetadata the
-// destination gets opts.Put's metadata, otherwise the source's.
+// CopyObject copies src (src.VersionID: that version) to dst server-side.
+// With ReplaceMetadata the destination gets opts.Put's metadata, otherwise
+// the source's; opts.Put.Lock is the new version's lock state either way.
 // opts.Conditions are the x-amz-copy-source-if-* conditions;
 // opts.Put.IfMatch / IfNoneMatch condition the destination write.
 func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, opts storage.CopyOptions) (*storage.CopyResult, error) {
@@ -180,6 +198,8 @@ func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, op
 		IfMatch:           optString(opts.Put.IfMatch),
 		IfNoneMatch:       optString(opts.Put.IfNoneMatch),
 	}
+	lock := lockFields(opts.Put.Lock)
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = lock.mode, lock.until, lock.hold
 	in.CopySourceIfMatch, in.CopySourceIfNoneMatch, in.CopySourceIfModifiedSince, in.CopySourceIfUnmodifiedSince = conditionFields(opts.Conditions)
 	var apiOpts []func(*s3.Options)
 	if opts.ReplaceMetadata {
@@ -196,7 +216,7 @@ func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, op
 	if err != nil {
 		return nil, translate(err, kindObject)
 	}
-	res := &storage.CopyResult{}
+	res := &storage.CopyResult{VersionID: aws.ToString(out.VersionId), SourceVersionID: aws.ToString(out.CopySourceVersionId)}
 	if out.CopyObjectResult != nil {
 		res.ETag = quoteETag(aws.ToString(out.CopyObjectResult.ETag))
 		res.LastModified = aws.ToTime(out.CopyObjectResult.LastModified)
@@ -261,9 +281,14 @@ func totalFromContentRange(cr string) (int64, bool) {
 }
 
 // copySource renders the x-amz-copy-source value "bucket/key", percent-
-// encoding every byte of the key except unreserved characters and '/'.
+// encoding every byte of the key except unreserved characters and '/',
+// followed by "?versionId=<id>" when ref names a version.
 func copySource(ref storage.ObjectRef) string {
-	return escapePath(ref.Bucket) + "/" + escapePath(ref.Key)
+	s := escapePath(ref.Bucket) + "/" + escapePath(ref.Key)
+	if ref.VersionID != "" {
+		s += "?versionId=" + url.QueryEscape(ref.VersionID)
+	}
+	return s
 }
 
 func escapePath(s string) string {

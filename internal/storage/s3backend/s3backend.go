@@ -240,9 +240,13 @@ func (b *Backend) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error)
 	}
 }
 
-// CreateBucket creates bucket in the backend's region.
+// CreateBucket creates bucket in the backend's region, with object lock
+// (x-amz-bucket-object-lock-enabled) when opts ask for it.
 func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.CreateBucketOptions) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if opts.ObjectLockEnabled {
+		in.ObjectLockEnabledForBucket = aws.Bool(true)
+	}
 	if b.region != DefaultRegion {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
 			LocationConstraint: types.BucketLocationConstraint(b.region),

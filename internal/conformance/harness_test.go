@@ -1,0 +1,192 @@
+//go:build integration
+
+package conformance
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rs/zerolog"
+
+	"github.com/dgp-proxy/dgp/internal/app"
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/testutil"
+)
+
+// region is the region every client signs for.
+const region = "us-east-1"
+
+// target is one S3 endpoint a suite talks to: dgp on a directory, dgp in
+// front of MinIO, or MinIO itself.
+type target struct {
+	Name      string // "dgp-dir/https", "minio"
+	URL       string // http(s)://127.0.0.1:port
+	CA        *testutil.TestCA
+	AccessKey string
+	SecretKey string
+	Logs      *testutil.LogBuffer // dgp's log (nil for MinIO)
+}
+
+// HTTPClient returns a client that trusts the target's CA.
+func (tg *target) HTTPClient() *http.Client {
+	if tg.CA != nil {
+		return tg.CA.Client()
+	}
+	return &http.Client{}
+}
+
+// Host is the target's host:port.
+func (tg *target) Host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(tg.URL, "https://"), "http://")
+}
+
+// TLS reports whether the target is served over HTTPS.
+func (tg *target) TLS() bool { return strings.HasPrefix(tg.URL, "https://") }
+
+// SDK returns an aws-sdk-go-v2 client (path style) for the target.
+func (tg *target) SDK() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(tg.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(tg.AccessKey, tg.SecretKey, ""),
+		HTTPClient:   tg.HTTPClient(),
+	})
+}
+
+// backendKind says what dgp stores objects on.
+type backendKind string
+
+const (
+	onDirectory backendKind = "dir"
+	onMinIO     backendKind = "minio"
+)
+
+// startDGP starts an in-process dgp bound to 127.0.0.1:0 on the given
+// backend, serving TLS with ca when ca is not nil. It stops with the test.
+func startDGP(t *testing.T, kind backendKind, ca *testutil.TestCA) *target {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Advanced.DataDir = t.TempDir()
+	cfg.Advanced.ListenAddr = "127.0.0.1:0"
+	cfg.Access.AccessKeyID = "CONFORMANCEROOTKEY00"
+	cfg.Access.SecretAccessKey = "conformanceRootSecret00000000000000000000"
+	cfg.Access.BootstrapPassword = "conformance-bootstrap-password"
+	if kind == onMinIO {
+		m := testutil.RequireMinIO(t)
+		cfg.Storage.S3 = m.Endpoint
+		cfg.Storage.Region = region
+		cfg.Storage.AccessKeyID = m.AccessKey
+		cfg.Storage.SecretAccessKey = m.SecretKey
+		cfg.Storage.ForcePathStyle = true
+	}
+	if ca != nil {
+		cfg.Advanced.TLS.CertFile = ca.CertFile
+		cfg.Advanced.TLS.KeyFile = ca.KeyFile
+	}
+	testutil.Must(t, cfg.Validate(), "test config")
+	logs := &testutil.LogBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: zerolog.New(logs).With().Timestamp().Logger(), Stderr: io.Discard})
+	if err != nil {
+		cancel()
+		t.Fatalf("start dgp: %v", err)
+	}
+	name := "dgp-" + string(kind) + "/http"
+	if ca != nil {
+		name = "dgp-" + string(kind) + "/https"
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dgp stopped with: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dgp did not stop within 30s")
+		}
+		if t.Failed() {
+			t.Logf("%s log (tail):\n%s", name, tail(logs.String(), 12))
+		}
+	})
+	rc := a.RootCredentials()
+	return &target{Name: name, URL: a.URL(), CA: ca, AccessKey: rc.AccessKeyID, SecretKey: rc.SecretAccessKey, Logs: logs}
+}
+
+// minioTarget is the shared MinIO itself, over HTTP.
+func minioTarget(t *testing.T) *target {
+	m := testutil.RequireMinIO(t)
+	return &target{Name: "minio", URL: strings.TrimRight(m.Endpoint, "/"), AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+}
+
+// forEachDGP runs suite as a subtest against dgp on a directory and dgp in
+// front of MinIO, each over HTTP and HTTPS (four instances).
+func forEachDGP(t *testing.T, suite func(t *testing.T, tg *target)) {
+	testutil.RequireMinIO(t)
+	for _, kind := range []backendKind{onDirectory, onMinIO} {
+		for _, scheme := range []string{"http", "https"} {
+			t.Run(string(kind)+"/"+scheme, func(t *testing.T) {
+				var ca *testutil.TestCA
+				if scheme == "https" {
+					ca = testutil.NewTestCA(t)
+				}
+				suite(t, startDGP(t, kind, ca))
+			})
+		}
+	}
+}
+
+// runCmd runs a client program with env and returns its combined output.
+// It fails the test when the program fails.
+func runCmd(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := tryCmd(env, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// tryCmd runs a client program and returns its output and error.
+func tryCmd(env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// lookBin returns the program named by the environment variable env, or
+// skips the test with why when it is unset.
+func lookBin(t *testing.T, env, why string) string {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		t.Skipf("%s not set: %s (run through .ci/run)", env, why)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s=%s: %v", env, p, err)
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

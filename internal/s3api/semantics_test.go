@@ -1,0 +1,252 @@
+package s3api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+func TestHeadRange(t *testing.T) {
+	e := newTestEnv(t, false)
+	c := e.root()
+	setupBucket(t, c, "hrange")
+	putString(t, c, "hrange", "k", "0123456789")
+	for _, tc := range []struct {
+		rng, contentRange string
+		status, length    int
+	}{
+		{"bytes=2-5", "bytes 2-5/10", 206, 4},
+		{"bytes=7-", "bytes 7-9/10", 206, 3},
+		{"bytes=-3", "bytes 7-9/10", 206, 3},
+		{"bytes=5-100", "bytes 5-9/10", 206, 5},
+		{"", "", 200, 10},
+		{"items=1-2", "", 200, 10}, // malformed: ignored, as S3 does
+		{"bytes=10-", "", 416, -1},
+	} {
+		hdr := http.Header{}
+		if tc.rng != "" {
+			hdr.Set("Range", tc.rng)
+		}
+		status, body, h := e.do("HEAD", "/hrange/k", nil, hdr)
+		if status != tc.status || h.Get("Content-Range") != tc.contentRange || body != "" {
+			t.Errorf("HEAD %q: %d Content-Range %q", tc.rng, status, h.Get("Content-Range"))
+			continue
+		}
+		if tc.length >= 0 && h.Get("Content-Length") != strconv.Itoa(tc.length) {
+			t.Errorf("HEAD %q: Content-Length %q, want %d", tc.rng, h.Get("Content-Length"), tc.length)
+		}
+	}
+	out, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("hrange"), Key: aws.String("k"), Range: aws.String("bytes=0-0")})
+	must(t, err, "sdk head range")
+	if aws.ToInt64(out.ContentLength) != 1 || aws.ToString(out.ContentRange) != "bytes 0-0/10" {
+		t.Fatalf("sdk head range: %d %q", aws.ToInt64(out.ContentLength), aws.ToString(out.ContentRange))
+	}
+}
+
+func TestMaxKeysZero(t *testing.T) {
+	e := newTestEnv(t, false)
+	c := e.root()
+	ctx := context.Background()
+	setupBucket(t, c, "maxk")
+	for _, k := range []string{"a", "b/c", "d"} {
+		putString(t, c, "maxk", k, "x")
+	}
+	_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("maxk"), Key: aws.String("up")})
+	must(t, err, "create upload")
+	for _, q := range []string{"max-keys=0", "list-type=2&max-keys=0", "versions&max-keys=0", "uploads&max-uploads=0",
+		"max-keys=0&delimiter=/", "list-type=2&max-keys=0&delimiter=/"} {
+		status, body, _ := e.do("GET", "/maxk?"+q, nil, nil)
+		if status != 200 || !strings.Contains(body, "<IsTruncated>false</IsTruncated>") ||
+			strings.Contains(body, "<Contents>") || strings.Contains(body, "<Upload>") || strings.Contains(body, "<Version>") ||
+			strings.Contains(body, "<CommonPrefixes>") || strings.Contains(body, "NextContinuationToken") || strings.Contains(body, "<NextMarker>") {
+			t.Errorf("?%s: %d %s", q, status, body)
+		}
+	}
+	l, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("maxk"), MaxKeys: aws.Int32(0)})
+	must(t, err, "sdk max-keys 0")
+	if aws.ToBool(l.IsTruncated) || aws.ToInt32(l.KeyCount) != 0 || len(l.Contents) != 0 {
+		t.Fatalf("sdk max-keys 0: %+v", l)
+	}
+	status, body, _ := e.do("GET", "/missing-bkt?list-type=2&max-keys=0", nil, nil)
+	if status != 404 || !strings.Contains(body, "NoSuchBucket") {
+		t.Fatalf("max-keys=0 on a missing bucket: %d %s", status, body)
+	}
+}
+
+func TestControlCharacterKeys(t *testing.T) {
+	e := newTestEnv(t, false)
+	c := e.root()
+	ctx := context.Background()
+	setupBucket(t, c, "ctrl")
+	keys := []string{"a\x01b", "c\x7fd", "e\rf", "g\th", "i&<>j"}
+	for _, k := range keys {
+		putString(t, c, "ctrl", k, "x")
+	}
+	for _, q := range []string{"", "list-type=2", "versions"} {
+		status, body, _ := e.do("GET", "/ctrl?"+q, nil, nil)
+		for _, want := range []string{"<Key>a&#x1;b</Key>", "<Key>c&#x7F;d</Key>", "<Key>e&#xD;f</Key>", "<Key>g&#x9;h</Key>", "<Key>i&amp;&lt;&gt;j</Key>"} {
+			if status != 200 || !strings.Contains(body, want) {
+				t.Errorf("?%s: %d, no %s in %s", q, status, want, body)
+			}
+		}
+		if strings.ContainsRune(body, '\uFFFD') {
+			t.Errorf("?%s: replacement character in %s", q, body)
+		}
+	}
+	// With encoding-type=url every client reads the keys back exactly.
+	l, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("ctrl"), EncodingType: types.EncodingTypeUrl})
+	must(t, err, "list encoded")
+	var got []string
+	for _, o := range l.Contents {
+		k, err := url.PathUnescape(aws.ToString(o.Key))
+		must(t, err, "unescape")
+		got = append(got, k)
+	}
+	if strings.Join(got, "|") != strings.Join(append(keys, "obj"), "|") { // setupBucket's "obj"
+		t.Fatalf("decoded keys %q, want %q", got, keys)
+	}
+	// The references S3 writes decode back to the key (a decoder that
+	// accepts XML 1.1 character references; Go's and expat refuse them, as
+	// they refuse S3's).
+	for _, k := range keys {
+		if back := unescapeRefs(escapeXMLText(k)); back != k {
+			t.Errorf("escape round trip of %q: %q", k, back)
+		}
+	}
+}
+
+// unescapeRefs decodes the references escapeXMLText writes.
+func unescapeRefs(s string) string {
+	r := strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "&#x")
+		if i < 0 {
+			b.WriteString(r.Replace(s))
+			return b.String()
+		}
+		b.WriteString(r.Replace(s[:i]))
+		j := strings.IndexByte(s[i:], ';')
+		var n rune
+		for _, c := range s[i+3 : i+j] {
+			n = n*16 + rune(strings.IndexRune("0123456789ABCDEF", c))
+		}
+		b.WriteRune(n)
+		s = s[i+j+1:]
+	}
+}
+
+func TestCopyDirectives(t *testing.T) {
+	e := newTestEnv(t, false)
+	c := e.root()
+	ctx := context.Background()
+	b := aws.String("cpd")
+	setupBucket(t, c, "cpd")
+	expires := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("src"), Body: strings.NewReader("data"),
+		ContentType: aws.String("text/plain"), CacheControl: aws.String("max-age=1"), ContentDisposition: aws.String("inline"),
+		ContentEncoding: aws.String("identity"), ContentLanguage: aws.String("en"), Expires: aws.Time(expires),
+		Metadata: map[string]string{"Color": "red"}})
+	must(t, err, "put src")
+	// User metadata names are stored lower-cased.
+	info, err := e.fs1.HeadObject(ctx, "cpd", "src", storage.GetOptions{})
+	must(t, err, "backend head")
+	if info.UserMetadata["color"] != "red" || len(info.UserMetadata) != 1 {
+		t.Fatalf("stored metadata %v", info.UserMetadata)
+	}
+	status, _, hdr := e.do("PUT", "/cpd/mixed", []byte("x"), http.Header{"X-Amz-Meta-MiXeD": {"v"}})
+	if status != 200 {
+		t.Fatalf("put mixed: %d", status)
+	}
+	info, err = e.fs1.HeadObject(ctx, "cpd", "mixed", storage.GetOptions{})
+	must(t, err, "backend head mixed")
+	if info.UserMetadata["mixed"] != "v" {
+		t.Fatalf("mixed-case metadata stored as %v (%v)", info.UserMetadata, hdr)
+	}
+
+	head := func(key string) *s3.HeadObjectOutput {
+		t.Helper()
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String(key)})
+		must(t, err, "head "+key)
+		return h
+	}
+	// COPY keeps everything, whatever the request's headers say.
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("kept"), CopySource: aws.String("cpd/src"),
+		ContentType: aws.String("application/ignored"), CacheControl: aws.String("no-store"), Metadata: map[string]string{"color": "blue"},
+		TaggingDirective: types.TaggingDirectiveCopy})
+	must(t, err, "copy COPY")
+	h := head("kept")
+	if aws.ToString(h.ContentType) != "text/plain" || aws.ToString(h.CacheControl) != "max-age=1" || aws.ToString(h.ContentDisposition) != "inline" ||
+		aws.ToString(h.ContentEncoding) != "identity" || aws.ToString(h.ContentLanguage) != "en" || h.Metadata["color"] != "red" ||
+		aws.ToString(h.ExpiresString) != expires.Format(http.TimeFormat) {
+		t.Fatalf("COPY: %+v", h)
+	}
+	// REPLACE replaces metadata and content headers; absent ones are gone.
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("replaced"), CopySource: aws.String("cpd/src"),
+		MetadataDirective: types.MetadataDirectiveReplace, ContentType: aws.String("application/json"),
+		ContentLanguage: aws.String("de"), Metadata: map[string]string{"shape": "round"}, TaggingDirective: types.TaggingDirectiveReplace})
+	must(t, err, "copy REPLACE")
+	h = head("replaced")
+	if aws.ToString(h.ContentType) != "application/json" || aws.ToString(h.ContentLanguage) != "de" || aws.ToString(h.CacheControl) != "" ||
+		aws.ToString(h.ContentDisposition) != "" || h.Metadata["shape"] != "round" || h.Metadata["color"] != "" {
+		t.Fatalf("REPLACE: %+v", h)
+	}
+	// Onto itself: refused without REPLACE, replaces with it.
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("src"), CopySource: aws.String("cpd/src")})
+	wantCode(t, err, "InvalidRequest", "self copy without REPLACE")
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("src"), CopySource: aws.String("cpd/src"),
+		MetadataDirective: types.MetadataDirectiveReplace, ContentType: aws.String("text/html"), CacheControl: aws.String("no-cache"),
+		Metadata: map[string]string{"color": "green"}})
+	must(t, err, "self copy REPLACE")
+	h = head("src")
+	if aws.ToString(h.ContentType) != "text/html" || aws.ToString(h.CacheControl) != "no-cache" || h.Metadata["color"] != "green" ||
+		aws.ToString(h.ContentLanguage) != "" {
+		t.Fatalf("self REPLACE: %+v", h)
+	}
+	if got, _ := getString(t, c, "cpd", "src", ""); got != "data" {
+		t.Fatalf("self copy body %q", got)
+	}
+	status, body, _ := e.do("PUT", "/cpd/x", nil, http.Header{"X-Amz-Copy-Source": {"cpd/src"}, "X-Amz-Tagging-Directive": {"MERGE"}})
+	if status != 400 || !strings.Contains(body, "<Code>InvalidArgument</Code>") {
+		t.Fatalf("bad tagging directive: %d %s", status, body)
+	}
+}
+
+// TestConditionalHeaders checks that 304 and 412 answers carry ETag and
+// Last-Modified, as S3's do.
+func TestConditionalHeaders(t *testing.T) {
+	e := newTestEnv(t, false)
+	c := e.root()
+	setupBucket(t, c, "cond")
+	put := putString(t, c, "cond", "k", "x")
+	etag := aws.ToString(put.ETag)
+	for _, tc := range []struct {
+		method string
+		hdr    http.Header
+		status int
+	}{
+		{"GET", http.Header{"If-None-Match": {etag}}, 304},
+		{"HEAD", http.Header{"If-None-Match": {etag}}, 304},
+		{"GET", http.Header{"If-Match": {`"nope"`}}, 412},
+		{"HEAD", http.Header{"If-Match": {`"nope"`}}, 412},
+		{"GET", http.Header{"If-Modified-Since": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}}, 304},
+	} {
+		status, body, h := e.do(tc.method, "/cond/k", nil, tc.hdr)
+		if status != tc.status || h.Get("ETag") != etag || h.Get("Last-Modified") == "" {
+			t.Errorf("%s %v: %d ETag %q Last-Modified %q %s", tc.method, tc.hdr, status, h.Get("ETag"), h.Get("Last-Modified"), body)
+		}
+		if tc.status == 412 && tc.method == "GET" && !strings.Contains(body, "<Code>PreconditionFailed</Code>") {
+			t.Errorf("412 body %s", body)
+		}
+	}
+}

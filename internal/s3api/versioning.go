@@ -1,0 +1,175 @@
+package s3api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// maxConfigBody bounds the small configuration bodies (versioning, object
+// lock, retention, legal hold, ACL).
+const maxConfigBody = 64 << 10
+
+// setVersionID sets x-amz-version-id when the backend reported a version.
+func setVersionID(h http.Header, id string) {
+	if id != "" {
+		h.Set("x-amz-version-id", id)
+	}
+}
+
+// versionParam reads the versionId query parameter ("" = the current
+// version). S3 refuses an empty one.
+func versionParam(rq *request) (string, error) {
+	v, ok := rq.q["versionId"]
+	if !ok {
+		return "", nil
+	}
+	if v[0] == "" {
+		return "", s3err.ErrInvalidArgument.WithMessage("Version id cannot be the empty string")
+	}
+	return v[0], nil
+}
+
+// bypassGovernance reads x-amz-bypass-governance-retention. Bypassing needs
+// admin on the bucket in addition to the operation's own action.
+func bypassGovernance(rq *request) (bool, error) {
+	if !strings.EqualFold(strings.TrimSpace(rq.r.Header.Get("X-Amz-Bypass-Governance-Retention")), "true") {
+		return false, nil
+	}
+	if !rq.allowed(iam.ActionAdmin, rq.t.Bucket, "") {
+		return false, s3err.ErrAccessDenied
+	}
+	return true, nil
+}
+
+func (s *Server) getBucketVersioning(rq *request) error {
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	st, err := b.GetBucketVersioning(rq.ctx, name)
+	if err != nil {
+		return err
+	}
+	return writeXML(rq, http.StatusOK, &versioningConfiguration{Status: string(st)})
+}
+
+// parseVersioning validates a PutBucketVersioning body as S3 does: Status
+// Enabled or Suspended; MfaDelete Disabled (enabling it needs MFA, which
+// dgp does not implement).
+func parseVersioning(data []byte) (storage.VersioningStatus, error) {
+	var req versioningRequest
+	if err := decodeXML(data, &req); err != nil {
+		return "", err
+	}
+	if req.MfaDelete != nil {
+		switch strings.TrimSpace(*req.MfaDelete) {
+		case "Disabled":
+		case "Enabled":
+			return "", s3err.ErrNotImplemented.WithMessage("MFA delete is not implemented by dgp.")
+		default:
+			return "", s3err.ErrMalformedXML
+		}
+	}
+	if req.Status == nil {
+		return "", s3err.ErrIllegalVersioningConfiguration.WithMessage("The Versioning element must be specified")
+	}
+	switch st := storage.VersioningStatus(strings.TrimSpace(*req.Status)); st {
+	case storage.VersioningEnabled, storage.VersioningSuspended:
+		return st, nil
+	}
+	return "", s3err.ErrMalformedXML
+}
+
+func (s *Server) putBucketVersioning(rq *request) error {
+	data, err := readSmallBody(rq, maxConfigBody)
+	if err != nil {
+		return err
+	}
+	st, err := parseVersioning(data)
+	if err != nil {
+		return err
+	}
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return err
+	}
+	if err := b.PutBucketVersioning(rq.ctx, name, st); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) listObjectVersions(rq *request) error {
+	p, err := parseListParams(rq, "max-keys")
+	if err != nil {
+		return err
+	}
+	keyMarker, idMarker := rq.q.Get("key-marker"), rq.q.Get("version-id-marker")
+	if err := checkPrefix("key-marker", keyMarker); err != nil {
+		return err
+	}
+	if idMarker != "" && keyMarker == "" {
+		return s3err.ErrInvalidArgument.WithMessage("A version-id marker cannot be specified without a key marker.")
+	}
+	b, name, err := s.listBackend(rq, p.maxKeys)
+	if err != nil {
+		return err
+	}
+	res := &storage.ListVersionsResult{}
+	if p.maxKeys > 0 {
+		res, err = b.ListObjectVersions(rq.ctx, name, storage.ListVersionsOptions{
+			Prefix: p.prefix, Delimiter: p.delimiter, KeyMarker: keyMarker, VersionIDMarker: idMarker, MaxKeys: p.maxKeys,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	owner := ownerOf(rq)
+	out := listVersionsResult{
+		Name: rq.t.Bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
+		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated,
+	}
+	if res.IsTruncated {
+		out.NextKeyMarker, out.NextVersionIDMarker = p.enc(res.NextKeyMarker), res.NextVersionIDMarker
+	}
+	out.Versions = make([]xmlVersion, len(res.Versions))
+	for i := range res.Versions {
+		out.Versions[i] = p.version(&res.Versions[i], owner)
+	}
+	out.CommonPrefixes = make([]xmlPrefix, len(res.CommonPrefixes))
+	for i, cp := range res.CommonPrefixes {
+		out.CommonPrefixes[i] = xmlPrefix{Prefix: p.enc(cp)}
+	}
+	if p.urlEncode {
+		out.EncodingType = "url"
+	}
+	return writeXML(rq, http.StatusOK, &out)
+}
+
+// version renders one entry of a version listing.
+func (p listParams) version(v *storage.ObjectInfo, owner xmlOwner) xmlVersion {
+	id := v.VersionID
+	if id == "" {
+		id = storage.NullVersion
+	}
+	x := xmlVersion{
+		Key: p.enc(v.Key), VersionID: id, IsLatest: v.IsLatest,
+		LastModified: s3Time(v.LastModified), Owner: owner,
+	}
+	if v.DeleteMarker {
+		x.XMLName.Local = "DeleteMarker"
+		return x
+	}
+	x.XMLName.Local = "Version"
+	size := v.Size
+	x.ETag, x.Size, x.StorageClass = quoteETag(v.ETag), &size, v.StorageClass
+	if x.StorageClass == "" {
+		x.StorageClass = "STANDARD"
+	}
+	return x
+}
