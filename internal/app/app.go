@@ -140,9 +140,14 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 
 	s3, err := s3api.New(s3api.Options{
-		Buckets:            a.router,
-		Principals:         &principals{root: rootPrincipal{a.root}, state: a.syncer.Current},
-		Verifier:           sigv4.NewVerifier(o.Now),
+		Buckets:    a.router,
+		Principals: &principals{root: rootPrincipal{a.root}, state: a.syncer.Current},
+		Verifier: sigv4.New(sigv4.Options{
+			Now:                o.Now,
+			SigV2:              cfg.Access.SigV2,
+			Regions:            cfg.SigningRegions(),
+			VirtualHostDomains: cfg.Advanced.VirtualHostDomains,
+		}),
 		Logger:             a.log,
 		Registerer:         a.reg,
 		VirtualHostDomains: cfg.Advanced.VirtualHostDomains,

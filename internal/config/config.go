@@ -10,7 +10,10 @@
 // beats the defaults of Default. docs/configuration.md lists every key.
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // DefaultFile is the configuration file read when neither an explicit path
 // nor DGP_CONFIG is given; it may be absent.
@@ -112,6 +115,31 @@ type AccessConfig struct {
 	LoginRateLimit int `yaml:"login_rate_limit"`
 	// IAM is the declarative IAM (YAML only).
 	IAM IAMConfig `yaml:"iam" env:"-"`
+	// SigV2 accepts AWS Signature Version 2 from legacy clients (on by
+	// default); false means SigV4 only.
+	SigV2 bool `yaml:"sigv2"`
+	// Regions are the regions a SigV4 credential scope may name; "*" means
+	// any. Use SigningRegions for the effective list.
+	Regions []string `yaml:"regions"`
+}
+
+// AnyRegion in access.regions accepts every region.
+const AnyRegion = "*"
+
+// SigningRegions returns the regions a SigV4 credential scope may name,
+// the first being the one error answers name: access.regions, else
+// storage.region when set, else nil (any region). A "*" in access.regions
+// also means any region.
+func (c *Config) SigningRegions() []string {
+	switch {
+	case slices.Contains(c.Access.Regions, AnyRegion):
+		return nil
+	case len(c.Access.Regions) > 0:
+		return slices.Clone(c.Access.Regions)
+	case c.Storage.Region != "":
+		return []string{c.Storage.Region}
+	}
+	return nil
 }
 
 // IAMConfig is declarative IAM: used only when IAMMode is declarative.
@@ -302,6 +330,7 @@ func Default() *Config {
 			IAMMode:        IAMModeGUI,
 			SessionTTL:     DefaultSessionTTL,
 			LoginRateLimit: DefaultLoginRateLimit,
+			SigV2:          true,
 		},
 		Advanced: AdvancedConfig{
 			ListenAddr:             DefaultListenAddr,

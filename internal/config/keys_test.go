@@ -43,6 +43,10 @@ var keyCases = []keyCase{
 		get: func(c *Config) any { return c.Access.SessionTTL }, want: 90 * time.Minute},
 	{path: "access.login_rate_limit", env: "DGP_LOGIN_RATE_LIMIT", value: "3", yaml: "3",
 		get: func(c *Config) any { return c.Access.LoginRateLimit }, want: 3},
+	{path: "access.sigv2", env: "DGP_SIGV2", value: "false", yaml: "false",
+		get: func(c *Config) any { return c.Access.SigV2 }, want: false},
+	{path: "access.regions", env: "DGP_REGIONS", value: "eu-west-1, us-east-1", yaml: "[eu-west-1, us-east-1]",
+		get: func(c *Config) any { return c.Access.Regions }, want: []string{"eu-west-1", "us-east-1"}},
 
 	{path: "storage.filesystem", env: "DGP_STORAGE_FILESYSTEM", value: "/srv/objects",
 		get: func(c *Config) any { return c.Storage.Filesystem }, want: "/srv/objects"},

@@ -68,6 +68,29 @@ func (c *Config) validateAccess(v *collector) {
 	if a.LoginRateLimit < 0 {
 		v.add("access.login_rate_limit", "must be 0 (no limit) or more")
 	}
+	for i, r := range a.Regions {
+		if problem := regionProblem(r); problem != "" {
+			v.add(fmt.Sprintf("access.regions[%d]", i), problem)
+		}
+		if slices.Index(a.Regions, r) != i {
+			v.add(fmt.Sprintf("access.regions[%d]", i), fmt.Sprintf("%q is listed twice", r))
+		}
+	}
+}
+
+// regionProblem says what is wrong with a region name for access.regions:
+// "*", or 1-64 printable characters without '/' or spaces (a credential
+// scope could not name it otherwise).
+func regionProblem(r string) string {
+	if r == "" || len(r) > 64 {
+		return "must be 1-64 characters"
+	}
+	for i := 0; i < len(r); i++ {
+		if c := r[i]; c <= ' ' || c >= 0x7f || c == '/' {
+			return fmt.Sprintf("%q must be printable ASCII without '/' or spaces (\"*\" means any region)", r)
+		}
+	}
+	return ""
 }
 
 func (c *Config) validateAdvanced(v *collector) {

@@ -140,17 +140,26 @@ func (s *Server) copyObject(rq *request) error {
 			return err
 		}
 	}
-	setCopyVersions(rq.w.Header(), res)
+	setCopyVersions(rq.w.Header(), src, res)
 	return writeXML(rq, http.StatusOK, &copyObjectResult{LastModified: s3Time(res.LastModified), ETag: quoteETag(res.ETag)})
 }
 
 // setCopyVersions sets x-amz-copy-source-version-id and x-amz-version-id
 // when the backend reported them.
-func setCopyVersions(h http.Header, res *storage.CopyResult) {
-	if res.SourceVersionID != "" {
-		h.Set("x-amz-copy-source-version-id", res.SourceVersionID)
-	}
+func setCopyVersions(h http.Header, src copySrc, res *storage.CopyResult) {
+	setSourceVersion(h, src, res)
 	setVersionID(h, res.VersionID)
+}
+
+// setSourceVersion sets x-amz-copy-source-version-id: the version the
+// backend copied, or the one the request named.
+func setSourceVersion(h http.Header, src copySrc, res *storage.CopyResult) {
+	switch {
+	case res.SourceVersionID != "":
+		h.Set("x-amz-copy-source-version-id", res.SourceVersionID)
+	case src.ref.VersionID != "":
+		h.Set("x-amz-copy-source-version-id", src.ref.VersionID)
+	}
 }
 
 // streamCopy copies between two backends: Get from the source, Put to the destination.
@@ -253,8 +262,6 @@ func (s *Server) uploadPartCopy(rq *request) error {
 		}
 		res = &storage.CopyResult{ETag: pr.ETag, LastModified: s.now(), SourceVersionID: obj.Info.VersionID}
 	}
-	if res.SourceVersionID != "" {
-		rq.w.Header().Set("x-amz-copy-source-version-id", res.SourceVersionID)
-	}
+	setSourceVersion(rq.w.Header(), src, res)
 	return writeXML(rq, http.StatusOK, &copyPartResult{LastModified: s3Time(res.LastModified), ETag: quoteETag(res.ETag)})
 }

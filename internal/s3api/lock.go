@@ -16,6 +16,12 @@ const (
 	hdrLockLegalHold   = "X-Amz-Object-Lock-Legal-Hold"
 )
 
+// S3's bounds on a bucket's default retention period (100 years).
+const (
+	maxRetentionDays  = 36500
+	maxRetentionYears = 100
+)
+
 // lockTimeFormat is how S3 writes retain-until dates (ISO 8601, UTC, ms).
 const lockTimeFormat = "2006-01-02T15:04:05.000Z"
 
@@ -156,6 +162,9 @@ func parseObjectLockConfiguration(data []byte) (storage.ObjectLockConfig, error)
 		if r.Years <= 0 {
 			return cfg, s3err.ErrInvalidArgument.WithMessage("Default retention period must be a positive integer value.")
 		}
+	}
+	if r.Days > maxRetentionDays || r.Years > maxRetentionYears {
+		return cfg, s3err.ErrInvalidArgument.WithMessage("Default retention period is too large.")
 	}
 	cfg.Rule = r
 	return cfg, nil

@@ -39,7 +39,7 @@ func (s *Server) postObject(rq *request) error {
 		return err
 	}
 	if form.file == nil {
-		return s3err.ErrIncorrectNumberOfFilesInPostRequest
+		return s3err.ErrInvalidArgument.WithMessage("POST requires exactly one file upload per request.")
 	}
 	key, ok := form.get("key")
 	if !ok {
@@ -183,11 +183,12 @@ func (s *Server) postResponse(rq *request, form *postForm, key string, res *stor
 		redirect, _ = form.get("redirect")
 	}
 	if u, ok := redirectURL(redirect); ok {
-		q := u.Query()
-		q.Set("bucket", rq.t.Bucket)
-		q.Set("key", key)
-		q.Set("etag", etag)
-		u.RawQuery = q.Encode()
+		// Appended to the URL's own query, in S3's order.
+		extra := "bucket=" + url.QueryEscape(rq.t.Bucket) + "&key=" + url.QueryEscape(key) + "&etag=" + url.QueryEscape(etag)
+		if u.RawQuery != "" {
+			extra = u.RawQuery + "&" + extra
+		}
+		u.RawQuery = extra
 		h.Set("Location", u.String())
 		rq.w.WriteHeader(http.StatusSeeOther)
 		return nil

@@ -77,9 +77,14 @@ func testHMAC(key []byte, data string) []byte {
 // x-amz-credential, x-amz-date, x-amz-signature) for a policy expiring at
 // exp with conds, plus the conditions naming the three x-amz-* fields.
 func policyV4(ak, sk string, at, exp time.Time, conds ...any) []formKV {
+	return policyV4In("us-east-1", ak, sk, at, exp, conds...)
+}
+
+// policyV4In is policyV4 with a credential scope naming region.
+func policyV4In(region, ak, sk string, at, exp time.Time, conds ...any) []formKV {
 	date := at.UTC().Format("20060102")
 	amzDate := at.UTC().Format("20060102T150405Z")
-	cred := ak + "/" + date + "/us-east-1/s3/aws4_request"
+	cred := ak + "/" + date + "/" + region + "/s3/aws4_request"
 	all := append([]any{
 		map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
 		map[string]string{"x-amz-credential": cred},
@@ -87,7 +92,7 @@ func policyV4(ak, sk string, at, exp time.Time, conds ...any) []formKV {
 	}, conds...)
 	policy := encodePolicy(exp, all)
 	k := testHMAC([]byte("AWS4"+sk), date)
-	k = testHMAC(k, "us-east-1")
+	k = testHMAC(k, region)
 	k = testHMAC(k, "s3")
 	k = testHMAC(k, "aws4_request")
 	sig := hex.EncodeToString(testHMAC(k, policy))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,6 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/sigv4"
+	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 )
 
 const postBucket = "post-bkt"
@@ -24,10 +32,42 @@ type postEnv struct {
 	url  string
 }
 
-func newPostEnv(t *testing.T) *postEnv {
+// newPostEnv serves the S3 API on a directory backend with the test
+// principals, its verifier configured by vo (SigV2, regions).
+func newPostEnv(t *testing.T, vo sigv4.Options) *postEnv {
 	t.Helper()
-	e := newTestEnv(t, false)
-	_, err := e.root().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(postBucket)})
+	fs, err := fsbackend.New("local", t.TempDir(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	router, err := storage.NewRouter([]storage.Backend{fs}, "local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, logs: &syncBuffer{}, reg: prometheus.NewRegistry(), fs1: fs,
+		seen: &seenRequests{hosts: map[string]bool{}, hashes: map[string]bool{}}}
+	vo.Now = time.Now
+	srv, err := New(Options{
+		Buckets: router,
+		Principals: testPrincipals{
+			rootAK: {name: "root", secret: rootSK, allow: func(iam.Action, string, string) bool { return true }},
+			// The reader may only read and list.
+			readerAK: {name: "reader", secret: readerSK, allow: func(a iam.Action, _, _ string) bool {
+				return a == iam.ActionRead || a == iam.ActionList
+			}},
+		},
+		Verifier:   sigv4.New(vo),
+		Logger:     zerolog.New(e.logs),
+		Registerer: e.reg,
+		Now:        time.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(srv)
+	t.Cleanup(e.srv.Close)
+	_, err = e.root().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(postBucket)})
 	must(t, err, "create bucket")
 	return &postEnv{testEnv: e, http: e.httpClient(), url: e.srv.URL + "/" + postBucket}
 }
@@ -57,7 +97,7 @@ func v4Form(exp time.Time, conds []any, fields []formKV, content []byte) postReq
 }
 
 func TestPostObjectStoresAndAnswers(t *testing.T) {
-	e := newPostEnv(t)
+	e := newPostEnv(t, sigv4.Options{SigV2: true})
 	exp := time.Now().Add(time.Hour)
 	content := pattern(100_000)
 
@@ -227,7 +267,7 @@ func TestPostObjectStoresAndAnswers(t *testing.T) {
 }
 
 func TestPostObjectRefusals(t *testing.T) {
-	e := newPostEnv(t)
+	e := newPostEnv(t, sigv4.Options{SigV2: true, Regions: []string{"us-east-1"}})
 	now := time.Now()
 	exp := now.Add(time.Hour)
 	key := map[string]string{"key": "k"}
@@ -279,6 +319,13 @@ func TestPostObjectRefusals(t *testing.T) {
 		}(), 403, "SignatureDoesNotMatch", ""},
 		{"unknown access key", postReq{fields: append(policyV4("AKIANOBODY", "x", now, exp, key), keyField), content: []byte("x")},
 			403, "InvalidAccessKeyId", ""},
+		{"wrong region", postReq{fields: append(policyV4In("eu-west-1", rootAK, rootSK, now, exp, key), keyField), content: []byte("x")},
+			400, "AuthorizationQueryParametersError", "the region 'eu-west-1' is wrong; expecting 'us-east-1'"},
+		{"malformed credential", func() postReq {
+			p := v4Form(exp, []any{key}, withKey(), []byte("x"))
+			p.fields[2].value = "AKIA/2026/us-east-1/s3"
+			return p
+		}(), 400, "AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter"},
 		{"wrong SigV2 signature", postReq{fields: append(policyV2(rootAK, "wrong", exp, key), keyField), content: []byte("x")},
 			403, "SignatureDoesNotMatch", ""},
 		{"anonymous", postReq{fields: []formKV{keyField}, content: []byte("x")},
@@ -306,7 +353,7 @@ func TestPostObjectRefusals(t *testing.T) {
 			p := v4Form(exp, []any{key}, withKey(), nil)
 			p.noFile = true
 			return p
-		}(), 400, "IncorrectNumberOfFilesInPostRequest", ""},
+		}(), 400, "InvalidArgument", "POST requires exactly one file upload per request."},
 		{"wrong algorithm", func() postReq {
 			p := v4Form(exp, []any{key}, withKey(), []byte("x"))
 			p.fields[1].value = "AWS4-HMAC-SHA1"
@@ -318,7 +365,7 @@ func TestPostObjectRefusals(t *testing.T) {
 		{"duplicate field", v4Form(exp, []any{key}, withKey(keyField), []byte("x")),
 			400, "InvalidArgument", "more than once"},
 		{"fields too large", v4Form(exp, []any{key, []any{"starts-with", "$x-amz-meta-big", ""}}, withKey(formKV{"x-amz-meta-big", strings.Repeat("b", 21<<10)}), []byte("x")),
-			400, "MaxPostPreDataLengthExceededError", ""},
+			400, "MaxPostPreDataLengthExceeded", ""},
 		{"invalid key", v4Form(exp, []any{[]any{"starts-with", "$key", ""}}, []formKV{{"key", "a/../b"}}, []byte("x")),
 			400, "InvalidObjectName", ""},
 		{"refused ACL", v4Form(exp, []any{key, map[string]string{"acl": "public-read"}}, withKey(formKV{"acl", "public-read"}), []byte("x")),
@@ -339,12 +386,19 @@ func TestPostObjectRefusals(t *testing.T) {
 	}
 }
 
-func TestPostObjectMissingBucket(t *testing.T) {
-	e := newPostEnv(t)
+func TestPostObjectV4Only(t *testing.T) {
+	e := newPostEnv(t, sigv4.Options{})
 	exp := time.Now().Add(time.Hour)
 	p := v4Form(exp, []any{map[string]string{"key": "k"}}, []formKV{{"key", "k"}}, []byte("x"))
-	r := sendPost(t, e.http, e.srv.URL+"/no-such-bucket-here", p)
-	if r.status != http.StatusNotFound || r.code != "NoSuchBucket" {
-		t.Fatalf("got %d %s", r.status, r.code)
+	if r := sendPost(t, e.http, e.srv.URL+"/no-such-bucket-here", p); r.status != http.StatusNotFound || r.code != "NoSuchBucket" {
+		t.Fatalf("missing bucket: %d %s", r.status, r.code)
+	}
+	// SigV2 is refused where the verifier accepts SigV4 only.
+	v2 := postReq{fields: append(policyV2(rootAK, rootSK, exp, map[string]string{"key": "k"}), formKV{"key", "k"}), content: []byte("x")}
+	if r := sendPost(t, e.http, e.url, v2); r.status != http.StatusBadRequest || r.code != "InvalidRequest" {
+		t.Fatalf("SigV2: %d %s %q", r.status, r.code, r.message)
+	}
+	if r := sendPost(t, e.http, e.url, p); r.status != http.StatusNoContent {
+		t.Fatalf("SigV4: %d %s %q", r.status, r.code, r.message)
 	}
 }

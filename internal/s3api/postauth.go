@@ -1,8 +1,6 @@
 package s3api
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
 	"encoding/base64"
 	"strings"
 
@@ -103,23 +101,11 @@ func (s *Server) authenticatePost(rq *request, form *postForm) (postAuth, error)
 	}
 	ak, _ := form.get("awsaccesskeyid")
 	sig, _ := form.get("signature")
-	secret, ok := lookup(ak)
-	if !ok {
-		return postAuth{}, s3err.ErrInvalidAccessKeyID
-	}
-	if !hmac.Equal([]byte(signPolicyV2(secret, policy)), []byte(sig)) {
+	if _, err := s.verifier.VerifyPostPolicyV2(policy, ak, sig, lookup); err != nil {
 		rq.principal = nil
-		return postAuth{}, s3err.ErrSignatureDoesNotMatch
+		return postAuth{}, err
 	}
 	return postAuth{policy: policy, exempt: exemptV2}, nil
-}
-
-// signPolicyV2 is the SigV2 signature of a POST policy: base64 of its
-// HMAC-SHA1 under the secret key.
-func signPolicyV2(secret, policy string) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write([]byte(policy))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 // exemptV4 reports whether a SigV4 form field needs no policy condition:

@@ -133,7 +133,7 @@ func parseCondition(raw json.RawMessage) (postCondition, error) {
 		}
 		for k, v := range m {
 			s, ok := v.(string)
-			if !ok {
+			if !ok || k == "" {
 				return postCondition{op: condInvalid, text: renderCondition([]any{"eq", "$" + k, v})}, nil
 			}
 			return postCondition{op: condEq, field: strings.ToLower(k), value: s,

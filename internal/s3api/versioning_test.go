@@ -99,12 +99,18 @@ func parseVersions(t *testing.T, body string) []versionEntry {
 }
 
 func TestVersioning(t *testing.T) {
-	e := newTestEnv(t, false)
+	versioningScenario(t, newTestEnv(t, false), "ver", false)
+}
+
+// versioningScenario runs versioning calls through dgp on a new bucket
+// (on the directory backend, or passed through to an S3 backend). With
+// minio, MinIO's own answers are accepted where it differs from S3.
+func versioningScenario(t *testing.T, e *testEnv, bucket string, minio bool) {
 	c := e.root()
 	ctx := context.Background()
-	b := aws.String("ver")
+	b := aws.String(bucket)
 	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b})
-	must(t, err, "create ver")
+	must(t, err, "create "+bucket)
 
 	// Unversioned: status absent, every object one null version.
 	v, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
@@ -112,7 +118,7 @@ func TestVersioning(t *testing.T) {
 	if v.Status != "" {
 		t.Fatalf("new bucket versioning %q", v.Status)
 	}
-	if out := putString(t, c, "ver", "plain", "p0"); out.VersionId != nil {
+	if out := putString(t, c, bucket, "plain", "p0"); out.VersionId != nil {
 		t.Fatalf("unversioned put has version id %q", aws.ToString(out.VersionId))
 	}
 	lv, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: b})
@@ -131,15 +137,15 @@ func TestVersioning(t *testing.T) {
 	if v.Status != types.BucketVersioningStatusEnabled {
 		t.Fatalf("versioning %q", v.Status)
 	}
-	v1 := aws.ToString(putString(t, c, "ver", "k", "one").VersionId)
-	v2 := aws.ToString(putString(t, c, "ver", "k", "two").VersionId)
+	v1 := aws.ToString(putString(t, c, bucket, "k", "one").VersionId)
+	v2 := aws.ToString(putString(t, c, bucket, "k", "two").VersionId)
 	if v1 == "" || v2 == "" || v1 == v2 || v1 == "null" {
 		t.Fatalf("version ids %q %q", v1, v2)
 	}
-	if body, g := getString(t, c, "ver", "k", v1); body != "one" || aws.ToString(g.VersionId) != v1 {
+	if body, g := getString(t, c, bucket, "k", v1); body != "one" || aws.ToString(g.VersionId) != v1 {
 		t.Fatalf("get v1: %q version %q", body, aws.ToString(g.VersionId))
 	}
-	if body, g := getString(t, c, "ver", "k", ""); body != "two" || aws.ToString(g.VersionId) != v2 {
+	if body, g := getString(t, c, bucket, "k", ""); body != "two" || aws.ToString(g.VersionId) != v2 {
 		t.Fatalf("get latest: %q version %q", body, aws.ToString(g.VersionId))
 	}
 	h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(v1)})
@@ -153,19 +159,19 @@ func TestVersioning(t *testing.T) {
 	if !aws.ToBool(del.DeleteMarker) || dm == "" {
 		t.Fatalf("delete: marker %v version %q", aws.ToBool(del.DeleteMarker), dm)
 	}
-	status, _, hdr := e.do("GET", "/ver/k", nil, nil)
+	status, _, hdr := e.do("GET", "/"+bucket+"/k", nil, nil)
 	if status != 404 || hdr.Get("x-amz-delete-marker") != "true" {
 		t.Fatalf("get deleted: %d, headers %v", status, hdr)
 	}
 	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(dm)})
 	wantCode(t, err, "MethodNotAllowed", "get a delete marker by id")
-	status, body, _ := e.do("GET", "/ver/k?versionId=", nil, nil)
+	status, body, _ := e.do("GET", "/"+bucket+"/k?versionId=", nil, nil)
 	if status != 400 || !strings.Contains(body, "<Code>InvalidArgument</Code>") {
 		t.Fatalf("empty versionId: %d %s", status, body)
 	}
 
 	// The listing: markers and versions interleaved, newest first per key.
-	status, body, _ = e.do("GET", "/ver?versions", nil, nil)
+	status, body, _ = e.do("GET", "/"+bucket+"?versions", nil, nil)
 	if status != 200 {
 		t.Fatalf("list versions: %d %s", status, body)
 	}
@@ -185,7 +191,7 @@ func TestVersioning(t *testing.T) {
 
 	// Paging one entry at a time visits the same entries in order.
 	var paged []versionEntry
-	q := "/ver?versions&max-keys=1"
+	q := "/" + bucket + "?versions&max-keys=1"
 	for i := 0; i < 10; i++ {
 		status, body, _ = e.do("GET", q, nil, nil)
 		if status != 200 {
@@ -204,17 +210,17 @@ func TestVersioning(t *testing.T) {
 		if page.NextKeyMarker == "" || page.NextVersionIDMarker == "" {
 			t.Fatalf("truncated page without markers: %s", body)
 		}
-		q = "/ver?versions&max-keys=1&key-marker=" + url.QueryEscape(page.NextKeyMarker) + "&version-id-marker=" + url.QueryEscape(page.NextVersionIDMarker)
+		q = "/" + bucket + "?versions&max-keys=1&key-marker=" + url.QueryEscape(page.NextKeyMarker) + "&version-id-marker=" + url.QueryEscape(page.NextVersionIDMarker)
 	}
 	if !equalEntries(paged, want) {
 		t.Fatalf("paged versions\n got %+v\nwant %+v", paged, want)
 	}
-	status, body, _ = e.do("GET", "/ver?versions&max-keys=0", nil, nil)
+	status, body, _ = e.do("GET", "/"+bucket+"?versions&max-keys=0", nil, nil)
 	if status != 200 || !strings.Contains(body, "<IsTruncated>false</IsTruncated>") || len(parseVersions(t, body)) != 0 ||
 		!strings.Contains(body, "<MaxKeys>0</MaxKeys>") {
 		t.Fatalf("max-keys=0: %d %s", status, body)
 	}
-	status, body, _ = e.do("GET", "/ver?versions&version-id-marker="+url.QueryEscape(v1), nil, nil)
+	status, body, _ = e.do("GET", "/"+bucket+"?versions&version-id-marker="+url.QueryEscape(v1), nil, nil)
 	if status != 400 || !strings.Contains(body, "<Code>InvalidArgument</Code>") {
 		t.Fatalf("version-id-marker without key-marker: %d %s", status, body)
 	}
@@ -225,18 +231,18 @@ func TestVersioning(t *testing.T) {
 	}
 
 	// Copy a version (restoring it), then UploadPartCopy of a version.
-	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("k"), CopySource: aws.String("ver/k?versionId=" + v1)})
+	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("k"), CopySource: aws.String(bucket + "/k?versionId=" + v1)})
 	must(t, err, "copy v1 onto k")
 	if aws.ToString(cp.CopySourceVersionId) != v1 || aws.ToString(cp.VersionId) == "" || aws.ToString(cp.VersionId) == v1 {
 		t.Fatalf("copy versions: source %q new %q", aws.ToString(cp.CopySourceVersionId), aws.ToString(cp.VersionId))
 	}
-	if got, _ := getString(t, c, "ver", "k", ""); got != "one" {
+	if got, _ := getString(t, c, bucket, "k", ""); got != "one" {
 		t.Fatalf("restored k = %q", got)
 	}
 	mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp")})
 	must(t, err, "create multipart")
 	pc, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
-		PartNumber: aws.Int32(1), CopySource: aws.String("ver/k?versionId=" + v2)})
+		PartNumber: aws.Int32(1), CopySource: aws.String(bucket + "/k?versionId=" + v2)})
 	must(t, err, "upload part copy of v2")
 	if aws.ToString(pc.CopySourceVersionId) != v2 {
 		t.Fatalf("part copy source version %q", aws.ToString(pc.CopySourceVersionId))
@@ -247,7 +253,7 @@ func TestVersioning(t *testing.T) {
 	if aws.ToString(done.VersionId) == "" {
 		t.Fatal("complete in a versioned bucket has no version id")
 	}
-	if got, _ := getString(t, c, "ver", "mp", ""); got != "two" {
+	if got, _ := getString(t, c, bucket, "mp", ""); got != "two" {
 		t.Fatalf("mp = %q", got)
 	}
 
@@ -281,7 +287,8 @@ func TestVersioning(t *testing.T) {
 	_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
 	must(t, err, "suspend versioning")
-	if out := putString(t, c, "ver", "s", "x"); aws.ToString(out.VersionId) != "null" {
+	// MinIO sends no x-amz-version-id for a null version.
+	if out := putString(t, c, bucket, "s", "x"); aws.ToString(out.VersionId) != "null" && !(minio && out.VersionId == nil) {
 		t.Fatalf("suspended put version %q", aws.ToString(out.VersionId))
 	}
 
@@ -293,7 +300,7 @@ func TestVersioning(t *testing.T) {
 		{`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Maybe</MfaDelete></VersioningConfiguration>`, "MalformedXML"},
 		{`<Versioning><Status>Enabled</Status></Versioning>`, "MalformedXML"},
 	} {
-		status, body, _ := e.do("PUT", "/ver?versioning", []byte(tc.body), md5Header([]byte(tc.body)))
+		status, body, _ := e.do("PUT", "/"+bucket+"?versioning", []byte(tc.body), md5Header([]byte(tc.body)))
 		if status/100 == 2 || !strings.Contains(body, "<Code>"+tc.code+"</Code>") {
 			t.Errorf("versioning %s: %d %s, want %s", tc.body, status, body, tc.code)
 		}

@@ -151,7 +151,7 @@ var (
 	ErrInvalidPolicyDocument               = def("InvalidPolicyDocument", http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document.")
 	ErrIncorrectNumberOfFilesInPostRequest = def("IncorrectNumberOfFilesInPostRequest", http.StatusBadRequest, "POST requires exactly one file upload per request.")
 	ErrMissingFields                       = def("MissingFields", http.StatusBadRequest, "Missing fields in request.")
-	ErrMaxPostPreDataLengthExceeded        = def("MaxPostPreDataLengthExceededError", http.StatusBadRequest, "Your POST request fields preceding the upload file were too large.")
+	ErrMaxPostPreDataLengthExceeded        = def("MaxPostPreDataLengthExceeded", http.StatusBadRequest, "Your POST request fields preceeding the upload file was too large.")
 	ErrInvalidEncodingMethod               = def("InvalidEncodingMethod", http.StatusBadRequest, "The encoding method specified is not supported.")
 	ErrObjectLockedAccessDenied            = def("AccessDenied", http.StatusForbidden, "Access Denied because object protected by object lock.")
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
@@ -140,23 +139,21 @@ walk:
 		// the bound skips the second of them.
 		bound = it.key + "\x00"
 		obj, vdir := siblingFiles(it.rel)
-		vs, err := readVersions(it.base, obj, vdir, it.key)
+		after := ""
+		if it.key == km {
+			after = vm
+		}
+		// One more than fits tells whether the page is truncated.
+		vs, err := readVersionsPage(it.base, obj, vdir, it.key, after, maxKeys-count+1)
 		if err != nil {
 			return nil, fmt.Errorf("list object versions: %w", err)
 		}
-		skip := 0
-		if it.key == km && vm != "" {
-			skip = len(vs)
-			if j := slices.IndexFunc(vs, func(v version) bool { return matchesID(v.meta, vm) }); j >= 0 {
-				skip = j + 1
-			}
-		}
-		for j := skip; j < len(vs); j++ {
+		for _, v := range vs {
 			if full() {
 				break walk
 			}
-			info := vs[j].meta.info()
-			info.VersionID, info.IsLatest = listID(vs[j].meta), j == 0
+			info := v.meta.info()
+			info.VersionID, info.IsLatest = listID(v.meta), v.latest
 			if info.DeleteMarker {
 				info.ETag, info.ContentType, info.StorageClass = "", "", ""
 			}

@@ -97,9 +97,9 @@ func TestVersioningModel(t *testing.T) {
 				}
 				key := modelKeys[r.rng.IntN(len(modelKeys))]
 				switch n := r.rng.IntN(100); {
-				case n < 28:
+				case n < 24:
 					r.put(key)
-				case n < 42:
+				case n < 36:
 					r.delete(key)
 				case n < 58:
 					r.deleteVersion(key)

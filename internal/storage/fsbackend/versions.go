@@ -171,19 +171,30 @@ type version struct {
 	meta    *objMeta
 	rel     string // its file, relative to the base it was read from
 	current bool   // it is the key's object file
+	latest  bool   // it is the newest version of the key
 }
 
 // readVersions returns the versions of key, newest first, from its object
 // file and versions directory (relative to base). A version file that
 // duplicates the object file (an interrupted move) is skipped.
 func readVersions(base *os.Root, obj, vdir, key string) ([]version, error) {
+	return readVersionsPage(base, obj, vdir, key, "", -1)
+}
+
+// readVersionsPage is readVersions after the version afterID ("" = from
+// the newest; an id that is not there: none), at most limit of them
+// (negative: all). Only the files returned are read, besides the object
+// file.
+func readVersionsPage(base *os.Root, obj, vdir, key, afterID string, limit int) ([]version, error) {
 	var out []version
 	curName := ""
 	m, err := statObject(base, obj, key)
 	switch {
 	case err == nil:
-		out = append(out, version{meta: m, rel: obj, current: true})
 		curName = versionName(m)
+		if afterID == "" && limit != 0 {
+			out = append(out, version{meta: m, rel: obj, current: true, latest: true})
+		}
 	case !isNotExist(err):
 		return nil, fmt.Errorf("read %q: %w", key, err)
 	}
@@ -191,11 +202,23 @@ func readVersions(base *os.Root, obj, vdir, key string) ([]version, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range names {
-		if n == curName {
-			continue
+	names = slices.DeleteFunc(names, func(n string) bool { return n == curName })
+	start := 0
+	if afterID != "" {
+		start = len(names)
+		if curName == "" || !matchesID(m, afterID) {
+			for i, n := range names {
+				if _, null := isVersionName(n); n == afterID || (null && afterID == storage.NullVersion) {
+					start = i + 1
+					break
+				}
+			}
+		} else {
+			start = 0
 		}
-		rel := path.Join(vdir, n)
+	}
+	for i := start; i < len(names) && (limit < 0 || len(out) < limit); i++ {
+		rel := path.Join(vdir, names[i])
 		m, err := statObject(base, rel, key)
 		if err != nil {
 			if isNotExist(err) {
@@ -203,7 +226,7 @@ func readVersions(base *os.Root, obj, vdir, key string) ([]version, error) {
 			}
 			return nil, fmt.Errorf("read version of %q: %w", key, err)
 		}
-		out = append(out, version{meta: m, rel: rel})
+		out = append(out, version{meta: m, rel: rel, latest: i == 0 && curName == ""})
 	}
 	return out, nil
 }

@@ -69,3 +69,50 @@ func TestFastPathAllocations(t *testing.T) {
 		t.Errorf("fast path: %.0f allocations per GET, not under half the SDK path's %.0f", fastAllocs, sdkAllocs)
 	}
 }
+
+// maxFastPutAllocs bounds the heap allocations of one 4 KiB PutObject on
+// the fast path, counted as maxFastGetAllocs is (about 135 of them, the
+// test server's side included).
+const maxFastPutAllocs = 170
+
+// TestFastPathPutAllocations counts the allocations of a 4 KiB PutObject
+// without version or lock options through the fast path and the SDK path.
+func TestFastPathPutAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count: not in -short")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header()["Etag"] = []string{`"0123456789abcdef0123456789abcdef"`}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	newBackend := func() *Backend {
+		b, err := New(context.Background(), Options{Endpoint: srv.URL, ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	fast, sdk := newBackend(), newBackend()
+	sdkOnly(sdk)
+	body := bytes.Repeat([]byte("x"), 4<<10)
+	ctx := context.Background()
+	put := func(b *Backend) func() {
+		return func() {
+			res, err := b.PutObject(ctx, "bkt", "dir/object.bin", bytes.NewReader(body), int64(len(body)), storage.PutOptions{})
+			if err != nil || res.ETag != `"0123456789abcdef0123456789abcdef"` {
+				t.Fatalf("PutObject = %+v, %v", res, err)
+			}
+		}
+	}
+	fastAllocs := testing.AllocsPerRun(300, put(fast))
+	sdkAllocs := testing.AllocsPerRun(300, put(sdk))
+	t.Logf("allocations per 4 KiB PUT: fast path %.0f, SDK path %.0f", fastAllocs, sdkAllocs)
+	if fastAllocs > maxFastPutAllocs {
+		t.Errorf("fast path: %.0f allocations per PUT, want at most %d", fastAllocs, maxFastPutAllocs)
+	}
+	if fastAllocs*2 > sdkAllocs {
+		t.Errorf("fast path: %.0f allocations per PUT, not under half the SDK path's %.0f", fastAllocs, sdkAllocs)
+	}
+}

@@ -5,14 +5,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // maxListKeys is S3's page size limit.
 const maxListKeys = 1000
 
-// ListObjects lists one page with ListObjectsV2, StartAfter = opts.Marker.
+// ListObjects lists one page with ListObjectsV2, StartAfter = opts.Marker,
+// keys asked for URL-encoded (so that any key survives the XML) and decoded.
 // When the page is truncated, NextMarker is the greater of the last key and
 // the last common prefix returned (a common prefix given back as Marker
 // skips that whole prefix, as S3 does). MaxKeys 0 returns nothing but still
@@ -26,6 +29,9 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		Delimiter:  optString(opts.Delimiter),
 		StartAfter: optString(opts.Marker),
 		MaxKeys:    aws.Int32(int32(max(maxKeys, 1))),
+		// Any key survives a URL-encoded listing; control characters
+		// would make the XML unreadable.
+		EncodingType: types.EncodingTypeUrl,
 	}
 	out, err := b.client.ListObjectsV2(ctx, in)
 	if err != nil {
@@ -40,13 +46,14 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		return res, nil
 	}
 
+	dec := keyDecoder{encoded: out.EncodingType == types.EncodingTypeUrl}
 	res := &storage.ListResult{IsTruncated: aws.ToBool(out.IsTruncated)}
 	if len(out.Contents) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(out.Contents))
 	}
 	for _, o := range out.Contents {
 		res.Objects = append(res.Objects, storage.ObjectInfo{
-			Key:          aws.ToString(o.Key),
+			Key:          dec.decode(aws.ToString(o.Key)),
 			Size:         aws.ToInt64(o.Size),
 			ETag:         quoteETag(aws.ToString(o.ETag)),
 			LastModified: aws.ToTime(o.LastModified),
@@ -54,7 +61,10 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		})
 	}
 	for _, p := range out.CommonPrefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, aws.ToString(p.Prefix))
+		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(aws.ToString(p.Prefix)))
+	}
+	if dec.err != nil {
+		return nil, errUnreadableListing(dec.err)
 	}
 	if res.IsTruncated {
 		var last string
@@ -70,4 +80,10 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		res.NextMarker = last
 	}
 	return res, nil
+}
+
+// errUnreadableListing is the error of a listing whose URL-encoded names
+// do not decode.
+func errUnreadableListing(cause error) error {
+	return s3err.ErrInternalError.WithMessage("%s", "The storage backend sent an unreadable response.").WithCause(cause)
 }

@@ -181,7 +181,8 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, uploadID string, o
 	return res, nil
 }
 
-// ListMultipartUploads lists one page of the bucket's uploads in progress.
+// ListMultipartUploads lists one page of the bucket's uploads in progress
+// (keys asked for URL-encoded and decoded, as ListObjects does).
 func (b *Backend) ListMultipartUploads(ctx context.Context, bucket string, opts storage.ListUploadsOptions) (*storage.ListUploadsResult, error) {
 	in := &s3.ListMultipartUploadsInput{
 		Bucket:         aws.String(bucket),
@@ -189,6 +190,7 @@ func (b *Backend) ListMultipartUploads(ctx context.Context, bucket string, opts 
 		Delimiter:      optString(opts.Delimiter),
 		KeyMarker:      optString(opts.KeyMarker),
 		UploadIdMarker: optString(opts.UploadIDMarker),
+		EncodingType:   types.EncodingTypeUrl,
 	}
 	if opts.MaxUploads > 0 {
 		in.MaxUploads = aws.Int32(int32(min(opts.MaxUploads, 1000)))
@@ -197,21 +199,25 @@ func (b *Backend) ListMultipartUploads(ctx context.Context, bucket string, opts 
 	if err != nil {
 		return nil, translate(err, kindBucket)
 	}
+	dec := keyDecoder{encoded: out.EncodingType == types.EncodingTypeUrl}
 	res := &storage.ListUploadsResult{
 		Uploads:            make([]storage.UploadInfo, 0, len(out.Uploads)),
 		IsTruncated:        aws.ToBool(out.IsTruncated),
-		NextKeyMarker:      aws.ToString(out.NextKeyMarker),
+		NextKeyMarker:      dec.decode(aws.ToString(out.NextKeyMarker)),
 		NextUploadIDMarker: aws.ToString(out.NextUploadIdMarker),
 	}
 	for _, u := range out.Uploads {
 		res.Uploads = append(res.Uploads, storage.UploadInfo{
-			Key:       aws.ToString(u.Key),
+			Key:       dec.decode(aws.ToString(u.Key)),
 			UploadID:  aws.ToString(u.UploadId),
 			Initiated: aws.ToTime(u.Initiated),
 		})
 	}
 	for _, p := range out.CommonPrefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, aws.ToString(p.Prefix))
+		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(aws.ToString(p.Prefix)))
+	}
+	if dec.err != nil {
+		return nil, errUnreadableListing(dec.err)
 	}
 	return res, nil
 }

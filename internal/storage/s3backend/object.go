@@ -20,9 +20,13 @@ import (
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
-// GetObject opens an object or a byte range of it. Conditions are evaluated
-// upstream (NotModified / PreconditionFailed); the returned Body is the
-// upstream response stream and must be closed by the caller.
+// GetObject opens an object (opts.VersionID: that version) or a byte range
+// of it. Conditions are evaluated upstream (NotModified /
+// PreconditionFailed, with the upstream's ETag and Last-Modified headers);
+// the returned Body is the upstream response stream and must be closed by
+// the caller. A missing version is NoSuchVersion; a delete marker is
+// NoSuchKey or MethodNotAllowed carrying x-amz-delete-marker and
+// x-amz-version-id headers.
 func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
 	rng, err := optRangeHeader(opts.Range)
 	if err != nil {
@@ -56,8 +60,9 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts storag
 	}, nil
 }
 
-// HeadObject returns an object's metadata, evaluating conditions upstream.
-// Size is the whole object's size even when a Range is given.
+// HeadObject returns an object's (or a version's) metadata, evaluating
+// conditions upstream, with the errors of GetObject. Size is the whole
+// object's size even when a Range is given.
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.ObjectInfo, error) {
 	rng, err := optRangeHeader(opts.Range)
 	if err != nil {
@@ -131,7 +136,9 @@ func objectInfo(key string, f objectFields) storage.ObjectInfo {
 // fails or ends early aborts the upload, so nothing is stored; its error is
 // returned (an *s3err.Error from the reader as is, a short body as
 // IncompleteBody). opts.IfMatch / IfNoneMatch make the write conditional
-// (412 = PreconditionFailed).
+// (412 = PreconditionFailed); opts.Lock is sent as the object lock headers.
+// VersionID is the upstream's x-amz-version-id ("" when it sends none, as
+// for a bucket that is unversioned or suspended).
 func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
 	if size < 0 {
 		return nil, s3err.ErrMissingContentLength

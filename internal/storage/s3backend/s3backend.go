@@ -28,10 +28,23 @@
 // seekable and are never buffered; such requests are never retried.
 // Response bodies (GetObject) are the HTTP response stream, handed through.
 //
+// # Versioning and object lock
+//
+// Both are passed through: version ids (including "null") and the object
+// lock headers are sent upstream as the SDK sends them, and what the
+// upstream answers comes back as it is, so that a client sees the
+// upstream's own behaviour (no x-amz-version-id on a put to a suspended
+// bucket, as on S3; MinIO's InvalidRequest where S3 says AccessDenied for
+// a locked version). The headers S3 sends with some errors are kept on the
+// returned *s3err.Error: x-amz-delete-marker and x-amz-version-id (a delete
+// marker's 404 or 405), ETag and Last-Modified (304 and 412).
+// ListObjectVersions keeps the upstream's interleaving of versions and
+// delete markers, which the SDK's output loses (see orderCapture).
+//
 // # Fast path
 //
 // GetObject, HeadObject, PutObject and UploadPart, the operations on the
-// data path, do not go through the SDK's per-call middleware stack (which
+// data path (version ids and lock headers included), do not go through the SDK's per-call middleware stack (which
 // costs several times the CPU and allocations of the request itself). They
 // are sent as plain net/http requests through the SDK client's own HTTP
 // client and connection pool, signed with the SDK's SigV4 signer and the

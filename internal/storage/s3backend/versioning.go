@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
@@ -80,7 +79,7 @@ func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts st
 		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(aws.ToString(p.Prefix)))
 	}
 	if dec.err != nil {
-		return nil, s3err.ErrInternalError.WithMessage("%s", "The storage backend sent an unreadable response.").WithCause(dec.err)
+		return nil, errUnreadableListing(dec.err)
 	}
 	return res, nil
 }
