@@ -202,3 +202,88 @@ func TestSigV4RegionCheck(t *testing.T) {
 		t.Fatalf("presigned for us-east-1: %d %s", status, body)
 	}
 }
+
+// TestS3cmdSigV2 runs s3cmd with `signature_v2 = True` (every request
+// signed "AWS AKID:signature", dates in x-amz-date) against dgp: bucket
+// creation, a multipart upload (uploads, partNumber and uploadId
+// sub-resources), a key with spaces, listings, get, a multi-object delete
+// (the delete sub-resource) and signurl.
+func TestS3cmdSigV2(t *testing.T) {
+	bin := os.Getenv("DGP_TEST_S3CMD")
+	if bin == "" {
+		t.Skip("DGP_TEST_S3CMD not set (run through .ci/run)")
+	}
+	in := startInstance(t, nil, nil)
+	rc := in.app.RootCredentials()
+	home := t.TempDir()
+	cfgFile := filepath.Join(home, "s3cfg")
+	conf := "[default]\naccess_key = " + rc.AccessKeyID + "\nsecret_key = " + rc.SecretAccessKey +
+		"\nhost_base = " + in.app.Addr() + "\nhost_bucket = " + in.app.Addr() +
+		"\nuse_https = False\nbucket_location = us-east-1\nsignature_v2 = True\nmultipart_chunk_size_mb = 5\n" +
+		"guess_mime_type = False\nprogress_meter = False\n"
+	testutil.Must(t, os.WriteFile(cfgFile, []byte(conf), 0o600), "write s3cfg")
+	s3cmd := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"-c", cfgFile, "--debug"}, args...)...)
+		cmd.Env = testutil.Env("HOME=" + home)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("s3cmd %s: %v\n%.4000s", strings.Join(args, " "), err, lastLines(string(out), 60))
+		}
+		if !strings.Contains(string(out), "Using signature v2") {
+			t.Fatalf("s3cmd %s did not sign with SigV2", strings.Join(args, " "))
+		}
+		return string(out)
+	}
+	bucket := testutil.UniqueName("s3cmd-v2")
+	s3url := "s3://" + bucket
+	s3cmd("mb", s3url)
+	t.Cleanup(func() {
+		cmd := exec.Command(bin, "-c", cfgFile, "rb", "--recursive", "--force", s3url)
+		cmd.Env = testutil.Env("HOME=" + home)
+		_ = cmd.Run()
+	})
+
+	dir := t.TempDir()
+	big := writeRandomFile(t, filepath.Join(dir, "big.bin"), 12<<20) // 3 parts of 5 MiB
+	small := writeRandomFile(t, filepath.Join(dir, "small file.txt"), 3000)
+	s3cmd("put", filepath.Join(dir, "big.bin"), s3url+"/big.bin")
+	s3cmd("put", filepath.Join(dir, "small file.txt"), s3url+"/dir/small file.txt")
+	s3cmd("get", s3url+"/big.bin", filepath.Join(dir, "big.down"))
+	s3cmd("get", s3url+"/dir/small file.txt", filepath.Join(dir, "small.down"))
+	for name, want := range map[string][]byte{"big.down": big, "small.down": small} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		testutil.Must(t, err, "read %s", name)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes, differs from the upload", name, len(got))
+		}
+	}
+	if ls := s3cmd("ls", "-r", s3url); !strings.Contains(ls, s3url+"/big.bin") || !strings.Contains(ls, s3url+"/dir/small file.txt") {
+		t.Fatalf("ls -r:\n%s", ls)
+	}
+	if ls := s3cmd("ls"); !strings.Contains(ls, s3url) {
+		t.Fatalf("ls buckets lacks %s:\n%s", s3url, ls)
+	}
+
+	u := strings.TrimSpace(lastLines(s3cmd("signurl", s3url+"/dir/small file.txt", "+300"), 1))
+	status, body := getURL(t, in.httpClient(), u)
+	if status != http.StatusOK || !bytes.Equal(body, small) {
+		t.Fatalf("signurl GET %s: %d, %d bytes", u, status, len(body))
+	}
+
+	s3cmd("del", "--recursive", "--force", s3url+"/")
+	if ls := s3cmd("ls", "-r", s3url); strings.Contains(ls, "s3://") {
+		t.Fatalf("objects left after del --recursive:\n%s", ls)
+	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -182,6 +182,9 @@ func TestPostObjectStoresAndAnswers(t *testing.T) {
 			if r.status != http.StatusSeeOther {
 				t.Fatalf("%s: status %d (%s)", field, r.status, r.body)
 			}
+			if !strings.HasPrefix(r.header.Get("Location"), target+"&bucket="+postBucket+"&key=") {
+				t.Fatalf("%s: Location %q does not append to the URL's query", field, r.header.Get("Location"))
+			}
 			u, err := url.Parse(r.header.Get("Location"))
 			if err != nil || u.Host != "example.org" || u.Path != "/done" {
 				t.Fatalf("%s: Location %q", field, r.header.Get("Location"))

@@ -83,3 +83,32 @@ func TestObjectLockMinIO(t *testing.T) {
 	t.Cleanup(func() { purgeBucket(t, e.root(), locked); purgeBucket(t, e.root(), unlocked) })
 	lockScenario(t, e, locked, unlocked, true)
 }
+
+// TestSemanticsMinIO runs the S3 semantics scenarios (HEAD Range, max-keys
+// 0, control characters, copy directives, conditional answers, ACLs)
+// through dgp passed through to MinIO.
+func TestSemanticsMinIO(t *testing.T) {
+	e := minioEnv(t)
+	for _, sc := range []struct {
+		name string
+		run  func(t *testing.T, e *testEnv, bucket string)
+	}{
+		{"head-range", headRangeScenario},
+		{"max-keys-zero", maxKeysZeroScenario},
+		{"control-keys", controlKeysScenario},
+		{"copy-directives", copyDirectivesScenario},
+		{"conditional", conditionalScenario},
+		{"acl", func(t *testing.T, e *testEnv, bucket string) { aclScenario(t, e, bucket, true) }},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			bucket := testutil.UniqueName("dgp-sem")
+			t.Cleanup(func() {
+				purgeBucket(t, e.root(), bucket)
+				if sc.name == "acl" {
+					purgeBucket(t, e.root(), bucket+"-enf")
+				}
+			})
+			sc.run(t, e, bucket)
+		})
+	}
+}

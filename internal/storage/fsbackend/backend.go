@@ -61,6 +61,11 @@ type Backend struct {
 	// Lock order: bucket lock (read side), then key lock; an upload lock
 	// is taken before both.
 
+	// metaCache holds bucket metadata (see metaLocked); metaMu guards
+	// the map and is taken last, after any other lock.
+	metaMu    sync.Mutex
+	metaCache map[string]*bucketMeta
+
 	// lastSeq is the last version order number handed out (nextSeq).
 	lastSeq atomic.Uint64
 
@@ -89,7 +94,7 @@ func New(name, root string, now func() time.Time) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	b := &Backend{name: name, rootPath: root, root: r, now: now}
+	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf

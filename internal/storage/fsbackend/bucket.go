@@ -25,6 +25,55 @@ type bucketMeta struct {
 	LockRule *storage.DefaultRetention `json:"lockRule,omitempty"`
 }
 
+// clone returns a deep copy of m.
+func (m *bucketMeta) clone() *bucketMeta {
+	c := *m
+	if m.LockRule != nil {
+		r := *m.LockRule
+		c.LockRule = &r
+	}
+	return &c
+}
+
+// meta returns a copy of a bucket's metadata (NoSuchBucket when there is
+// no such bucket), taking the bucket's read lock.
+func (b *Backend) meta(bucket string) (*bucketMeta, error) {
+	bl := b.bucketLock(bucket)
+	bl.RLock()
+	defer bl.RUnlock()
+	return b.metaLocked(bucket)
+}
+
+// metaLocked is meta for a caller holding the bucket's lock (either
+// side). The metadata is cached: entries are added only under the bucket
+// lock and replaced or dropped only under its write side (metadata
+// writes, bucket creation and deletion), so the cache is never stale.
+func (b *Backend) metaLocked(bucket string) (*bucketMeta, error) {
+	b.metaMu.Lock()
+	m, ok := b.metaCache[bucket]
+	b.metaMu.Unlock()
+	if ok {
+		return m.clone(), nil
+	}
+	m, err := b.readBucketMeta(bucket)
+	if err != nil {
+		return nil, err
+	}
+	b.setCachedMeta(bucket, m.clone())
+	return m, nil
+}
+
+// setCachedMeta caches (nil: forgets) a bucket's metadata.
+func (b *Backend) setCachedMeta(bucket string, m *bucketMeta) {
+	b.metaMu.Lock()
+	defer b.metaMu.Unlock()
+	if m == nil {
+		delete(b.metaCache, bucket)
+		return
+	}
+	b.metaCache[bucket] = m
+}
+
 // readBucketMeta reads a bucket's metadata file: NoSuchBucket when the
 // bucket does not exist, a zero state when the file is missing.
 func (b *Backend) readBucketMeta(bucket string) (*bucketMeta, error) {
@@ -61,6 +110,7 @@ func (b *Backend) writeBucketMeta(bucket string, m *bucketMeta) error {
 		_ = b.root.Remove(tmp)
 		return fmt.Errorf("replace bucket metadata: %w", err)
 	}
+	b.setCachedMeta(bucket, m.clone())
 	if err := b.syncDir(bucket); err != nil {
 		return fmt.Errorf("sync bucket directory: %w", err)
 	}
@@ -76,6 +126,7 @@ func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.
 	bl := b.bucketLock(bucket)
 	bl.Lock()
 	defer bl.Unlock()
+	b.setCachedMeta(bucket, nil)
 	if _, err := b.root.Lstat(bucket); err == nil {
 		return s3err.ErrBucketAlreadyOwnedByYou.WithResource(bucket)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -153,6 +204,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if has {
 		return s3err.ErrBucketNotEmpty.WithResource(bucket)
 	}
+	b.setCachedMeta(bucket, nil)
 	if err := b.moveAside(bucket); err != nil {
 		return fmt.Errorf("delete bucket: %w", err)
 	}

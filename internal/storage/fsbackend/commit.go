@@ -31,7 +31,7 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return "", err
 	}
@@ -106,7 +106,8 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 // unversioned bucket it removes key (a missing key is not an error; the
 // directories left empty are removed); in a versioned one it adds a delete
 // marker. With a version id it removes that version for good, object lock
-// permitting (a version that does not exist is not an error either).
+// permitting (a version that does not exist, or could not, is not an
+// error either, as in S3).
 func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
@@ -114,15 +115,10 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts sto
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	if opts.VersionID != "" {
-		if err := checkVersionID(opts.VersionID); err != nil {
-			return nil, err
-		}
-	}
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +127,10 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts sto
 	defer kl.Unlock()
 	kf := keyFilesOf(bucket, key)
 	switch {
+	case opts.VersionID != "" && !validVersionID(opts.VersionID):
+		// A version that cannot exist: like any missing version, not an
+		// error (S3 answers 204 with the id).
+		return &storage.DeleteResult{VersionID: opts.VersionID}, nil
 	case opts.VersionID != "":
 		return b.deleteVersion(bucket, key, kf, opts.VersionID, opts.BypassGovernance)
 	case bm.Versioning == storage.VersioningOff:

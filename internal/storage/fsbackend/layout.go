@@ -51,10 +51,10 @@ const (
 type pieceKind uint8
 
 const (
-	kindObject pieceKind = iota // the last piece: an object file
-	kindCont                    // a cut inside a path segment: a directory
-	kindDir                     // a path segment ending in '/': a directory
-	kindVersions                // the versions directory of the last piece
+	kindObject   pieceKind = iota // the last piece: an object file
+	kindCont                      // a cut inside a path segment: a directory
+	kindDir                       // a path segment ending in '/': a directory
+	kindVersions                  // the versions directory of the last piece
 )
 
 // sortRank orders entries with the same piece: an object, then its

@@ -111,7 +111,7 @@ func (b *Backend) GetObjectLockConfiguration(ctx context.Context, bucket string)
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
 	}
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.meta(bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (b *Backend) PutObjectLockConfiguration(ctx context.Context, bucket string,
 	bl := b.bucketLock(bucket)
 	bl.Lock()
 	defer bl.Unlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (b *Backend) lockedVersion(bucket, key, versionID string) (*objMeta, error)
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
 	}
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.meta(bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (b *Backend) updateLock(bucket, key, versionID string, change func(*lockMet
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return err
 	}

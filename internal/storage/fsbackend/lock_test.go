@@ -174,8 +174,12 @@ func TestObjectRetentionChanges(t *testing.T) {
 	ctx := context.Background()
 	mustLockBucket(t, b, "bkt")
 	h, d := testEpoch.Add(time.Hour), testEpoch.Add(24*time.Hour)
-	gov := func(t time.Time) storage.Retention { return storage.Retention{Mode: storage.LockGovernance, RetainUntil: t} }
-	comp := func(t time.Time) storage.Retention { return storage.Retention{Mode: storage.LockCompliance, RetainUntil: t} }
+	gov := func(t time.Time) storage.Retention {
+		return storage.Retention{Mode: storage.LockGovernance, RetainUntil: t}
+	}
+	comp := func(t time.Time) storage.Retention {
+		return storage.Retention{Mode: storage.LockCompliance, RetainUntil: t}
+	}
 
 	// COMPLIANCE: only extensions.
 	v, err := putLocked(t, b, "bkt", "c", storage.LockState{Retention: comp(h)})

@@ -167,7 +167,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return "", err
 	}

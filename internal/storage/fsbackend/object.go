@@ -69,7 +69,7 @@ func (b *Backend) objectInfo(bucket string, m *objMeta) (storage.ObjectInfo, err
 	info := m.info()
 	if m.VersionID == "" {
 		// Written unversioned: the null version once versioning was on.
-		bm, err := b.readBucketMeta(bucket)
+		bm, err := b.meta(bucket)
 		if err != nil {
 			return info, err
 		}

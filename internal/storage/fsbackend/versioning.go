@@ -15,7 +15,7 @@ func (b *Backend) GetBucketVersioning(ctx context.Context, bucket string) (stora
 	if err := validateBucket(bucket); err != nil {
 		return storage.VersioningOff, err
 	}
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.meta(bucket)
 	if err != nil {
 		return storage.VersioningOff, err
 	}
@@ -34,7 +34,7 @@ func (b *Backend) PutBucketVersioning(ctx context.Context, bucket string, status
 	bl := b.bucketLock(bucket)
 	bl.Lock()
 	defer bl.Unlock()
-	bm, err := b.readBucketMeta(bucket)
+	bm, err := b.metaLocked(bucket)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@ package fsbackend
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -207,8 +207,11 @@ func TestVersioningEnabledLifecycle(t *testing.T) {
 	if got := mustGet(t, b, "bkt", "dir/k"); got != "one" {
 		t.Fatalf("latest after removing v2 = %q", got)
 	}
-	// Deleting a version that is not there is not an error.
+	// Deleting a version that is not there (or cannot be) is not an error.
 	mustDelete(t, b, "bkt", "dir/k", v2)
+	if res := mustDelete(t, b, "bkt", "dir/k", "no-such-id"); res.VersionID != "no-such-id" || res.DeleteMarker {
+		t.Fatalf("delete of a malformed version id = %+v", res)
+	}
 	mustDelete(t, b, "bkt", "dir/k", v1)
 	_, _, err = getVersion(t, b, "bkt", "dir/k", "")
 	wantErr(t, err, s3err.ErrNoSuchKey)

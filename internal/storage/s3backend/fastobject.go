@@ -54,7 +54,8 @@ func (b *Backend) fastHeadObject(ctx context.Context, t *target, key, rng string
 }
 
 // fastRead sends a GET or HEAD with opts' conditions, part number and
-// version id and returns a successful answer (its body open) or the translated error.
+// version id and returns a successful answer (its body open) or the
+// translated error.
 func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, rng string, opts storage.GetOptions) (*http.Response, error) {
 	var query string
 	if opts.PartNumber > 0 || opts.VersionID != "" {
@@ -171,10 +172,10 @@ func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size 
 // objectInfoFromHeaders reads a GET or HEAD answer's headers as the SDK
 // deserialises them (values trimmed; x-amz-meta-* keys lower-cased without
 // the prefix; no Content-Length means 0; version id and object lock
-// headers), and returns the object's info,
-// the answer's Content-Length and its Content-Range. Size is the whole
-// object's, from Content-Range when a range was served. An unparsable
-// Content-Length or Last-Modified fails as the SDK's deserialiser does.
+// headers), and returns the object's info, the answer's Content-Length and
+// its Content-Range. Size is the whole object's, from Content-Range when a
+// range was served. An unparsable Content-Length, Last-Modified or
+// retain-until date fails as the SDK's deserialiser does.
 func objectInfoFromHeaders(resp *http.Response, key string) (info storage.ObjectInfo, contentLength int64, contentRange string, err error) {
 	h := resp.Header
 	if v := headerValue(h, "Content-Length"); v != "" {
