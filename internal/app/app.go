@@ -151,6 +151,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Logger:             a.log,
 		Registerer:         a.reg,
 		VirtualHostDomains: cfg.Advanced.VirtualHostDomains,
+		Region:             reportedRegion(cfg),
 		Now:                o.Now,
 	})
 	if err != nil {
@@ -305,4 +306,14 @@ func buildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) 
 		routes[name] = storage.Route{Backend: r.Backend, Alias: r.Alias}
 	}
 	return storage.NewRouter(backends, cfg.DefaultBackend(), routes)
+}
+
+// reportedRegion is the region GetBucketLocation and HeadBucket report: the
+// first region clients must sign for, else storage.region, else "" (the S3
+// API's us-east-1).
+func reportedRegion(cfg *config.Config) string {
+	if r := cfg.SigningRegions(); len(r) > 0 {
+		return r[0]
+	}
+	return cfg.Storage.Region
 }

@@ -18,11 +18,12 @@ import (
 
 // cleanupBuckets empties (every version, with governance bypass, and every
 // in-progress upload) and deletes the named buckets on tg. A version under
-// COMPLIANCE retention blocks it until its date: it retries for a minute.
-func cleanupBuckets(t *testing.T, tg *target, buckets map[string]string) {
+// COMPLIANCE retention blocks it until its date: with retry > 0 it tries
+// again for that long.
+func cleanupBuckets(t *testing.T, tg *target, buckets map[string]string, retry time.Duration) {
 	c := tg.SDK()
 	for _, b := range buckets {
-		deadline := time.Now().Add(time.Minute)
+		deadline := time.Now().Add(retry)
 		for {
 			err := emptyAndDelete(c, b)
 			if err == nil || isCode(err, "NoSuchBucket") {

@@ -129,7 +129,7 @@ func nonEmptyLines(out string) []string {
 
 // cleanupBucket empties and deletes bucket on tg when the test ends.
 func cleanupBucket(t *testing.T, tg *target, bucket string) {
-	t.Cleanup(func() { cleanupBuckets(t, tg, map[string]string{"b": bucket}) })
+	t.Cleanup(func() { cleanupBuckets(t, tg, map[string]string{"b": bucket}, 0) })
 }
 
 func mustStatus(t *testing.T, what string, got, want int, body []byte) {

@@ -27,8 +27,9 @@ const lockConfigEnabledOnly = `<ObjectLockConfiguration xmlns="http://s3.amazona
 func TestDifferentialObjectLock(t *testing.T) {
 	bypass := map[string]string{"X-Amz-Bypass-Governance-Retention": "true"}
 	runDifferential(t, scenario{
-		Name:    "lock",
-		Buckets: []string{"locked", "plain"},
+		Name:         "lock",
+		Buckets:      []string{"locked", "plain"},
+		CleanupRetry: time.Minute,
 		Vars: func() map[string]string {
 			now := time.Now().UTC().Truncate(time.Second)
 			return map[string]string{

@@ -44,6 +44,9 @@ type scenario struct {
 	// show {name}.
 	Vars  func() map[string]string
 	Steps []step
+	// CleanupRetry is how long cleanup retries (COMPLIANCE retention
+	// blocks deletes until its date).
+	CleanupRetry time.Duration
 }
 
 // step is one request. Method, Path (escaped path and query, starting with
@@ -207,7 +210,7 @@ func runDifferential(t *testing.T, sc scenario) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cleanupBuckets(t, targets[i], rc.buckets)
+				cleanupBuckets(t, targets[i], rc.buckets, sc.CleanupRetry)
 			}()
 		}
 		wg.Wait()

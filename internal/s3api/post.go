@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -33,8 +32,8 @@ func (s *Server) postObject(rq *request) error {
 	if err != nil || params["boundary"] == "" {
 		return s3err.ErrMalformedPOSTRequest
 	}
-	guard := &postBodyGuard{src: rq.r.Body, count: &rq.bytesIn, limit: maxPostPreamble}
-	form, err := readPostForm(multipart.NewReader(guard, params["boundary"]))
+	mr, guard := newPostReader(rq.r.Body, &rq.bytesIn, params["boundary"])
+	form, err := readPostForm(mr)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"mime/multipart"
@@ -17,6 +18,9 @@ const (
 	// starts (boundaries and part headers included), so that part headers
 	// cannot grow without limit either.
 	maxPostPreamble = 64 << 10
+	// postReadBuffer is the buffer the form is read through; the file's
+	// content reaches the backend in reads of up to this size.
+	postReadBuffer = 64 << 10
 )
 
 // errPostPreData is S3's answer to form fields that exceed maxPostFields.
@@ -101,6 +105,15 @@ func formError(err error) error {
 		return e
 	}
 	return s3err.ErrMalformedPOSTRequest.WithCause(err)
+}
+
+// newPostReader reads a multipart body with the given boundary through a
+// postBodyGuard (counting into count) and a postReadBuffer buffer, which
+// the multipart reader uses as is instead of its own 4 KiB one. The guard's
+// limit allows for the buffer's read-ahead.
+func newPostReader(body io.Reader, count *int64, boundary string) (*multipart.Reader, *postBodyGuard) {
+	g := &postBodyGuard{src: body, count: count, limit: maxPostPreamble + postReadBuffer}
+	return multipart.NewReader(bufio.NewReaderSize(g, postReadBuffer), boundary), g
 }
 
 // postBodyGuard reads the raw request body of a POST Object: it counts

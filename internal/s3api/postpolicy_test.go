@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -181,8 +180,8 @@ func FuzzReadPostForm(f *testing.F) {
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var n int64
-		g := &postBodyGuard{src: bytes.NewReader(body), count: &n, limit: maxPostPreamble}
-		form, err := readPostForm(multipart.NewReader(g, fuzzBoundary))
+		mr, _ := newPostReader(bytes.NewReader(body), &n, fuzzBoundary)
+		form, err := readPostForm(mr)
 		if err != nil {
 			var e *s3err.Error
 			if !errors.As(err, &e) {
@@ -213,4 +212,46 @@ func FuzzReadPostForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPostPolicyCheck(t *testing.T) {
+	exp := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	doc := `{"expiration": "2026-12-01T12:00:00.000Z", "conditions": [
+		{"bucket": "b"}, ["starts-with", "$key", "u/"], ["eq", "$X-Amz-Meta-A", "1"], ["content-length-range", 0, 9]]}`
+	p, err := parsePostPolicy([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := func(fields ...postField) *postForm { return &postForm{fields: fields} }
+	base := []postField{{"key", "u/${filename}"}, {"x-amz-meta-a", "1"}, {"policy", "p"}, {"x-amz-signature", "s"}, {"x-ignore-b", "2"}}
+	for _, tc := range []struct {
+		name   string
+		fields *policyFields
+		now    time.Time
+		msg    string // "" = holds
+	}{
+		{"holds", &policyFields{form: form(base...), bucket: "b", key: "u/x", exempt: exemptV4}, exp.Add(-time.Second), ""},
+		{"expires at its instant", &policyFields{form: form(base...), bucket: "b", key: "u/x", exempt: exemptV4}, exp, "Policy expired."},
+		{"bucket is the request's", &policyFields{form: form(base...), bucket: "c", key: "u/x", exempt: exemptV4}, exp.Add(-time.Hour),
+			`Policy Condition failed: ["eq", "$bucket", "b"]`},
+		{"key after ${filename}", &policyFields{form: form(base...), bucket: "b", key: "v/x", exempt: exemptV4}, exp.Add(-time.Hour),
+			`Policy Condition failed: ["starts-with", "$key", "u/"]`},
+		{"the first failing condition is named", &policyFields{form: form(postField{"key", "v"}), bucket: "c", key: "v", exempt: exemptV4}, exp.Add(-time.Hour),
+			`Policy Condition failed: ["eq", "$bucket", "b"]`},
+		{"SigV2 fields need a condition under SigV4", &policyFields{form: form(append(base, postField{"signature", "x"})...), bucket: "b", key: "u/x", exempt: exemptV4}, exp.Add(-time.Hour),
+			"Extra input fields: signature"},
+		{"SigV2 fields are exempt under SigV2", &policyFields{form: form(append(base, postField{"signature", "x"}, postField{"awsaccesskeyid", "a"})...), bucket: "b", key: "u/x", exempt: exemptV2}, exp.Add(-time.Hour), ""},
+	} {
+		err := p.check(tc.fields, tc.now)
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		var e *s3err.Error
+		if !errors.As(err, &e) || e.Code != "AccessDenied" || e.Message != "Invalid according to Policy: "+tc.msg {
+			t.Errorf("%s: %v, want AccessDenied %q", tc.name, err, tc.msg)
+		}
+	}
 }

@@ -23,8 +23,8 @@ const (
 // errSigV2Disabled is S3's answer to SigV2 where only SigV4 is accepted.
 var errSigV2Disabled = s3err.ErrInvalidRequest.WithMessage("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
 
-// v2SignatureSize is the length of a base64 HMAC-SHA1.
-var v2SignatureSize = base64.StdEncoding.EncodedLen(sha1.Size)
+// v2SignatureSize is the length of a base64 HMAC-SHA1 (20 bytes).
+const v2SignatureSize = (sha1.Size + 2) / 3 * 4
 
 // verifyV2Header authenticates "Authorization: AWS <AKID>:<signature>";
 // cred is what follows "AWS ".

@@ -1,6 +1,8 @@
 // Package sigv4 authenticates S3 requests signed with AWS Signature Version 4:
 // the Authorization header, presigned URLs, and the aws-chunked streaming
-// payloads (signed chunks, unsigned chunks with a trailing checksum).
+// payloads (signed chunks, unsigned chunks with a trailing checksum); and,
+// when Options.SigV2 is set, AWS Signature Version 2 (header and query
+// string) for legacy clients.
 //
 // Verify checks everything that can be checked from the request line and
 // headers, and returns a Result whose Body verifies the payload while it is

@@ -35,7 +35,7 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 	if err != nil {
 		return "", err
 	}
-	lock, err := newLock(bm, co.lock, m.Modified, b.now())
+	lock, err := newLock(bm, co.lock, m.Modified)
 	if err != nil {
 		return "", err
 	}
@@ -64,7 +64,13 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 	}
 
 	state := bm.Versioning
-	m.Seq, m.Lock = b.nextSeq(), lock
+	var floor uint64 // an unversioned bucket has no versions directory
+	if state != storage.VersioningOff || cur != nil {
+		if floor, err = newestSeq(b.root, kf, cur); err != nil {
+			return "", err
+		}
+	}
+	m.Seq, m.Lock = b.nextSeq(floor), lock
 	switch state {
 	case storage.VersioningOff:
 		m.VersionID = ""
@@ -162,7 +168,11 @@ func (b *Backend) addMarker(key string, kf keyFiles, state storage.VersioningSta
 			return nil, err
 		}
 	}
-	mk := &objMeta{Key: key, Modified: b.now().UTC(), Seq: b.nextSeq(), DeleteMarker: true, VersionID: storage.NullVersion}
+	floor, err := newestSeq(b.root, kf, cur)
+	if err != nil {
+		return nil, err
+	}
+	mk := &objMeta{Key: key, Modified: b.now().UTC(), Seq: b.nextSeq(floor), DeleteMarker: true, VersionID: storage.NullVersion}
 	if state == storage.VersioningEnabled {
 		mk.VersionID = newVersionID(mk.Seq)
 	}

@@ -48,7 +48,7 @@ func checkLockRequest(l storage.LockState, now time.Time) error {
 // newLock is the lock state of a new version created at created: the one
 // asked for, else the bucket's default retention. Asking for any on a
 // bucket without object lock is InvalidRequest.
-func newLock(bm *bucketMeta, req storage.LockState, created, now time.Time) (*lockMeta, error) {
+func newLock(bm *bucketMeta, req storage.LockState, created time.Time) (*lockMeta, error) {
 	if !bm.ObjectLock {
 		if lockAsked(req) {
 			return nil, errNoLockConfig()
@@ -126,9 +126,16 @@ func (b *Backend) GetObjectLockConfiguration(ctx context.Context, bucket string)
 	return cfg, nil
 }
 
+// Upper bounds of a default retention period (S3's).
+const (
+	maxRetentionDays  = 36500
+	maxRetentionYears = 100
+)
+
 // checkLockConfig validates a bucket's object lock configuration as S3:
-// it must enable lock; a rule needs a known mode and exactly one of Days
-// and Years, positive.
+// not enabling lock, an unknown mode or both Days and Years is
+// MalformedXML; a period that is not positive (or too long) is
+// InvalidArgument.
 func checkLockConfig(cfg storage.ObjectLockConfig) error {
 	if !cfg.Enabled {
 		return s3err.ErrMalformedXML
@@ -139,10 +146,12 @@ func checkLockConfig(cfg storage.ObjectLockConfig) error {
 		return nil
 	case !validMode(r.Mode):
 		return s3err.ErrMalformedXML
-	case (r.Days != 0) == (r.Years != 0):
+	case r.Days != 0 && r.Years != 0:
 		return s3err.ErrMalformedXML
-	case r.Days < 0 || r.Years < 0:
+	case r.Days < 0 || r.Years < 0 || r.Days+r.Years == 0:
 		return s3err.ErrInvalidArgument.WithMessage("Default retention period must be a positive integer value.")
+	case r.Days > maxRetentionDays || r.Years > maxRetentionYears:
+		return s3err.ErrInvalidArgument.WithMessage("Default retention period is too large.")
 	}
 	return nil
 }

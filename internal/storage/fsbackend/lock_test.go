@@ -66,7 +66,8 @@ func TestObjectLockConfiguration(t *testing.T) {
 	}{
 		{storage.ObjectLockConfig{Enabled: false}, s3err.ErrMalformedXML},
 		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: "BOGUS", Days: 1}}, s3err.ErrMalformedXML},
-		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: storage.LockGovernance}}, s3err.ErrMalformedXML},
+		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: storage.LockGovernance}}, s3err.ErrInvalidArgument},
+		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: storage.LockGovernance, Years: 101}}, s3err.ErrInvalidArgument},
 		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: storage.LockGovernance, Days: 1, Years: 1}}, s3err.ErrMalformedXML},
 		{storage.ObjectLockConfig{Enabled: true, Rule: &storage.DefaultRetention{Mode: storage.LockGovernance, Days: -1}}, s3err.ErrInvalidArgument},
 	} {

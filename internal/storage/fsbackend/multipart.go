@@ -171,7 +171,7 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	if err != nil {
 		return "", err
 	}
-	if _, err := newLock(bm, opts.Lock, now, now); err != nil {
+	if _, err := newLock(bm, opts.Lock, now); err != nil {
 		return "", err
 	}
 	tmp := tempName()

@@ -56,17 +56,37 @@ func siblingFiles(rel string) (obj, vdir string) {
 	return dir + stem + suffixObject, dir + stem + suffixVers
 }
 
-// nextSeq returns a version order number: the clock in nanoseconds, made
-// strictly increasing within the backend.
-func (b *Backend) nextSeq() uint64 {
+// nextSeq returns a version order number above floor: the clock in
+// nanoseconds, made strictly increasing within the backend. floor is the
+// newest existing version's of the key, so a clock that went back (or a
+// restart with a clock that stands still) cannot order a new version
+// below an old one.
+func (b *Backend) nextSeq(floor uint64) uint64 {
 	now := uint64(max(b.now().UnixNano(), 1))
 	for {
 		last := b.lastSeq.Load()
-		next := max(now, last+1)
+		next := max(now, last+1, floor+1)
 		if b.lastSeq.CompareAndSwap(last, next) {
 			return next
 		}
 	}
+}
+
+// newestSeq returns the order of a key's newest version (0: none); cur is
+// its object file's metadata (nil: none). The caller holds the key lock.
+func newestSeq(base *os.Root, kf keyFiles, cur *objMeta) (uint64, error) {
+	if cur != nil {
+		return cur.seq(), nil // the object file is the newest version
+	}
+	names, err := versionNames(base, kf.vdir)
+	if err != nil || len(names) == 0 {
+		return 0, err
+	}
+	inv, err := strconv.ParseUint(names[0][:seqDigits], 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("version name %q: %w", names[0], err)
+	}
+	return ^inv, nil
 }
 
 func seqPrefix(seq uint64) string {
