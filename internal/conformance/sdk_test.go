@@ -97,8 +97,10 @@ func sdkObjectLock(t *testing.T, tg *target, c *s3.Client) {
 		t.Errorf("lock config: %+v", lc.ObjectLockConfiguration)
 	}
 	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	// S3 requires an integrity header on puts with lock parameters: name
+	// the checksum, as AWS's docs tell SDK users to.
 	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("locked"),
-		ObjectLockMode: types.ObjectLockModeGovernance, ObjectLockRetainUntilDate: aws.Time(until)})
+		ObjectLockMode: types.ObjectLockModeGovernance, ObjectLockRetainUntilDate: aws.Time(until), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	testutil.Must(t, err, "put with retention")
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})
 	testutil.Must(t, err, "head")

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -362,6 +363,11 @@ func TestPostObjectRefusals(t *testing.T) {
 			p.fields[1].value = "AWS4-HMAC-SHA1"
 			return p
 		}(), 400, "InvalidArgument", "AWS4-HMAC-SHA256"},
+		{"SigV4A", func() postReq {
+			p := v4Form(exp, []any{key}, withKey(), []byte("x"))
+			p.fields[1].value = "AWS4-ECDSA-P256-SHA256"
+			return p
+		}(), 501, "NotImplemented", "Signature Version 4A"},
 		{"policy not JSON", postReq{fields: []formKV{{"AWSAccessKeyId", rootAK}, {"policy", "bm90IGpzb24="},
 			{"signature", signV2ForTest(rootSK, "bm90IGpzb24=")}, keyField}, content: []byte("x")},
 			400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."},
@@ -403,5 +409,28 @@ func TestPostObjectV4Only(t *testing.T) {
 	}
 	if r := sendPost(t, e.http, e.url, p); r.status != http.StatusNoContent {
 		t.Fatalf("SigV4: %d %s %q", r.status, r.code, r.message)
+	}
+}
+
+func TestPostObjectTruncatedBody(t *testing.T) {
+	e := newPostEnv(t, sigv4.Options{})
+	p := v4Form(time.Now().Add(time.Hour), []any{map[string]string{"key": "cut"}}, []formKV{{"key", "cut"}}, pattern(200_000))
+	ct, body := p.encode(t)
+	body = body[:len(body)-100_000] // the file never reaches its boundary
+	req, err := http.NewRequest(http.MethodPost, e.url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := readAll(t, resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "<Code>MalformedPOSTRequest</Code>") {
+		t.Fatalf("got %d %s", resp.StatusCode, b)
+	}
+	if e.exists(t, "cut") {
+		t.Fatal("a truncated upload was stored")
 	}
 }

@@ -86,6 +86,9 @@ func (s *Server) authenticatePost(rq *request, form *postForm) (postAuth, error)
 	}
 	if v4 {
 		alg, _ := form.get("x-amz-algorithm")
+		if alg == "AWS4-ECDSA-P256-SHA256" {
+			return postAuth{}, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 4A is not supported; use Signature Version 4.")
+		}
 		if alg != sigv4.Algorithm {
 			return postAuth{}, s3err.ErrInvalidArgument.WithMessage("X-Amz-Algorithm only supports \"%s\"", sigv4.Algorithm)
 		}

@@ -328,9 +328,21 @@ func scanDir(base *os.Root, rel string, versions bool) (found bool, subdirs []st
 			_, kind, ok := parseName(name)
 			switch {
 			case !ok:
-			case kind == kindObject, kind == kindVersions && versions:
+			case kind == kindObject:
 				return true, nil, nil
 			case kind == kindVersions:
+				if !versions {
+					continue
+				}
+				// An empty versions directory (a crash before its
+				// removal) holds nothing.
+				vs, err := versionNames(base, path.Join(rel, name))
+				if err != nil {
+					return false, nil, err
+				}
+				if len(vs) > 0 {
+					return true, nil, nil
+				}
 			default:
 				subdirs = append(subdirs, name)
 			}

@@ -3,7 +3,9 @@ package fsbackend
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -375,12 +377,18 @@ func (b *Backend) inDir(dir string, op func() error) error {
 
 // keepAsVersion links the key's object file (version m) into the versions
 // directory, so it stays when the object file is replaced or removed. A
-// link already there (an interrupted earlier move) is fine.
+// file already there under that name (left by an interrupted earlier move,
+// possibly with an older trailer) is replaced.
 func (b *Backend) keepAsVersion(kf keyFiles, m *objMeta) error {
-	err := b.inDir(kf.vdir, func() error {
-		return b.root.Link(kf.obj, path.Join(kf.vdir, versionName(m)))
-	})
-	if err != nil && !os.IsExist(err) {
+	name := path.Join(kf.vdir, versionName(m))
+	link := func() error { return b.root.Link(kf.obj, name) }
+	err := b.inDir(kf.vdir, link)
+	if errors.Is(err, fs.ErrExist) {
+		if err = b.root.Remove(name); err == nil {
+			err = link()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("keep version: %w", err)
 	}
 	return nil
