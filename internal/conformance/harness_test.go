@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,11 @@ func forEachDGP(t *testing.T, suite func(t *testing.T, tg *target)) {
 // It fails the test when the program fails.
 func runCmd(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
+	start := time.Now()
 	out, err := tryCmd(env, name, args...)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Logf("slow client call (%s): %s %s", d.Round(time.Second), filepath.Base(name), strings.Join(args, " "))
+	}
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}

@@ -6,7 +6,9 @@
 // Object data and metadata live in one file (data followed by a metadata
 // trailer), so one rename commits both. A root must be used by one process
 // at a time: conditional writes are serialised with in-process locks.
-// The layout is described in docs/storage.md.
+// Buckets can be versioned and object-locked as in S3; the latest version
+// of a key stays at its plain object path (see versions.go). The layout is
+// described in docs/storage.md.
 package fsbackend
 
 import (

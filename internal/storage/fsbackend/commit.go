@@ -3,6 +3,7 @@ package fsbackend
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -44,12 +45,16 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 	defer kl.Unlock()
 
 	kf := keyFilesOf(bucket, key)
-	f, cur, err := b.openMeta(kf.obj, key)
-	if err != nil {
-		return "", err
-	}
-	if f != nil {
-		_ = f.Close()
+	state := bm.Versioning
+	var cur *objMeta // the current object: needed by conditions and versions
+	if state != storage.VersioningOff || co.ifMatch != "" || co.ifNoneMatch != "" {
+		var f *os.File
+		if f, cur, err = b.openMeta(kf.obj, key); err != nil {
+			return "", err
+		}
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 	if co.ifNoneMatch != "" && cur != nil && storage.ETagListMatches(co.ifNoneMatch, cur.ETag, true) {
 		return "", s3err.ErrPreconditionFailed
@@ -63,9 +68,8 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 		}
 	}
 
-	state := bm.Versioning
 	var floor uint64 // an unversioned bucket has no versions directory
-	if state != storage.VersioningOff || cur != nil {
+	if state != storage.VersioningOff {
 		if floor, err = newestSeq(b.root, kf, cur); err != nil {
 			return "", err
 		}

@@ -107,8 +107,10 @@ func TestVersioningModel(t *testing.T) {
 					r.setState(storage.VersioningSuspended)
 				case n < 65:
 					r.setState(storage.VersioningEnabled)
-				case n < 85:
+				case n < 80:
 					r.get(key)
+				case n < 85:
+					r.copy(key, modelKeys[r.rng.IntN(len(modelKeys))])
 				default:
 					r.list()
 				}
@@ -141,6 +143,60 @@ func (r *modelRun) put(key string) {
 		}
 		r.m.dropNull(key)
 		r.m.push(key, modelVersion{id: storage.NullVersion, data: data})
+	}
+}
+
+// copy copies a random version of src (or its latest) to dst.
+func (r *modelRun) copy(src, dst string) {
+	vs := r.m.keys[src]
+	ref := storage.ObjectRef{Bucket: "bkt", Key: src}
+	var v *modelVersion
+	switch {
+	case len(vs) > 0 && r.rng.IntN(2) == 0:
+		v = &vs[r.rng.IntN(len(vs))]
+		ref.VersionID = v.id
+	case len(vs) > 0 && !vs[0].marker:
+		v = &vs[0]
+	}
+	res, err := r.b.CopyObject(context.Background(), ref, storage.ObjectRef{Bucket: "bkt", Key: dst}, storage.CopyOptions{ReplaceMetadata: true})
+	switch {
+	case v == nil && len(vs) > 0 && vs[0].marker:
+		if !errors.Is(err, s3err.ErrNoSuchKey) {
+			r.fatalf("copy from %q (latest a marker) = %v", src, err)
+		}
+		return
+	case v == nil:
+		if !errors.Is(err, s3err.ErrNoSuchKey) {
+			r.fatalf("copy from missing %q = %v", src, err)
+		}
+		return
+	case v.marker:
+		if !errors.Is(err, s3err.ErrInvalidRequest) {
+			r.fatalf("copy from marker %s of %q = %v", v.id, src, err)
+		}
+		return
+	case err != nil:
+		r.fatalf("copy %q %q -> %q: %v", src, ref.VersionID, dst, err)
+	}
+	if res.SourceVersionID != r.reported(*v) {
+		r.fatalf("copy source version %q, want %q", res.SourceVersionID, r.reported(*v))
+	}
+	data := v.data
+	switch r.m.state {
+	case storage.VersioningOff:
+		if res.VersionID != "" {
+			r.fatalf("unversioned copy id %q", res.VersionID)
+		}
+		r.m.keys[dst] = []modelVersion{{id: storage.NullVersion, data: data}}
+	case storage.VersioningEnabled:
+		r.newID(res.VersionID)
+		r.m.push(dst, modelVersion{id: res.VersionID, data: data})
+	default:
+		if res.VersionID != storage.NullVersion {
+			r.fatalf("suspended copy id %q", res.VersionID)
+		}
+		r.m.dropNull(dst)
+		r.m.push(dst, modelVersion{id: storage.NullVersion, data: data})
 	}
 }
 

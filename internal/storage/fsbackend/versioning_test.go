@@ -473,3 +473,20 @@ func TestInterruptedMoveIsHarmless(t *testing.T) {
 		t.Fatalf("GET v1 = %q, %v", data, err)
 	}
 }
+
+// An empty versions directory (left by a crash) is no content: the bucket
+// can be deleted and the directory is no common prefix.
+func TestEmptyVersionsDirectoryIsNoContent(t *testing.T) {
+	b, _ := mustNew(t)
+	ctx := context.Background()
+	mustBucket(t, b, "bkt")
+	mustVersioning(t, b, "bkt", storage.VersioningEnabled)
+	if err := b.root.MkdirAll("bkt/d/k%v", dirPerm); err != nil {
+		t.Fatal(err)
+	}
+	lv, err := b.ListObjectVersions(ctx, "bkt", storage.ListVersionsOptions{Delimiter: "/", MaxKeys: 10})
+	if err != nil || len(lv.CommonPrefixes) != 0 || len(lv.Versions) != 0 {
+		t.Fatalf("ListObjectVersions = %+v, %v", lv, err)
+	}
+	wantErr(t, b.DeleteBucket(ctx, "bkt"), nil)
+}
