@@ -82,7 +82,8 @@ type Options struct {
 	// (Current and Store return it either way).
 	Store *configdb.Store
 	// Rand returns a uniform number in [0, 1) for jitter (poll interval
-	// ±10%, waits between publish attempts); nil: math/rand/v2.
+	// ±10%, waits between publish attempts); nil: a source seeded from
+	// crypto/rand (backoff.NewSeededRand).
 	Rand func() float64
 	// MaxPublishAttempts bounds the compare-and-swap attempts of one
 	// Publish (default 10).

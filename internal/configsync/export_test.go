@@ -10,7 +10,7 @@ import (
 func (s *Syncer) PollDelay() time.Duration { return s.pollDelay() }
 
 // ConflictWait exposes the jittered wait after a lost compare-and-swap.
-func (s *Syncer) ConflictWait(attempt int) time.Duration { return s.conflictWait(attempt) }
+func (s *Syncer) ConflictWait(attempt int) time.Duration { return s.conflict.Delay(attempt) }
 
 // Forget makes the syncer hold the empty state and no ETag, as a fresh
 // instance does, so that the next pull downloads and applies (benchmarks).

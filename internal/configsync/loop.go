@@ -117,10 +117,7 @@ func (s *Syncer) retryDelay() time.Duration {
 	s.mu.Lock()
 	n := s.failures
 	s.mu.Unlock()
-	if n == 0 {
-		return 0
-	}
-	return notify.Backoff(n-1, retryFirst, s.o.RetryMax)
+	return s.retry.Delay(n)
 }
 
 // fatal reports whether an error of Poll must stop the syncer: the bucket

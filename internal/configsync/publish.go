@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dgp-proxy/dgp/internal/backoff"
 	"github.com/dgp-proxy/dgp/internal/configdb"
-	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
 // Publish applies op to the newest config DB and makes the result the
@@ -237,7 +237,7 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 			return fail(fmt.Errorf("publish config db: %w: lost the compare-and-swap to other instances %d times",
 				ErrUnavailable, attempt), attempt)
 		}
-		if err := notify.SleepContext(ctx, s.conflictWait(attempt)); err != nil {
+		if err := backoff.Sleep(ctx, s.conflict.Delay(attempt)); err != nil {
 			return fail(fmt.Errorf("publish config db: %w", err), attempt)
 		}
 		prevGen := b.state.Generation()
@@ -302,17 +302,6 @@ func (s *Syncer) adopt(b base) {
 	}
 	res, result, err := s.applyFetched(b.fetched, b.sentETag, trigger{source: SourcePublish}, time.Now())
 	s.recordPull(SourcePublish, result, err, res)
-}
-
-// conflictWait returns the jittered wait after the attempt-th lost
-// compare-and-swap: uniform in [0, base * 2^(attempt-1)], capped at 50x base.
-func (s *Syncer) conflictWait(attempt int) time.Duration {
-	d := s.o.ConflictBackoff
-	for i := 1; i < attempt && d < 50*s.o.ConflictBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, 50*s.o.ConflictBackoff)
-	return time.Duration(s.rand() * float64(d))
 }
 
 func (s *Syncer) recordPublish(result string, generation uint64, attempts int, err error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/backoff"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 )
 
@@ -48,6 +48,9 @@ type Syncer struct {
 	m      *metrics
 	now    func() time.Time
 	rand   func() float64
+	// conflict is the jittered wait after a lost compare-and-swap; retry
+	// the wait before a background retry while the bucket is unreachable.
+	conflict, retry backoff.Policy
 
 	publishMu sync.Mutex // one mutation at a time on this node
 	pullMu    sync.Mutex // one pull at a time (single flight)
@@ -124,7 +127,7 @@ func New(o Options) (*Syncer, error) {
 		o.Now = time.Now
 	}
 	if o.Rand == nil {
-		o.Rand = rand.Float64
+		o.Rand = backoff.NewSeededRand()
 	}
 	if o.MaxPublishAttempts <= 0 {
 		o.MaxPublishAttempts = DefaultMaxPublishAttempts
@@ -149,15 +152,17 @@ func New(o Options) (*Syncer, error) {
 		bucket = nil // each instance's config file is its truth: see Options.Declarative
 	}
 	s := &Syncer{
-		o:      o,
-		bucket: bucket,
-		store:  o.Store,
-		keys:   o.Keys,
-		log:    o.Logger.With().Str("component", "config-sync").Logger(),
-		now:    o.Now,
-		rand:   o.Rand,
-		kick:   make(chan struct{}, 1),
-		stale:  bucket != nil,
+		o:        o,
+		bucket:   bucket,
+		store:    o.Store,
+		keys:     o.Keys,
+		log:      o.Logger.With().Str("component", "config-sync").Logger(),
+		now:      o.Now,
+		rand:     o.Rand,
+		conflict: backoff.Policy{First: o.ConflictBackoff, Max: 50 * o.ConflictBackoff, Rand: o.Rand},
+		retry:    backoff.Policy{First: retryFirst, Max: o.RetryMax},
+		kick:     make(chan struct{}, 1),
+		stale:    bucket != nil,
 	}
 	s.m = newMetrics(o.Registerer, s.secondsSinceSuccess)
 	s.m.generation.Set(float64(s.store.Current().Generation()))

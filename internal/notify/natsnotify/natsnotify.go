@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/backoff"
 	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
@@ -164,9 +165,9 @@ func (s *Source) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := notify.Backoff(failures, s.opts.ConnectRetryWait, s.opts.MaxConnectRetryWait)
+		wait := backoff.Policy{First: s.opts.ConnectRetryWait, Max: s.opts.MaxConnectRetryWait}.Delay(failures + 1)
 		s.disp.Failed(err, failures, wait)
-		if err := notify.SleepContext(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/backoff"
 	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
@@ -68,7 +69,7 @@ type Options struct {
 	Now func() time.Time
 	// Sleep waits d or until ctx is done (then returns ctx.Err()); a real
 	// timer when nil. Tests inject one that does not wait.
-	Sleep func(ctx context.Context, d time.Duration) error
+	Sleep backoff.Sleeper
 }
 
 func (o *Options) applyDefaults() {
@@ -90,7 +91,7 @@ func (o *Options) applyDefaults() {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = notify.SleepContext
+		o.Sleep = backoff.Sleep
 	}
 }
 
@@ -146,7 +147,7 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			connected = false
-			wait := notify.Backoff(failures, s.opts.MinBackoff, s.opts.MaxBackoff)
+			wait := backoff.Policy{First: s.opts.MinBackoff, Max: s.opts.MaxBackoff}.Delay(failures + 1)
 			s.disp.Failed(err, failures, wait)
 			failures++
 			if s.opts.Sleep(ctx, wait) != nil {
