@@ -96,6 +96,33 @@ func lockScenario(t *testing.T, e *testEnv, locked, unlocked string, minio bool)
 		t.Fatalf("get lock headers: %q %q", g.ObjectLockMode, g.ObjectLockLegalHoldStatus)
 	}
 
+	// Lock headers on CreateMultipartUpload and CopyObject.
+	mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp"),
+		ObjectLockLegalHoldStatus: types.ObjectLockLegalHoldStatusOn})
+	must(t, err, "create multipart with a legal hold")
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("p")})
+	must(t, err, "upload part")
+	done, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}})
+	must(t, err, "complete")
+	if h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("mp")}); err != nil || h.ObjectLockLegalHoldStatus != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("multipart legal hold: %v %v", err, h)
+	}
+	_, err = c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("mp"), VersionId: done.VersionId,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}})
+	must(t, err, "lift the multipart legal hold")
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copied"), CopySource: aws.String(locked + "/mp"),
+		ObjectLockMode: types.ObjectLockModeGovernance, ObjectLockRetainUntilDate: aws.Time(until)})
+	must(t, err, "copy with retention")
+	if h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("copied")}); err != nil || h.ObjectLockMode != types.ObjectLockModeGovernance {
+		t.Fatalf("copy retention: %v %v", err, h)
+	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copied2"), CopySource: aws.String(locked + "/mp"),
+		ObjectLockMode: types.ObjectLockModeGovernance})
+	wantCode(t, err, "InvalidArgument", "copy with a mode and no date")
+	_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp2"), ObjectLockLegalHoldStatus: "MAYBE"})
+	wantCode(t, err, "InvalidArgument", "multipart with a bad legal hold")
+
 	// Invalid lock headers.
 	future := until.Format(time.RFC3339)
 	for _, tc := range []struct {
@@ -155,6 +182,16 @@ func lockScenario(t *testing.T, e *testEnv, locked, unlocked string, minio bool)
 	_, err = w.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: b, Key: aws.String("doc"), VersionId: aws.String(vid), BypassGovernanceRetention: aws.Bool(true),
 		Retention: &types.ObjectLockRetention{}})
 	wantCode(t, err, "AccessDenied", "retention bypass without admin")
+	_, err = w.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, BypassGovernanceRetention: aws.Bool(true),
+		Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("doc"), VersionId: aws.String(vid)}}}})
+	wantCode(t, err, "AccessDenied", "delete objects bypass without admin")
+	dres, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b,
+		Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("doc"), VersionId: aws.String(vid)}}}})
+	must(t, err, "delete objects of a governed version")
+	if len(dres.Deleted) != 0 || len(dres.Errors) != 1 || aws.ToString(dres.Errors[0].VersionId) != vid ||
+		(!minio && aws.ToString(dres.Errors[0].Code) != "AccessDenied") {
+		t.Fatalf("delete objects of a governed version: %+v %+v", dres.Deleted, dres.Errors)
+	}
 	dm, err := w.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("doc")})
 	must(t, err, "a delete marker is always allowed")
 	if !aws.ToBool(dm.DeleteMarker) {

@@ -128,6 +128,25 @@ func versioningScenario(t *testing.T, e *testEnv, bucket string, minio bool) {
 		t.Fatalf("unversioned listing %+v", lv.Versions)
 	}
 
+	// "null" names the one version of an unversioned object.
+	putString(t, c, bucket, "nullv", "n")
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("nullv2"), CopySource: aws.String(bucket + "/nullv?versionId=null")})
+	must(t, err, "copy the null version")
+	if got, _ := getString(t, c, bucket, "nullv", "null"); got != "n" {
+		t.Fatalf("get versionId=null: %q", got)
+	}
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("nullv"), VersionId: aws.String("null")})
+	must(t, err, "delete the null version")
+	dn, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("nullv2"), VersionId: aws.String("null")}}}})
+	must(t, err, "delete objects null version")
+	if len(dn.Deleted) != 1 || aws.ToString(dn.Deleted[0].VersionId) != "null" || len(dn.Errors) != 0 {
+		t.Fatalf("delete null version: %+v %+v", dn.Deleted, dn.Errors)
+	}
+	if objectExists(t, c, bucket, "nullv") || objectExists(t, c, bucket, "nullv2") {
+		t.Fatal("null versions not deleted")
+	}
+
 	// Enable; versions, delete markers, version ids on every answer.
 	_, err = c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
