@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,10 +33,15 @@ const maxUserMetadata = 2 << 10
 
 const metaPrefix = "X-Amz-Meta-"
 
+// defaultContentType is what S3 stores for an object uploaded without a
+// Content-Type (an S3 backend's SDK would otherwise send its own default,
+// application/octet-stream).
+const defaultContentType = "binary/octet-stream"
+
 // putOptions reads what is stored with an object from the request headers.
 func putOptions(h http.Header) (storage.PutOptions, error) {
 	o := storage.PutOptions{
-		ContentType: h.Get("Content-Type"),
+		ContentType: cmp.Or(h.Get("Content-Type"), defaultContentType),
 		ContentMD5:  h.Get("Content-Md5"),
 		IfMatch:     h.Get("If-Match"),
 		IfNoneMatch: h.Get("If-None-Match"),
@@ -102,7 +108,7 @@ func quoteETag(etag string) string {
 func setObjectHeaders(h http.Header, info *storage.ObjectInfo) {
 	ct := info.ContentType
 	if ct == "" {
-		ct = "binary/octet-stream"
+		ct = defaultContentType
 	}
 	h.Set("Content-Type", ct)
 	if info.ETag != "" {
