@@ -4,9 +4,11 @@
 // verify, swap, persist), triggers (startup, event hint, poll, sync-now,
 // reconnect) and status. Without a sync bucket it keeps the DB locally only.
 //
-// THIS FILE IS THE CONTRACT other packages (admin, app) are written against.
-// The configsync owner implements it in the other files of the package and
-// may add to it, but must not change these signatures without telling.
+// The Syncer is the package's one entry point: New, Start at boot, Run
+// until shutdown; Current, Publish, SyncNow, Status and Ready for the
+// app and the admin API; Hint and Resync for the event sources
+// (notify.Sink). Bucket is the one interface it needs from storage, and
+// NewS3Bucket the adapter that translates S3 answers into its outcomes.
 package configsync
 
 import (
@@ -37,9 +39,12 @@ var (
 	ErrDisabled = errors.New("config sync is not enabled")
 )
 
-// Bucket is what the syncer needs from the sync bucket. Implementations
-// return ErrNotModified, ErrNotFound and ErrPreconditionFailed (wrapped or
-// not) for those outcomes, and any other error for failures.
+// Bucket is what the syncer needs from the sync bucket: conditional reads
+// and writes of one object. Implementations translate their technology's
+// answers once, at this boundary: ErrNotModified, ErrNotFound and
+// ErrPreconditionFailed (wrapped or not) for those outcomes, and for other
+// failures a *BucketError carrying the HTTP status and code (or any other
+// error, which counts as no answer). The Syncer never inspects error text.
 type Bucket interface {
 	// Get returns the object, unless its ETag equals ifNoneMatch (then ErrNotModified).
 	Get(ctx context.Context, key, ifNoneMatch string) (body []byte, etag string, err error)
@@ -52,10 +57,13 @@ type Bucket interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Outcomes a Bucket reports.
+// Outcomes a Bucket reports; the Syncer branches on them.
 var (
-	ErrNotModified        = errors.New("not modified")
-	ErrNotFound           = errors.New("not found")
+	// ErrNotModified: Get's ifNoneMatch matched the object's ETag (304).
+	ErrNotModified = errors.New("not modified")
+	// ErrNotFound: no such object (404).
+	ErrNotFound = errors.New("not found")
+	// ErrPreconditionFailed: Put's condition did not hold (412).
 	ErrPreconditionFailed = errors.New("precondition failed")
 )
 
@@ -76,7 +84,7 @@ type Options struct {
 	Registerer   prometheus.Registerer
 	Now          func() time.Time
 
-	// Added by the configsync owner; zero values give the defaults.
+	// The options below are optional; zero values give the defaults.
 
 	// Store holds the current snapshot; nil: the Syncer makes its own
 	// (Current and Store return it either way).
@@ -120,20 +128,7 @@ type PullResult struct {
 // declarative: nothing is pulled.
 const StatusDeclarative = "declarative"
 
-// The Syncer (defined in syncer.go by the configsync owner) offers:
-//
-//	func New(o Options) (*Syncer, error)
-//	func (s *Syncer) Start(ctx context.Context) error   // boot: load local file, probe bucket, pull; errors stop startup
-//	func (s *Syncer) Run(ctx context.Context) error     // poll loop + trigger handling until ctx ends
-//	func (s *Syncer) Current() *configdb.State          // lock-free snapshot for S3 requests
-//	func (s *Syncer) Publish(ctx context.Context, op configdb.Op) (*configdb.State, error)
-//	func (s *Syncer) SyncNow(ctx context.Context) (PullResult, error)
-//	func (s *Syncer) Status() Status                    // JSON-encodable
-//	func (s *Syncer) Hint(h notify.Hint, source string) // notify.Sink
-//	func (s *Syncer) Resync(source, reason string)      // notify.Sink
-
-// Additions by the configsync owner (additive: nothing above changed).
-
+// More errors callers branch on.
 var (
 	// ErrNoConditionalWrites: the sync bucket ignores (or rejects) S3
 	// conditional writes (If-None-Match: *, If-Match), which publishing

@@ -15,8 +15,8 @@ func (s *Syncer) ConflictWait(attempt int) time.Duration { return s.conflict.Del
 // Forget makes the syncer hold the empty state and no ETag, as a fresh
 // instance does, so that the next pull downloads and applies (benchmarks).
 func (s *Syncer) Forget() {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
 	s.store.Swap(configdb.Empty())
 	s.mu.Lock()
 	s.etag, s.hdr, s.sum = "", nil, [32]byte{}

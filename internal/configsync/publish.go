@@ -17,7 +17,8 @@ import (
 // new snapshot once the sync bucket holds it: the caller hears "done" only
 // then.
 //
-// With a sync bucket: one Publish at a time per instance; the base is the
+// With a sync bucket: one Publish at a time per instance, taking turns
+// with pulls; the base is the
 // bucket's DB (or the held snapshot when it is current); the result, at
 // the base's generation + 1, is written with If-Match on the base's ETag
 // (If-None-Match: * when there is no object yet). A 412 means another
@@ -44,8 +45,8 @@ func (s *Syncer) Publish(ctx context.Context, op configdb.Op) (*configdb.State, 
 		}
 		return nil, fmt.Errorf("%w: make IAM changes on the writer instance", ErrReadOnly)
 	}
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
 	start := time.Now()
 	if s.bucket == nil {
 		return s.publishLocal(op, start)
@@ -90,8 +91,6 @@ func (s *Syncer) installLocal(next *configdb.State, sealed []byte) error {
 	if err != nil {
 		return err
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
 	if err := configdb.WriteFile(s.o.LocalPath, sealed); err != nil {
 		return err
 	}
@@ -109,10 +108,8 @@ type base struct {
 	etag  string // If-Match; "" means If-None-Match: *
 	hdr   *configdb.Header
 	// fetched is the bucket's DB when the base came from it (adopted when
-	// the op turns out not to apply); sentETag is the held ETag the fetch
-	// was conditioned on.
-	fetched  *fetched
-	sentETag string
+	// the op turns out not to apply).
+	fetched *fetched
 }
 
 // fetchBase returns the newest base: the held snapshot when the bucket
@@ -122,33 +119,32 @@ type base struct {
 // and the publish overwrites the stale object.
 func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 	heldETag, held, _ := s.held()
-	f, result, err := s.fetch(ctx, heldETag)
-	switch result {
-	case ResultCurrent:
+	fr, err := s.fetch(ctx, heldETag)
+	switch fr.kind {
+	case fetchNotModified:
 		s.succeeded()
 		return base{state: s.Current(), etag: heldETag, hdr: held}, nil
-	case resultSame:
+	case fetchSame:
 		s.succeeded()
-		s.adoptETag(heldETag, f.etag)
-		return base{state: s.Current(), etag: f.etag, hdr: held}, nil
-	case ResultEmpty:
+		s.setETag(fr.f.etag)
+		return base{state: s.Current(), etag: fr.f.etag, hdr: held}, nil
+	case fetchEmpty:
 		s.succeeded()
 		return base{state: s.Current(), hdr: held}, nil
-	case ResultUnavailable:
+	case fetchUnavailable:
 		s.failed()
 		return base{}, fmt.Errorf("publish config db: %w", err)
-	case ResultSchemaTooNew:
+	case fetchRejected:
 		s.succeeded()
 		s.markStale()
-		return base{}, fmt.Errorf("publish config db: %w: %w", ErrMidUpgrade, err)
-	case "":
-	default:
-		s.succeeded()
-		s.markStale()
+		if fr.reason == ResultSchemaTooNew {
+			return base{}, fmt.Errorf("publish config db: %w: %w", ErrMidUpgrade, err)
+		}
 		return base{}, fmt.Errorf("publish config db: %w: the sync bucket holds a db this instance cannot verify (%s), "+
-			"so it is not overwritten: %w", ErrUnavailable, result, err)
+			"so it is not overwritten: %w", ErrUnavailable, fr.reason, err)
 	}
 	s.succeeded()
+	f := fr.f
 	cur := s.Current()
 	if olderThanHeld(f.hdr, cur.Generation(), held) {
 		s.log.Warn().Str("etag", f.etag).Uint64("generation", f.hdr.Generation).Uint64("current_generation", cur.Generation()).
@@ -160,7 +156,7 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 		return base{}, fmt.Errorf("publish config db: %w", err)
 	}
 	h := f.hdr
-	return base{state: st, etag: f.etag, hdr: &h, fetched: f, sentETag: heldETag}, nil
+	return base{state: st, etag: f.etag, hdr: &h, fetched: f}, nil
 }
 
 // publishBucket is Publish with a sync bucket.
@@ -276,18 +272,16 @@ func (s *Syncer) resolveAmbiguousPut(ctx context.Context, sealed []byte, baseETa
 	return "", putErr
 }
 
-// installPublished makes a published DB current, unless a pull installed
-// a newer one (built on this one by another instance) meanwhile: the same
-// order as pulls use (see olderThanHeld), so a publish onto a reset bucket
-// (a lower generation sealed later) is installed.
+// installPublished makes a published DB current, unless the order pulls
+// use (see olderThanHeld) would refuse it over the held one, so that a
+// publish onto a reset bucket (a lower generation sealed later) is
+// installed. The caller holds xchg.
 func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag string) {
 	h, err := configdb.ReadHeader(sealed)
 	if err != nil { // unreachable: we sealed it
 		s.log.Error().Err(err).Msg("published db has an unreadable header")
 		return
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
 	if _, held, _ := s.held(); olderThanHeld(h, s.Current().Generation(), held) {
 		return
 	}
@@ -300,7 +294,7 @@ func (s *Syncer) adopt(b base) {
 	if b.fetched == nil {
 		return
 	}
-	res, result, err := s.applyFetched(b.fetched, b.sentETag, trigger{source: SourcePublish}, time.Now())
+	res, result, err := s.applyFetched(b.fetched, trigger{source: SourcePublish}, time.Now())
 	s.recordPull(SourcePublish, result, err, res)
 }
 

@@ -20,12 +20,30 @@ type trigger struct {
 	eventSource string
 }
 
-// resultSame is fetch's result for the very bytes of the DB held: nothing
-// to verify or apply (the held DB was verified when it was loaded).
-const resultSame = "same"
+// fetchKind is what fetch found in the bucket.
+type fetchKind int
+
+const (
+	fetchVerified    fetchKind = iota // a DB that verified: fetched.state is set
+	fetchSame                         // the very bytes of the DB held: nothing to verify or apply
+	fetchNotModified                  // 304: the object's ETag is the one sent
+	fetchEmpty                        // no object yet
+	fetchUnavailable                  // no usable answer (the error wraps ErrUnavailable)
+	fetchRejected                     // a DB that did not verify: fetchResult.reason says why
+)
+
+// fetchResult is the outcome of fetch.
+type fetchResult struct {
+	kind fetchKind
+	// f is the downloaded object (fetchVerified, fetchSame, fetchRejected).
+	f *fetched
+	// reason is the pull result naming a rejection (ResultWrongSecret,
+	// ResultSchemaTooNew, ...); empty otherwise.
+	reason string
+}
 
 // fetched is a DB downloaded from the bucket. state is nil when it did
-// not verify (or was not verified: resultSame).
+// not verify (or was not verified: fetchSame).
 type fetched struct {
 	state *configdb.State
 	hdr   configdb.Header
@@ -35,33 +53,31 @@ type fetched struct {
 }
 
 // fetch GETs the object unless its ETag is ifNoneMatch, and verifies it.
-// The result is ResultCurrent (304), ResultEmpty (no object),
-// ResultUnavailable (with an error wrapping ErrUnavailable), resultSame
-// (the bytes of the DB held), a rejection result (with the verification
-// error and the fetched bytes), or "" for a verified DB.
-func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (*fetched, string, error) {
+// The error is set for fetchUnavailable (wrapping ErrUnavailable) and
+// fetchRejected (the verification error).
+func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, error) {
 	ctx, cancel := s.request(ctx)
 	defer cancel()
 	body, etag, err := s.bucket.Get(ctx, s.o.Key, ifNoneMatch)
 	switch {
 	case errors.Is(err, ErrNotModified):
-		return nil, ResultCurrent, nil
+		return fetchResult{kind: fetchNotModified}, nil
 	case errors.Is(err, ErrNotFound):
-		return nil, ResultEmpty, nil
+		return fetchResult{kind: fetchEmpty}, nil
 	case err != nil:
-		return nil, ResultUnavailable, fmt.Errorf("%w: get %s: %w", ErrUnavailable, s.o.Key, err)
+		return fetchResult{kind: fetchUnavailable}, fmt.Errorf("%w: get %s: %w", ErrUnavailable, s.o.Key, err)
 	}
 	f := &fetched{etag: normETag(etag), body: body, sum: sha256.Sum256(body)}
 	if _, _, held := s.held(); f.sum == held {
-		return f, resultSame, nil
+		return fetchResult{kind: fetchSame, f: f}, nil
 	}
 	st, h, err := configdb.Open(body, s.keys, s.o.Secret)
 	f.hdr = h
 	if err != nil {
-		return f, classifyOpen(err), err
+		return fetchResult{kind: fetchRejected, f: f, reason: classifyOpen(err)}, err
 	}
 	f.state = st
-	return f, "", nil
+	return fetchResult{kind: fetchVerified, f: f}, nil
 }
 
 // classifyOpen names why configdb.Open refused a DB.
@@ -124,60 +140,54 @@ func mergeForward(pulled, cur *configdb.State) (*configdb.State, bool, error) {
 	return st, true, nil
 }
 
-// pull runs one pull (single flight with every other pull): a conditional
-// GET against the held ETag, verification, and, for a newer DB, the swap
-// and the local file write.
+// pull runs one pull: a conditional GET against the held ETag,
+// verification, and, for a newer DB, the swap and the local file write.
+// It holds xchg throughout, so pulls and publishes take turns.
 func (s *Syncer) pull(ctx context.Context, t trigger) (PullResult, error) {
-	s.pullMu.Lock()
-	defer s.pullMu.Unlock()
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
 	start := time.Now()
 	sentETag, _, _ := s.held()
-	f, result, err := s.fetch(ctx, sentETag)
-	res := PullResult{ETag: sentETag, Generation: s.Current().Generation(), Status: result}
-	switch result {
-	case resultSame:
+	fr, err := s.fetch(ctx, sentETag)
+	res := PullResult{ETag: sentETag, Generation: s.Current().Generation(), Status: ResultCurrent}
+	result := ResultCurrent
+	switch fr.kind {
+	case fetchSame:
 		s.succeeded()
-		result, res.Status = ResultCurrent, ResultCurrent
-		if s.adoptETag(sentETag, f.etag) {
-			res.ETag = f.etag
-		}
-	case ResultCurrent:
+		s.setETag(fr.f.etag)
+		res.ETag = fr.f.etag
+	case fetchNotModified:
 		s.succeeded()
-	case ResultEmpty:
+	case fetchEmpty:
 		s.succeeded()
-		s.forgetETag(sentETag)
-		res.ETag = ""
+		s.setETag("")
+		result, res.Status, res.ETag = ResultEmpty, ResultEmpty, ""
 		s.logEmpty(t.source)
-	case ResultUnavailable:
+	case fetchUnavailable:
+		result, res.Status = ResultUnavailable, ResultUnavailable
 		n := s.failed()
 		s.logUnavailable(err, t.source, n)
-	case "":
+	case fetchVerified:
 		s.succeeded()
-		res, result, err = s.applyFetched(f, sentETag, t, start)
-	default:
+		res, result, err = s.applyFetched(fr.f, t, start)
+	case fetchRejected:
 		s.succeeded()
 		s.markStale()
-		s.logRejected(f, result, err, t.source)
-		err = fmt.Errorf("%w (%s): %w", ErrRejected, result, err)
+		result, res.Status = fr.reason, fr.reason
+		s.logRejected(fr.f, fr.reason, err, t.source)
+		err = fmt.Errorf("%w (%s): %w", ErrRejected, fr.reason, err)
 	}
 	s.recordPull(t.source, result, err, res)
 	return res, err
 }
 
-// applyFetched applies a verified DB unless it is the one held, older, or
-// superseded by a publish during the pull.
-func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time.Time) (PullResult, string, error) {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+// applyFetched applies a verified DB unless it is the one held or older.
+// It returns the pull result label with the answer. The caller holds xchg.
+func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResult, string, error) {
 	cur := s.Current()
 	heldETag, held, sum := s.held()
 	res := PullResult{ETag: heldETag, Generation: cur.Generation(), Status: ResultCurrent}
 	switch {
-	case heldETag != sentETag:
-		// A publish (or a pull by Publish) swapped the snapshot while
-		// this pull ran: what it fetched is no newer than that.
-		s.log.Debug().Str("etag", f.etag).Str("source", t.source).Msg("pulled db superseded during the pull")
-		return res, ResultCurrent, nil
 	case sum == f.sum:
 		s.setETag(f.etag)
 		res.ETag = f.etag
@@ -234,31 +244,8 @@ func (s *Syncer) applyFetched(f *fetched, sentETag string, t trigger, start time
 	return PullResult{Downloaded: true, ETag: f.etag, Generation: next.Generation(), Status: ResultUpdated}, ResultUpdated, nil
 }
 
-// forgetETag clears the held ETag when the object is gone (so the next
-// publish creates it with If-None-Match: *), unless a publish set a new
-// one meanwhile.
-func (s *Syncer) forgetETag(sent string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.etag == sent {
-		s.etag = ""
-	}
-}
-
-// adoptETag records etag as the held DB's (its bytes were fetched again),
-// unless a publish changed the held ETag since sent was read.
-func (s *Syncer) adoptETag(sent, etag string) bool {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.etag != sent {
-		return false
-	}
-	s.etag = etag
-	return true
-}
-
+// setETag records etag as the held DB's ("" when the object is gone, so
+// that the next publish creates it with If-None-Match: *).
 func (s *Syncer) setETag(etag string) {
 	s.mu.Lock()
 	s.etag = etag
@@ -300,9 +287,6 @@ func (s *Syncer) logRejected(f *fetched, result string, err error, source string
 
 // recordPull updates the status and metrics of a finished pull.
 func (s *Syncer) recordPull(source, result string, err error, res PullResult) {
-	if result == "" {
-		result = ResultUpdated
-	}
 	s.m.pulls.WithLabelValues(source, result).Inc()
 	ps := &PullStatus{Time: s.now(), Source: source, Result: result, ETag: res.ETag, Generation: res.Generation}
 	if err != nil {

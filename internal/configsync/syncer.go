@@ -23,7 +23,7 @@ const (
 	RoleReader = "reader"
 )
 
-// Defaults of the Options added by the configsync owner.
+// Defaults of the optional Options.
 const (
 	DefaultMaxPublishAttempts = 10
 	DefaultConflictBackoff    = 20 * time.Millisecond
@@ -52,9 +52,14 @@ type Syncer struct {
 	// the wait before a background retry while the bucket is unreachable.
 	conflict, retry backoff.Policy
 
-	publishMu sync.Mutex // one mutation at a time on this node
-	pullMu    sync.Mutex // one pull at a time (single flight)
-	applyMu   sync.Mutex // orders snapshot swaps and local file writes
+	// Lock order: xchg before mu; mu is never held across a bucket
+	// request, a file write or a callback.
+	//
+	// xchg makes exchanges with the bucket and the local file take turns:
+	// one publish or pull at a time (a trigger arriving meanwhile is
+	// coalesced, see kick), so every snapshot swap and every write of etag,
+	// hdr and sum happens under it.
+	xchg sync.Mutex
 
 	// kick holds at most one pending trigger: a trigger arriving while a
 	// pull runs marks it dirty and the pull runs once more.
@@ -63,8 +68,10 @@ type Syncer struct {
 	pollGate   logGate // poll / retry errors
 	rejectGate logGate // refused DBs
 
-	mu          sync.Mutex // guards the fields below
-	etag        string     // ETag of the bucket object the snapshot matches; "" unknown or absent
+	// mu guards the fields below. etag, hdr and sum are only written with
+	// xchg held as well, so they do not change under a holder of xchg.
+	mu          sync.Mutex
+	etag        string // ETag of the bucket object the snapshot matches; "" unknown or absent
 	hdr         *configdb.Header
 	sum         [sha256.Size]byte // SHA-256 of the sealed bytes the snapshot came from
 	started     bool
@@ -277,8 +284,8 @@ func (s *Syncer) loadLocal() error {
 		return fmt.Errorf("config sync: local config db %s is unusable; nothing was changed: %w", path, err)
 	}
 	s.removeLeftovers()
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
 	s.store.Swap(st)
 	s.mu.Lock()
 	s.hdr, s.sum = &h, sha256.Sum256(b)
@@ -305,7 +312,7 @@ func (s *Syncer) removeLeftovers() {
 // install makes st current (from the sealed bytes whose header is h,
 // SHA-256 sum and bucket ETag etag) and writes the local file. persist are the
 // bytes for the local file (sealed, or st re-sealed; nil: none). The
-// caller holds applyMu. A local write failure is logged and returned; the
+// caller holds xchg. A local write failure is logged and returned; the
 // snapshot is installed either way (the bucket holds the DB).
 func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum [sha256.Size]byte, persist []byte) error {
 	s.store.Swap(st)
