@@ -84,22 +84,6 @@ type apiUser struct {
 	GroupIDs        []string `json:"group_ids"`
 }
 
-type rule struct {
-	Effect    string   `json:"effect"`
-	Actions   []string `json:"actions"`
-	Resources []string `json:"resources"`
-}
-
-func (c *adminClient) createUser(name string, rules ...rule) apiUser {
-	c.t.Helper()
-	var u apiUser
-	c.must(http.StatusCreated, http.MethodPost, "/users", map[string]any{"name": name, "permissions": rules}, &u)
-	if u.SecretAccessKey == "" || u.AccessKeyID == "" {
-		c.t.Fatalf("create user %s: no keys in answer %+v", name, u)
-	}
-	return u
-}
-
 func (c *adminClient) userNames() []string {
 	c.t.Helper()
 	var users []apiUser
@@ -109,17 +93,4 @@ func (c *adminClient) userNames() []string {
 		names[i] = u.Name
 	}
 	return names
-}
-
-func allow(actions []string, resources ...string) rule {
-	return rule{Effect: "Allow", Actions: actions, Resources: resources}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

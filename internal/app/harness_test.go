@@ -2,19 +2,12 @@ package app
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/rs/zerolog"
 
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/testutil"
@@ -32,40 +25,6 @@ type instance struct {
 
 // syncBuffer collects log output safely from many goroutines.
 type syncBuffer = testutil.LogBuffer
-
-// startInstance starts dgp with cfg adjusted by mutate (data dir, listen
-// address and credentials are set for the test). With ca non-nil it serves TLS.
-func startInstance(t *testing.T, ca *testutil.TestCA, mutate func(*config.Config)) *instance {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Advanced.DataDir = t.TempDir()
-	cfg.Advanced.ListenAddr = "127.0.0.1:0"
-	cfg.Access.AccessKeyID = "TESTROOTACCESSKEY000"
-	cfg.Access.SecretAccessKey = "testRootSecretKey0000000000000000000000000"
-	cfg.Access.BootstrapPassword = "test-bootstrap-password"
-	if ca != nil {
-		cfg.Advanced.TLS.CertFile = ca.CertFile
-		cfg.Advanced.TLS.KeyFile = ca.KeyFile
-	}
-	if mutate != nil {
-		mutate(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("test config invalid: %v", err)
-	}
-	logs := &syncBuffer{}
-	logger := zerolog.New(logs).With().Timestamp().Logger()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, Options{Config: cfg, Logger: logger, Stderr: io.Discard})
-	if err != nil {
-		cancel()
-		t.Fatalf("start dgp: %v", err)
-	}
-	in := &instance{app: a, cfg: cfg, ca: ca, logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { in.done <- a.Run(ctx) }()
-	t.Cleanup(in.stop)
-	return in
-}
 
 func (in *instance) stop() {
 	in.cancel()
@@ -98,72 +57,4 @@ func (in *instance) s3Client(accessKey, secretKey string) *s3.Client {
 func (in *instance) rootClient() *s3.Client {
 	rc := in.app.RootCredentials()
 	return in.s3Client(rc.AccessKeyID, rc.SecretAccessKey)
-}
-
-// awsCLI runs the real AWS CLI v2 against the instance with the given keys.
-type awsCLI struct {
-	t        *testing.T
-	bin      string
-	endpoint string
-	env      []string
-}
-
-func (in *instance) cli(t *testing.T, accessKey, secretKey string) *awsCLI {
-	bin := testutil.AWSCLI(t)
-	home := t.TempDir()
-	env := testutil.Env(
-		"AWS_ACCESS_KEY_ID="+accessKey,
-		"AWS_SECRET_ACCESS_KEY="+secretKey,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-		"AWS_PAGER=",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HOME="+home,
-	)
-	if in.ca != nil {
-		env = append(env, "AWS_CA_BUNDLE="+in.ca.CAFile)
-	}
-	return &awsCLI{t: t, bin: bin, endpoint: in.app.URL(), env: env}
-}
-
-// run executes `aws --endpoint-url URL args...` and returns its output and error.
-func (c *awsCLI) run(args ...string) (string, error) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := append([]string{"--endpoint-url", c.endpoint}, args...)
-	if len(args) > 1 && args[0] == "s3" && (args[1] == "cp" || args[1] == "sync" || args[1] == "mv") {
-		full = append(full, "--no-progress")
-	}
-	cmd := exec.CommandContext(ctx, c.bin, full...)
-	cmd.Env = c.env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// must runs the CLI and fails the test on error.
-func (c *awsCLI) must(args ...string) string {
-	c.t.Helper()
-	out, err := c.run(args...)
-	if err != nil {
-		c.t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func writeRandomFile(t *testing.T, path string, size int) []byte {
-	t.Helper()
-	b := make([]byte, size)
-	// A cheap deterministic pattern that is not compressible enough to hide bugs.
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	testutil.Must(t, os.MkdirAll(filepath.Dir(path), 0o755), "mkdir")
-	testutil.Must(t, os.WriteFile(path, b, 0o644), "write %s", path)
-	return b
 }

@@ -70,19 +70,6 @@ func goawsConfig(t *testing.T) aws.Config {
 	return cfg
 }
 
-// queueDepth counts every message of the queue, in-flight ones included
-// (goaws counts them too), so zero means every message was deleted.
-func queueDepth(c *sqs.Client, queueURL string) (int, error) {
-	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages},
-	})
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
-}
-
 // snsBridge receives MinIO's webhook posts and publishes each event to the
 // SNS topic as AWS S3 does: the message is {"Records": [...]}, subject
 // "Amazon S3 Notification".
@@ -216,7 +203,7 @@ func TestEventsOverSQS(t *testing.T) {
 	testutil.Must(t, err, "publish test event")
 	for _, r := range readers {
 		waitSourceMessages(t, r.w, "test", 1)
-		waitQueueEmpty(t, qc, r.queue)
+		testutil.WaitQueueEmpty(t, qc, r.queue, eventWait)
 	}
 
 	adm := a.admin(t)
@@ -226,7 +213,7 @@ func TestEventsOverSQS(t *testing.T) {
 		testutil.RetryUntil(t, eventWait, func() error { return r.in.accepts(u) })
 		r.w.assertLastPull(configsync.SourceEvent)
 		waitSourceMessages(t, r.w, "applied", 1)
-		waitQueueEmpty(t, qc, r.queue)
+		testutil.WaitQueueEmpty(t, qc, r.queue, eventWait)
 		st := r.w.status()
 		if n := sourceMessages(st, "test"); n != 1 {
 			t.Errorf("%s: test event handled %d times, want once (redelivered?)", r.name, n)
@@ -259,16 +246,5 @@ func waitSourceMessages(t *testing.T, w *syncWatcher, outcome string, atLeast ui
 			return fmt.Errorf("%d %s messages, want at least %d", n, outcome, atLeast)
 		}
 		return nil
-	})
-}
-
-func waitQueueEmpty(t *testing.T, c *sqs.Client, queueURL string) {
-	t.Helper()
-	testutil.RetryUntil(t, eventWait, func() error {
-		n, err := queueDepth(c, queueURL)
-		if err == nil && n != 0 {
-			err = fmt.Errorf("%d messages left in %s", n, queueURL)
-		}
-		return err
 	})
 }

@@ -1,38 +1,17 @@
 package configdb
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// bigState builds a State with n users spread over 20 groups, each user
-// with two own rules.
+// bigState returns a State holding testutil.BigIAM(n, 20): n users in 20 groups.
 func bigState(tb testing.TB, n int) *State {
 	tb.Helper()
-	var d Data
-	for g := range 20 {
-		d.Groups = append(d.Groups, iam.Group{
-			ID: fmt.Sprintf("g%02d", g), Name: fmt.Sprintf("group-%02d", g), Description: "benchmark group",
-			Permissions: []iam.Rule{{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionRead, iam.ActionList}, Resources: []string{fmt.Sprintf("team-%d/*", g)}}},
-		})
-	}
-	for i := range n {
-		gid := fmt.Sprintf("g%02d", i%20)
-		u := iam.User{
-			ID: fmt.Sprintf("u%06d", i), Name: fmt.Sprintf("user-%06d", i),
-			AccessKeyID: fmt.Sprintf("AK%018d", i), SecretAccessKey: iam.NewSecretAccessKey(),
-			Enabled: true, CreatedAt: t0, GroupIDs: []string{gid},
-			Permissions: []iam.Rule{
-				{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionAll}, Resources: []string{fmt.Sprintf("home/u%06d/*", i)}},
-				{Effect: iam.EffectDeny, Actions: []iam.Action{iam.ActionDelete}, Resources: []string{"archive/*"}},
-			},
-		}
-		d.Users = append(d.Users, u)
-		d.Groups[i%20].MemberIDs = append(d.Groups[i%20].MemberIDs, u.ID)
-	}
-	s, err := NewState(1, d)
+	users, groups := testutil.BigIAM(n, 20)
+	s, err := NewState(1, Data{Users: users, Groups: groups})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,26 +14,16 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
-	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/storage"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// bigState returns a State of n users, each with one rule.
+// bigState returns a State holding testutil.BigIAM(n, 0): n users of one rule each.
 func bigState(tb testing.TB, n int) *configdb.State {
 	tb.Helper()
-	users := make([]iam.User, n)
-	for i := range users {
-		users[i] = iam.User{
-			ID: iam.NewID(), Name: fmt.Sprintf("user-%05d", i),
-			AccessKeyID: iam.NewAccessKeyID(), SecretAccessKey: iam.NewSecretAccessKey(),
-			Enabled: true, CreatedAt: t0,
-			Permissions: []iam.Rule{{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionRead, iam.ActionList},
-				Resources: []string{fmt.Sprintf("bucket-%d/*", i%50)}}},
-		}
-	}
-	st, err := configdb.NewState(1, configdb.Data{Users: users})
+	users, groups := testutil.BigIAM(n, 0)
+	st, err := configdb.NewState(1, configdb.Data{Users: users, Groups: groups})
 	testutil.Must(tb, err, "state of %d users", n)
 	return st
 }

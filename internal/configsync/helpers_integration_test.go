@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -155,12 +154,4 @@ func (m *privateMinIO) stop(t testing.TB) {
 		t.Errorf("minio pid %d did not exit", m.cmd.Process.Pid)
 	}
 	m.cmd = nil
-}
-
-// envOr returns the environment variable k, or def.
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"github.com/dgp-proxy/dgp/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 // testKDF keeps Argon2id cheap in unit tests.
@@ -264,22 +264,6 @@ func sealState(t testing.TB, st *configdb.State, gen uint64, at time.Time, secre
 		t.Fatal(err)
 	}
 	return b
-}
-
-// retryUntil polls f until it returns nil or the deadline passes.
-func retryUntil(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached within %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // runLoop runs n.Run until the test ends and waits for it.

@@ -13,6 +13,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/configsync/configsynctest"
 	"github.com/dgp-proxy/dgp/internal/notify"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 func TestPullCoalescing(t *testing.T) {
@@ -94,7 +95,7 @@ func TestTriggersWithRun(t *testing.T) {
 		mustPublish(t, w, createUser(fmt.Sprintf("u%03d", i)))
 		n.Hint(notify.Hint{ETag: w.Status().ETag}, "nats")
 	}
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		if n.Current().Generation() != 100 {
 			return fmt.Errorf("generation %d", n.Current().Generation())
 		}
@@ -105,7 +106,7 @@ func TestTriggersWithRun(t *testing.T) {
 	}
 	// A resync pulls (a conditional GET: nothing new).
 	n.Resync("nats", notify.ReasonConnected)
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		if n.metric(t, "dgp_config_sync_pulls_total", "source", "reconnect", "result", "current") != 1 {
 			return errors.New("the resync pull has not run")
 		}
@@ -190,7 +191,7 @@ func TestPollJitterAndLoop(t *testing.T) {
 	}
 
 	runLoop(t, n)
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		// The clock is frozen: next poll = now + 0.9 x interval.
 		if got := n.Status().NextPoll; !got.Equal(t0.Add(36 * time.Millisecond)) {
 			return fmt.Errorf("next poll %v", got)
@@ -198,7 +199,7 @@ func TestPollJitterAndLoop(t *testing.T) {
 		return nil
 	})
 	mustPublish(t, w, createUser("alice"))
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		if n.metric(t, "dgp_config_sync_pulls_total", "source", "poll", "result", "updated") != 1 {
 			return errors.New("no poll has applied a db")
 		}
@@ -217,7 +218,7 @@ func TestNoPollWhenIntervalZero(t *testing.T) {
 	// Once the loop has served a trigger it is running; still no poll is
 	// scheduled.
 	n.Resync("nats", notify.ReasonConnected)
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		if n.metric(t, "dgp_config_sync_pulls_total", "source", "reconnect", "result", "empty") != 1 {
 			return errors.New("the loop has not run the resync")
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/configsync/configsynctest"
 	"github.com/dgp-proxy/dgp/internal/notify"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 func TestLocalOnly(t *testing.T) {
@@ -128,7 +129,7 @@ func TestStartUnreachableServesLocalThenRecovers(t *testing.T) {
 
 	runLoop(t, n)
 	f.SetDown(nil)
-	retryUntil(t, 20*time.Second, func() error {
+	testutil.RetryUntil(t, 20*time.Second, func() error {
 		if p := n.Status().LastPull; p == nil || p.Result != configsync.ResultEmpty {
 			return errors.New("no background pull has reached the bucket")
 		}

@@ -172,3 +172,12 @@ func TestEnsureRefusedChangesNothing(t *testing.T) {
 		t.Fatal("missing bucket accepted")
 	}
 }
+
+func mustTarget(t *testing.T, f func(string) (Target, error), arn string) Target {
+	t.Helper()
+	tg, err := f(arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}

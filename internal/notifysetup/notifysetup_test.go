@@ -34,15 +34,6 @@ func queue(id, arn string, filter *types.NotificationConfigurationFilter, events
 	return q
 }
 
-func mustTarget(t *testing.T, f func(string) (Target, error), arn string) Target {
-	t.Helper()
-	tg, err := f(arn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tg
-}
-
 func TestTargets(t *testing.T) {
 	cases := []struct {
 		name string

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -113,19 +112,6 @@ func send(t *testing.T, c *sqs.Client, queueURL string, body []byte) {
 	t.Helper()
 	_, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(string(body))})
 	testutil.Must(t, err, "send message")
-}
-
-// queueDepth counts every message in the queue, in flight ones included.
-func queueDepth(t *testing.T, c *sqs.Client, queueURL string) int {
-	t.Helper()
-	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl:       aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
-	})
-	testutil.Must(t, err, "queue attributes")
-	n, err := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	testutil.Must(t, err, "parse depth")
-	return n
 }
 
 func queueArnInput(queueURL string) *sqs.GetQueueAttributesInput {

@@ -99,7 +99,7 @@ func TestMinIOWebhookThroughSNS(t *testing.T) {
 	etag := put(key)
 
 	waitMessages(t, src, map[string]uint64{"applied": 1, "irrelevant": 1})
-	waitEmpty(t, q)
+	testutil.WaitQueueEmpty(t, testSQS(t), q, wait)
 	hints := sink.Hints()
 	if len(hints) != 1 || hints[0].Key != key || hints[0].ETag != etag || hints[0].Bucket != bucket {
 		t.Fatalf("hints %+v, want one for %q with etag %s", hints, key, etag)

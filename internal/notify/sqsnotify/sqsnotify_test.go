@@ -49,17 +49,6 @@ func waitMessages(t *testing.T, src *Source, want map[string]uint64) {
 	})
 }
 
-func waitEmpty(t *testing.T, queueURL string) {
-	t.Helper()
-	c := testSQS(t)
-	testutil.RetryUntil(t, wait, func() error {
-		if n := queueDepth(t, c, queueURL); n != 0 {
-			return fmt.Errorf("%d messages left in the queue", n)
-		}
-		return nil
-	})
-}
-
 func assertHints(t *testing.T, sink *notifytest.Sink, n int) {
 	t.Helper()
 	hints := sink.Hints()
@@ -99,7 +88,7 @@ func TestRawAndEnvelopedMessagesAreHandledAndDeleted(t *testing.T) {
 	notifytest.Start(t, src.Run)
 
 	waitMessages(t, src, map[string]uint64{"applied": 3, "irrelevant": 2, "test": 1, "malformed": 1})
-	waitEmpty(t, q)
+	testutil.WaitQueueEmpty(t, testSQS(t), q, wait)
 	assertHints(t, sink, 3)
 	st := src.Status()
 	if !st.Connected || st.LastError != "" || st.LastMessage.IsZero() {
@@ -120,7 +109,7 @@ func TestTestEventIsDeletedNotRedelivered(t *testing.T) {
 	notifytest.Start(t, src.Run)
 	waitMessages(t, src, map[string]uint64{"test": 1})
 	// goaws counts in-flight messages too: zero means deleted, not hidden.
-	waitEmpty(t, q)
+	testutil.WaitQueueEmpty(t, testSQS(t), q, wait)
 	if st := src.Status(); st.Messages["test"] != 1 {
 		t.Errorf("test event handled %d times, want once", st.Messages["test"])
 	}
@@ -179,7 +168,7 @@ func TestSNSFanOutReachesEveryQueue(t *testing.T) {
 
 	for _, in := range instances {
 		waitMessages(t, in.src, map[string]uint64{"applied": 1})
-		waitEmpty(t, in.queue)
+		testutil.WaitQueueEmpty(t, testSQS(t), in.queue, wait)
 		assertHints(t, in.sink, 1)
 	}
 }
@@ -276,7 +265,7 @@ func TestErrorsBackOffThenResyncWhenReachable(t *testing.T) {
 		return nil
 	})
 	waitMessages(t, src, map[string]uint64{"applied": 1})
-	waitEmpty(t, q)
+	testutil.WaitQueueEmpty(t, testSQS(t), q, wait)
 	assertHints(t, sink, 1)
 	st = src.Status()
 	if !st.Connected || st.LastError != "" {

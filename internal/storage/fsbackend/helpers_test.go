@@ -6,38 +6,20 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
-
-// testClock is an adjustable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var testEpoch = time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // mustNew returns a backend on a fresh directory with an adjustable clock.
-func mustNew(tb testing.TB) (*Backend, *testClock) {
+func mustNew(tb testing.TB) (*Backend, *testutil.Clock) {
 	tb.Helper()
-	clk := &testClock{t: testEpoch}
-	b, err := New("fs", tb.TempDir(), clk.now)
+	clk := testutil.NewClock(testEpoch)
+	b, err := New("fs", tb.TempDir(), clk.Now)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -280,7 +280,7 @@ func TestListObjectsEmptiedDirectories(t *testing.T) {
 func TestListObjectsInfo(t *testing.T) {
 	b, clk := mustNew(t)
 	mustBucket(t, b, "bkt")
-	clk.advance(90 * 1e9)
+	clk.Advance(90 * 1e9)
 	res := mustPut(t, b, "bkt", "k", "hello")
 	out, err := b.ListObjects(context.Background(), "bkt", storage.ListOptions{MaxKeys: 10})
 	if err != nil {
@@ -290,7 +290,7 @@ func TestListObjectsInfo(t *testing.T) {
 		t.Fatalf("objects = %+v", out.Objects)
 	}
 	o := out.Objects[0]
-	if o.Key != "k" || o.Size != 5 || o.ETag != res.ETag || !o.LastModified.Equal(clk.now()) || o.StorageClass != "STANDARD" {
+	if o.Key != "k" || o.Size != 5 || o.ETag != res.ETag || !o.LastModified.Equal(clk.Now()) || o.StorageClass != "STANDARD" {
 		t.Fatalf("object info = %+v", o)
 	}
 }

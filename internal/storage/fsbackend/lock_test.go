@@ -149,15 +149,15 @@ func TestObjectLockDefaultRetention(t *testing.T) {
 	if res := mustDeleteBypass(t, b, "bkt", "k", v1); res.VersionID != v1 {
 		t.Fatalf("bypass delete = %+v", res)
 	}
-	clk.advance(time.Hour + time.Second)
+	clk.Advance(time.Hour + time.Second)
 	mustDelete(t, b, "bkt", "k", v2)
 	wantErr(t, b.DeleteBucket(ctx, "bkt"), nil)
 
 	// A retain-until date in the past is refused.
 	mustLockBucket(t, b, "bkt2")
-	_, err = putLocked(t, b, "bkt2", "k", storage.LockState{Retention: storage.Retention{Mode: storage.LockGovernance, RetainUntil: clk.now().Add(-time.Second)}})
+	_, err = putLocked(t, b, "bkt2", "k", storage.LockState{Retention: storage.Retention{Mode: storage.LockGovernance, RetainUntil: clk.Now().Add(-time.Second)}})
 	wantErr(t, err, s3err.ErrInvalidArgument)
-	_, err = putLocked(t, b, "bkt2", "k", storage.LockState{Retention: storage.Retention{Mode: "FOREVER", RetainUntil: clk.now().Add(time.Hour)}})
+	_, err = putLocked(t, b, "bkt2", "k", storage.LockState{Retention: storage.Retention{Mode: "FOREVER", RetainUntil: clk.Now().Add(time.Hour)}})
 	wantErr(t, err, s3err.ErrInvalidArgument)
 }
 

@@ -96,11 +96,11 @@ func TestMultipartHappyPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ups.Uploads) != 1 || ups.Uploads[0].Key != "big/file" || ups.Uploads[0].UploadID != id || !ups.Uploads[0].Initiated.Equal(clk.now()) {
+	if len(ups.Uploads) != 1 || ups.Uploads[0].Key != "big/file" || ups.Uploads[0].UploadID != id || !ups.Uploads[0].Initiated.Equal(clk.Now()) {
 		t.Fatalf("ListMultipartUploads = %+v", ups)
 	}
 
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	done, err := b.CompleteMultipartUpload(ctx, "bkt", "big/file", id, []storage.CompletedPart{
 		{PartNumber: 1, ETag: res1.ETag}, {PartNumber: 2, ETag: strings.Trim(cp.ETag, `"`)}, {PartNumber: 3, ETag: e3},
 	})
@@ -119,7 +119,7 @@ func TestMultipartHappyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.ETag != done.ETag || info.Size != int64(len(whole)) || info.ContentType != "video/mp4" ||
-		info.UserMetadata["k"] != "v" || info.Headers["Content-Encoding"] != "identity" || !info.LastModified.Equal(clk.now()) {
+		info.UserMetadata["k"] != "v" || info.Headers["Content-Encoding"] != "identity" || !info.LastModified.Equal(clk.Now()) {
 		t.Fatalf("completed info = %+v", info)
 	}
 	// GET ?partNumber serves the part.
@@ -345,7 +345,7 @@ func TestListMultipartUploads(t *testing.T) {
 	type up struct{ key, id string }
 	var ups []up
 	for _, k := range []string{"b", "a/2", "c/x/y", "a/1", "b", "d"} {
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 		id, err := b.CreateMultipartUpload(ctx, "bkt", k, storage.PutOptions{})
 		if err != nil {
 			t.Fatal(err)

@@ -49,7 +49,7 @@ func TestPutGetHead(t *testing.T) {
 	}
 	info := obj.Info
 	if info.Key != "dir/file.txt" || info.Size != 11 || info.ETag != res.ETag || info.ContentType != "text/plain" ||
-		!info.LastModified.Equal(clk.now()) || !maps.Equal(info.UserMetadata, opts.UserMetadata) ||
+		!info.LastModified.Equal(clk.Now()) || !maps.Equal(info.UserMetadata, opts.UserMetadata) ||
 		!maps.Equal(info.Headers, opts.Headers) || info.StorageClass != "STANDARD" {
 		t.Fatalf("info = %+v", info)
 	}
@@ -160,7 +160,7 @@ func TestGetConditions(t *testing.T) {
 	ctx := context.Background()
 	mustBucket(t, b, "bkt")
 	res := mustPut(t, b, "bkt", "k", "data")
-	mod := clk.now()
+	mod := clk.Now()
 	tests := []struct {
 		name string
 		c    storage.Conditions
@@ -307,15 +307,15 @@ func TestCopyObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcTime := clk.now()
-	clk.advance(time.Minute)
+	srcTime := clk.Now()
+	clk.Advance(time.Minute)
 
 	// COPY directive keeps the metadata.
 	cr, err := b.CopyObject(ctx, storage.ObjectRef{Bucket: "src", Key: "k"}, storage.ObjectRef{Bucket: "dst", Key: "c/copy"}, storage.CopyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr.ETag != res.ETag || !cr.LastModified.Equal(clk.now()) {
+	if cr.ETag != res.ETag || !cr.LastModified.Equal(clk.Now()) {
 		t.Fatalf("copy result = %+v", cr)
 	}
 	info, err := b.HeadObject(ctx, "dst", "c/copy", storage.GetOptions{})
@@ -360,7 +360,7 @@ func TestCopyObject(t *testing.T) {
 		{"if-match ok", storage.Conditions{IfMatch: res.ETag}, nil},
 		{"if-match fails", storage.Conditions{IfMatch: `"x"`}, s3err.ErrPreconditionFailed},
 		{"if-none-match matches", storage.Conditions{IfNoneMatch: res.ETag}, s3err.ErrPreconditionFailed},
-		{"if-modified-since not modified", storage.Conditions{IfModifiedSince: clk.now()}, s3err.ErrPreconditionFailed},
+		{"if-modified-since not modified", storage.Conditions{IfModifiedSince: clk.Now()}, s3err.ErrPreconditionFailed},
 		{"if-unmodified-since before", storage.Conditions{IfUnmodifiedSince: srcTime.Add(-time.Hour)}, s3err.ErrPreconditionFailed},
 	}
 	for _, tt := range condTests {
@@ -384,7 +384,7 @@ func TestBuckets(t *testing.T) {
 	b, clk := mustNew(t)
 	ctx := context.Background()
 	mustBucket(t, b, "beta")
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	mustBucket(t, b, "alpha")
 	wantErr(t, b.CreateBucket(ctx, "alpha", storage.CreateBucketOptions{}), s3err.ErrBucketAlreadyOwnedByYou)
 	wantErr(t, b.HeadBucket(ctx, "alpha"), nil)

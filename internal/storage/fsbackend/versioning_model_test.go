@@ -93,7 +93,7 @@ func TestVersioningModel(t *testing.T) {
 				m: &versionModel{keys: map[string][]modelVersion{}, seen: map[string]bool{}}}
 			for r.op = 0; r.op < 2000; r.op++ {
 				if r.rng.IntN(4) == 0 {
-					clk.advance(1) // sometimes the clock stands still
+					clk.Advance(1) // sometimes the clock stands still
 				}
 				key := modelKeys[r.rng.IntN(len(modelKeys))]
 				switch n := r.rng.IntN(100); {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 // mustVersioning sets a bucket's versioning state.
@@ -157,7 +158,7 @@ func TestVersioningEnabledLifecycle(t *testing.T) {
 	_, _, err = getVersion(t, b, "bkt", "dir/k", storage.NullVersion)
 	wantErr(t, err, s3err.ErrNoSuchVersion)
 
-	clk.advance(1)
+	clk.Advance(1)
 	del := mustDelete(t, b, "bkt", "dir/k", "")
 	if !del.DeleteMarker || !validVersionID(del.VersionID) || del.VersionID == v2 {
 		t.Fatalf("delete = %+v", del)
@@ -426,11 +427,11 @@ func TestVersionOrderSurvivesClockGoingBack(t *testing.T) {
 	b, clk := mustNew(t)
 	mustBucket(t, b, "bkt")
 	mustVersioning(t, b, "bkt", storage.VersioningEnabled)
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	v1 := mustPut(t, b, "bkt", "k", "1").VersionID
 	mk := mustDelete(t, b, "bkt", "k", "").VersionID
 
-	b2, err := New("fs2", b.Root(), (&testClock{t: testEpoch}).now)
+	b2, err := New("fs2", b.Root(), testutil.NewClock(testEpoch).Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -183,23 +182,6 @@ func randomBytes(seed uint64, n int) []byte {
 func md5ETag(data []byte) string {
 	sum := md5.Sum(data)
 	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
-
-// retryUntil polls cond until it returns nil or the deadline passes, and
-// fails with the last error.
-func retryUntil(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // failingReader yields n bytes of data then fails with err.

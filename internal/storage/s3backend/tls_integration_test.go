@@ -25,6 +25,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 // lockedBuffer collects a child process's output for failure messages.
@@ -140,7 +141,7 @@ func startTLSMinIO(t *testing.T) *Backend {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	retryUntil(t, 30*time.Second, func() error { return b.Ping(context.Background()) })
+	testutil.RetryUntil(t, 30*time.Second, func() error { return b.Ping(context.Background()) })
 	return b
 }
 
