@@ -30,6 +30,7 @@ type eventSource interface {
 func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 	cfg := a.cfg
 	adv := cfg.Advanced
+	declarative := cfg.Access.IAMMode == config.IAMModeDeclarative
 	opts := configsync.Options{
 		Key:          adv.ConfigSyncObjectKey,
 		Role:         string(adv.ConfigSyncRole),
@@ -39,12 +40,26 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		Keys:         configdb.NewKeyCache(4),
 		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),
 		PollInterval: adv.ConfigSyncPollInterval,
-		Declarative:  cfg.Access.IAMMode == config.IAMModeDeclarative, // the sync bucket is not used
 		Logger:       a.log,
 		Registerer:   a.reg,
 		Now:          a.now,
 	}
-	if cfg.SyncEnabled() {
+	switch {
+	case declarative:
+		// access.iam_mode: declarative: this instance's config file is its
+		// IAM truth, so the sync bucket is never used (no client, no pulls,
+		// no event sources) and the reconcile must apply whatever the
+		// configured role: a writer without a sync bucket. The bucket is
+		// still named in the status.
+		opts.Declarative = true
+		opts.Role = configsync.RoleWriter
+		opts.BucketName = adv.ConfigSyncBucket
+		ev := a.log.Info()
+		if cfg.SyncEnabled() {
+			ev = ev.Str("bucket", adv.ConfigSyncBucket)
+		}
+		ev.Msg("declarative iam: the config db is local only, the sync bucket is not used")
+	case cfg.SyncEnabled():
 		s := cfg.SyncS3()
 		store, err := s3backend.New(ctx, s3backend.Options{
 			Name:            "config-sync",
@@ -69,7 +84,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 	}
 	a.syncer = syncer
 	a.health.Add("config_sync", syncer.Ready)
-	if cfg.SyncEnabled() && !opts.Declarative { // declarative: no pulls, so no event sources
+	if opts.Bucket != nil {
 		if err := a.buildEventSources(ctx); err != nil {
 			return err
 		}

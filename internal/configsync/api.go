@@ -107,12 +107,13 @@ type Options struct {
 	// EventMetrics, when set, also receives the event-to-apply lag per
 	// event source (dgp_config_sync_event_lag_seconds{source}).
 	EventMetrics *notify.Metrics
-	// Declarative is access.iam_mode: declarative. The instance's config
-	// file is its IAM truth, so the sync bucket is never used, even when
-	// Bucket is set: Start loads the local file only, Publish applies
-	// locally (whatever the Role: the reconcile must apply), hints, resyncs
-	// and polls do nothing, SyncNow answers Status "declarative", and
-	// Status and Ready say "declarative".
+	// Declarative names a local-only Syncer (no Bucket, the writer role)
+	// as access.iam_mode: declarative, where the instance's config file is
+	// its IAM truth: SyncNow answers Status "declarative" instead of
+	// ErrDisabled, and Status and Ready say "declarative" instead of
+	// "local" and "disabled". It changes nothing else: the app wires
+	// declarative IAM as a writer without a sync bucket, and New refuses
+	// Declarative with a Bucket or the reader role.
 	Declarative bool
 }
 

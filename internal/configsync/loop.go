@@ -93,14 +93,14 @@ func (s *Syncer) Poll(ctx context.Context) error {
 // SyncNow pulls at once (source "sync-now") and reports the outcome. It
 // returns ErrDisabled without a sync bucket, an error wrapping
 // ErrUnavailable and the cause when the bucket fails, and one wrapping
-// ErrRejected when the bucket's DB was not applied. In declarative mode it
-// pulls nothing and answers Status StatusDeclarative with the generation
-// held.
+// ErrRejected when the bucket's DB was not applied. A declarative Syncer
+// (Options.Declarative) pulls nothing and answers Status StatusDeclarative
+// with the generation held.
 func (s *Syncer) SyncNow(ctx context.Context) (PullResult, error) {
-	if s.o.Declarative {
-		return PullResult{Generation: s.Current().Generation(), Status: StatusDeclarative}, nil
-	}
 	if s.bucket == nil {
+		if s.mode == ModeDeclarative {
+			return PullResult{Generation: s.Current().Generation(), Status: StatusDeclarative}, nil
+		}
 		return PullResult{}, ErrDisabled
 	}
 	return s.pull(ctx, trigger{source: SourceSyncNow})

@@ -34,11 +34,10 @@ import (
 // a newer DB fetched from the bucket may be adopted, as a pull would).
 //
 // An op that changes nothing (Apply returns its base) publishes nothing and
-// returns the current snapshot. Without a bucket, and always in declarative
-// mode (Options.Declarative, whatever the role), the op is applied to the
+// returns the current snapshot. Without a bucket the op is applied to the
 // snapshot, the generation incremented and the local file written.
 func (s *Syncer) Publish(ctx context.Context, op configdb.Op) (*configdb.State, error) {
-	if s.o.Role == RoleReader && !s.o.Declarative {
+	if s.o.Role == RoleReader {
 		s.m.publishes.WithLabelValues(PublishReadOnly).Inc()
 		if s.o.WriterURL != "" {
 			return nil, fmt.Errorf("%w: make IAM changes on the writer at %s", ErrReadOnly, s.o.WriterURL)

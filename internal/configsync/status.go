@@ -115,15 +115,7 @@ func (s *Syncer) Status() Status {
 		PollInterval:     s.o.PollInterval.String(),
 		NextPoll:         s.nextPoll,
 	}
-	st.State = s.readyLocked()
-	switch {
-	case s.o.Declarative:
-		st.Mode = ModeDeclarative
-	case s.bucket != nil:
-		st.Mode = ModeSync
-	default:
-		st.Mode = ModeLocal
-	}
+	st.Mode, st.State = s.mode, s.readyLocked()
 	if s.hdr != nil {
 		st.WriterNode, st.SealedAt = s.hdr.WriterNode, s.hdr.SealedAt
 	}
@@ -164,9 +156,9 @@ func (s *Syncer) Ready(context.Context) (string, error) {
 
 func (s *Syncer) readyLocked() string {
 	switch {
-	case s.o.Declarative:
+	case s.mode == ModeDeclarative:
 		return ReadyDeclarative
-	case s.bucket == nil:
+	case s.mode == ModeLocal:
 		return ReadyDisabled
 	case s.stale:
 		return ReadyStale

@@ -42,6 +42,7 @@ const (
 type Syncer struct {
 	o      Options
 	bucket Bucket // nil: local only
+	mode   string // ModeSync, ModeLocal or ModeDeclarative
 	store  *configdb.Store
 	keys   *configdb.KeyCache
 	log    zerolog.Logger
@@ -112,6 +113,9 @@ func New(o Options) (*Syncer, error) {
 	if o.Role == RoleReader && o.Bucket == nil {
 		problems = append(problems, errors.New("a reader needs a sync bucket"))
 	}
+	if o.Declarative && (o.Bucket != nil || o.Role == RoleReader) {
+		problems = append(problems, errors.New("declarative iam is a writer without a sync bucket"))
+	}
 	if len(o.NodeID) > configdb.MaxWriterNodeLen {
 		problems = append(problems, fmt.Errorf("node id is longer than %d bytes", configdb.MaxWriterNodeLen))
 	}
@@ -154,13 +158,10 @@ func New(o Options) (*Syncer, error) {
 	if o.Store == nil {
 		o.Store = configdb.NewStore(nil)
 	}
-	bucket := o.Bucket
-	if o.Declarative {
-		bucket = nil // each instance's config file is its truth: see Options.Declarative
-	}
 	s := &Syncer{
 		o:        o,
-		bucket:   bucket,
+		bucket:   o.Bucket,
+		mode:     ModeSync,
 		store:    o.Store,
 		keys:     o.Keys,
 		log:      o.Logger.With().Str("component", "config-sync").Logger(),
@@ -169,7 +170,13 @@ func New(o Options) (*Syncer, error) {
 		conflict: backoff.Policy{First: o.ConflictBackoff, Max: 50 * o.ConflictBackoff, Rand: o.Rand},
 		retry:    backoff.Policy{First: retryFirst, Max: o.RetryMax},
 		kick:     make(chan struct{}, 1),
-		stale:    bucket != nil,
+		stale:    o.Bucket != nil,
+	}
+	switch {
+	case o.Declarative:
+		s.mode = ModeDeclarative
+	case o.Bucket == nil:
+		s.mode = ModeLocal
 	}
 	s.m = newMetrics(o.Registerer, s.secondsSinceSuccess)
 	s.m.generation.Set(float64(s.store.Current().Generation()))
@@ -205,17 +212,8 @@ func (s *Syncer) Start(ctx context.Context) error {
 	if err := s.loadLocal(); err != nil {
 		return err
 	}
-	if s.o.Declarative {
-		ev := s.log.Info().Uint64("generation", s.Current().Generation())
-		if s.o.Bucket != nil {
-			ev = ev.Str("bucket", s.o.BucketName)
-		}
-		ev.Msg("declarative iam: the config db is local only, the sync bucket is not used")
-		s.markStarted()
-		return nil
-	}
 	if s.bucket == nil {
-		s.log.Info().Uint64("generation", s.Current().Generation()).Msg("config sync off: the config db is local only")
+		s.log.Info().Str("mode", s.mode).Uint64("generation", s.Current().Generation()).Msg("config sync off: the config db is local only")
 		s.markStarted()
 		return nil
 	}
