@@ -21,6 +21,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/notifysetup"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 )
 
 // sample is one reader's view of one mutation.
@@ -222,7 +223,7 @@ func probe(ctx context.Context, r *node, u user, g uint64, start, t0 time.Time, 
 // waitReady waits until every reader holds generation gen and, with an
 // event source, is connected to it (and has run its connect pull).
 func waitReady(ctx context.Context, mode string, readers []*node, gen uint64) error {
-	return retry(ctx, 2*time.Minute, func() error {
+	return testharness.Retry(ctx, 2*time.Minute, func() error {
 		for _, r := range readers {
 			if g := r.watch.Generation(); g < gen {
 				return fmt.Errorf("%s holds generation %d, want %d", r.name, g, gen)
@@ -267,7 +268,7 @@ func setupNotifications(ctx context.Context, c *s3.Client, e *env, mode, bucket 
 	}
 	// A MinIO that just started may not know its targets yet ("destination
 	// ARN does not exist"): Ensure is idempotent, so try again for a while.
-	return retry(ctx, 30*time.Second, func() error {
+	return testharness.Retry(ctx, 30*time.Second, func() error {
 		_, err := notifysetup.Ensure(ctx, c, bucket, notifysetup.Rule{Target: target, Key: config.DefaultConfigSyncObjectKey}, false)
 		return err
 	})

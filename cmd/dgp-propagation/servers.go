@@ -2,21 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"time"
 
-	"github.com/Admiral-Piett/goaws/app/models"
-	"github.com/Admiral-Piett/goaws/app/router"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -24,19 +14,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/sirupsen/logrus"
+
+	"github.com/dgp-proxy/dgp/internal/testharness"
 )
 
 // Names of what the self-contained environment sets up.
 const (
-	coreSubject = "dgp.propagation.core"
-	jsSubject   = "dgp.propagation.js"
-	jsStream    = "DGP_PROPAGATION"
-	coreARN     = "arn:minio:sqs::CORE:nats"
-	jsARN       = "arn:minio:sqs::JS:nats"
-	bridgeARN   = "arn:minio:sqs::BRIDGE:webhook"
-	minioUser   = "minioadmin"
-	minioPass   = "minioadmin"
+	coreSubject  = "dgp.propagation.core"
+	jsSubject    = "dgp.propagation.js"
+	jsStream     = "DGP_PROPAGATION"
+	coreTarget   = "CORE"
+	coreARN      = "arn:minio:sqs::CORE:nats"
+	jsTarget     = "JS"
+	jsARN        = "arn:minio:sqs::JS:nats"
+	bridgeTarget = "BRIDGE"
+	bridgeARN    = "arn:minio:sqs::BRIDGE:webhook"
+	minioUser    = "minioadmin"
+	minioPass    = "minioadmin"
 )
 
 // env is the MinIO, NATS and (for the sqs mode) SNS/SQS the benchmark runs
@@ -56,10 +50,8 @@ type env struct {
 	// webhook post), per bucket.
 	events *eventLog
 
-	procs   []*exec.Cmd
 	pids    map[string]int // started servers by name, for CPU accounting
 	closers []func()
-	wg      sync.WaitGroup
 }
 
 // sqsEnv is an in-process goaws (SNS + SQS) fed by a webhook bridge.
@@ -75,34 +67,28 @@ func (e *env) Close() {
 	for i := len(e.closers) - 1; i >= 0; i-- {
 		e.closers[i]()
 	}
-	for _, p := range e.procs {
-		_ = p.Process.Kill()
-		_ = p.Wait()
-	}
-	e.wg.Wait()
 }
 
 // startEnv starts nats-server, MinIO (with a core NATS target, a JetStream
 // target and, with withSQS, a webhook target) and goaws.
 func startEnv(ctx context.Context, o options, work string, withSQS bool) (_ *env, err error) {
-	e := &env{events: newEventLog()}
+	e := &env{events: newEventLog(), pids: map[string]int{}}
 	defer func() {
 		if err != nil {
 			e.Close()
 		}
 	}()
-	natsPort, err := freePort()
+	natsLog, err := e.logFile(work, "nats-server")
 	if err != nil {
 		return nil, err
 	}
-	natsAddr := "127.0.0.1:" + strconv.Itoa(natsPort)
-	if err := e.spawn(work, "nats-server", o.natsServerBin, "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", filepath.Join(work, "nats")); err != nil {
+	ns, err := testharness.StartNATS(ctx, testharness.NATSOptions{Bin: o.natsServerBin, Dir: filepath.Join(work, "nats"), Output: natsLog})
+	if err != nil {
 		return nil, err
 	}
-	if err := waitTCP(ctx, natsAddr); err != nil {
-		return nil, fmt.Errorf("nats-server: %w", err)
-	}
-	e.natsURL = "nats://" + natsAddr
+	e.closers = append(e.closers, func() { _ = ns.Stop() })
+	e.pids["nats-server"] = ns.PID()
+	e.natsURL = ns.URL
 	e.coreSubject, e.coreARN = coreSubject, coreARN
 	e.jsSubject, e.jsStream, e.jsARN = jsSubject, jsStream, jsARN
 	// The stream must exist before MinIO's first upload, or MinIO drops the event.
@@ -110,41 +96,35 @@ func startEnv(ctx context.Context, o options, work string, withSQS bool) (_ *env
 		return nil, err
 	}
 
-	minioEnv := []string{
-		"MINIO_ROOT_USER=" + minioUser, "MINIO_ROOT_PASSWORD=" + minioPass, "MINIO_BROWSER=off",
-		"MINIO_NOTIFY_NATS_ENABLE_CORE=on", "MINIO_NOTIFY_NATS_ADDRESS_CORE=" + natsAddr, "MINIO_NOTIFY_NATS_SUBJECT_CORE=" + coreSubject,
-		"MINIO_NOTIFY_NATS_ENABLE_JS=on", "MINIO_NOTIFY_NATS_ADDRESS_JS=" + natsAddr, "MINIO_NOTIFY_NATS_SUBJECT_JS=" + jsSubject,
-		"MINIO_NOTIFY_NATS_JETSTREAM_JS=on",
-	}
+	minioEnv, _ := testharness.MinIONATSTarget(coreTarget, ns.Addr, coreSubject, false)
+	jsEnv, _ := testharness.MinIONATSTarget(jsTarget, ns.Addr, jsSubject, true)
+	minioEnv = append(minioEnv, jsEnv...)
 	if withSQS {
 		if e.sqs, err = e.startGoaws(ctx); err != nil {
 			return nil, err
 		}
-		bridgeURL, err := e.startBridge()
+		h := testharness.SNSBridge(e.sqs.sns, e.sqs.topicARN, e.events.record, nil)
+		bridgeURL, stop, err := testharness.Serve(h)
 		if err != nil {
 			return nil, err
 		}
-		minioEnv = append(minioEnv, "MINIO_NOTIFY_WEBHOOK_ENABLE_BRIDGE=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_BRIDGE="+bridgeURL)
+		e.closers = append(e.closers, stop)
+		webhookEnv, _ := testharness.MinIOWebhookTarget(bridgeTarget, bridgeURL+"/")
+		minioEnv = append(minioEnv, webhookEnv...)
 	}
-	minioPort, err := freePort()
+	minioLog, err := e.logFile(work, "minio")
 	if err != nil {
 		return nil, err
 	}
-	consolePort, err := freePort()
+	m, err := testharness.StartMinIO(ctx, testharness.MinIOOptions{
+		Bin: o.minioBin, Dir: filepath.Join(work, "minio"), User: minioUser, Password: minioPass, Env: minioEnv, Output: minioLog,
+	})
 	if err != nil {
 		return nil, err
 	}
-	minioAddr := "127.0.0.1:" + strconv.Itoa(minioPort)
-	cmd := exec.Command(o.minioBin, "server", "--quiet", "--address", minioAddr,
-		"--console-address", "127.0.0.1:"+strconv.Itoa(consolePort), filepath.Join(work, "minio"))
-	cmd.Env = append(os.Environ(), minioEnv...)
-	if err := e.spawnCmd(work, "minio", cmd); err != nil {
-		return nil, err
-	}
-	e.minioURL, e.minioAccess, e.minioSecret = "http://"+minioAddr, minioUser, minioPass
-	if err := waitHTTP(ctx, e.minioURL+"/minio/health/live"); err != nil {
-		return nil, fmt.Errorf("minio: %w", err)
-	}
+	e.closers = append(e.closers, func() { _ = m.Stop() })
+	e.pids["minio"] = m.PID()
+	e.minioURL, e.minioAccess, e.minioSecret = m.Endpoint, m.AccessKey, m.SecretKey
 	if err := e.watchNATS(); err != nil {
 		return nil, err
 	}
@@ -171,27 +151,14 @@ func externalEnv(o options) (*env, error) {
 	return e, nil
 }
 
-func (e *env) spawn(work, name, bin string, args ...string) error {
-	return e.spawnCmd(work, name, exec.Command(bin, args...))
-}
-
-func (e *env) spawnCmd(work, name string, cmd *exec.Cmd) error {
-	logFile, err := os.Create(filepath.Join(work, name+".log"))
+// logFile creates work/name.log, closed by Close.
+func (e *env) logFile(work, name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(work, name+".log"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	e.procs = append(e.procs, cmd)
-	if e.pids == nil {
-		e.pids = map[string]int{}
-	}
-	e.pids[name] = cmd.Process.Pid
-	e.closers = append(e.closers, func() { logFile.Close() })
-	return nil
+	e.closers = append(e.closers, func() { f.Close() })
+	return f, nil
 }
 
 // watchNATS subscribes to the event subjects to timestamp MinIO's events.
@@ -232,27 +199,20 @@ func createStream(ctx context.Context, url string) error {
 // startGoaws serves goaws (SNS + SQS; it keeps state in package globals,
 // so one per process) on 127.0.0.1 and creates the topic.
 func (e *env) startGoaws(ctx context.Context) (*sqsEnv, error) {
-	logrus.SetOutput(io.Discard)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	g, err := testharness.StartGoaws(testharness.GoawsOptions{})
 	if err != nil {
 		return nil, err
 	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	models.CurrentEnvironment = models.Environment{
-		Host: "127.0.0.1", Port: port, AccountID: "100010001000",
-		QueueAttributeDefaults: models.EnvQueueAttributes{VisibilityTimeout: 30, MaximumMessageSize: 262144},
-	}
-	e.serve(ln, router.New())
-	endpoint := "http://" + ln.Addr().String()
+	e.closers = append(e.closers, g.Close)
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	if err != nil {
 		return nil, err
 	}
 	s := &sqsEnv{
-		endpoint: endpoint,
-		sqs:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		sns:      sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		endpoint: g.Endpoint,
+		sqs:      sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(g.Endpoint) }),
+		sns:      sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(g.Endpoint) }),
 	}
 	out, err := s.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("dgp-propagation")})
 	if err != nil {
@@ -260,100 +220,4 @@ func (e *env) startGoaws(ctx context.Context) (*sqsEnv, error) {
 	}
 	s.topicARN = aws.ToString(out.TopicArn)
 	return s, nil
-}
-
-// startBridge serves the webhook MinIO posts its events to; each event is
-// published to the SNS topic as AWS S3 publishes it ({"Records": [...]}).
-func (e *env) startBridge() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	e.serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil || r.Method != http.MethodPost || len(body) == 0 {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		e.events.record(body)
-		var ev struct {
-			Records json.RawMessage `json:"Records"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil || len(ev.Records) == 0 {
-			http.Error(w, "not an event", http.StatusBadRequest)
-			return
-		}
-		msg, _ := json.Marshal(map[string]json.RawMessage{"Records": ev.Records})
-		if _, err := e.sqs.sns.Publish(r.Context(), &sns.PublishInput{
-			TopicArn: aws.String(e.sqs.topicARN), Subject: aws.String("Amazon S3 Notification"), Message: aws.String(string(msg)),
-		}); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	return "http://" + ln.Addr().String() + "/", nil
-}
-
-// serve runs an HTTP server on ln until Close.
-func (e *env) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	e.wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintln(os.Stderr, "dgp-propagation: serve:", err)
-		}
-	})
-	e.closers = append(e.closers, func() { _ = srv.Close() })
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitTCP(ctx context.Context, addr string) error {
-	return retry(ctx, 30*time.Second, func() error {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-}
-
-func waitHTTP(ctx context.Context, url string) error {
-	return retry(ctx, 30*time.Second, func() error {
-		resp, err := http.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	})
-}
-
-// retry calls f every 50 ms until it succeeds or timeout passes.
-func retry(ctx context.Context, timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/notifysetup"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -42,112 +41,13 @@ const eventWait = 45 * time.Second
 // minioNATSID is the id of the NATS target of the private MinIOs.
 const minioNATSID = "DGPTEST"
 
-// natsProcess is a nats-server child process the test can kill and restart
-// on the same port and store directory.
-type natsProcess struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-}
-
-// startNATS runs Debian's nats-server (DGP_TEST_NATS_SERVER_BIN) with
-// JetStream on 127.0.0.1, stopped at cleanup.
-func startNATS(t *testing.T) *natsProcess {
-	t.Helper()
-	bin := os.Getenv("DGP_TEST_NATS_SERVER_BIN")
-	if bin == "" {
-		t.Skip("DGP_TEST_NATS_SERVER_BIN not set (run through .ci/run)")
-	}
-	n := &natsProcess{t: t, bin: bin, port: testutil.FreePort(t), dir: t.TempDir(), out: &syncBuffer{}}
-	n.start()
-	t.Cleanup(func() {
-		n.stop()
-		if t.Failed() {
-			t.Logf("nats-server output:\n%s", tail(n.out.String(), 4000))
-		}
-	})
-	return n
-}
-
-func (n *natsProcess) url() string  { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
-func (n *natsProcess) addr() string { return fmt.Sprintf("127.0.0.1:%d", n.port) }
-
-func (n *natsProcess) start() {
-	n.t.Helper()
-	n.cmd = exec.Command(n.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-js", "-sd", n.dir)
-	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
-	testutil.Must(n.t, n.cmd.Start(), "start nats-server")
-	testutil.RetryUntil(n.t, 30*time.Second, func() error {
-		c, err := net.DialTimeout("tcp", n.addr(), time.Second)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	})
-}
-
-// stop kills the server (as a crash would) and waits for it.
-func (n *natsProcess) stop() {
-	if n.cmd == nil {
-		return
-	}
-	_ = n.cmd.Process.Kill()
-	_ = n.cmd.Wait()
-	n.cmd = nil
-}
-
-// startMinIO runs a private MinIO (DGP_TEST_MINIO_BIN) on 127.0.0.1 with
-// the extra environment (notification targets), stopped by its PID at
-// cleanup.
-func startMinIO(t *testing.T, env ...string) testutil.MinIO {
-	t.Helper()
-	bin := testutil.MinIOBin(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	console := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
-	cmd.Env = testutil.Env(append([]string{"MINIO_ROOT_USER=minioadmin", "MINIO_ROOT_PASSWORD=minioadmin", "MINIO_BROWSER=off"}, env...)...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	testutil.Must(t, cmd.Start(), "start minio")
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("minio output:\n%s", tail(out.String(), 4000))
-		}
-	})
-	m := testutil.MinIO{Endpoint: "http://" + addr, AccessKey: "minioadmin", SecretKey: "minioadmin"}
-	testutil.RetryUntil(t, 30*time.Second, func() error {
-		resp, err := http.Get(m.Endpoint + "/minio/health/live")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("minio health: %s", resp.Status)
-		}
-		return nil
-	})
-	return m
-}
-
 // startMinIOWithNATS runs a private MinIO whose NATS target minioNATSID
 // publishes to subject on n, through JetStream when jetStream is set.
-func startMinIOWithNATS(t *testing.T, n *natsProcess, subject string, jetStream bool) testutil.MinIO {
+func startMinIOWithNATS(t *testing.T, n *testutil.PrivateNATS, subject string, jetStream bool) testutil.MinIO {
 	t.Helper()
-	env := []string{
-		"MINIO_NOTIFY_NATS_ENABLE_" + minioNATSID + "=on",
-		"MINIO_NOTIFY_NATS_ADDRESS_" + minioNATSID + "=" + n.addr(),
-		"MINIO_NOTIFY_NATS_SUBJECT_" + minioNATSID + "=" + subject,
-	}
-	if jetStream {
-		env = append(env, "MINIO_NOTIFY_NATS_JETSTREAM_"+minioNATSID+"=on")
-	}
-	m := startMinIO(t, env...)
-	m.NATSARN = "arn:minio:sqs::" + minioNATSID + ":nats"
+	env, arn := testharness.MinIONATSTarget(minioNATSID, n.Addr, subject, jetStream)
+	m := testutil.StartMinIO(t, env...).MinIO
+	m.NATSARN = arn
 	return m
 }
 
@@ -384,14 +284,14 @@ func TestEventsOverNATS(t *testing.T) {
 // when a queue dir is configured), NATS comes back: B and C catch up on
 // reconnect, long before the poll (an hour).
 func TestEventsCatchUpAfterNATSRestart(t *testing.T) {
-	n := startNATS(t)
+	n := testutil.StartNATS(t)
 	const subject = "dgp.test.restart"
 	m := startMinIOWithNATS(t, n, subject, false)
 	f := newFleetOn(t, m)
 	f.setupNotifications(natsTarget(t, m.NATSARN))
-	a := f.start(withNATS(n.url(), subject, "", false))
-	b := f.start(withNATS(n.url(), subject, "", true))
-	c := f.start(withNATS(n.url(), subject, "", true))
+	a := f.start(withNATS(n.URL, subject, "", false))
+	b := f.start(withNATS(n.URL, subject, "", true))
+	c := f.start(withNATS(n.URL, subject, "", true))
 	wb := waitListening(t, b, "nats")
 	wc := waitListening(t, c, "nats")
 
@@ -401,7 +301,7 @@ func TestEventsCatchUpAfterNATSRestart(t *testing.T) {
 	waitAccepted(t, before, b, c)
 	wb.assertLastPull(configsync.SourceEvent)
 
-	n.stop()
+	n.Stop()
 	for _, w := range []*syncWatcher{wb, wc} {
 		testutil.RetryUntil(t, eventWait, func() error {
 			if ok, err := w.connected("nats"); err != nil || ok {
@@ -418,7 +318,7 @@ func TestEventsCatchUpAfterNATSRestart(t *testing.T) {
 		}
 	}
 
-	n.start()
+	n.Start()
 	waitAccepted(t, during, b, c)
 	// The reconnect's pull (or an event MinIO kept and sent late) brought it.
 	wb.assertLastPull(configsync.SourceReconnect, configsync.SourceEvent)
@@ -431,22 +331,22 @@ func TestEventsCatchUpAfterNATSRestart(t *testing.T) {
 // With NATS down for good and a short poll, every instance still
 // converges; an instance started while NATS is down starts and serves.
 func TestPollConvergesWithNATSDown(t *testing.T) {
-	n := startNATS(t)
+	n := testutil.StartNATS(t)
 	const subject = "dgp.test.down"
 	m := startMinIOWithNATS(t, n, subject, false)
 	f := newFleetOn(t, m)
 	f.setupNotifications(natsTarget(t, m.NATSARN))
 	shortPoll := func(reader bool) func(*config.Config) {
 		return func(c *config.Config) {
-			withNATS(n.url(), subject, "", reader)(c)
+			withNATS(n.URL, subject, "", reader)(c)
 			c.Advanced.ConfigSyncPollInterval = time.Second
 		}
 	}
-	a := f.start(withNATS(n.url(), subject, "", false))
+	a := f.start(withNATS(n.URL, subject, "", false))
 	b := f.start(shortPoll(true))
 	wb := waitListening(t, b, "nats")
 
-	n.stop()
+	n.Stop()
 	c := f.start(shortPoll(true)) // NATS is down: it must start anyway
 	wc := watchSync(t, c)
 
@@ -464,9 +364,9 @@ func TestPollConvergesWithNATSDown(t *testing.T) {
 // The JetStream variant: MinIO publishes into a stream created on the
 // test's NATS before its first upload; dgp reads the stream.
 func TestEventsOverJetStream(t *testing.T) {
-	n := startNATS(t)
+	n := testutil.StartNATS(t)
 	const subject, stream = "dgp.test.js.config", "DGP_CONFIG_SYNC"
-	nc, err := nats.Connect(n.url())
+	nc, err := nats.Connect(n.URL)
 	testutil.Must(t, err, "nats connect")
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -478,9 +378,9 @@ func TestEventsOverJetStream(t *testing.T) {
 	m := startMinIOWithNATS(t, n, subject, true)
 	f := newFleetOn(t, m)
 	f.setupNotifications(natsTarget(t, m.NATSARN))
-	a := f.start(withNATS(n.url(), subject, stream, false))
-	b := f.start(withNATS(n.url(), subject, stream, true))
-	c := f.start(withNATS(n.url(), subject, stream, true))
+	a := f.start(withNATS(n.URL, subject, stream, false))
+	b := f.start(withNATS(n.URL, subject, stream, true))
+	c := f.start(withNATS(n.URL, subject, stream, true))
 	wb := waitListening(t, b, "nats")
 	wc := waitListening(t, c, "nats")
 

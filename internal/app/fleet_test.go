@@ -229,7 +229,7 @@ func TestWrongSecretInstanceHarmsNobody(t *testing.T) {
 	}
 	logs := bad.logs.String()
 	if !strings.Contains(logs, "config-sync") || !(strings.Contains(logs, "secret") || strings.Contains(logs, "authentic")) {
-		t.Fatalf("wrong-secret instance does not say why:\n%s", tail(logs, 3000))
+		t.Fatalf("wrong-secret instance does not say why:\n%s", testutil.Tail(logs, 3000))
 	}
 	// The fleet goes on.
 	u2 := adm.createUser("second", allow([]string{"list"}, "*"))
@@ -239,11 +239,4 @@ func TestWrongSecretInstanceHarmsNobody(t *testing.T) {
 			t.Fatalf("user %s on a healthy instance: %v", u.Name, err)
 		}
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

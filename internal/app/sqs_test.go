@@ -4,120 +4,23 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 
-	"github.com/Admiral-Piett/goaws/app/models"
-	"github.com/Admiral-Piett/goaws/app/router"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/sirupsen/logrus"
 
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configsync"
 	"github.com/dgp-proxy/dgp/internal/notifysetup"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
-
-// goaws v0.5.4 keeps its queues and topics in package globals, so this test
-// binary runs one goaws, started on first use and served on 127.0.0.1 until
-// the binary exits; tests use unique queue and topic names. No other test
-// of package app starts goaws.
-var goawsOnce struct {
-	once     sync.Once
-	endpoint string
-}
-
-func goawsEndpoint(t *testing.T) string {
-	t.Helper()
-	goawsOnce.once.Do(func() {
-		logrus.SetOutput(io.Discard)                     // goaws logs every call
-		srv := httptest.NewUnstartedServer(router.New()) // binds 127.0.0.1
-		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-		// Queue URLs are built from this: http://127.0.0.1:<port>/<account>/<name>.
-		models.CurrentEnvironment = models.Environment{
-			Host:      "127.0.0.1",
-			Port:      port,
-			AccountID: "100010001000",
-			QueueAttributeDefaults: models.EnvQueueAttributes{
-				VisibilityTimeout:  30,
-				MaximumMessageSize: 262144,
-			},
-		}
-		srv.Start()
-		goawsOnce.endpoint = srv.URL
-	})
-	return goawsOnce.endpoint
-}
-
-func goawsConfig(t *testing.T) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
-		awsconfig.WithRegion("us-east-1"),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
-	testutil.Must(t, err, "aws config")
-	return cfg
-}
-
-// snsBridge receives MinIO's webhook posts and publishes each event to the
-// SNS topic as AWS S3 does: the message is {"Records": [...]}, subject
-// "Amazon S3 Notification".
-func snsBridge(t *testing.T, sc *sns.Client, topicARN string) *httptest.Server {
-	t.Helper()
-	var mu sync.Mutex
-	var errs []error
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if r.Method != http.MethodPost || len(body) == 0 {
-			w.WriteHeader(http.StatusOK) // MinIO's reachability checks
-			return
-		}
-		var ev struct {
-			Records json.RawMessage `json:"Records"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil || len(ev.Records) == 0 {
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("webhook body %q: %v", body, err))
-			mu.Unlock()
-			http.Error(w, "not an event", http.StatusBadRequest)
-			return
-		}
-		msg, _ := json.Marshal(map[string]json.RawMessage{"Records": ev.Records})
-		if _, err := sc.Publish(r.Context(), &sns.PublishInput{
-			TopicArn: aws.String(topicARN),
-			Subject:  aws.String("Amazon S3 Notification"),
-			Message:  aws.String(string(msg)),
-		}); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(func() {
-		srv.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, err := range errs {
-			t.Errorf("bridge: %v", err)
-		}
-	})
-	return srv
-}
 
 // The SQS path with real MinIO events: MinIO's webhook -> a bridge that
 // publishes to an SNS topic (goaws) -> one SQS queue per instance (B with
@@ -126,11 +29,11 @@ func snsBridge(t *testing.T, sc *sns.Client, topicARN string) *httptest.Server {
 // s3:TestEvent AWS sends when a notification configuration is saved is
 // deleted, not redelivered.
 func TestEventsOverSQS(t *testing.T) {
-	endpoint := goawsEndpoint(t)
+	// goaws keeps its queues and topics in package globals: no other test
+	// of package app starts it.
+	goaws, qc, sc := testutil.StartGoaws(t, testharness.GoawsOptions{})
+	endpoint := goaws.Endpoint
 	ctx := context.Background()
-	awsCfg := goawsConfig(t)
-	qc := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	sc := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
 
 	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(testutil.UniqueName("dgp-sync"))})
 	testutil.Must(t, err, "create topic")
@@ -155,10 +58,11 @@ func TestEventsOverSQS(t *testing.T) {
 	}
 	queueB, queueC := newQueue(true), newQueue(false)
 
-	bridge := snsBridge(t, sc, aws.ToString(topic.TopicArn))
-	m := startMinIO(t, "MINIO_NOTIFY_WEBHOOK_ENABLE_BRIDGE=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_BRIDGE="+bridge.URL+"/")
-	f := newFleetOn(t, m)
-	target, err := notifysetup.SQSQueueTarget("arn:minio:sqs::BRIDGE:webhook")
+	bridge := httptest.NewServer(testharness.SNSBridge(sc, aws.ToString(topic.TopicArn), nil, func(err error) { t.Errorf("bridge: %v", err) }))
+	t.Cleanup(bridge.Close)
+	env, arn := testharness.MinIOWebhookTarget("BRIDGE", bridge.URL+"/")
+	f := newFleetOn(t, testutil.StartMinIO(t, env...).MinIO)
+	target, err := notifysetup.SQSQueueTarget(arn)
 	testutil.Must(t, err, "target")
 	f.setupNotifications(target)
 

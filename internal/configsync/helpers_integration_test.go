@@ -5,11 +5,6 @@ package configsync_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,62 +91,4 @@ func s3Node(t testing.TB, be *s3backend.Backend, bucket string, mods ...func(*co
 		o.ConflictBackoff = 0
 	}}, mods...)
 	return newNode(t, configsync.NewS3Bucket(be, bucket), mods...)
-}
-
-// privateMinIO is a MinIO process this test owns, restartable on the same
-// port and data dir.
-type privateMinIO struct {
-	bin, dir string
-	port     int
-	cmd      *exec.Cmd
-	waitDone chan struct{}
-}
-
-func (m *privateMinIO) endpoint() string { return "http://127.0.0.1:" + strconv.Itoa(m.port) }
-
-// startPrivateMinIO starts MinIO from DGP_TEST_MINIO_BIN (skipping without
-// it) on a free port; it is stopped when the test ends.
-func startPrivateMinIO(t testing.TB) *privateMinIO {
-	t.Helper()
-	m := &privateMinIO{bin: testutil.MinIOBin(t), dir: t.TempDir(), port: testutil.FreePort(t)}
-	m.start(t)
-	t.Cleanup(func() { m.stop(t) })
-	return m
-}
-
-func (m *privateMinIO) start(t testing.TB) {
-	t.Helper()
-	cmd := exec.Command(m.bin, "server", "--quiet", "--address", "127.0.0.1:"+strconv.Itoa(m.port),
-		"--console-address", "127.0.0.1:"+strconv.Itoa(testutil.FreePort(t)), m.dir)
-	cmd.Env = testutil.Env("MINIO_ROOT_USER=minioadmin", "MINIO_ROOT_PASSWORD=minioadmin", "MINIO_BROWSER=off")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	testutil.Must(t, cmd.Start(), "start minio")
-	m.cmd = cmd
-	m.waitDone = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(m.waitDone) }()
-	testutil.RetryUntil(t, 30*time.Second, func() error {
-		resp, err := http.Get(m.endpoint() + "/minio/health/live")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", resp.Status)
-		}
-		return nil
-	})
-}
-
-// stop kills the MinIO process (by its pid) and waits for it.
-func (m *privateMinIO) stop(t testing.TB) {
-	if m.cmd == nil {
-		return
-	}
-	_ = m.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-m.waitDone:
-	case <-time.After(30 * time.Second):
-		t.Errorf("minio pid %d did not exit", m.cmd.Process.Pid)
-	}
-	m.cmd = nil
 }

@@ -316,8 +316,8 @@ func TestIntegrationBadObjectRefusedEverywhere(t *testing.T) {
 // with ErrUnavailable while the snapshot is still served; after a restart
 // on the same port and data dir, the fleet converges.
 func TestIntegrationOutageAndRestart(t *testing.T) {
-	m := startPrivateMinIO(t)
-	be := newBackend(t, m.endpoint(), "minioadmin", "minioadmin")
+	m := testutil.StartMinIO(t)
+	be := newBackend(t, m.Endpoint, m.AccessKey, m.SecretKey)
 	bucket := testutil.UniqueName("dgp-cs-outage")
 	testutil.Must(t, be.CreateBucket(context.Background(), bucket, storage.CreateBucketOptions{}), "create bucket")
 	mods := func(o *configsync.Options) {
@@ -334,7 +334,7 @@ func TestIntegrationOutageAndRestart(t *testing.T) {
 	held := mustPublish(t, a, createUser("alice"))
 	mustSyncNow(t, b)
 
-	m.stop(t)
+	m.Stop()
 	ctx := context.Background()
 	op := createUser("bob")
 	if _, err := a.Publish(ctx, op); !errors.Is(err, configsync.ErrUnavailable) {
@@ -352,7 +352,7 @@ func TestIntegrationOutageAndRestart(t *testing.T) {
 		}
 	}
 
-	m.start(t)
+	m.Start()
 	testutil.RetryUntil(t, 60*time.Second, func() error {
 		_, err := a.Publish(ctx, op) // the same op: applied once
 		return err

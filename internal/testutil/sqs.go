@@ -8,8 +8,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/dgp-proxy/dgp/internal/testharness"
 )
 
 // QueueDepth counts every message of the queue, in-flight ones included
@@ -36,4 +41,28 @@ func WaitQueueEmpty(t testing.TB, c *sqs.Client, queueURL string, timeout time.D
 		}
 		return err
 	})
+}
+
+// AWSTestConfig returns an AWS config for emulators: region us-east-1,
+// static credentials "test"/"test".
+func AWSTestConfig(t testing.TB) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background(),
+		awsconfig.WithRegion("us-east-1"),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	Must(t, err, "aws config")
+	return cfg
+}
+
+// StartGoaws serves goaws for the test, closed when it ends, and returns
+// SQS and SNS clients for it. goaws keeps its state in package variables:
+// one per test binary at a time.
+func StartGoaws(t testing.TB, o testharness.GoawsOptions) (*testharness.Goaws, *sqs.Client, *sns.Client) {
+	t.Helper()
+	g, err := testharness.StartGoaws(o)
+	Must(t, err, "start goaws")
+	t.Cleanup(g.Close)
+	cfg := AWSTestConfig(t)
+	return g, sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(g.Endpoint) }),
+		sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(g.Endpoint) })
 }

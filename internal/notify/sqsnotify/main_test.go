@@ -2,24 +2,18 @@ package sqsnotify
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/Admiral-Piett/goaws/app/gosqs"
-	"github.com/Admiral-Piett/goaws/app/models"
-	"github.com/Admiral-Piett/goaws/app/router"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -40,50 +34,25 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	goaws.handler = router.New()
-	srv := httptest.NewServer(goaws.handler) // listens on 127.0.0.1
-	defer srv.Close()
-	goaws.endpoint = srv.URL
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-
-	// Queue URLs are built from this: http://127.0.0.1:<port>/<account>/<name>.
-	models.CurrentEnvironment = models.Environment{
-		Host:      "127.0.0.1",
-		Port:      port,
-		AccountID: "100010001000",
-		QueueAttributeDefaults: models.EnvQueueAttributes{
-			VisibilityTimeout:  visibilityTimeout,
-			MaximumMessageSize: 262144,
-		},
+	// RequeueEvery makes received-but-undeleted messages visible again, as
+	// SQS does.
+	g, err := testharness.StartGoaws(testharness.GoawsOptions{VisibilityTimeout: visibilityTimeout, RequeueEvery: 100 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "goaws:", err)
+		return 1
 	}
-
-	// Makes received-but-undeleted messages visible again, as SQS does.
-	quit := make(chan bool)
-	var wg sync.WaitGroup
-	wg.Go(func() { gosqs.PeriodicTasks(100*time.Millisecond, quit) })
-	defer func() {
-		quit <- true
-		wg.Wait()
-	}()
+	defer g.Close()
+	goaws.handler, goaws.endpoint = g.Handler, g.Endpoint
 	return m.Run()
-}
-
-func awsConfig(t *testing.T) aws.Config {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(),
-		config.WithRegion("us-east-1"),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
-	testutil.Must(t, err, "aws config")
-	return cfg
 }
 
 // testSQS is an SQS client for setting up and inspecting goaws.
 func testSQS(t *testing.T) *sqs.Client {
-	return sqs.NewFromConfig(awsConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
+	return sqs.NewFromConfig(testutil.AWSTestConfig(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
 }
 
 func testSNS(t *testing.T) *sns.Client {
-	return sns.NewFromConfig(awsConfig(t), func(o *sns.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
+	return sns.NewFromConfig(testutil.AWSTestConfig(t), func(o *sns.Options) { o.BaseEndpoint = aws.String(goaws.endpoint) })
 }
 
 // sourceClient builds the client under test with NewClient, pointed at

@@ -4,11 +4,7 @@ package sqsnotify
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +18,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/notify"
 	"github.com/dgp-proxy/dgp/internal/notify/notifytest"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -30,7 +27,6 @@ import (
 // that publishes each event body to a goaws SNS topic, as S3 publishes to
 // SNS; the topic delivers to this instance's queue in an SNS envelope.
 func TestMinIOWebhookThroughSNS(t *testing.T) {
-	bin := testutil.MinIOBin(t)
 	ctx := context.Background()
 	c, sc := testSQS(t), testSNS(t)
 
@@ -43,23 +39,10 @@ func TestMinIOWebhookThroughSNS(t *testing.T) {
 		Endpoint: aws.String(attrs.Attributes["QueueArn"])})
 	testutil.Must(t, err, "subscribe")
 
-	bridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if r.Method == http.MethodPost && len(body) > 0 {
-			if _, err := sc.Publish(r.Context(), &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(string(body))}); err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
+	bridge := httptest.NewServer(testharness.SNSBridge(sc, aws.ToString(topic.TopicArn), nil, nil))
 	t.Cleanup(bridge.Close)
-
-	endpoint := startMinIO(t, bin, bridge.URL)
+	env, arn := testharness.MinIOWebhookTarget("BRIDGE", bridge.URL)
+	endpoint := testutil.StartMinIO(t, env...).Endpoint
 	s3c := s3.New(s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
@@ -76,7 +59,7 @@ func TestMinIOWebhookThroughSNS(t *testing.T) {
 			Bucket: aws.String(bucket),
 			NotificationConfiguration: &s3types.NotificationConfiguration{
 				QueueConfigurations: []s3types.QueueConfiguration{{
-					QueueArn: aws.String("arn:minio:sqs::BRIDGE:webhook"),
+					QueueArn: aws.String(arn),
 					Events:   []s3types.Event{"s3:ObjectCreated:*"},
 				}},
 			},
@@ -108,41 +91,4 @@ func TestMinIOWebhookThroughSNS(t *testing.T) {
 		_, _ = s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
 	}
 	_, _ = s3c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-}
-
-// startMinIO runs a private MinIO on 127.0.0.1 with a webhook notification
-// target "BRIDGE" posting to webhookURL, and stops it (by its PID) at
-// cleanup. It returns the S3 endpoint.
-func startMinIO(t *testing.T, bin, webhookURL string) string {
-	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	console := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, t.TempDir())
-	cmd.Env = testutil.Env(
-		"MINIO_ROOT_USER=minioadmin", "MINIO_ROOT_PASSWORD=minioadmin", "MINIO_BROWSER=off",
-		"MINIO_NOTIFY_WEBHOOK_ENABLE_BRIDGE=on", "MINIO_NOTIFY_WEBHOOK_ENDPOINT_BRIDGE="+webhookURL,
-	)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	testutil.Must(t, cmd.Start(), "start minio")
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("minio output:\n%s", out.String())
-		}
-	})
-	endpoint := "http://" + addr
-	testutil.RetryUntil(t, 30*time.Second, func() error {
-		resp, err := http.Get(endpoint + "/minio/health/live")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("minio health: %s", resp.Status)
-		}
-		return nil
-	})
-	return endpoint
 }

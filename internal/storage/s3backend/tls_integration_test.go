@@ -17,45 +17,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
-
-// lockedBuffer collects a child process's output for failure messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freeAddr returns a 127.0.0.1 address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // writeSelfSignedCert writes MinIO's public.crt / private.key for 127.0.0.1
 // into dir and returns a pool trusting it.
@@ -102,39 +72,21 @@ func writeSelfSignedCert(t *testing.T, dir string) *x509.CertPool {
 func startTLSMinIO(t *testing.T) *Backend {
 	t.Helper()
 	minioEnv(t)
-	bin := os.Getenv("DGP_TEST_MINIO_BIN")
-	if bin == "" {
-		t.Skip("DGP_TEST_MINIO_BIN is not set")
-	}
-	certs, data := t.TempDir(), t.TempDir()
+	certs := t.TempDir()
 	pool := writeSelfSignedCert(t, certs)
-	addr, console := freeAddr(t), freeAddr(t)
-
-	var out lockedBuffer
-	cmd := exec.Command(bin, "server", "--quiet", "--certs-dir", certs, "--address", addr, "--console-address", console, data)
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER=tlsadmin", "MINIO_ROOT_PASSWORD=tlsadmin-secret", "MINIO_BROWSER=off")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start minio: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("minio output:\n%s", out.String())
-		}
-	})
-
 	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2: true,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
+	m := testutil.StartMinIOWith(t, testharness.MinIOOptions{
+		User: "tlsadmin", Password: "tlsadmin-secret", CertsDir: certs, HealthClient: &http.Client{Transport: tr},
+	})
 	b, err := New(context.Background(), Options{
 		Name:            "tls-minio",
-		Endpoint:        "https://" + addr,
-		AccessKeyID:     "tlsadmin",
-		SecretAccessKey: "tlsadmin-secret",
+		Endpoint:        m.Endpoint,
+		AccessKeyID:     m.AccessKey,
+		SecretAccessKey: m.SecretKey,
 		ForcePathStyle:  true,
 		HTTPClient:      &http.Client{Transport: tr},
 	})
