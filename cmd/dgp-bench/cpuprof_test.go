@@ -48,26 +48,3 @@ func TestCPUByLabelRejectsGarbage(t *testing.T) {
 		t.Error("accepted a non-gzip profile")
 	}
 }
-
-func TestPBVarint(t *testing.T) {
-	tests := []struct {
-		in []byte
-		v  uint64
-		n  int
-	}{
-		{[]byte{0x00}, 0, 1},
-		{[]byte{0x96, 0x01}, 150, 2},
-		{[]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, 1<<32 - 1, 5},
-		{[]byte{0x80}, 0, 0}, // truncated
-		{nil, 0, 0},
-	}
-	for _, tt := range tests {
-		if v, n := pbVarint(tt.in); v != tt.v || n != tt.n {
-			t.Errorf("pbVarint(%x) = %d, %d; want %d, %d", tt.in, v, n, tt.v, tt.n)
-		}
-	}
-	// A length that runs past the message is malformed.
-	if err := pbFields([]byte{0x0a, 0x05, 0x01}, func(int, int, uint64, []byte) error { return nil }); err == nil {
-		t.Error("pbFields accepted a truncated length-delimited field")
-	}
-}
