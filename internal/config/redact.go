@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"sort"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Clone returns a deep copy of c.
