@@ -48,6 +48,20 @@ func unsupportedSubresources() map[string]unsupported {
 	}
 }
 
+// isUnsupportedSubresource reports whether k is a key of
+// unsupportedSubresources, without allocating (every request asks).
+func isUnsupportedSubresource(k string) bool {
+	switch k {
+	case "accelerate", "analytics", "attributes", "cors", "encryption",
+		"intelligent-tiering", "inventory", "lifecycle", "logging", "metadataTable",
+		"metrics", "notification", "ownershipControls", "policy", "policyStatus",
+		"publicAccessBlock", "renameObject", "replication", "requestPayment",
+		"restore", "select", "session", "tagging", "torrent", "website":
+		return true
+	}
+	return false
+}
+
 // objectTagging names the object-level tagging operations (GET is served).
 func objectTagging() unsupported {
 	return unsupported{put: "PutObjectTagging", del: "DeleteObjectTagging"}
@@ -58,6 +72,16 @@ func objectTagging() unsupported {
 // in name order decides. A subresource used with a method S3 has no
 // operation for is an unknown request.
 func unsupportedOp(method string, hasKey bool, q url.Values) (op, bool) {
+	found := false
+	for k := range q {
+		if isUnsupportedSubresource(k) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return op{}, false // the common case, without building the table
+	}
 	table := unsupportedSubresources()
 	var subs []string
 	for k := range q {

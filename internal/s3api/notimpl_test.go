@@ -30,6 +30,17 @@ func TestNotImplementedNamed(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	for _, k := range names {
+		if !isUnsupportedSubresource(k) {
+			t.Fatalf("isUnsupportedSubresource(%q) = false; it must list every key of unsupportedSubresources", k)
+		}
+	}
+	if isUnsupportedSubresource("x-id") || isUnsupportedSubresource("versioning") {
+		t.Fatal("isUnsupportedSubresource accepts a served or unknown parameter")
+	}
+	if n := 25; len(names) != n {
+		t.Fatalf("unsupportedSubresources has %d entries; isUnsupportedSubresource lists %d", len(names), n)
+	}
 	objectLevel := map[string]bool{"attributes": true, "restore": true, "select": true, "torrent": true, "renameObject": true}
 	for _, sub := range names {
 		u := subs[sub]
