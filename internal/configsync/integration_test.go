@@ -256,15 +256,17 @@ func TestIntegrationPollAloneConverges(t *testing.T) {
 		mustPublish(t, a, createUser(fmt.Sprintf("user-%d", i)))
 	}
 	want := view(t, a.Current())
+	// The pull is counted after the swap and the local file write: wait
+	// for both.
 	testutil.RetryUntil(t, 30*time.Second, func() error {
 		if view(t, b.Current()) != want {
 			return fmt.Errorf("reader at generation %d, writer at %d", b.Current().Generation(), a.Current().Generation())
 		}
+		if got := b.metric(t, "dgp_config_sync_pulls_total", "source", "poll", "result", "updated"); got < 1 {
+			return fmt.Errorf("no poll applied a db (%v)", got)
+		}
 		return nil
 	})
-	if got := b.metric(t, "dgp_config_sync_pulls_total", "source", "poll", "result", "updated"); got < 1 {
-		t.Fatalf("no poll applied a db (%v)", got)
-	}
 }
 
 func TestIntegrationBadObjectRefusedEverywhere(t *testing.T) {
