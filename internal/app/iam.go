@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
 	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
@@ -69,6 +73,10 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 			SecretAccessKey: s.SecretAccessKey,
 			ForcePathStyle:  s.ForcePathStyle,
 			PingBucket:      adv.ConfigSyncBucket,
+			// The control plane: a few small requests, so the SDK path as
+			// the SDK intends, with the retryer of syncBucketRetryer.
+			DisableFastPath: true,
+			Retryer:         syncBucketRetryer,
 		})
 		if err != nil {
 			return fmt.Errorf("config sync bucket client: %w", err)
@@ -90,6 +98,28 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		}
 	}
 	return nil
+}
+
+// syncBucketRetryer is the SDK retryer of the sync bucket client: the
+// SDK's standard retryer (exponential backoff with jitter, retrying
+// throttling, 5xx and connection errors of GET, HEAD and DELETE; PUTs
+// stream their body and are never retried, which a conditional PUT needs
+// anyway: a retry after the first attempt landed would answer 412, so
+// configsync settles an ambiguous PUT itself), configured for a caller
+// that has its own loop. A few quick attempts ride out a blip within one
+// request, so a publish does not fail for a reset connection; beyond that
+// the syncer reports the bucket unavailable at once and retries with its
+// own capped backoff (configsync Options.RetryMax), so the SDK's backoff
+// is kept short, and its retry quota is off: once a long outage spent it,
+// the token bucket would refuse retries with a client-side error for a
+// while after the bucket came back, and the syncer bounds the request
+// rate already.
+func syncBucketRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.MaxBackoff = 2 * time.Second
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 func (a *App) buildEventSources(ctx context.Context) error {

@@ -51,12 +51,11 @@ func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, st
 	}
 	obj, err := b.store.GetObject(ctx, b.bucket, key, opts)
 	if err != nil {
-		return nil, "", mapS3Error("get", err)
+		return nil, "", translate("get", err)
 	}
 	defer obj.Body.Close()
 	if obj.ContentLength > b.max {
-		return nil, "", &BucketError{Op: "get", Code: "EntityTooLarge",
-			Err: fmt.Errorf("object is %d bytes, more than the %d allowed", obj.ContentLength, b.max)}
+		return nil, "", tooLarge(fmt.Errorf("object is %d bytes, more than the %d allowed", obj.ContentLength, b.max))
 	}
 	var buf bytes.Buffer
 	if obj.ContentLength > 0 {
@@ -64,11 +63,10 @@ func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, st
 	}
 	n, err := buf.ReadFrom(io.LimitReader(obj.Body, b.max+1))
 	if err != nil {
-		return nil, "", mapS3Error("get", err)
+		return nil, "", translate("get", err)
 	}
 	if n > b.max {
-		return nil, "", &BucketError{Op: "get", Code: "EntityTooLarge",
-			Err: fmt.Errorf("object is more than the %d bytes allowed", b.max)}
+		return nil, "", tooLarge(fmt.Errorf("object is more than the %d bytes allowed", b.max))
 	}
 	return buf.Bytes(), normETag(obj.Info.ETag), nil
 }
@@ -81,7 +79,7 @@ func (b *s3Bucket) Put(ctx context.Context, key string, body []byte, ifMatch, if
 	}
 	res, err := b.store.PutObject(ctx, b.bucket, key, bytes.NewReader(body), int64(len(body)), opts)
 	if err != nil {
-		return "", mapS3Error("put", err)
+		return "", translate("put", err)
 	}
 	return normETag(res.ETag), nil
 }
@@ -90,7 +88,7 @@ func (b *s3Bucket) Put(ctx context.Context, key string, body []byte, ifMatch, if
 func (b *s3Bucket) Head(ctx context.Context, key string) (string, error) {
 	info, err := b.store.HeadObject(ctx, b.bucket, key, storage.GetOptions{})
 	if err != nil {
-		return "", mapS3Error("head", err)
+		return "", translate("head", err)
 	}
 	return normETag(info.ETag), nil
 }
@@ -98,14 +96,14 @@ func (b *s3Bucket) Head(ctx context.Context, key string) (string, error) {
 // Delete implements Bucket.
 func (b *s3Bucket) Delete(ctx context.Context, key string) error {
 	if _, err := b.store.DeleteObject(ctx, b.bucket, key, storage.DeleteOptions{}); err != nil {
-		return mapS3Error("delete", err)
+		return translate("delete", err)
 	}
 	return nil
 }
 
 // mapS3Error turns a storage error into the Bucket outcomes, by S3 code
 // and status (never message text).
-func mapS3Error(op string, err error) error {
+func translate(op string, err error) error {
 	switch {
 	case errors.Is(err, s3err.ErrNotModified):
 		return fmt.Errorf("%w: %w", ErrNotModified, err)
@@ -120,6 +118,12 @@ func mapS3Error(op string, err error) error {
 		be.Status, be.Code = se.Status, se.Code
 	}
 	return be
+}
+
+// tooLarge is the failure of a Get whose object exceeds MaxObjectSize: a
+// refusal of this adapter, not an answer of the bucket (no status).
+func tooLarge(err error) error {
+	return &BucketError{Op: "get", Code: "EntityTooLarge", Err: err}
 }
 
 // quoteETag returns etag in quotes, as S3 conditions expect it.

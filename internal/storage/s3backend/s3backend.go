@@ -55,7 +55,8 @@
 // headers, and translate error answers with the same table (see
 // translateAnswer). Buckets whose endpoint needs anything else (S3 Express
 // session auth, SigV4a, endpoint headers, rules that fail) and empty keys
-// take the SDK path, as do all other operations.
+// take the SDK path, as do all other operations, and every request of a
+// Backend built with Options.DisableFastPath.
 //
 // Two differences from the SDK path, both deliberate: the fast path does
 // not retry (net/http itself resends a GET or HEAD whose reused keep-alive
@@ -113,6 +114,15 @@ type Options struct {
 	PingBucket string
 	// PingTimeout bounds Ping; zero means DefaultPingTimeout.
 	PingTimeout time.Duration
+	// DisableFastPath sends every request through the SDK's middleware
+	// stack (and its retryer) instead of the fast path (see the package
+	// doc): for a client whose requests are few and must behave exactly
+	// as the SDK intends, such as the config sync bucket's.
+	DisableFastPath bool
+	// Retryer, when set, builds the SDK's retryer (see aws.Config.Retryer);
+	// nil: the SDK's default standard retryer. Requests whose body is
+	// streamed (PutObject, UploadPart) are never retried either way.
+	Retryer func() aws.Retryer
 }
 
 // Backend is a storage.Backend talking to an S3-compatible service. It is
@@ -177,15 +187,21 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		so.DisableLogOutputChecksumValidationSkipped = true
+		if o.Retryer != nil {
+			so.Retryer = o.Retryer()
+		}
 	})
-	return &Backend{
+	b := &Backend{
 		name:        o.Name,
 		region:      o.Region,
 		client:      client,
-		fast:        newFastPath(client, time.Now),
 		pingBucket:  o.PingBucket,
 		pingTimeout: o.PingTimeout,
-	}, nil
+	}
+	if !o.DisableFastPath {
+		b.fast = newFastPath(client, time.Now)
+	}
+	return b, nil
 }
 
 // newHTTPClient is the HTTP client of a proxy: many idle connections per
