@@ -194,13 +194,6 @@ func (r *response) obj(t testing.TB) map[string]any {
 	return m
 }
 
-// errCode returns the "error" of an error answer.
-func (r *response) errCode(t testing.TB) string {
-	t.Helper()
-	s, _ := r.obj(t)["error"].(string)
-	return s
-}
-
 // do sends method path with body: nil for none, a string or []byte sent
 // as is, anything else encoded as JSON. JSON content type unless ctype
 // overrides it.

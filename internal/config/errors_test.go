@@ -221,14 +221,14 @@ advanced:
 		"BOOT_PW": "bootstrap-pw", "ALICE_SECRET": "alice-secret-value",
 		"OIDC_SECRET": "oidc-secret-value", "MINIO_SECRET": "minio-secret-value",
 	}
-	cfg, _, err := Parse("x", []byte(doc), envMap(env))
+	_, _, err := Parse("x", []byte(doc), envMap(env))
 	// node_id is not a secret: ${...} stays literal there and is then invalid.
 	var errs *Errors
 	if !errors.As(err, &errs) || len(errs.List) != 1 || errs.List[0].Path != "advanced.node_id" {
 		t.Fatalf("want exactly one error at advanced.node_id, got %v", err)
 	}
 	doc = strings.Replace(doc, "node_id: ${NOT_A_SECRET}", "node_id: n1", 1)
-	cfg = mustParse(t, doc, env)
+	cfg := mustParse(t, doc, env)
 	checks := []struct{ name, got, want string }{
 		{"bootstrap_password", cfg.Access.BootstrapPassword, "bootstrap-pw"},
 		{"alice secret", cfg.Access.IAM.Users[0].SecretAccessKey, "alice-secret-value"},

@@ -113,14 +113,6 @@ func (d *decoder) literal(word string) error {
 	return nil
 }
 
-// null consumes a null literal if there is one.
-func (d *decoder) null() (bool, error) {
-	if d.peek() != 'n' {
-		return false, nil
-	}
-	return true, d.literal("null")
-}
-
 // typeErr reports a value of the wrong kind. It checks the value's syntax
 // first, so a syntax error is reported as such.
 func (d *decoder) typeErr(want string) error {

@@ -67,7 +67,6 @@ type chunkGen struct {
 	i       int
 	pending string
 	data    int // zero bytes left in the current chunk
-	crlf    bool
 }
 
 func (g *chunkGen) Read(p []byte) (int, error) {

@@ -49,7 +49,6 @@ func TestPathEscapesRejected(t *testing.T) {
 	b, parent := newInParent(t)
 	ctx := context.Background()
 	mustBucket(t, b, "bkt")
-	before := treeOf(t, parent)
 
 	badKeys := map[string]error{
 		"../x":                    s3err.ErrInvalidObjectName,
@@ -108,7 +107,7 @@ func TestPathEscapesRejected(t *testing.T) {
 		}},
 	}
 	mustPut(t, b, "bkt", "src", "source")
-	before = treeOf(t, parent)
+	before := treeOf(t, parent)
 
 	for key, want := range badKeys {
 		if want == nil {

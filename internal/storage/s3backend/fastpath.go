@@ -86,8 +86,10 @@ type target struct {
 // (legacy endpoint resolver, FIPS pseudo-regions, no credentials).
 func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
 	o := client.Options()
+	//lint:ignore SA1019 the deprecated field is read only to detect a client that uses it, which the fast path does not reproduce
+	legacyResolver := o.EndpointResolver != nil
 	if o.Credentials == nil || o.HTTPClient == nil || o.EndpointResolverV2 == nil ||
-		o.EndpointResolver != nil || o.Region == "" || strings.Contains(o.Region, "fips") {
+		legacyResolver || o.Region == "" || strings.Contains(o.Region, "fips") {
 		return nil
 	}
 	return &fastPath{
