@@ -4,11 +4,15 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
@@ -17,17 +21,19 @@ import (
 // s3api versioning calls) against every dgp target.
 func TestAWSCLIv2(t *testing.T) {
 	bin := lookBin(t, "DGP_TEST_AWS_CLI", "the AWS CLI v2 (apt-get install awscli)")
-	forEachDGP(t, func(t *testing.T, tg *target) { awsCLISuite(t, bin, tg) })
+	forEachDGP(t, func(t *testing.T, tg *target) { awsCLISuite(t, bin, tg, "X-Amz-Signature=") })
 }
 
 // TestAWSCLIv1 runs the AWS CLI v1 (the machine image's pyenv `aws`; its
 // `s3 presign` emits SigV2 query-string URLs) against every dgp target.
 func TestAWSCLIv1(t *testing.T) {
 	bin := lookBin(t, "DGP_TEST_AWS_CLI_V1", "no AWS CLI v1 on this machine (.ci/run exports the first `aws` on PATH whose --version says aws-cli/1.)")
-	forEachDGP(t, func(t *testing.T, tg *target) { awsCLISuite(t, bin, tg) })
+	forEachDGP(t, func(t *testing.T, tg *target) { awsCLISuite(t, bin, tg, "AWSAccessKeyId=") })
 }
 
-func awsCLISuite(t *testing.T, bin string, tg *target) {
+// awsCLISuite runs one AWS CLI against tg; presignMark is what its `s3
+// presign` URLs must hold (SigV4 or SigV2 query parameters).
+func awsCLISuite(t *testing.T, bin string, tg *target, presignMark string) {
 	home := t.TempDir()
 	env := testutil.Env(
 		"AWS_ACCESS_KEY_ID="+tg.AccessKey, "AWS_SECRET_ACCESS_KEY="+tg.SecretKey,
@@ -81,12 +87,15 @@ func awsCLISuite(t *testing.T, bin string, tg *target) {
 		t.Errorf("second sync uploaded again:\n%s", out)
 	}
 	aws("s3", "rm", s3url+"/tree/a.txt")
-	if out := aws("s3", "ls", s3url+"/tree/"); strings.Contains(out, "a.txt") {
-		t.Errorf("s3 rm: a.txt still listed:\n%s", out)
+	if _, err := tg.SDK().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: awssdk.String("tree/a.txt")}); !isCode(err, "NotFound") {
+		t.Errorf("s3 rm: HEAD of the removed key: want NotFound, got %v", err)
 	}
 
 	// Presigned GET (v2: SigV4 query; v1: SigV2 query).
 	url := strings.TrimSpace(aws("s3", "presign", s3url+"/one/a.txt", "--expires-in", "300"))
+	if !strings.Contains(url, presignMark) {
+		t.Errorf("s3 presign: want a URL with %s, got %s", presignMark, url)
+	}
 	status, body := fetch(t, tg, url)
 	mustStatus(t, "GET presigned "+url, status, 200, body)
 	if !bytes.Equal(body, fx["a.txt"]) {

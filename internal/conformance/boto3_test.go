@@ -11,8 +11,9 @@ import (
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// boto3Script is the boto3 suite: it asserts what it gets back and prints
-// "boto3 suite OK" at the end. Its environment: EP, AK, SK, BUCKET, CA.
+// boto3Script is the boto3 suite: it checks what it gets back, exits
+// non-zero listing every failed check, else prints "boto3 suite OK".
+// Checks named in PENDING (comma-separated) are printed, not failed. Its environment: EP, AK, SK, BUCKET, CA, PENDING.
 const boto3Script = `
 import os, ssl, sys, uuid, urllib.request
 import boto3
@@ -24,9 +25,15 @@ s3 = boto3.client("s3", endpoint_url=ep, aws_access_key_id=os.environ["AK"], aws
                   config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 ctx = ssl.create_default_context(cafile=ca) if ca else None
 
+failures = []
+pending = set(filter(None, os.environ.get("PENDING", "").split(",")))
 def check(what, got, want):
     if got != want:
-        sys.exit("%s: got %r, want %r" % (what, got, want))
+        msg = "%s: got %r, want %r" % (what, got, want)
+        if what in pending:
+            print("PENDING " + msg)
+        else:
+            failures.append(msg)
 
 s3.create_bucket(Bucket=bucket)
 s3.put_object(Bucket=bucket, Key="a.txt", Body=b"alpha", ContentType="text/plain", Metadata={"Color": "Blue"})
@@ -87,6 +94,8 @@ req = urllib.request.Request(post["url"], data=b"".join(parts), method="POST",
 with urllib.request.urlopen(req, context=ctx) as resp:
     check("post status", resp.status, 204)
 check("posted object", s3.get_object(Bucket=bucket, Key="up/hello.txt")["Body"].read(), b"posted by boto3")
+if failures:
+    sys.exit("\n".join(failures))
 print("boto3 suite OK")
 `
 
@@ -104,9 +113,15 @@ func TestBoto3(t *testing.T) {
 		}
 		env := testutil.Env("EP="+tg.URL, "AK="+tg.AccessKey, "SK="+tg.SecretKey, "BUCKET="+bucket, "CA="+ca,
 			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_CA_BUNDLE=", "PYTHONDONTWRITEBYTECODE=1")
+		env = append(env, "PENDING="+strings.Join(pendingNames("boto3", tg.Name), ","))
 		out := runCmd(t, env, py, script)
 		if !strings.Contains(out, "boto3 suite OK") {
 			t.Fatalf("boto3 suite did not finish:\n%s", out)
+		}
+		for _, l := range nonEmptyLines(out) {
+			if strings.HasPrefix(l, "PENDING ") {
+				t.Logf("%s (known dgp bug, pending_test.go)", l)
+			}
 		}
 	})
 }

@@ -43,7 +43,6 @@ func TestDifferentialACL(t *testing.T) {
 			{Name: "put-bucket-acl-canned-private", Method: "PUT", Path: "/{bucket}?acl", Header: acl("private")},
 			{Name: "put-bucket-acl-canned-public", Method: "PUT", Path: "/{bucket}?acl", Header: acl("public-read")},
 			{Name: "get-object-acl-missing", Method: "GET", Path: "/{bucket}/nope?acl"},
-			{Name: "list-after", Method: "GET", Path: "/{bucket}?list-type=2"},
 		},
 	})
 }

@@ -28,8 +28,8 @@ import (
 
 // A differential scenario is a sequence of raw, SigV4-signed requests sent
 // in the same order to MinIO directly (the reference), to dgp on a
-// directory and to dgp in front of MinIO. Each answer is normalised (see
-// normalise.go's rules in normalise_test.go) and compared field by field
+// directory and to dgp in front of MinIO. Each answer is normalised (the
+// rules are on type answer, normalise_test.go) and compared field by field
 // with MinIO's; a field where MinIO is known to differ from AWS S3 is
 // compared with AWS's documented answer instead (divergences_test.go).
 
@@ -64,6 +64,9 @@ type step struct {
 	// object form); it must not sign it: send does unless Unsigned.
 	Build    func(rc *runCtx) (*http.Request, []byte, error)
 	Unsigned bool
+	// StatusOnly compares only status and error code: for answers whose
+	// headers S3 does not document (a HEAD's 416), said at the step.
+	StatusOnly bool
 	// Save records raw values of this answer for later templates:
 	// var name -> "header:Name" or "body:Path/To/Element" (first match).
 	Save map[string]string
@@ -168,8 +171,12 @@ func (rc *runCtx) save(st step, raw rawAnswer) {
 }
 
 // runScenarioOn runs every step of sc on tg and returns the normalised answers.
-func runScenarioOn(t *testing.T, sc scenario, tg *target) ([]answer, *runCtx) {
-	rc := &runCtx{tg: tg, client: tg.HTTPClient(), buckets: map[string]string{}, vars: map[string]string{}, ids: map[string]map[string]string{}}
+func runScenarioOn(sc scenario, tg *target) ([]answer, *runCtx) {
+	client := tg.HTTPClient()
+	// Redirects (POST's success_action_redirect) are answers to compare,
+	// not to follow.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	rc := &runCtx{tg: tg, client: client, buckets: map[string]string{}, vars: map[string]string{}, ids: map[string]map[string]string{}}
 	for _, b := range sc.Buckets {
 		rc.buckets[b] = testutil.UniqueName("cf-" + b)
 	}
@@ -200,7 +207,7 @@ func runDifferential(t *testing.T, sc scenario) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], ctxs[i] = runScenarioOn(t, sc, tg)
+			results[i], ctxs[i] = runScenarioOn(sc, tg)
 		}()
 	}
 	wg.Wait()
@@ -227,11 +234,32 @@ func runDifferential(t *testing.T, sc scenario) {
 	}
 }
 
+// problem is one field where a dgp answer is not what it should be.
+type problem struct{ field, msg string }
+
 // compareAnswers reports every field where got (a dgp target) differs from
-// want (MinIO), applying the divergence list.
+// want (MinIO), applying the divergence list. A problem listed as pending
+// (pending_test.go) is logged instead of failing the test.
 func compareAnswers(t *testing.T, step, tgName string, want, got answer) {
 	t.Helper()
-	var problems []string
+	var problems []problem
+	report := func(field, format string, args ...any) {
+		problems = append(problems, problem{field, fmt.Sprintf(format, args...)})
+	}
+	defer func() {
+		t.Helper()
+		var failed []string
+		for _, p := range problems {
+			if why, ok := pendingFor("diff:"+step, p.field, tgName); ok {
+				t.Logf("PENDING %s on %s: %s (known dgp bug: %s)", step, tgName, p.msg, why)
+				continue
+			}
+			failed = append(failed, p.msg)
+		}
+		if len(failed) > 0 {
+			t.Errorf("%s on %s differs:\n  %s", step, tgName, strings.Join(failed, "\n  "))
+		}
+	}()
 	keys := map[string]bool{}
 	for k := range want.Fields {
 		keys[k] = true
@@ -244,9 +272,9 @@ func compareAnswers(t *testing.T, step, tgName string, want, got answer) {
 		if d.Field == "answer" {
 			// The whole answer differs: compare status and code only.
 			if g := got.Fields["status"] + " " + got.Fields["code"]; !matches(d.AWS, g) {
-				t.Errorf("%s on %s: got %q, AWS answers %q (%s; %s)", step, tgName, g, d.AWS, d.Why, d.Doc)
+				report("answer", "got %q, AWS answers %q (%s; %s)", g, d.AWS, d.Why, d.Doc)
 			}
-			if w := want.Fields["status"] + " " + want.Fields["code"]; w != d.MinIO {
+			if w := want.Fields["status"] + " " + want.Fields["code"]; !matches(d.MinIO, w) {
 				t.Logf("%s: MinIO now answers %q, the divergence list says %q: update it", step, w, d.MinIO)
 			}
 			return
@@ -258,18 +286,18 @@ func compareAnswers(t *testing.T, step, tgName string, want, got answer) {
 			gRest, gSel = splitLines(gotBody, p)
 			wantBody, gotBody = wRest, gRest
 			if !matches(d.AWS, strings.Join(gSel, "\n")) {
-				problems = append(problems, fmt.Sprintf("%s: got %q, AWS answers %q (%s; %s)", d.Field, gSel, d.AWS, d.Why, d.Doc))
+				report(d.Field, "%s: got %q, AWS answers %q (%s; %s)", d.Field, gSel, d.AWS, d.Why, d.Doc)
 			}
-			if strings.Join(wSel, "\n") != d.MinIO {
+			if !matches(d.MinIO, strings.Join(wSel, "\n")) {
 				t.Logf("%s %s: MinIO now answers %q, the divergence list says %q: update it", step, d.Field, wSel, d.MinIO)
 			}
 			continue
 		}
 		delete(keys, d.Field)
 		if !matches(d.AWS, got.Fields[d.Field]) {
-			problems = append(problems, fmt.Sprintf("%s: got %q, AWS answers %q (%s; %s)", d.Field, got.Fields[d.Field], d.AWS, d.Why, d.Doc))
+			report(d.Field, "%s: got %q, AWS answers %q (%s; %s)", d.Field, got.Fields[d.Field], d.AWS, d.Why, d.Doc)
 		}
-		if want.Fields[d.Field] != d.MinIO {
+		if !matches(d.MinIO, want.Fields[d.Field]) {
 			t.Logf("%s %s: MinIO now answers %q, the divergence list says %q: update it", step, d.Field, want.Fields[d.Field], d.MinIO)
 		}
 	}
@@ -280,14 +308,11 @@ func compareAnswers(t *testing.T, step, tgName string, want, got answer) {
 	sort.Strings(sorted)
 	for _, k := range sorted {
 		if want.Fields[k] != got.Fields[k] {
-			problems = append(problems, fmt.Sprintf("%s: got %q, MinIO %q", k, got.Fields[k], want.Fields[k]))
+			report(k, "%s: got %q, MinIO %q", k, got.Fields[k], want.Fields[k])
 		}
 	}
 	if d := diffLines(wantBody, gotBody); d != "" {
-		problems = append(problems, "body (- MinIO, + "+tgName+"):\n"+d)
-	}
-	if len(problems) > 0 {
-		t.Errorf("%s on %s differs from MinIO:\n  %s", step, tgName, strings.Join(problems, "\n  "))
+		report("body", "body (- MinIO, + %s):\n%s", tgName, d)
 	}
 }
 

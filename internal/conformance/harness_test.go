@@ -3,7 +3,9 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -133,12 +135,14 @@ func minioTarget(t *testing.T) *target {
 }
 
 // forEachDGP runs suite as a subtest against dgp on a directory and dgp in
-// front of MinIO, each over HTTP and HTTPS (four instances).
+// front of MinIO, each over HTTP and HTTPS (four instances, in parallel:
+// the clients spend most of their time starting up).
 func forEachDGP(t *testing.T, suite func(t *testing.T, tg *target)) {
 	testutil.RequireMinIO(t)
 	for _, kind := range []backendKind{onDirectory, onMinIO} {
 		for _, scheme := range []string{"http", "https"} {
 			t.Run(string(kind)+"/"+scheme, func(t *testing.T) {
+				t.Parallel()
 				var ca *testutil.TestCA
 				if scheme == "https" {
 					ca = testutil.NewTestCA(t)
@@ -149,7 +153,7 @@ func forEachDGP(t *testing.T, suite func(t *testing.T, tg *target)) {
 	}
 }
 
-// runCmd runs a client program with env and returns its combined output.
+// runCmd runs a client program with env and returns its standard output.
 // It fails the test when the program fails.
 func runCmd(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
@@ -164,13 +168,19 @@ func runCmd(t *testing.T, env []string, name string, args ...string) string {
 	return out
 }
 
-// tryCmd runs a client program and returns its output and error.
+// tryCmd runs a client program and returns its standard output; the error
+// carries its standard error.
 func tryCmd(env []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
-	out, err := cmd.CombinedOutput()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		err = fmt.Errorf("%w; stderr:\n%s", err, stderr.String())
+	}
 	return string(out), err
 }
 

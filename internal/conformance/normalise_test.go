@@ -26,6 +26,8 @@ import (
 //   - dates become {var} when equal to a scenario var, else {date};
 //     Last-Modified headers become "present";
 //   - real bucket names become {placeholder} and the target's host {host};
+//     MinIO's "[minio_cache:...]" marker suffixes are removed; a
+//     Location's query parameters are sorted;
 //   - RequestId and HostId are dropped, and so are empty elements (clients
 //     read <Prefix></Prefix> and no Prefix alike); error bodies compare by
 //     Code only (Message is free text);
@@ -39,24 +41,51 @@ type answer struct {
 }
 
 // comparedHeaders are the S3-documented headers compared on every answer.
-var comparedHeaders = []string{
-	"ETag", "X-Amz-Version-Id", "X-Amz-Delete-Marker", "Content-Range", "Last-Modified",
-	"X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date", "X-Amz-Object-Lock-Legal-Hold", "Location",
+func comparedHeaders() []string {
+	return []string{
+		"ETag", "X-Amz-Version-Id", "X-Amz-Delete-Marker", "Content-Range", "Last-Modified",
+		"X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date", "X-Amz-Object-Lock-Legal-Hold", "Location",
+	}
 }
 
-// idKinds maps element and header names holding ids to their placeholder kind.
-var idKinds = map[string]string{
-	"VersionId": "v", "VersionIdMarker": "v", "NextVersionIdMarker": "v", "X-Amz-Version-Id": "v",
-	"UploadId": "u", "UploadIdMarker": "u", "NextUploadIdMarker": "u",
-	"ContinuationToken": "t", "NextContinuationToken": "t",
-	"ID": "owner", "DisplayName": "ownername",
+// idKind names the placeholder kind of element and header names that hold
+// ids ("" for other names).
+func idKind(name string) string {
+	switch name {
+	case "VersionId", "VersionIdMarker", "NextVersionIdMarker", "X-Amz-Version-Id":
+		return "v"
+	case "UploadId", "UploadIdMarker", "NextUploadIdMarker":
+		return "u"
+	case "ContinuationToken", "NextContinuationToken":
+		return "t"
+	case "ID":
+		return "owner"
+	case "DisplayName":
+		return "ownername"
+	}
+	return ""
 }
 
-// listEntries are the repeated elements whose order is compared.
-var listEntries = map[string]bool{
-	"Version": true, "DeleteMarker": true, "Contents": true, "CommonPrefixes": true, "Upload": true,
-	"Part": true, "Deleted": true, "Error": true, "Grant": true, "Bucket": true,
+// listEntry names the counter that numbers the repeated element
+// "Parent/Element" ("" when it is not a list entry): versions and delete
+// markers share one, so their interleaving compares; common prefixes have
+// their own, since S3 lists them apart.
+func listEntry(parentAndName string) string {
+	switch parentAndName {
+	case "ListVersionsResult/Version", "ListVersionsResult/DeleteMarker":
+		return "versions"
+	case "ListVersionsResult/CommonPrefixes", "ListBucketResult/CommonPrefixes", "ListMultipartUploadsResult/CommonPrefixes":
+		return "prefixes"
+	case "ListBucketResult/Contents", "ListMultipartUploadsResult/Upload", "ListPartsResult/Part",
+		"DeleteResult/Deleted", "DeleteResult/Error", "AccessControlList/Grant", "Buckets/Bucket":
+		return parentAndName
+	}
+	return ""
 }
+
+// minioCacheSuffix is what MinIO appends to listing markers
+// ("k1[minio_cache:v2,return:]"), an internal cache hint no S3 client reads.
+var minioCacheSuffix = regexp.MustCompile(`\[minio_cache:[^\]]*\]$`)
 
 func (rc *runCtx) normalise(st step, raw rawAnswer) answer {
 	a := answer{Fields: map[string]string{}}
@@ -65,7 +94,7 @@ func (rc *runCtx) normalise(st step, raw rawAnswer) answer {
 		return a
 	}
 	a.Fields["status"] = strconv.Itoa(raw.Status)
-	for _, h := range comparedHeaders {
+	for _, h := range comparedHeaders() {
 		v := raw.Header.Get(h)
 		switch {
 		case v == "":
@@ -102,17 +131,23 @@ func (rc *runCtx) normalise(st step, raw rawAnswer) answer {
 		}
 		sort.Strings(a.Body)
 	}
-	if st.Method == http.MethodHead || (raw.Status < 300 && !isXML && len(raw.Body) == 0 && raw.Header.Get("Content-Length") != "0") {
-		if raw.Status < 300 {
-			a.Fields["header:Content-Length"] = raw.Header.Get("Content-Length")
-		}
+	if st.Method == http.MethodHead && raw.Status < 300 {
+		a.Fields["header:Content-Length"] = raw.Header.Get("Content-Length")
+		a.Fields["header:Content-Type"] = raw.Header.Get("Content-Type")
+	}
+	if st.StatusOnly {
+		return answer{Fields: map[string]string{"status": a.Fields["status"], "code": a.Fields["code"]}}
 	}
 	return a
 }
 
 // value normalises one header or element value named name.
 func (rc *runCtx) value(name, v string) string {
-	if kind, ok := idKinds[name]; ok && v != "null" && v != "" {
+	v = minioCacheSuffix.ReplaceAllString(v, "")
+	if name == "Location" {
+		v = sortQuery(v)
+	}
+	if kind := idKind(name); kind != "" && v != "null" && v != "" {
 		m := rc.ids[kind]
 		if m == nil {
 			m = map[string]string{}
@@ -193,7 +228,7 @@ func flattenXML(doc []byte) ([]leaf, error) {
 		name     string
 		text     strings.Builder
 		children int
-		entries  int
+		entries  map[string]int
 	}
 	var stack []*frame
 	var out []leaf
@@ -212,9 +247,12 @@ func flattenXML(doc []byte) ([]leaf, error) {
 			if len(stack) > 0 {
 				parent := stack[len(stack)-1]
 				parent.children++
-				if listEntries[seg] {
-					seg = fmt.Sprintf("%s[%03d]", seg, parent.entries)
-					parent.entries++
+				if counter := listEntry(parent.name + "/" + seg); counter != "" {
+					if parent.entries == nil {
+						parent.entries = map[string]int{}
+					}
+					seg = fmt.Sprintf("%s[%03d]", seg, parent.entries[counter])
+					parent.entries[counter]++
 				}
 				path = parent.path + "/" + seg
 			}
@@ -245,3 +283,15 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 
 // stripIndexes removes list-entry positions from a path.
 func stripIndexes(p string) string { return indexRE.ReplaceAllString(p, "") }
+
+// sortQuery sorts the query parameters of a URL (a redirect's Location),
+// whose order no client depends on.
+func sortQuery(v string) string {
+	base, q, ok := strings.Cut(v, "?")
+	if !ok {
+		return v
+	}
+	params := strings.Split(q, "&")
+	sort.Strings(params)
+	return base + "?" + strings.Join(params, "&")
+}

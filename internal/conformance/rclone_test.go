@@ -40,6 +40,7 @@ func rcloneSuite(t *testing.T, bin string, tg *target) {
 			env = append(env, kv)
 		}
 	}
+	testutil.Must(t, os.WriteFile(filepath.Join(home, "rclone.conf"), nil, 0o600), "write rclone.conf")
 	rclone := func(args ...string) string {
 		t.Helper()
 		if tg.CA != nil {

@@ -113,9 +113,7 @@ func sdkObjectLock(t *testing.T, tg *target, c *s3.Client) {
 		t.Errorf("retention: %+v", ret.Retention)
 	}
 	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: put.VersionId})
-	if !isCode(err, "AccessDenied") {
-		t.Errorf("deleting a governed version: want AccessDenied, got %v", err)
-	}
+	expectCode(t, tg, "delete-governed", err, "AccessDenied")
 	_, err = c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("k"), VersionId: put.VersionId,
 		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}})
 	testutil.Must(t, err, "legal hold on")
@@ -125,9 +123,7 @@ func sdkObjectLock(t *testing.T, tg *target, c *s3.Client) {
 		t.Errorf("legal hold: %q", lh.LegalHold.Status)
 	}
 	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: put.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-	if !isCode(err, "AccessDenied") {
-		t.Errorf("deleting a held version with bypass: want AccessDenied, got %v", err)
-	}
+	expectCode(t, tg, "delete-held", err, "AccessDenied")
 	_, err = c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("k"), VersionId: put.VersionId,
 		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}})
 	testutil.Must(t, err, "legal hold off")
@@ -146,9 +142,7 @@ func sdkACL(t *testing.T, tg *target, c *s3.Client) {
 		testutil.Must(t, err, "put with ACL %s", acl)
 	}
 	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("pub"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
-	if !isCode(err, "AccessControlListNotSupported") {
-		t.Errorf("put with ACL public-read: want AccessControlListNotSupported, got %v", err)
-	}
+	expectCode(t, tg, "put-public-read", err, "AccessControlListNotSupported")
 	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(*b + "-pub"), ACL: types.BucketCannedACLPublicRead})
 	if !isCode(err, "InvalidBucketAclWithObjectOwnership") {
 		t.Errorf("create bucket public-read: want InvalidBucketAclWithObjectOwnership, got %v", err)
@@ -167,4 +161,18 @@ func sdkACL(t *testing.T, tg *target, c *s3.Client) {
 	if len(bacl.Grants) != 1 || bacl.Grants[0].Permission != types.PermissionFullControl {
 		t.Errorf("bucket ACL grants %+v", bacl.Grants)
 	}
+}
+
+// expectCode fails the test unless err is the S3 error code; a check
+// listed in pending_test.go ("sdk:<check>") is logged instead.
+func expectCode(t *testing.T, tg *target, check string, err error, code string) {
+	t.Helper()
+	if isCode(err, code) {
+		return
+	}
+	if why, ok := pendingFor("sdk:"+check, "", tg.Name); ok {
+		t.Logf("PENDING sdk:%s on %s: want %s, got %v (known dgp bug: %s)", check, tg.Name, code, err, why)
+		return
+	}
+	t.Errorf("%s: want %s, got %v", check, code, err)
 }
