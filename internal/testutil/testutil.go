@@ -1,6 +1,8 @@
 // Package testutil holds helpers shared by the tests of several packages:
-// the servers the CI harness started (MinIO, NATS, the AWS CLI), a test CA
-// for TLS, and RetryUntil for asynchronous assertions. Only tests import it.
+// the servers the CI harness started (MinIO, NATS, the AWS CLI), private
+// servers a test starts and stops (MinIO, nats-server, goaws, through
+// internal/testharness), a test CA for TLS, RetryUntil for asynchronous
+// assertions, a manual Clock, and test data (BigIAM). Only tests import it.
 package testutil
 
 import (

@@ -88,3 +88,16 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 	b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 	Must(t, os.WriteFile(path, b, 0o600), "write %s", path)
 }
+
+// MinIOCertsDir returns a new directory holding the server certificate and
+// key under the names MinIO's --certs-dir expects (public.crt, private.key).
+func (c *TestCA) MinIOCertsDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for src, dst := range map[string]string{c.CertFile: "public.crt", c.KeyFile: "private.key"} {
+		b, err := os.ReadFile(src)
+		Must(t, err, "read %s", src)
+		Must(t, os.WriteFile(filepath.Join(dir, dst), b, 0o600), "write %s", dst)
+	}
+	return dir
+}

@@ -5,19 +5,9 @@ package s3backend
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,60 +17,19 @@ import (
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// writeSelfSignedCert writes MinIO's public.crt / private.key for 127.0.0.1
-// into dir and returns a pool trusting it.
-func writeSelfSignedCert(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "dgp-test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "public.crt"), certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	if err := os.WriteFile(filepath.Join(dir, "private.key"), keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return pool
-}
-
 // startTLSMinIO runs a private MinIO over HTTPS (DGP_TEST_MINIO_BIN) for the
 // test and returns a Backend on it using a caller-supplied HTTP client.
 func startTLSMinIO(t *testing.T) *Backend {
 	t.Helper()
 	minioEnv(t)
-	certs := t.TempDir()
-	pool := writeSelfSignedCert(t, certs)
+	ca := testutil.NewTestCA(t)
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:   &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2: true,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	m := testutil.StartMinIOWith(t, testharness.MinIOOptions{
-		User: "tlsadmin", Password: "tlsadmin-secret", CertsDir: certs, HealthClient: &http.Client{Transport: tr},
+		User: "tlsadmin", Password: "tlsadmin-secret", CertsDir: ca.MinIOCertsDir(t), HealthClient: &http.Client{Transport: tr},
 	})
 	b, err := New(context.Background(), Options{
 		Name:            "tls-minio",
