@@ -35,8 +35,8 @@ func objectKind(versionID string) resourceKind {
 // translate turns an SDK error into an *s3err.Error, keeping the upstream S3
 // code and HTTP status:
 //
-//   - a code from the s3err table becomes that entry (upstream status and
-//     message kept, the SDK error wrapped as the cause);
+//   - a code from the s3err table becomes that entry (upstream message
+//     kept, the SDK error wrapped as the cause);
 //   - a code the SDK derived from the status because the answer had no body
 //     (HEAD requests: "NotFound", "Forbidden", ...) falls back to the status;
 //   - any other code is passed through with the upstream status;
@@ -44,7 +44,9 @@ func objectKind(versionID string) resourceKind {
 //     ServiceUnavailable wrapping the cause; SDK input validation failures
 //     are InvalidArgument.
 //
-// Message text is never inspected. translate(nil, _) is nil.
+// Codes from the table get the table's (AWS's) status. Message text is
+// inspected once, for MinIO's object lock refusal (see translateAnswer).
+// translate(nil, _) is nil.
 func translate(err error, kind resourceKind) error {
 	if err == nil {
 		return nil
@@ -112,6 +114,11 @@ func unreachable(cause error) error {
 	return s3err.ErrServiceUnavailable.WithMessage("%s", "The storage backend is unreachable.").WithCause(cause)
 }
 
+// minioWORMMessage is in MinIO's answer to a delete or retention change
+// that object lock refuses ("Object is WORM protected and cannot be
+// overwritten").
+const minioWORMMessage = "WORM protected"
+
 // translateAnswer maps an upstream error answer (HTTP status, S3 error code
 // and message as the service sent them, code and message empty when the
 // answer had no usable body) to an *s3err.Error wrapping cause. Both the SDK
@@ -124,11 +131,19 @@ func translateAnswer(status int, code, msg string, kind resourceKind, cause erro
 		return fromStatus(status, code, kind, cause)
 	}
 
+	if code == "InvalidRequest" && strings.Contains(msg, minioWORMMessage) {
+		// MinIO refuses to delete or shorten a locked version with 400
+		// InvalidRequest; AWS S3, which dgp follows, answers 403
+		// AccessDenied. The message is the only mark of it.
+		out := *s3err.ErrObjectLockedAccessDenied
+		out.Err = cause
+		return &out
+	}
 	if e := tableError(code); e != nil {
+		// The table's status is AWS S3's for the code; where an upstream
+		// sends another (MinIO: 400 for InvalidBucketState and
+		// NoSuchObjectLockConfiguration), dgp answers as AWS does.
 		out := *e
-		if status != 0 {
-			out.Status = status
-		}
 		if msg != "" {
 			out.Message = msg
 		}

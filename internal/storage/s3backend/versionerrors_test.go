@@ -125,3 +125,26 @@ func TestWithAnswerHeadersLeavesTableAlone(t *testing.T) {
 		t.Errorf("no headers: want the error unchanged")
 	}
 }
+
+// TestTranslateFollowsAWS: where MinIO answers a code with another status
+// than AWS, or refuses a locked version with InvalidRequest, dgp answers
+// as AWS does.
+func TestTranslateFollowsAWS(t *testing.T) {
+	for _, c := range []struct {
+		status     int
+		code, msg  string
+		wantCode   string
+		wantStatus int
+	}{
+		{400, "InvalidBucketState", "", "InvalidBucketState", 409},
+		{400, "NoSuchObjectLockConfiguration", "", "NoSuchObjectLockConfiguration", 404},
+		{400, "InvalidRequest", "Object is WORM protected and cannot be overwritten", "AccessDenied", 403},
+		{400, "InvalidRequest", "Bucket is missing Object Lock Configuration", "InvalidRequest", 400},
+		{418, "SomethingElse", "teapot", "SomethingElse", 418},
+	} {
+		got := translateAnswer(c.status, c.code, c.msg, kindObject, nil)
+		if got.Code != c.wantCode || got.Status != c.wantStatus {
+			t.Errorf("translateAnswer(%d, %q, %q) = %d %s, want %d %s", c.status, c.code, c.msg, got.Status, got.Code, c.wantStatus, c.wantCode)
+		}
+	}
+}
