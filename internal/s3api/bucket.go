@@ -174,8 +174,9 @@ func (p listParams) enc(v string) xmlText {
 	return xmlText(v)
 }
 
-// s3URLEncode percent-encodes everything but unreserved characters and '/'
-// (space becomes %20, which every S3 client's decoder reads back).
+// s3URLEncode percent-encodes everything but unreserved characters and '/',
+// and writes a space as '+', as S3 and MinIO do (form encoding: botocore
+// decodes listings with unquote_plus; '+' itself is %2B).
 func s3URLEncode(v string) string {
 	const hexDigits = "0123456789ABCDEF"
 	n := 0
@@ -190,11 +191,14 @@ func s3URLEncode(v string) string {
 	out := make([]byte, 0, len(v)+2*n)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if keepUnencoded(c) {
+		switch {
+		case keepUnencoded(c):
 			out = append(out, c)
-			continue
+		case c == ' ':
+			out = append(out, '+')
+		default:
+			out = append(out, '%', hexDigits[c>>4], hexDigits[c&15])
 		}
-		out = append(out, '%', hexDigits[c>>4], hexDigits[c&15])
 	}
 	return string(out)
 }

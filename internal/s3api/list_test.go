@@ -146,12 +146,12 @@ func TestListObjectsPagination(t *testing.T) {
 	must(t, err, "put encoded key")
 	out, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, Prefix: aws.String("enc"), EncodingType: types.EncodingTypeUrl})
 	must(t, err, "list url-encoded")
-	if len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "enc%20dir/a%2Bb%26c.txt" || out.EncodingType != types.EncodingTypeUrl {
+	if len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "enc+dir/a%2Bb%26c.txt" || out.EncodingType != types.EncodingTypeUrl {
 		t.Fatalf("url encoding: %+v", out.Contents)
 	}
 	out, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, Prefix: aws.String("enc"), Delimiter: aws.String("/"), EncodingType: types.EncodingTypeUrl})
 	must(t, err, "list url-encoded prefixes")
-	if len(out.CommonPrefixes) != 1 || aws.ToString(out.CommonPrefixes[0].Prefix) != "enc%20dir/" {
+	if len(out.CommonPrefixes) != 1 || aws.ToString(out.CommonPrefixes[0].Prefix) != "enc+dir/" {
 		t.Fatalf("url-encoded prefixes: %+v", out.CommonPrefixes)
 	}
 

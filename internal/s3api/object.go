@@ -33,6 +33,10 @@ const maxUserMetadata = 2 << 10
 
 const metaPrefix = "X-Amz-Meta-"
 
+// metaHeaderPrefix is the prefix of user metadata response headers, as S3
+// writes them.
+const metaHeaderPrefix = "x-amz-meta-"
+
 // defaultContentType is what S3 stores for an object uploaded without a
 // Content-Type (an S3 backend's SDK would otherwise send its own default,
 // application/octet-stream).
@@ -119,7 +123,9 @@ func setObjectHeaders(h http.Header, info *storage.ObjectInfo) {
 	}
 	h.Set("Accept-Ranges", "bytes")
 	for k, v := range info.UserMetadata {
-		h.Set(metaPrefix+k, v)
+		// S3 sends user metadata names lower-case (clients such as boto3
+		// keep the case they receive), so bypass Set's canonical form.
+		h[metaHeaderPrefix+k] = []string{v}
 	}
 	for _, name := range storedHeaders() {
 		if v, ok := info.Headers[name]; ok && v != "" {

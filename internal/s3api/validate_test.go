@@ -3,11 +3,13 @@ package s3api
 import (
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 func TestValidBucketName(t *testing.T) {
@@ -132,7 +134,7 @@ func TestParseCopySource(t *testing.T) {
 func TestS3URLEncode(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain/key.txt": "plain/key.txt",
-		"a b+c":         "a%20b%2Bc",
+		"a b+c":         "a+b%2Bc",
 		"ü&=?#%":        "%C3%BC%26%3D%3F%23%25",
 		"":              "",
 	} {
@@ -271,5 +273,18 @@ func TestRequestID(t *testing.T) {
 	a, b := newRequestID(), newRequestID()
 	if len(a) != 16 || a == b || strings.ToUpper(a) != a {
 		t.Fatalf("request ids %q %q", a, b)
+	}
+}
+
+// TestUserMetadataHeadersLowerCase: S3 sends x-amz-meta-* names lower-case
+// on the wire (net/http would canonicalise them to X-Amz-Meta-Color).
+func TestUserMetadataHeadersLowerCase(t *testing.T) {
+	h := http.Header{}
+	setObjectHeaders(h, &storage.ObjectInfo{UserMetadata: map[string]string{"color": "blue"}})
+	if got := h["x-amz-meta-color"]; len(got) != 1 || got[0] != "blue" {
+		t.Fatalf("headers %v: want x-amz-meta-color: blue as written by S3", h)
+	}
+	if _, canonical := h["X-Amz-Meta-Color"]; canonical {
+		t.Fatalf("headers %v: the canonical form must not be sent", h)
 	}
 }

@@ -363,7 +363,7 @@ func TestListVersionsEncoding(t *testing.T) {
 		must(t, err, "put "+k)
 	}
 	status, body, _ := e.do("GET", "/venc?versions&encoding-type=url&delimiter=%2F", nil, nil)
-	if status != 200 || !strings.Contains(body, "<Prefix>a%20b/</Prefix>") || !strings.Contains(body, "<Key>top%2Bx</Key>") ||
+	if status != 200 || !strings.Contains(body, "<Prefix>a+b/</Prefix>") || !strings.Contains(body, "<Key>top%2Bx</Key>") ||
 		!strings.Contains(body, "<EncodingType>url</EncodingType>") || !strings.Contains(body, "<Delimiter>/</Delimiter>") {
 		t.Fatalf("encoded versions: %d %s", status, body)
 	}
