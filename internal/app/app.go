@@ -292,6 +292,8 @@ func buildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) 
 				AccessKeyID:     bc.AccessKeyID,
 				SecretAccessKey: bc.SecretAccessKey,
 				ForcePathStyle:  bc.ForcePathStyle,
+				DisableFastPath: !cfg.Advanced.S3FastPath,
+				Now:             now,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)

@@ -268,6 +268,11 @@ type AdvancedConfig struct {
 	LogFormat          string        `yaml:"log_format"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
 	MaxHeaderBytes     int           `yaml:"max_header_bytes"`
+	// S3FastPath sends the object requests of S3 backends (GET, HEAD,
+	// PUT, upload part) as plain signed HTTP requests rather than through
+	// the SDK's middleware (see package s3backend); false sends every
+	// request through the SDK. On by default.
+	S3FastPath bool `yaml:"s3_fast_path"`
 	// NodeID identifies this instance; empty means generated and kept in
 	// the data dir.
 	NodeID string `yaml:"node_id"`
@@ -339,6 +344,7 @@ func Default() *Config {
 			LogFormat:              LogFormatAuto,
 			ShutdownTimeout:        DefaultShutdownTimeout,
 			MaxHeaderBytes:         DefaultMaxHeaderBytes,
+			S3FastPath:             true,
 			ConfigSyncObjectKey:    DefaultConfigSyncObjectKey,
 			ConfigSyncPollInterval: DefaultConfigSyncPollInterval,
 			ConfigSyncRole:         SyncRoleWriter,

@@ -88,6 +88,8 @@ var keyCases = []keyCase{
 		get: func(c *Config) any { return c.Advanced.ShutdownTimeout }, want: 45 * time.Second},
 	{path: "advanced.max_header_bytes", env: "DGP_MAX_HEADER_BYTES", value: "131072", yaml: "131072",
 		get: func(c *Config) any { return c.Advanced.MaxHeaderBytes }, want: 131072},
+	{path: "advanced.s3_fast_path", env: "DGP_S3_FAST_PATH", value: "false", yaml: "false",
+		get: func(c *Config) any { return c.Advanced.S3FastPath }, want: false},
 	{path: "advanced.node_id", env: "DGP_NODE_ID", value: "node-a",
 		get: func(c *Config) any { return c.Advanced.NodeID }, want: "node-a"},
 	{path: "advanced.config_sync_bucket", env: "DGP_CONFIG_SYNC_BUCKET", value: "dgp-iam-sync",

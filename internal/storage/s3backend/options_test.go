@@ -60,3 +60,31 @@ func TestDisableFastPathUsesTheSDKRetryer(t *testing.T) {
 		})
 	}
 }
+
+// The fast path signs with the clock of Options.Now.
+func TestFastPathSignsWithTheGivenClock(t *testing.T) {
+	var date atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		date.Store(r.Header.Get("X-Amz-Date"))
+		w.Header().Set("ETag", `"abc"`)
+		w.Header().Set("Content-Length", "0")
+	}))
+	defer srv.Close()
+	at := time.Date(2021, 2, 3, 4, 5, 6, 0, time.UTC)
+	b, err := New(context.Background(), Options{
+		Endpoint: srv.URL, AccessKeyID: "key", SecretAccessKey: "secret", ForcePathStyle: true,
+		Now: func() time.Time { return at },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.fast == nil {
+		t.Fatal("no fast path")
+	}
+	if _, err := b.HeadObject(context.Background(), "bucket", "key", storage.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := date.Load(), "20210203T040506Z"; got != want {
+		t.Fatalf("X-Amz-Date %v, want %s", got, want)
+	}
+}

@@ -56,14 +56,15 @@
 // translateAnswer). Buckets whose endpoint needs anything else (S3 Express
 // session auth, SigV4a, endpoint headers, rules that fail) and empty keys
 // take the SDK path, as do all other operations, and every request of a
-// Backend built with Options.DisableFastPath.
+// Backend built with Options.DisableFastPath (advanced.s3_fast_path: false
+// for the data plane; always for the config sync bucket's client).
 //
 // Two differences from the SDK path, both deliberate: the fast path does
 // not retry (net/http itself resends a GET or HEAD whose reused keep-alive
 // connection turned out to be closed; any other failure goes back to the
-// client, whose own SDK retries), and it signs with the local clock (the
-// SDK corrects its clock after a RequestTimeTooSkewed answer, only on
-// retry).
+// client, whose own SDK retries), and it signs with the local clock
+// (Options.Now; the SDK corrects its clock after a RequestTimeTooSkewed
+// answer, only on retry).
 package s3backend
 
 import (
@@ -119,6 +120,9 @@ type Options struct {
 	// doc): for a client whose requests are few and must behave exactly
 	// as the SDK intends, such as the config sync bucket's.
 	DisableFastPath bool
+	// Now is the clock the fast path signs with; nil: time.Now. (The SDK
+	// path signs with the SDK's own clock.)
+	Now func() time.Time
 	// Retryer, when set, builds the SDK's retryer (see aws.Config.Retryer);
 	// nil: the SDK's default standard retryer. Requests whose body is
 	// streamed (PutObject, UploadPart) are never retried either way.
@@ -199,7 +203,11 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		pingTimeout: o.PingTimeout,
 	}
 	if !o.DisableFastPath {
-		b.fast = newFastPath(client, time.Now)
+		now := o.Now
+		if now == nil {
+			now = time.Now
+		}
+		b.fast = newFastPath(client, now)
 	}
 	return b, nil
 }
@@ -225,6 +233,10 @@ func newHTTPClient() *awshttp.BuildableClient {
 			tr.ResponseHeaderTimeout = 0
 		})
 }
+
+// FastPath reports whether object requests may take the fast path (see
+// the package doc): false for a Backend built with DisableFastPath.
+func (b *Backend) FastPath() bool { return b.fast != nil }
 
 // Name returns the configured backend name.
 func (b *Backend) Name() string { return b.name }
