@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
 // isS3Error asserts err is nil or an *s3err.Error with a client status.
@@ -82,7 +83,7 @@ func FuzzParseTarget(f *testing.F) {
 	f.Add("BUCKET.LOCALHOST.", "/a/../b")
 	f.Add("[::1]:80", "/_/api/admin")
 	f.Add("", "")
-	domains := normaliseDomains([]string{"localhost", "s3.example.com"})
+	domains := vhost.Normalise([]string{"localhost", "s3.example.com"})
 	f.Fuzz(func(t *testing.T, host, path string) {
 		tg := parseTarget(host, path, domains)
 		if !tg.HasKey && tg.Key != "" {

@@ -1,9 +1,10 @@
 package s3api
 
 import (
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
 // target is what a request addresses, before validation.
@@ -16,32 +17,14 @@ type target struct {
 	VirtualHost bool
 }
 
-// hostBucket returns the bucket named by host when host is
-// "<bucket>.<domain>[:port]" for one of domains (lower-case, without port).
-func hostBucket(host string, domains []string) (string, bool) {
-	if len(domains) == 0 || host == "" {
-		return "", false
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, d := range domains {
-		if len(host) > len(d)+1 && strings.HasSuffix(host, d) && host[len(host)-len(d)-1] == '.' {
-			return host[:len(host)-len(d)-1], true
-		}
-	}
-	return "", false
-}
-
 // parseTarget extracts bucket and key from the host and the decoded path.
 // Path style: "/bucket/key"; virtual-host style: Host "bucket.domain", path "/key".
 // A key keeps every byte after the separating '/', so "/b//k" yields key "/k"
 // (which validation rejects).
-func parseTarget(host, path string, domains []string) target {
+func parseTarget(host, path string, domains vhost.Domains) target {
 	var t target
 	rest := strings.TrimPrefix(path, "/")
-	if b, ok := hostBucket(host, domains); ok {
+	if b := domains.Bucket(host); b != "" {
 		t.Bucket, t.VirtualHost = b, true
 		if path == "" || path == "/" {
 			return t
@@ -58,22 +41,6 @@ func parseTarget(host, path string, domains []string) target {
 		t.Key, t.HasKey = k, true
 	}
 	return t
-}
-
-// normaliseDomains lower-cases domains, drops ports, dots and empties.
-func normaliseDomains(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, d := range in {
-		d = strings.TrimSpace(d)
-		if h, _, err := net.SplitHostPort(d); err == nil {
-			d = h
-		}
-		d = strings.ToLower(strings.Trim(d, "."))
-		if d != "" {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // parseCopySource splits an x-amz-copy-source header ("[/]bucket/key[?versionId=v]",

@@ -24,6 +24,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/sigv4"
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
 // Principal is an authenticated identity.
@@ -82,7 +83,7 @@ type Server struct {
 	verifier   *sigv4.Verifier
 	log        zerolog.Logger
 	metrics    *metrics
-	domains    []string
+	domains    vhost.Domains
 	region     string
 	now        func() time.Time
 	bufs       *bufPool
@@ -108,7 +109,7 @@ func New(o Options) (*Server, error) {
 		verifier:   o.Verifier,
 		log:        o.Logger.With().Str("component", "s3api").Logger(),
 		metrics:    m,
-		domains:    normaliseDomains(o.VirtualHostDomains),
+		domains:    vhost.Normalise(o.VirtualHostDomains),
 		region:     o.Region,
 		now:        o.Now,
 		bufs:       newBufPool(),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
 func TestValidBucketName(t *testing.T) {
@@ -81,7 +82,7 @@ func TestCheckKey(t *testing.T) {
 }
 
 func TestParseTarget(t *testing.T) {
-	domains := normaliseDomains([]string{"s3.local:9000", "LOCALHOST."})
+	domains := vhost.Normalise([]string{"s3.local:9000", "LOCALHOST."})
 	for _, tc := range []struct {
 		host, path string
 		want       target

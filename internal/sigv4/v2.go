@@ -59,7 +59,7 @@ func (v *Verifier) verifyV2Header(r *http.Request, cred string, query []queryPai
 	in := v2Input{
 		method:   r.Method,
 		dateLine: dateLine,
-		bucket:   v.virtualHostBucket(r.Host),
+		bucket:   v.domains.Bucket(r.Host),
 		path:     wirePath(r),
 		query:    query,
 	}
@@ -96,7 +96,7 @@ func (v *Verifier) verifyV2Query(r *http.Request, query []queryPair, lookup Secr
 	in := v2Input{
 		method:    r.Method,
 		dateLine:  expires,
-		bucket:    v.virtualHostBucket(r.Host),
+		bucket:    v.domains.Bucket(r.Host),
 		path:      wirePath(r),
 		query:     query,
 		presigned: true,

@@ -122,7 +122,7 @@ func TestSigV2DocumentationExamples(t *testing.T) {
 			}
 			v := v2Verifier(docDate(t, tc.date).Add(time.Minute), tc.domains...)
 			r := build(tc.signature)
-			in := v2Input{method: r.Method, dateLine: tc.date, bucket: v.virtualHostBucket(r.Host), path: wirePath(r)}
+			in := v2Input{method: r.Method, dateLine: tc.date, bucket: v.domains.Bucket(r.Host), path: wirePath(r)}
 			in.query, _ = parseQuery(r.URL.RawQuery)
 			if got := string(appendV2StringToSign(nil, r.Header, in)); got != tc.sts {
 				t.Fatalf("string to sign\n%q\nwant\n%q", got, tc.sts)

@@ -1,7 +1,6 @@
 package sigv4
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -191,41 +190,6 @@ func appendV2Resource(dst []byte, in v2Input) []byte {
 		}
 	}
 	return dst
-}
-
-// virtualHostBucket returns the bucket a virtual-host-style Host names
-// ("<bucket>.<domain>[:port]" for a configured domain), else "".
-func (v *Verifier) virtualHostBucket(host string) string {
-	if len(v.domains) == 0 || host == "" {
-		return ""
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, d := range v.domains {
-		if len(host) > len(d)+1 && strings.HasSuffix(host, d) && host[len(host)-len(d)-1] == '.' {
-			return host[:len(host)-len(d)-1]
-		}
-	}
-	return ""
-}
-
-// normaliseDomains lower-cases domains and drops ports, outer dots and
-// empty entries (as the S3 router does with the same setting).
-func normaliseDomains(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, d := range in {
-		d = strings.TrimSpace(d)
-		if h, _, err := net.SplitHostPort(d); err == nil {
-			d = h
-		}
-		d = strings.ToLower(strings.Trim(d, "."))
-		if d != "" {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 // unescapesTo reports whether the escaped path decodes to path.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
+	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
 // MaxClockSkew is how far the request time may be from the server's clock.
@@ -35,7 +36,7 @@ type Verifier struct {
 	hashes  *hashes
 	sigV2   bool
 	regions []string
-	domains []string
+	domains vhost.Domains
 }
 
 // Options configure a Verifier built by New.
@@ -72,7 +73,7 @@ func New(o Options) *Verifier {
 		now: now, keys: newKeyCache(), hashes: newHashes(),
 		sigV2:   o.SigV2,
 		regions: slices.Clone(o.Regions),
-		domains: normaliseDomains(o.VirtualHostDomains),
+		domains: vhost.Normalise(o.VirtualHostDomains),
 	}
 }
 
