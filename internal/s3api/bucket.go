@@ -103,14 +103,22 @@ func (s *Server) requireBucket(rq *request) (storage.Backend, string, error) {
 	return b, name, nil
 }
 
-// listBackend resolves the bucket of a listing. A max-keys of 0 answers an
-// empty, untruncated page without asking the backend for one, as S3 does,
-// so the bucket's existence is checked here.
-func (s *Server) listBackend(rq *request, maxKeys int) (storage.Backend, string, error) {
+// fetchPage resolves the bucket of a listing and asks its backend for a
+// page with list. A max-keys of 0 answers an empty, untruncated page without
+// asking the backend for one, as S3 does, so the bucket's existence is
+// checked here.
+func fetchPage[R any](s *Server, rq *request, maxKeys int, list func(b storage.Backend, bucket string) (*R, error)) (*R, error) {
 	if maxKeys == 0 {
-		return s.requireBucket(rq)
+		if _, _, err := s.requireBucket(rq); err != nil {
+			return nil, err
+		}
+		return new(R), nil
 	}
-	return s.backend(rq.t.Bucket)
+	b, name, err := s.backend(rq.t.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return list(b, name)
 }
 
 func (s *Server) headBucket(rq *request) error {
@@ -174,6 +182,23 @@ func (p listParams) enc(v string) xmlText {
 	return xmlText(v)
 }
 
+// encodingType is the EncodingType a listing answers: "url" when requested.
+func (p listParams) encodingType() string {
+	if p.urlEncode {
+		return "url"
+	}
+	return ""
+}
+
+// prefixes renders the common prefixes of a listing.
+func (p listParams) prefixes(cps []string) []xmlPrefix {
+	out := make([]xmlPrefix, len(cps))
+	for i, cp := range cps {
+		out[i] = xmlPrefix{Prefix: p.enc(cp)}
+	}
+	return out
+}
+
 // s3URLEncode percent-encodes everything but unreserved characters and '/',
 // and writes a space as '+', as S3 and MinIO do (form encoding: botocore
 // decodes listings with unquote_plus; '+' itself is %2B).
@@ -224,15 +249,10 @@ func lastListed(res *storage.ListResult) string {
 }
 
 func (s *Server) listPage(rq *request, p listParams, marker string) (*storage.ListResult, error) {
-	b, name, err := s.listBackend(rq, p.maxKeys)
-	if err != nil {
-		return nil, err
-	}
-	if p.maxKeys == 0 {
-		return &storage.ListResult{}, nil
-	}
-	return b.ListObjects(rq.ctx, name, storage.ListOptions{
-		Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys,
+	return fetchPage(s, rq, p.maxKeys, func(b storage.Backend, bucket string) (*storage.ListResult, error) {
+		return b.ListObjects(rq.ctx, bucket, storage.ListOptions{
+			Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys,
+		})
 	})
 }
 
@@ -248,11 +268,7 @@ func (p listParams) contents(res *storage.ListResult, owner *xmlOwner) ([]xmlObj
 			Size: o.Size, Owner: owner, StorageClass: sc,
 		}
 	}
-	prefixes := make([]xmlPrefix, len(res.CommonPrefixes))
-	for i, cp := range res.CommonPrefixes {
-		prefixes[i] = xmlPrefix{Prefix: p.enc(cp)}
-	}
-	return objs, prefixes
+	return objs, p.prefixes(res.CommonPrefixes)
 }
 
 func (s *Server) listObjectsV1(rq *request) error {
@@ -277,9 +293,7 @@ func (s *Server) listObjectsV1(rq *request) error {
 	if res.IsTruncated && p.delimiter != "" {
 		out.NextMarker = p.enc(lastListed(res))
 	}
-	if p.urlEncode {
-		out.EncodingType = "url"
-	}
+	out.EncodingType = p.encodingType()
 	return writeXML(rq, http.StatusOK, &out)
 }
 
@@ -325,9 +339,7 @@ func (s *Server) listObjectsV2(rq *request) error {
 	if res.IsTruncated {
 		out.NextContinuationToken = base64.StdEncoding.EncodeToString([]byte(lastListed(res)))
 	}
-	if p.urlEncode {
-		out.EncodingType = "url"
-	}
+	out.EncodingType = p.encodingType()
 	return writeXML(rq, http.StatusOK, &out)
 }
 

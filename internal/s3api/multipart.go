@@ -191,18 +191,13 @@ func (s *Server) listMultipartUploads(rq *request) error {
 	if err := checkPrefix("key-marker", keyMarker); err != nil {
 		return err
 	}
-	b, name, err := s.listBackend(rq, p.maxKeys)
-	if err != nil {
-		return err
-	}
-	res := &storage.ListUploadsResult{}
-	if p.maxKeys > 0 {
-		res, err = b.ListMultipartUploads(rq.ctx, name, storage.ListUploadsOptions{
+	res, err := fetchPage(s, rq, p.maxKeys, func(b storage.Backend, bucket string) (*storage.ListUploadsResult, error) {
+		return b.ListMultipartUploads(rq.ctx, bucket, storage.ListUploadsOptions{
 			Prefix: p.prefix, Delimiter: p.delimiter, KeyMarker: keyMarker, UploadIDMarker: idMarker, MaxUploads: p.maxKeys,
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	o := ownerOf(rq)
 	out := listMultipartUploadsResult{
@@ -215,12 +210,7 @@ func (s *Server) listMultipartUploads(rq *request) error {
 		out.Uploads[i] = xmlUpload{Key: p.enc(u.Key), UploadID: u.UploadID, Initiator: o, Owner: o,
 			StorageClass: "STANDARD", Initiated: s3Time(u.Initiated)}
 	}
-	out.CommonPrefixes = make([]xmlPrefix, len(res.CommonPrefixes))
-	for i, cp := range res.CommonPrefixes {
-		out.CommonPrefixes[i] = xmlPrefix{Prefix: p.enc(cp)}
-	}
-	if p.urlEncode {
-		out.EncodingType = "url"
-	}
+	out.CommonPrefixes = p.prefixes(res.CommonPrefixes)
+	out.EncodingType = p.encodingType()
 	return writeXML(rq, http.StatusOK, &out)
 }

@@ -116,18 +116,13 @@ func (s *Server) listObjectVersions(rq *request) error {
 	if idMarker != "" && keyMarker == "" {
 		return s3err.ErrInvalidArgument.WithMessage("A version-id marker cannot be specified without a key marker.")
 	}
-	b, name, err := s.listBackend(rq, p.maxKeys)
-	if err != nil {
-		return err
-	}
-	res := &storage.ListVersionsResult{}
-	if p.maxKeys > 0 {
-		res, err = b.ListObjectVersions(rq.ctx, name, storage.ListVersionsOptions{
+	res, err := fetchPage(s, rq, p.maxKeys, func(b storage.Backend, bucket string) (*storage.ListVersionsResult, error) {
+		return b.ListObjectVersions(rq.ctx, bucket, storage.ListVersionsOptions{
 			Prefix: p.prefix, Delimiter: p.delimiter, KeyMarker: keyMarker, VersionIDMarker: idMarker, MaxKeys: p.maxKeys,
 		})
-		if err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	owner := ownerOf(rq)
 	out := listVersionsResult{
@@ -141,13 +136,8 @@ func (s *Server) listObjectVersions(rq *request) error {
 	for i := range res.Versions {
 		out.Versions[i] = p.version(&res.Versions[i], owner)
 	}
-	out.CommonPrefixes = make([]xmlPrefix, len(res.CommonPrefixes))
-	for i, cp := range res.CommonPrefixes {
-		out.CommonPrefixes[i] = xmlPrefix{Prefix: p.enc(cp)}
-	}
-	if p.urlEncode {
-		out.EncodingType = "url"
-	}
+	out.CommonPrefixes = p.prefixes(res.CommonPrefixes)
+	out.EncodingType = p.encodingType()
 	return writeXML(rq, http.StatusOK, &out)
 }
 
