@@ -346,11 +346,7 @@ func (s *Server) listObjectsV2(rq *request) error {
 // getObjectTagging answers GET ?tagging on an object with an empty tag set:
 // dgp stores no tags (PutObjectTagging is not implemented).
 func (s *Server) getObjectTagging(rq *request) error {
-	vid, err := versionParam(rq)
-	if err != nil {
-		return err
-	}
-	b, name, err := s.backend(rq.t.Bucket)
+	b, name, vid, err := s.versionBackend(rq)
 	if err != nil {
 		return err
 	}

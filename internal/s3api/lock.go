@@ -194,11 +194,7 @@ func (s *Server) putObjectLockConfiguration(rq *request) error {
 }
 
 func (s *Server) getObjectRetention(rq *request) error {
-	vid, err := versionParam(rq)
-	if err != nil {
-		return err
-	}
-	b, name, err := s.backend(rq.t.Bucket)
+	b, name, vid, err := s.versionBackend(rq)
 	if err != nil {
 		return err
 	}
@@ -269,11 +265,7 @@ func (s *Server) putObjectRetention(rq *request) error {
 }
 
 func (s *Server) getObjectLegalHold(rq *request) error {
-	vid, err := versionParam(rq)
-	if err != nil {
-		return err
-	}
-	b, name, err := s.backend(rq.t.Bucket)
+	b, name, vid, err := s.versionBackend(rq)
 	if err != nil {
 		return err
 	}

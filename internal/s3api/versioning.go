@@ -33,6 +33,20 @@ func versionParam(rq *request) (string, error) {
 	return v[0], nil
 }
 
+// versionBackend reads the versionId query parameter, then resolves the
+// request's bucket: what a request on one object version needs first.
+func (s *Server) versionBackend(rq *request) (b storage.Backend, bucket, versionID string, err error) {
+	vid, err := versionParam(rq)
+	if err != nil {
+		return nil, "", "", err
+	}
+	b, bucket, err = s.backend(rq.t.Bucket)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return b, bucket, vid, nil
+}
+
 // bypassGovernance reads x-amz-bypass-governance-retention. Bypassing needs
 // admin on the bucket in addition to the operation's own action.
 func bypassGovernance(rq *request) (bool, error) {
