@@ -256,16 +256,8 @@ func (b *Backend) PutObjectLegalHold(ctx context.Context, bucket, key, versionID
 // updateLock changes the lock state of a version under the key lock by
 // rewriting its file (a staged copy renamed over it).
 func (b *Backend) updateLock(bucket, key, versionID string, change func(*lockMeta) error) error {
-	if err := validateBucket(bucket); err != nil {
+	if err := validateVersionTarget(bucket, key, versionID); err != nil {
 		return err
-	}
-	if err := validateKey(key); err != nil {
-		return err
-	}
-	if versionID != "" {
-		if err := checkVersionID(versionID); err != nil {
-			return err
-		}
 	}
 	bl := b.bucketLock(bucket)
 	bl.RLock()

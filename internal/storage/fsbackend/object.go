@@ -26,16 +26,10 @@ const defaultContentType = "binary/octet-stream"
 // marker is NoSuchKey, a delete marker named by id MethodNotAllowed (both
 // with S3's x-amz-delete-marker headers).
 func (b *Backend) openObject(bucket, key, versionID string) (*os.File, *objMeta, error) {
-	if err := validateBucket(bucket); err != nil {
-		return nil, nil, err
-	}
-	if err := validateKey(key); err != nil {
+	if err := validateVersionTarget(bucket, key, versionID); err != nil {
 		return nil, nil, err
 	}
 	if versionID != "" {
-		if err := checkVersionID(versionID); err != nil {
-			return nil, nil, err
-		}
 		f, m, err := b.openVersion(bucket, key, versionID)
 		if err != nil {
 			return nil, nil, err

@@ -125,6 +125,21 @@ func checkVersionID(id string) error {
 	return nil
 }
 
+// validateVersionTarget validates the bucket, key and version id ("" = the
+// latest) a call on one object version names.
+func validateVersionTarget(bucket, key, versionID string) error {
+	if err := validateBucket(bucket); err != nil {
+		return err
+	}
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	if versionID != "" {
+		return checkVersionID(versionID)
+	}
+	return nil
+}
+
 // versionName is the file name of a version in its versions directory.
 func versionName(m *objMeta) string {
 	if m.isNull() {
