@@ -14,6 +14,14 @@ import (
 // maxListKeys is S3's page size limit.
 const maxListKeys = 1000
 
+// pageSize clamps a requested page size to 0..maxListKeys and gives the
+// MaxKeys to ask the upstream for: at least 1, so that a page size of 0
+// still checks the bucket (and learns whether anything follows).
+func pageSize(n int) (int, *int32) {
+	n = min(max(n, 0), maxListKeys)
+	return n, aws.Int32(int32(max(n, 1)))
+}
+
 // ListObjects lists one page with ListObjectsV2, StartAfter = opts.Marker,
 // keys asked for URL-encoded (so that any key survives the XML) and decoded.
 // When the page is truncated, NextMarker is the greater of the last key and
@@ -22,13 +30,13 @@ const maxListKeys = 1000
 // reports whether anything follows Marker (NextMarker is Marker then);
 // MaxKeys above 1000 is 1000.
 func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
-	maxKeys := min(max(opts.MaxKeys, 0), maxListKeys)
+	maxKeys, ask := pageSize(opts.MaxKeys)
 	in := &s3.ListObjectsV2Input{
 		Bucket:     aws.String(bucket),
 		Prefix:     optString(opts.Prefix),
 		Delimiter:  optString(opts.Delimiter),
 		StartAfter: optString(opts.Marker),
-		MaxKeys:    aws.Int32(int32(max(maxKeys, 1))),
+		MaxKeys:    ask,
 		// Any key survives a URL-encoded listing; control characters
 		// would make the XML unreadable.
 		EncodingType: types.EncodingTypeUrl,
@@ -60,9 +68,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			StorageClass: string(o.StorageClass),
 		})
 	}
-	for _, p := range out.CommonPrefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(aws.ToString(p.Prefix)))
-	}
+	res.CommonPrefixes = dec.prefixes(out.CommonPrefixes)
 	if dec.err != nil {
 		return nil, errUnreadableListing(dec.err)
 	}

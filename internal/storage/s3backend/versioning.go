@@ -40,14 +40,14 @@ func (b *Backend) PutBucketVersioning(ctx context.Context, bucket string, status
 // 0 answers an empty, untruncated page (after checking the bucket);
 // MaxKeys above 1000 is 1000.
 func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts storage.ListVersionsOptions) (*storage.ListVersionsResult, error) {
-	maxKeys := min(max(opts.MaxKeys, 0), maxListKeys)
+	maxKeys, ask := pageSize(opts.MaxKeys)
 	in := &s3.ListObjectVersionsInput{
 		Bucket:          aws.String(bucket),
 		Prefix:          optString(opts.Prefix),
 		Delimiter:       optString(opts.Delimiter),
 		KeyMarker:       optString(opts.KeyMarker),
 		VersionIdMarker: optString(opts.VersionIDMarker),
-		MaxKeys:         aws.Int32(int32(max(maxKeys, 1))),
+		MaxKeys:         ask,
 		EncodingType:    types.EncodingTypeUrl,
 	}
 	var order orderCapture
@@ -75,9 +75,7 @@ func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts st
 		NextKeyMarker:       dec.decode(aws.ToString(out.NextKeyMarker)),
 		NextVersionIDMarker: aws.ToString(out.NextVersionIdMarker),
 	}
-	for _, p := range out.CommonPrefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(aws.ToString(p.Prefix)))
-	}
+	res.CommonPrefixes = dec.prefixes(out.CommonPrefixes)
 	if dec.err != nil {
 		return nil, errUnreadableListing(dec.err)
 	}
@@ -102,6 +100,15 @@ func (d *keyDecoder) decode(s string) string {
 			d.err = err
 		}
 		return s
+	}
+	return out
+}
+
+// prefixes decodes a page's common prefixes (nil when there are none).
+func (d *keyDecoder) prefixes(cps []types.CommonPrefix) []string {
+	var out []string
+	for _, p := range cps {
+		out = append(out, d.decode(aws.ToString(p.Prefix)))
 	}
 	return out
 }
