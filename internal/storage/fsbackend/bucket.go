@@ -35,9 +35,13 @@ func (m *bucketMeta) clone() *bucketMeta {
 	return &c
 }
 
-// meta returns a copy of a bucket's metadata (NoSuchBucket when there is
-// no such bucket), taking the bucket's read lock.
+// meta validates a bucket name and returns a copy of the bucket's metadata
+// (NoSuchBucket when there is no such bucket), taking the bucket's read
+// lock.
 func (b *Backend) meta(bucket string) (*bucketMeta, error) {
+	if err := validateBucket(bucket); err != nil {
+		return nil, err
+	}
 	bl := b.bucketLock(bucket)
 	bl.RLock()
 	defer bl.RUnlock()

@@ -108,9 +108,6 @@ func checkRetentionChange(cur *lockMeta, r storage.Retention, now time.Time, byp
 
 // GetObjectLockConfiguration implements storage.ObjectLock.
 func (b *Backend) GetObjectLockConfiguration(ctx context.Context, bucket string) (*storage.ObjectLockConfig, error) {
-	if err := validateBucket(bucket); err != nil {
-		return nil, err
-	}
 	bm, err := b.meta(bucket)
 	if err != nil {
 		return nil, err
@@ -185,9 +182,6 @@ func (b *Backend) PutObjectLockConfiguration(ctx context.Context, bucket string,
 // lockedVersion opens the version a lock call names ("" = the latest),
 // in a bucket with object lock.
 func (b *Backend) lockedVersion(bucket, key, versionID string) (*objMeta, error) {
-	if err := validateBucket(bucket); err != nil {
-		return nil, err
-	}
 	bm, err := b.meta(bucket)
 	if err != nil {
 		return nil, err

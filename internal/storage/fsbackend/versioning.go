@@ -12,9 +12,6 @@ import (
 
 // GetBucketVersioning implements storage.Versioning.
 func (b *Backend) GetBucketVersioning(ctx context.Context, bucket string) (storage.VersioningStatus, error) {
-	if err := validateBucket(bucket); err != nil {
-		return storage.VersioningOff, err
-	}
 	bm, err := b.meta(bucket)
 	if err != nil {
 		return storage.VersioningOff, err
