@@ -2,6 +2,7 @@ package testharness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,9 +45,8 @@ type MinIO struct {
 	SecretKey string
 }
 
-// StartMinIO runs MinIO and waits until it is ready (its object layer
-// initialised: "live" comes earlier and answers 503 to S3 calls). The
-// caller stops it.
+// StartMinIO runs MinIO and waits until its S3 API answers (ready, and no
+// longer 503 "not initialized"). The caller stops it.
 func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 	if o.User == "" {
 		o.User, o.Password = MinIORootUser, MinIORootPassword
@@ -78,7 +78,35 @@ func StartMinIO(ctx context.Context, o MinIOOptions) (*MinIO, error) {
 		_ = p.Stop()
 		return nil, fmt.Errorf("minio: %w", err)
 	}
+	if err := waitInitialized(ctx, o.HealthClient, m.Endpoint); err != nil {
+		_ = p.Stop()
+		return nil, fmt.Errorf("minio: %w", err)
+	}
 	return m, nil
+}
+
+// waitInitialized waits until MinIO's S3 API stops answering 503 (Server
+// not initialized yet): "ready" can come first when notification targets
+// are configured. An anonymous ListBuckets is refused (403) once it is up.
+func waitInitialized(ctx context.Context, client *http.Client, endpoint string) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	return Retry(ctx, startTimeout, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return errors.New("s3 api: " + resp.Status)
+		}
+		return nil
+	})
 }
 
 // MinIONATSTarget returns the environment that gives MinIO a NATS
