@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 	"io"
 	"net"
@@ -430,4 +429,3 @@ func pattern(n int) []byte {
 	return b
 }
 
-func fmtKey(f string, a ...any) *string { return aws.String(fmt.Sprintf(f, a...)) }

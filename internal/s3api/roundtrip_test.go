@@ -99,6 +99,7 @@ func roundTrip(t *testing.T, c *s3.Client, bucket string, streaming bool) {
 				aws.ToString(ct), aws.ToString(cc), aws.ToString(cd), aws.ToString(cl), aws.ToString(ce), ex, meta, aws.ToString(et), aws.ToInt64(n))
 		}
 	}
+	//lint:ignore SA1019 Expires is deprecated for ExpiresString, but it is the parsed header this test checks
 	checkMeta("get", get.ContentType, get.CacheControl, get.ContentDisposition, get.ContentLanguage, get.ContentEncoding, get.Expires, get.Metadata, get.ETag, get.ContentLength)
 	if get.LastModified == nil || time.Since(*get.LastModified) > time.Hour {
 		t.Fatalf("last modified %v", get.LastModified)
@@ -118,6 +119,7 @@ func roundTrip(t *testing.T, c *s3.Client, bucket string, streaming bool) {
 		_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("streamed")})
 		must(t, err, "delete streamed")
 	}
+	//lint:ignore SA1019 as above
 	checkMeta("head", head.ContentType, head.CacheControl, head.ContentDisposition, head.ContentLanguage, head.ContentEncoding, head.Expires, head.Metadata, head.ETag, head.ContentLength)
 	lastMod := *head.LastModified
 

@@ -282,6 +282,7 @@ func TestRequestID(t *testing.T) {
 func TestUserMetadataHeadersLowerCase(t *testing.T) {
 	h := http.Header{}
 	setObjectHeaders(h, &storage.ObjectInfo{UserMetadata: map[string]string{"color": "blue"}})
+	//lint:ignore SA1008 the lower-case key is the point: S3 writes it so
 	if got := h["x-amz-meta-color"]; len(got) != 1 || got[0] != "blue" {
 		t.Fatalf("headers %v: want x-amz-meta-color: blue as written by S3", h)
 	}

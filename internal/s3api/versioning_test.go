@@ -23,18 +23,6 @@ func md5Header(body []byte) http.Header {
 	return http.Header{"Content-Md5": {base64.StdEncoding.EncodeToString(s[:])}}
 }
 
-// doAs sends a request signed by ak/sk and returns status, body and headers.
-func (e *testEnv) doAs(ak, sk, method, path string, body []byte, hdr http.Header) (int, string, http.Header) {
-	e.t.Helper()
-	resp, err := e.httpClient().Do(e.signedRequest(method, path, body, hdr, ak, sk))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
-}
-
 func putString(t *testing.T, c *s3.Client, bucket, key, body string) *s3.PutObjectOutput {
 	t.Helper()
 	out, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)})
