@@ -428,4 +428,3 @@ func pattern(n int) []byte {
 	}
 	return b
 }
-
