@@ -13,20 +13,16 @@ import (
 )
 
 func TestObjectLock(t *testing.T) {
-	lockScenario(t, newTestEnv(t, false), "locked", "unlocked", false)
+	lockScenario(t, newTestEnv(t, false), "locked", "unlocked")
 }
 
 // lockScenario runs object lock calls through dgp on two new buckets, one
 // with object lock (on the directory backend, or passed through to an S3
-// backend). With minio, MinIO's own answers are accepted where it differs
-// from S3.
-func lockScenario(t *testing.T, e *testEnv, locked, unlocked string, minio bool) {
+// backend); both answer as AWS S3 does.
+func lockScenario(t *testing.T, e *testEnv, locked, unlocked string) {
 	// wormCode is the error of deleting a protected version: AWS says
-	// AccessDenied, MinIO InvalidRequest (passed through as it answers).
-	wormCode := "AccessDenied"
-	if minio {
-		wormCode = "InvalidRequest"
-	}
+	// AccessDenied; MinIO's InvalidRequest is translated to it by s3backend.
+	const wormCode = "AccessDenied"
 	c := e.root()
 	ctx := context.Background()
 	b := aws.String(locked)
@@ -189,7 +185,7 @@ func lockScenario(t *testing.T, e *testEnv, locked, unlocked string, minio bool)
 		Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("doc"), VersionId: aws.String(vid)}}}})
 	must(t, err, "delete objects of a governed version")
 	if len(dres.Deleted) != 0 || len(dres.Errors) != 1 || aws.ToString(dres.Errors[0].VersionId) != vid ||
-		(!minio && aws.ToString(dres.Errors[0].Code) != "AccessDenied") {
+		aws.ToString(dres.Errors[0].Code) != "AccessDenied" {
 		t.Fatalf("delete objects of a governed version: %+v %+v", dres.Deleted, dres.Errors)
 	}
 	dm, err := w.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("doc")})

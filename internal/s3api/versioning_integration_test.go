@@ -98,7 +98,7 @@ func TestObjectLockMinIO(t *testing.T) {
 	e := minioEnv(t)
 	locked, unlocked := testutil.UniqueName("dgp-lock"), testutil.UniqueName("dgp-nolock")
 	t.Cleanup(func() { purgeBucket(t, e.root(), locked); purgeBucket(t, e.root(), unlocked) })
-	lockScenario(t, e, locked, unlocked, true)
+	lockScenario(t, e, locked, unlocked)
 }
 
 // TestSemanticsMinIO runs the S3 semantics scenarios (HEAD Range, max-keys
