@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,20 +18,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 
-	"github.com/dgp-proxy/dgp/internal/app"
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
 )
 
 const bootstrapPassword = "propagation-benchmark-password"
 
 // node is one in-process dgp instance.
 type node struct {
-	name   string
-	app    *app.App
-	watch  *logWatch
-	cancel context.CancelFunc
-	done   chan error
-	hc     *http.Client
+	name  string
+	inst  *dgpfleet.Instance
+	watch *logWatch
+	hc    *http.Client
 }
 
 // fleetOptions are what every node of one measurement shares.
@@ -46,70 +43,68 @@ type fleetOptions struct {
 	trace  bool // readers log at debug level (event hints are timed)
 }
 
-// startNode builds and runs one instance; queueURL is its SQS queue (sqs mode).
-func startNode(ctx context.Context, fo fleetOptions, name string, writer bool, queueURL string) (*node, error) {
-	cfg := config.Default()
-	cfg.Advanced.DataDir = filepath.Join(fo.work, name)
-	cfg.Advanced.ListenAddr = "127.0.0.1:0"
-	cfg.Advanced.NodeID = name
-	cfg.Access.AccessKeyID = "PROPAGATIONROOTKEY00"
-	cfg.Access.SecretAccessKey = "propagationRootSecret00000000000000000000"
-	cfg.Access.BootstrapPassword = bootstrapPassword
-	cfg.Advanced.ConfigSyncBucket = fo.bucket
-	cfg.Advanced.ConfigSyncS3 = config.S3Settings{
-		Endpoint: fo.env.minioURL, Region: "us-east-1",
-		AccessKeyID: fo.env.minioAccess, SecretAccessKey: fo.env.minioSecret, ForcePathStyle: true,
-	}
-	cfg.Advanced.ConfigSyncPollInterval = time.Hour
-	if !writer {
-		cfg.Advanced.ConfigSyncRole = config.SyncRoleReader
-	}
-	switch fo.mode {
-	case modePoll:
-		if !writer {
-			cfg.Advanced.ConfigSyncPollInterval = fo.poll
-		}
-	case modeNATSCore:
-		cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.coreSubject}
-	case modeNATSJetStream:
-		cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.jsSubject, Stream: fo.env.jsStream}
-	case modeSQS:
-		if !writer {
-			cfg.Advanced.ConfigSyncSQS = config.SQSConfig{QueueURL: queueURL, Endpoint: fo.env.sqs.endpoint, Region: "us-east-1"}
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("node %s config: %w", name, err)
-	}
+// spec is the instance spec of one node; queueURL is its SQS queue (sqs
+// mode). It returns the node's log watch as well.
+func (fo fleetOptions) spec(name string, writer bool, queueURL string) (dgpfleet.Spec, *logWatch) {
 	w := newLogWatch(time.Now)
 	level := zerolog.InfoLevel
 	if fo.trace && !writer {
 		level = zerolog.DebugLevel
 	}
-	logger := zerolog.New(w).Level(level).With().Timestamp().Logger()
-	nctx, cancel := context.WithCancel(ctx)
-	a, err := app.New(nctx, app.Options{Config: cfg, Logger: logger, Stderr: io.Discard})
+	return dgpfleet.Spec{
+		DataDir:           filepath.Join(fo.work, name),
+		NodeID:            name,
+		AccessKeyID:       "PROPAGATIONROOTKEY00",
+		SecretAccessKey:   "propagationRootSecret00000000000000000000",
+		BootstrapPassword: bootstrapPassword,
+		Logger:            zerolog.New(w).Level(level).With().Timestamp().Logger(),
+		Configure: func(cfg *config.Config) {
+			cfg.Advanced.ConfigSyncBucket = fo.bucket
+			cfg.Advanced.ConfigSyncS3 = config.S3Settings{
+				Endpoint: fo.env.minioURL, Region: "us-east-1",
+				AccessKeyID: fo.env.minioAccess, SecretAccessKey: fo.env.minioSecret, ForcePathStyle: true,
+			}
+			cfg.Advanced.ConfigSyncPollInterval = time.Hour
+			if !writer {
+				cfg.Advanced.ConfigSyncRole = config.SyncRoleReader
+			}
+			switch fo.mode {
+			case modePoll:
+				if !writer {
+					cfg.Advanced.ConfigSyncPollInterval = fo.poll
+				}
+			case modeNATSCore:
+				cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.coreSubject}
+			case modeNATSJetStream:
+				cfg.Advanced.ConfigSyncNATS = config.NATSConfig{URL: fo.env.natsURL, Subject: fo.env.jsSubject, Stream: fo.env.jsStream}
+			case modeSQS:
+				if !writer {
+					cfg.Advanced.ConfigSyncSQS = config.SQSConfig{QueueURL: queueURL, Endpoint: fo.env.sqs.endpoint, Region: "us-east-1"}
+				}
+			}
+		},
+	}, w
+}
+
+// startNode builds and runs one instance; queueURL is its SQS queue (sqs mode).
+func startNode(ctx context.Context, fo fleetOptions, name string, writer bool, queueURL string) (*node, error) {
+	s, w := fo.spec(name, writer, queueURL)
+	in, err := dgpfleet.Start(ctx, s)
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	n := &node{name: name, app: a, watch: w, cancel: cancel, done: make(chan error, 1), hc: fo.hc}
-	go func() { n.done <- a.Run(nctx) }()
-	return n, nil
+	return &node{name: name, inst: in, watch: w, hc: fo.hc}, nil
 }
 
 // stop ends the node and waits for it.
-func (n *node) stop() error {
-	n.cancel()
-	return <-n.done
-}
+func (n *node) stop() error { return n.inst.Stop(context.Background()) }
 
 // s3Client is a client of the node with the given keys (no retries: a
 // refused key is an answer, not a failure).
 func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:                     "us-east-1",
-		BaseEndpoint:               aws.String(n.app.URL()),
+		BaseEndpoint:               aws.String(n.inst.URL()),
 		UsePathStyle:               true,
 		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		HTTPClient:                 n.hc,
@@ -121,7 +116,7 @@ func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
 
 // metrics returns the node's Prometheus samples, keyed "name{labels}".
 func (n *node) metrics(ctx context.Context) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.app.URL()+"/_/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.inst.URL()+"/_/metrics", nil)
 	resp, err := n.hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -174,7 +169,7 @@ type adminClient struct {
 func newAdmin(ctx context.Context, n *node) (*adminClient, error) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Transport: n.hc.Transport, Jar: jar}
-	c := &adminClient{base: n.app.URL() + "/_/api/admin", hc: hc}
+	c := &adminClient{base: n.inst.URL() + "/_/api/admin", hc: hc}
 	if _, err := c.do(ctx, http.MethodPost, "/login", map[string]string{"password": bootstrapPassword}, http.StatusOK, nil); err != nil {
 		return nil, err
 	}
@@ -228,44 +223,32 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any, wan
 // once at its first pull).
 func startReaders(ctx context.Context, fo fleetOptions, n int, queues []string) ([]*node, error) {
 	readers := make([]*node, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for i := range n {
+	f, err := dgpfleet.StartN(ctx, n, 4, func(i int) dgpfleet.Spec {
 		q := ""
 		if queues != nil {
 			q = queues[i]
 		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			readers[i], errs[i] = startNode(ctx, fo, fmt.Sprintf("reader-%03d", i), false, q)
-		})
+		name := fmt.Sprintf("reader-%03d", i)
+		s, w := fo.spec(name, false, q)
+		readers[i] = &node{name: name, watch: w, hc: fo.hc}
+		return s
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	var first error
-	for i, err := range errs {
-		if err != nil && first == nil {
-			first = err
-		}
-		if err != nil {
-			readers[i] = nil
-		}
-	}
-	if first != nil {
-		stopAll(readers)
-		return nil, first
+	for i, in := range f {
+		readers[i].inst = in
 	}
 	return readers, nil
 }
 
 // stopAll stops every node, in parallel.
 func stopAll(nodes []*node) {
-	var wg sync.WaitGroup
+	f := make(dgpfleet.Fleet, 0, len(nodes))
 	for _, n := range nodes {
 		if n != nil {
-			wg.Go(func() { _ = n.stop() })
+			f = append(f, n.inst)
 		}
 	}
-	wg.Wait()
+	_ = f.Close()
 }

@@ -21,6 +21,7 @@ import (
 
 // startInstance starts dgp with cfg adjusted by mutate (data dir, listen
 // address and credentials are set for the test). With ca non-nil it serves TLS.
+// Kept here, not dgpfleet: dgpfleet imports app, so app's in-package tests would form a cycle.
 func startInstance(t *testing.T, ca *testutil.TestCA, mutate func(*config.Config)) *instance {
 	t.Helper()
 	cfg := config.Default()
@@ -107,15 +108,7 @@ func (c *awsCLI) must(args ...string) string {
 
 func writeRandomFile(t *testing.T, path string, size int) []byte {
 	t.Helper()
-	b := make([]byte, size)
-	// A cheap deterministic pattern that is not compressible enough to hide bugs.
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
+	b := testutil.Pattern(size)
 	testutil.Must(t, os.MkdirAll(filepath.Dir(path), 0o755), "mkdir")
 	testutil.Must(t, os.WriteFile(path, b, 0o644), "write %s", path)
 	return b

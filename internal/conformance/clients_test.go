@@ -24,7 +24,7 @@ func defaultFixture() fixture {
 		"sub/b.txt":      []byte("bravo bravo\n"),
 		"sub/deep/c.md":  []byte("# charlie\n"),
 		"with space.txt": []byte("space\n"),
-		"big.bin":        pattern(1 << 20),
+		"big.bin":        testutil.Pattern(1 << 20),
 	}
 }
 
@@ -78,19 +78,6 @@ func head(b []byte) string {
 		b = b[:16]
 	}
 	return string(b)
-}
-
-// pattern is n deterministic, incompressible-looking bytes.
-func pattern(n int) []byte {
-	b := make([]byte, n)
-	x := uint32(2463534242)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
 }
 
 // fetch GETs url (a presigned URL) with tg's HTTP client and returns the body.

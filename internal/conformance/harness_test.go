@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 
-	"github.com/dgp-proxy/dgp/internal/app"
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -78,54 +77,47 @@ const (
 // backend, serving TLS with ca when ca is not nil. It stops with the test.
 func startDGP(t *testing.T, kind backendKind, ca *testutil.TestCA) *target {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Advanced.DataDir = t.TempDir()
-	cfg.Advanced.ListenAddr = "127.0.0.1:0"
-	cfg.Access.AccessKeyID = "CONFORMANCEROOTKEY00"
-	cfg.Access.SecretAccessKey = "conformanceRootSecret00000000000000000000"
-	cfg.Access.BootstrapPassword = "conformance-bootstrap-password"
+	logs := &testutil.LogBuffer{}
+	spec := dgpfleet.Spec{
+		DataDir:           t.TempDir(),
+		AccessKeyID:       "CONFORMANCEROOTKEY00",
+		SecretAccessKey:   "conformanceRootSecret00000000000000000000",
+		BootstrapPassword: "conformance-bootstrap-password",
+		Logger:            zerolog.New(logs).With().Timestamp().Logger(),
+	}
 	if kind == onMinIO {
 		m := testutil.RequireMinIO(t)
-		cfg.Storage.S3 = m.Endpoint
-		cfg.Storage.Region = region
-		cfg.Storage.AccessKeyID = m.AccessKey
-		cfg.Storage.SecretAccessKey = m.SecretKey
-		cfg.Storage.ForcePathStyle = true
+		spec.Configure = func(cfg *config.Config) {
+			cfg.Storage.S3 = m.Endpoint
+			cfg.Storage.Region = region
+			cfg.Storage.AccessKeyID = m.AccessKey
+			cfg.Storage.SecretAccessKey = m.SecretKey
+			cfg.Storage.ForcePathStyle = true
+		}
 	}
 	if ca != nil {
-		cfg.Advanced.TLS.CertFile = ca.CertFile
-		cfg.Advanced.TLS.KeyFile = ca.KeyFile
+		spec.CertFile, spec.KeyFile = ca.CertFile, ca.KeyFile
 	}
-	testutil.Must(t, cfg.Validate(), "test config")
-	logs := &testutil.LogBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: zerolog.New(logs).With().Timestamp().Logger(), Stderr: io.Discard})
+	in, err := dgpfleet.Start(context.Background(), spec)
 	if err != nil {
-		cancel()
 		t.Fatalf("start dgp: %v", err)
 	}
 	name := "dgp-" + string(kind) + "/http"
 	if ca != nil {
 		name = "dgp-" + string(kind) + "/https"
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dgp stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dgp did not stop within 30s")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := in.Stop(ctx); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 		if t.Failed() {
 			t.Logf("%s log (tail):\n%s", name, tail(logs.String(), 12))
 		}
 	})
-	rc := a.RootCredentials()
-	return &target{Name: name, URL: a.URL(), CA: ca, AccessKey: rc.AccessKeyID, SecretKey: rc.SecretAccessKey, Logs: logs}
+	rc := in.Root()
+	return &target{Name: name, URL: in.URL(), CA: ca, AccessKey: rc.AccessKeyID, SecretKey: rc.SecretAccessKey, Logs: logs}
 }
 
 // minioTarget is the shared MinIO itself, over HTTP.

@@ -58,3 +58,17 @@ func BigIAM(n, groups int) ([]iam.User, []iam.Group) {
 	}
 	return users, gs
 }
+
+// Pattern returns n deterministic bytes (xorshift32) that do not compress
+// well enough to hide an off-by-one in a transfer.
+func Pattern(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
