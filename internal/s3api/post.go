@@ -119,10 +119,9 @@ func (s *Server) putPostFile(rq *request, b storage.Backend, bucket, key string,
 // postPutOptions reads what is stored with the object from the form:
 // Content-Type, Cache-Control, Content-Disposition, Content-Encoding,
 // Expires and x-amz-meta-* (names lower-cased). An acl field may only
-// name the ACLs of a bucket-owner-enforced bucket. Without a Content-Type
-// field the object gets S3's default, as with PutObject (putOptions).
+// name the ACLs of a bucket-owner-enforced bucket.
 func postPutOptions(form *postForm) (storage.PutOptions, error) {
-	o := storage.PutOptions{ContentType: defaultContentType}
+	var o storage.PutOptions
 	metaSize := 0
 	for _, f := range form.fields {
 		switch f.name {
