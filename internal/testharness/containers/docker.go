@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -79,10 +80,31 @@ type RunOptions struct {
 
 // Run starts a detached container and returns its id.
 func (d *Docker) Run(ctx context.Context, o RunOptions) (string, error) {
-	if o.Name == "" || o.Image == "" {
-		return "", errors.New("docker run: name and image are required")
+	args, err := d.runArgs("run", o)
+	if err != nil {
+		return "", err
 	}
-	args := []string{"run", "-d", "--name", o.Name, "--label", d.Label()}
+	return d.Cmd(ctx, args...)
+}
+
+// Create creates the container without starting it (connect it to more
+// networks, then Start it) and returns its id.
+func (d *Docker) Create(ctx context.Context, o RunOptions) (string, error) {
+	args, err := d.runArgs("create", o)
+	if err != nil {
+		return "", err
+	}
+	return d.Cmd(ctx, args...)
+}
+
+func (d *Docker) runArgs(verb string, o RunOptions) ([]string, error) {
+	if o.Name == "" || o.Image == "" {
+		return nil, errors.New("docker " + verb + ": name and image are required")
+	}
+	args := []string{verb, "--name", o.Name, "--label", d.Label()}
+	if verb == "run" {
+		args = append(args, "-d")
+	}
 	if o.Network != "" {
 		args = append(args, "--network", o.Network)
 		for _, a := range o.Aliases {
@@ -108,8 +130,7 @@ func (d *Docker) Run(ctx context.Context, o RunOptions) (string, error) {
 		args = append(args, "--init")
 	}
 	args = append(args, o.Image)
-	args = append(args, o.Cmd...)
-	return d.Cmd(ctx, args...)
+	return append(args, o.Cmd...), nil
 }
 
 // Kill sends signal (e.g. "KILL") to the container's main process.
@@ -154,10 +175,78 @@ func (d *Docker) Remove(ctx context.Context, name string) error {
 	return err
 }
 
+// NetworkOptions describe a network for NetworkCreate.
+type NetworkOptions struct {
+	// Internal: no gateway; its containers reach each other and nothing
+	// else, and no port is published through it.
+	Internal bool
+	// Subnet in CIDR form ("" lets Docker pick); needed to give containers
+	// fixed addresses (ConnectOptions.IP).
+	Subnet string
+}
+
 // NetworkCreate creates a bridge network labelled with this run.
-func (d *Docker) NetworkCreate(ctx context.Context, name string) error {
-	_, err := d.Cmd(ctx, "network", "create", "--driver", "bridge", "--label", d.Label(), name)
+func (d *Docker) NetworkCreate(ctx context.Context, name string, o NetworkOptions) error {
+	args := []string{"network", "create", "--driver", "bridge", "--label", d.Label()}
+	if o.Internal {
+		args = append(args, "--internal")
+	}
+	if o.Subnet != "" {
+		args = append(args, "--subnet", o.Subnet)
+	}
+	_, err := d.Cmd(ctx, append(args, name)...)
 	return err
+}
+
+// NetworkCreateFree creates a network (as NetworkCreate) on a /24 of
+// 10.0.0.0/8 that no other network of the engine uses, picked at random
+// and retried on overlap, and returns the subnet.
+func (d *Docker) NetworkCreateFree(ctx context.Context, name string, internal bool) (string, error) {
+	var err error
+	for range 10 {
+		var used map[string]bool
+		if used, err = d.subnets(ctx); err != nil {
+			return "", err
+		}
+		subnet := fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(150), rand.IntN(256))
+		if used[subnet] {
+			continue
+		}
+		if err = d.NetworkCreate(ctx, name, NetworkOptions{Internal: internal, Subnet: subnet}); err == nil {
+			return subnet, nil
+		}
+		if !strings.Contains(err.Error(), "overlap") {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("network %s: no free subnet: %w", name, err)
+}
+
+// subnets returns the subnets of every network of the engine.
+func (d *Docker) subnets(ctx context.Context) (map[string]bool, error) {
+	ids, err := d.Cmd(ctx, "network", "ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	if ids == "" {
+		return used, nil
+	}
+	out, err := d.Cmd(ctx, append([]string{"network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, strings.Fields(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range strings.Fields(out) {
+		used[s] = true
+	}
+	return used, nil
+}
+
+// HostInSubnet is the address n of a /24 subnet ("10.1.2.0/24", 7 ->
+// "10.1.2.7"); 1 is the bridge's own address, so use 2-254.
+func HostInSubnet(subnet string, n int) string {
+	base, _, _ := strings.Cut(subnet, "/")
+	return base[:strings.LastIndex(base, ".")+1] + strconv.Itoa(n)
 }
 
 // NetworkRemove removes a network.
@@ -166,10 +255,22 @@ func (d *Docker) NetworkRemove(ctx context.Context, name string) error {
 	return err
 }
 
-// NetworkConnect attaches a container to a network, with DNS aliases.
-func (d *Docker) NetworkConnect(ctx context.Context, network, container string, aliases ...string) error {
+// ConnectOptions describe a container's attachment to a network.
+type ConnectOptions struct {
+	// IP is a fixed address in the network's subnet: it stays the same
+	// across restarts and reconnections, so a connection cut by a
+	// disconnect can resume once the container is back.
+	IP      string
+	Aliases []string // DNS names on the network besides the container's
+}
+
+// NetworkConnect attaches a container to a network.
+func (d *Docker) NetworkConnect(ctx context.Context, network, container string, o ConnectOptions) error {
 	args := []string{"network", "connect"}
-	for _, a := range aliases {
+	if o.IP != "" {
+		args = append(args, "--ip", o.IP)
+	}
+	for _, a := range o.Aliases {
 		args = append(args, "--alias", a)
 	}
 	_, err := d.Cmd(ctx, append(args, network, container)...)

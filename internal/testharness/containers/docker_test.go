@@ -65,8 +65,9 @@ func TestDockerLifecycle(t *testing.T) {
 	t.Cleanup(func() { _, _ = d.Cmd(context.Background(), "rmi", "-f", image) })
 
 	net1, net2 := runID+"-a", runID+"-b"
-	must(d.NetworkCreate(ctx, net1))
-	must(d.NetworkCreate(ctx, net2))
+	must(d.NetworkCreate(ctx, net1, NetworkOptions{}))
+	subnet, err := d.NetworkCreateFree(ctx, net2, true)
+	must(err)
 	name := runID + "-web"
 	_, err = d.Run(ctx, RunOptions{
 		Name: name, Image: image, Network: net1, Aliases: []string{"web"},
@@ -99,7 +100,8 @@ func TestDockerLifecycle(t *testing.T) {
 	if ip == "" {
 		t.Fatalf("no address on %s", net1)
 	}
-	must(d.NetworkConnect(ctx, net2, name, "web2"))
+	fixed := HostInSubnet(subnet, 10)
+	must(d.NetworkConnect(ctx, net2, name, ConnectOptions{IP: fixed, Aliases: []string{"web2"}}))
 	nets, err := d.Networks(ctx, name)
 	must(err)
 	if want := []string{net1, net2}; !slices.Equal(nets, want) {
@@ -109,7 +111,7 @@ func TestDockerLifecycle(t *testing.T) {
 	if ip, _ := d.IP(ctx, name, net1); ip != "" {
 		t.Fatalf("still on %s at %s after disconnect", net1, ip)
 	}
-	must(d.NetworkConnect(ctx, net1, name))
+	must(d.NetworkConnect(ctx, net1, name, ConnectOptions{}))
 
 	must(d.Pause(ctx, name))
 	if st, _ := d.State(ctx, name); st != "paused" {
@@ -124,6 +126,9 @@ func TestDockerLifecycle(t *testing.T) {
 	testutil.RetryUntil(t, 30*time.Second, get)
 	must(d.Restart(ctx, name, time.Second))
 	testutil.RetryUntil(t, 30*time.Second, get)
+	if ip, _ := d.IP(ctx, name, net2); ip != fixed {
+		t.Fatalf("address on %s after restart %q, want the fixed %s", net2, ip, fixed)
+	}
 	if h, _ := d.Health(ctx, name); h != "none" {
 		t.Fatalf("health %q for an image without a health check", h)
 	}
