@@ -27,8 +27,12 @@ import (
 // and slices every unescaped string out of it, and packs the small lists
 // (rules, actions, resources, ids) into shared blocks, so a DB of n users
 // costs a few dozen allocations instead of dozens per user.
-func decodeData(payload []byte) (Data, error) {
-	d := decoder{buf: payload, str: string(payload)}
+func decodeData(payload []byte) (Data, error) { return decodePayload(payload, false) }
+
+// decodePayload is decodeData, skipping the members it does not know when
+// lenient (a newer, additive schema: see Open) instead of refusing them.
+func decodePayload(payload []byte, lenient bool) (Data, error) {
+	d := decoder{buf: payload, str: string(payload), lenient: lenient}
 	var out Data
 	d.ws()
 	if err := d.data(&out); err != nil {
@@ -48,6 +52,8 @@ type decoder struct {
 	buf []byte
 	str string // buf as a string: unescaped strings are sliced from it
 	pos int
+	// lenient skips unknown members instead of refusing them.
+	lenient bool
 
 	strScratch  []string
 	actScratch  []iam.Action
@@ -204,7 +210,17 @@ func (d *decoder) nextElem(first *bool) (more bool, err error) {
 }
 
 // field returns the name in names that key designates: the exact match, or
-// else the first case-insensitive one (as encoding/json matches names).
+// else the first case-insensitive one (as encoding/json matches names). An
+// unknown key is an error, or, when the decoder is lenient, skipped with its
+// value: field then returns "" and pos is after the value.
+func (d *decoder) field(key string, names ...string) (string, error) {
+	name, err := field(key, names...)
+	if err != nil && d.lenient {
+		return "", d.skip()
+	}
+	return name, err
+}
+
 func field(key string, names ...string) (string, error) {
 	for _, n := range names {
 		if key == n {

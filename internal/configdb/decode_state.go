@@ -17,12 +17,12 @@ func (d *decoder) data(out *Data) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := field(key,
+		name, err := d.field(key,
 			"users", "groups", "auth_providers", "session_revocations")
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch name { // "": an unknown member, skipped
 		case "users":
 			out.Users, err = list(d, out.Users, "a list of users", (*decoder).user)
 		case "groups":
@@ -86,12 +86,12 @@ func (d *decoder) user(u *iam.User) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := field(key,
+		name, err := d.field(key,
 			"id", "name", "access_key_id", "secret_access_key", "enabled", "created_at", "permissions", "group_ids")
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch name { // "": an unknown member, skipped
 		case "id":
 			err = d.stringInto(&u.ID)
 		case "name":
@@ -124,12 +124,12 @@ func (d *decoder) group(g *iam.Group) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := field(key,
+		name, err := d.field(key,
 			"id", "name", "description", "permissions", "member_ids")
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch name { // "": an unknown member, skipped
 		case "id":
 			err = d.stringInto(&g.ID)
 		case "name":
@@ -156,12 +156,12 @@ func (d *decoder) provider(p *iam.AuthProvider) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := field(key,
+		name, err := d.field(key,
 			"id", "name", "type", "issuer_url", "client_id", "client_secret", "scopes", "enabled", "priority", "display_name")
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch name { // "": an unknown member, skipped
 		case "id":
 			err = d.stringInto(&p.ID)
 		case "name":
@@ -226,12 +226,12 @@ func (d *decoder) rule(r *iam.Rule) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := field(key,
+		name, err := d.field(key,
 			"effect", "actions", "resources")
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch name { // "": an unknown member, skipped
 		case "effect":
 			s := string(r.Effect)
 			err = d.stringInto(&s)

@@ -52,7 +52,7 @@ func Seal(s *State, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("seal config db: %w", err)
 	}
-	return sealPayload(payload, CurrentSchema, s.generation, opts, keys, secret)
+	return sealPayload(payload, CurrentSchema, CurrentSchema, s.generation, opts, keys, secret)
 }
 
 func encodeData(s *State) ([]byte, error) {
@@ -63,7 +63,9 @@ func encodeData(s *State) ([]byte, error) {
 	return b, nil
 }
 
-func sealPayload(payload []byte, schema uint16, generation uint64, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, error) {
+// sealPayload seals payload as schema, readable from minReader (format 1
+// when they are equal, else format 2).
+func sealPayload(payload []byte, schema, minReader uint16, generation uint64, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, error) {
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("seal config db: %w", ErrNoSecret)
 	}
@@ -83,13 +85,20 @@ func sealPayload(payload []byte, schema uint16, generation uint64, opts SealOpti
 	if uint64(len(payload))+TagSize > uint64(^uint32(0)) {
 		return nil, fmt.Errorf("seal config db: %d-byte state is too large", len(payload))
 	}
+	if minReader > schema || (minReader < schema && minReader == 0) {
+		return nil, fmt.Errorf("seal config db: min reader schema %d with schema %d", minReader, schema)
+	}
 	h := Header{
-		FormatVersion: FormatVersion,
-		Schema:        schema,
-		Generation:    generation,
-		WriterNode:    opts.WriterNode,
-		KDF:           kdf,
-		CiphertextLen: uint32(len(payload) + TagSize),
+		FormatVersion:   FormatVersion,
+		Schema:          schema,
+		MinReaderSchema: minReader,
+		Generation:      generation,
+		WriterNode:      opts.WriterNode,
+		KDF:             kdf,
+		CiphertextLen:   uint32(len(payload) + TagSize),
+	}
+	if minReader < schema {
+		h.FormatVersion = FormatVersionMinReader
 	}
 	if ms := opts.Now.UnixMilli(); !opts.Now.IsZero() && ms > 0 {
 		h.SealedAt = time.UnixMilli(ms).UTC()
@@ -123,10 +132,18 @@ func newAEAD(key [KeySize]byte) (cipher.AEAD, error) {
 // Open verifies and decrypts a sealed config DB and returns its State (at
 // the header's generation) and header. The steps, each refusing the file
 // with a distinct error: header (ErrBadMagic, ErrTruncated, ErrMalformed,
-// ErrUnsupportedFormat, ErrBadKDFParams), schema (ErrSchemaTooNew, checked
-// before any key derivation), length (ErrTruncated, ErrMalformed),
-// decryption (ErrAuthFailed), migration of an older schema, decoding and
-// validation (ErrInvalidState).
+// ErrUnsupportedFormat, ErrBadKDFParams), schema (ErrSchemaTooNew when the
+// min_reader_schema is newer than CurrentSchema, checked before any key
+// derivation), length (ErrTruncated, ErrMalformed), decryption
+// (ErrAuthFailed), migration of an older schema, decoding and validation
+// (ErrInvalidState).
+//
+// Decoding is strict (an unknown field refuses the DB) except for a newer
+// schema that this binary can read (Header.Newer, min_reader_schema <=
+// CurrentSchema): its payload is decoded as CurrentSchema, ignoring the
+// fields this binary does not know. The State then lacks those fields, so
+// the caller must never seal it over that DB (configsync refuses to
+// publish while it holds such a DB).
 func Open(b []byte, keys *KeyCache, secret []byte) (*State, Header, error) {
 	return open(b, keys, secret, schemaMigrations())
 }
@@ -139,8 +156,11 @@ func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migrati
 	if err := h.CheckSchema(); err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", err)
 	}
-	if err := checkMigratable(h.Schema, migrations); err != nil {
-		return nil, h, fmt.Errorf("open config db: %w", err)
+	newer := h.Newer()
+	if !newer {
+		if err := checkMigratable(h.Schema, migrations); err != nil {
+			return nil, h, fmt.Errorf("open config db: %w", err)
+		}
 	}
 	hl := h.Len()
 	switch total := uint64(hl) + uint64(h.CiphertextLen); {
@@ -160,11 +180,12 @@ func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migrati
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", ErrAuthFailed)
 	}
-	payload, err = migrate(payload, h.Schema, migrations)
-	if err != nil {
-		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
+	var d Data
+	if newer {
+		d, err = decodePayload(payload, true)
+	} else if payload, err = migrate(payload, h.Schema, migrations); err == nil {
+		d, err = decodePayload(payload, false)
 	}
-	d, err := decodeData(payload)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}

@@ -51,7 +51,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	sameContent(t, s, got)
-	want := Header{FormatVersion: 1, Schema: CurrentSchema, Generation: 17, SealedAt: now.Truncate(time.Millisecond),
+	want := Header{FormatVersion: 1, Schema: CurrentSchema, MinReaderSchema: CurrentSchema, Generation: 17, SealedAt: now.Truncate(time.Millisecond),
 		WriterNode: "node-a", KDF: testKDF, Salt: h.Salt, Nonce: h.Nonce, CiphertextLen: uint32(len(b) - h.Len())}
 	if !reflect.DeepEqual(h, want) {
 		t.Errorf("header\n got %+v\nwant %+v", h, want)
@@ -249,7 +249,7 @@ func TestOpenHeaderRejections(t *testing.T) {
 		{"magic prefix only", []byte("DGPC"), ErrTruncated},
 		{"unknown magic", patch(func(b []byte) { copy(b, "NOTADGPD") }), ErrBadMagic},
 		{"short garbage", []byte("hello"), ErrBadMagic},
-		{"future format", patch(func(b []byte) { b[8] = 2 }), ErrUnsupportedFormat},
+		{"future format", patch(func(b []byte) { b[8] = 3 }), ErrUnsupportedFormat},
 		{"newer schema", patch(func(b []byte) { binary.BigEndian.PutUint16(b[9:], CurrentSchema+1) }), ErrSchemaTooNew},
 		{"schema 0 without migration", patch(func(b []byte) { binary.BigEndian.PutUint16(b[9:], 0) }), ErrUnsupportedFormat},
 		{"node id too long", patch(func(b []byte) { b[27] = MaxWriterNodeLen + 1 }), ErrMalformed},
@@ -276,7 +276,7 @@ func TestOpenHeaderRejections(t *testing.T) {
 
 func TestNewerSchemaRefusedWithoutKey(t *testing.T) {
 	payload, _ := encodeData(sample(t))
-	b, err := sealPayload(payload, CurrentSchema+1, 9, SealOptions{WriterNode: "new-binary", KDF: testKDF}, nil, testSecret)
+	b, err := sealPayload(payload, CurrentSchema+1, CurrentSchema+1, 9, SealOptions{WriterNode: "new-binary", KDF: testKDF}, nil, testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestOpenInvalidContent(t *testing.T) {
 			`{"id":"b","name":"b","access_key_id":"KEY","secret_access_key":"secretsecret","enabled":true,"created_at":"2026-01-01T00:00:00Z"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := sealPayload([]byte(payload), CurrentSchema, 1, SealOptions{KDF: testKDF}, keys, testSecret)
+			b, err := sealPayload([]byte(payload), CurrentSchema, CurrentSchema, 1, SealOptions{KDF: testKDF}, keys, testSecret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,7 +323,7 @@ func TestOpenInvalidContent(t *testing.T) {
 func TestMigrationHook(t *testing.T) {
 	keys := NewKeyCache(4)
 	old := `{"users":[{"id":"u1","login":"alice","access_key_id":"AKID1","secret_access_key":"secretsecret","enabled":true,"created_at":"2026-01-01T00:00:00Z"}]}`
-	b, err := sealPayload([]byte(old), 0, 5, SealOptions{KDF: testKDF}, keys, testSecret)
+	b, err := sealPayload([]byte(old), 0, 0, 5, SealOptions{KDF: testKDF}, keys, testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,7 @@ var (
 type Options struct {
 	Bucket       Bucket // nil: sync off, the DB is local only
 	BucketName   string // for status and logs
+	Endpoint     string // the sync bucket's service URL ("": AWS S3), for errors, logs and the probe witness
 	Key          string // object key in the bucket
 	Role         string // "writer" (default) or "reader"
 	WriterURL    string // named in ErrReadOnly messages

@@ -225,14 +225,27 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 // (a newer schema, content that does not validate).
 func sealRaw(t testing.TB, payload []byte, schema uint16, generation uint64, sealedAt time.Time, secret []byte) []byte {
 	t.Helper()
+	return sealRawMin(t, payload, schema, schema, generation, sealedAt, secret)
+}
+
+// sealRawMin is sealRaw with a min_reader_schema: format 2 when it is lower
+// than the schema.
+func sealRawMin(t testing.TB, payload []byte, schema, minReader uint16, generation uint64, sealedAt time.Time, secret []byte) []byte {
+	t.Helper()
 	var salt [configdb.SaltSize]byte
 	var nonce [configdb.NonceSize]byte
 	_, _ = rand.Read(salt[:])
 	_, _ = rand.Read(nonce[:])
 	node := "hand"
 	h := []byte(configdb.Magic)
-	h = append(h, configdb.FormatVersion)
-	h = binary.BigEndian.AppendUint16(h, schema)
+	if minReader < schema {
+		h = append(h, configdb.FormatVersionMinReader)
+		h = binary.BigEndian.AppendUint16(h, schema)
+		h = binary.BigEndian.AppendUint16(h, minReader)
+	} else {
+		h = append(h, configdb.FormatVersion)
+		h = binary.BigEndian.AppendUint16(h, schema)
+	}
 	h = binary.BigEndian.AppendUint64(h, generation)
 	h = binary.BigEndian.AppendUint64(h, uint64(sealedAt.UnixMilli()))
 	h = append(h, byte(len(node)))

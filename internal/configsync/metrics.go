@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
 )
 
 // Pull sources: the value of the `source` log field and metric label.
@@ -53,6 +55,9 @@ type metrics struct {
 	publishes   *prometheus.CounterVec
 	conflicts   prometheus.Counter
 	generation  prometheus.Gauge
+	schema      prometheus.Gauge
+	minReader   prometheus.Gauge
+	supported   prometheus.Gauge
 	lastSuccess prometheus.Gauge
 	sinceOK     prometheus.GaugeFunc
 	lag         prometheus.Histogram
@@ -79,6 +84,18 @@ func newMetrics(reg prometheus.Registerer, sinceLastSuccess func() float64) *met
 			Name: "dgp_config_sync_generation",
 			Help: "Generation of the config DB this instance serves.",
 		}),
+		schema: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dgp_config_sync_schema",
+			Help: "Schema of the config DB this instance holds (0: none yet). Above dgp_config_sync_supported_schema: a newer, additive schema, applied but never rewritten by this instance.",
+		}),
+		minReader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dgp_config_sync_min_reader_schema",
+			Help: "Lowest schema a binary must support to read the config DB this instance holds (0: none yet).",
+		}),
+		supported: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dgp_config_sync_supported_schema",
+			Help: "Newest config DB schema this binary reads and writes.",
+		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dgp_config_sync_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful exchange with the sync bucket (pull or publish).",
@@ -94,9 +111,18 @@ func newMetrics(reg prometheus.Registerer, sinceLastSuccess func() float64) *met
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pulls, m.publishes, m.conflicts, m.generation, m.lastSuccess, m.sinceOK, m.lag)
+		reg.MustRegister(m.pulls, m.publishes, m.conflicts, m.generation, m.schema, m.minReader, m.supported,
+			m.lastSuccess, m.sinceOK, m.lag)
 	}
+	m.supported.Set(configdb.CurrentSchema)
 	return m
+}
+
+// setHeld records the generation and the header of the DB held.
+func (m *metrics) setHeld(generation uint64, h configdb.Header) {
+	m.generation.Set(float64(generation))
+	m.schema.Set(float64(h.Schema))
+	m.minReader.Set(float64(h.MinReaderSchema))
 }
 
 func (m *metrics) observeLag(d time.Duration) { m.lag.Observe(max(d, 0).Seconds()) }

@@ -27,7 +27,9 @@ import (
 //
 // Errors: ErrReadOnly on a reader; the op's own error (wrapping
 // configdb.ErrConflict, ErrNotFound or ErrInvalid) when it does not apply
-// to the newest base; ErrMidUpgrade when the bucket holds a newer schema;
+// to the newest base; ErrMidUpgrade when the bucket holds a schema this
+// binary cannot read, or holds (or this instance holds, without a bucket)
+// a newer one it reads but must not rewrite;
 // ErrUnavailable (wrapping the cause) when the bucket cannot be reached,
 // holds a DB this instance cannot verify, or kept winning the race past
 // the bound. On error nothing changed, in the bucket or here (except that
@@ -56,6 +58,12 @@ func (s *Syncer) Publish(ctx context.Context, op configdb.Op) (*configdb.State, 
 // publishLocal is Publish without a sync bucket.
 func (s *Syncer) publishLocal(op configdb.Op, start time.Time) (*configdb.State, error) {
 	cur := s.Current()
+	if _, held, _ := s.held(); held != nil && held.Newer() {
+		err := fmt.Errorf("publish config db: %w", newerSchemaErr(*held))
+		s.recordPublish(PublishMidUpgrade, 0, 0, err)
+		s.log.Warn().Err(err).Str("op", op.Describe()).Msg("config db not saved")
+		return nil, err
+	}
 	next, err := op.Apply(cur, s.now())
 	if err != nil {
 		s.recordPublish(PublishRejected, 0, 0, err)
@@ -97,8 +105,16 @@ func (s *Syncer) installLocal(next *configdb.State, sealed []byte) error {
 	s.mu.Lock()
 	s.hdr, s.sum = &h, sha256.Sum256(sealed)
 	s.mu.Unlock()
-	s.m.generation.Set(float64(next.Generation()))
+	s.m.setHeld(next.Generation(), h)
 	return nil
+}
+
+// newerSchemaErr is ErrMidUpgrade for a DB of a newer schema that this
+// binary reads but must not rewrite.
+func newerSchemaErr(h configdb.Header) error {
+	return fmt.Errorf("%w: the config db has schema %d (this binary reads it, from schema %d on, but supports schema %d at most); "+
+		"rewriting it here would drop what this binary does not know: upgrade this instance", ErrMidUpgrade,
+		h.Schema, h.MinReaderSchema, configdb.CurrentSchema)
 }
 
 // base is what a publish attempt applies its op to.
@@ -109,6 +125,19 @@ type base struct {
 	// fetched is the bucket's DB when the base came from it (adopted when
 	// the op turns out not to apply).
 	fetched *fetched
+}
+
+// newestBase is fetchBase, refusing a base of a newer schema than this
+// binary's (ErrMidUpgrade): the State decoded from it lacks the fields this
+// binary does not know, so sealing over it would lose them. A newer DB
+// fetched from the bucket is adopted first, as a pull would.
+func (s *Syncer) newestBase(ctx context.Context) (base, error) {
+	b, err := s.fetchBase(ctx)
+	if err != nil || b.hdr == nil || !b.hdr.Newer() {
+		return b, err
+	}
+	s.adopt(b)
+	return base{}, fmt.Errorf("publish config db: %w", newerSchemaErr(*b.hdr))
 }
 
 // fetchBase returns the newest base: the held snapshot when the bucket
@@ -174,7 +203,7 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 	if err := s.ensureProbed(ctx); err != nil {
 		return fail(fmt.Errorf("publish config db: %w", err), 0)
 	}
-	b, err := s.fetchBase(ctx)
+	b, err := s.newestBase(ctx)
 	if err != nil {
 		return fail(err, 0)
 	}
@@ -236,7 +265,7 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 			return fail(fmt.Errorf("publish config db: %w", err), attempt)
 		}
 		prevGen := b.state.Generation()
-		if b, err = s.fetchBase(ctx); err != nil {
+		if b, err = s.newestBase(ctx); err != nil {
 			return fail(err, attempt)
 		}
 		s.mu.Lock()

@@ -210,7 +210,13 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 		return res, ResultInvalid, fmt.Errorf("%w (%s): %w", ErrRejected, ResultInvalid, err)
 	}
 	persist := f.body
-	if merged {
+	if merged && f.hdr.Newer() {
+		// Re-sealing would drop the fields this binary does not know: the
+		// local file keeps the bytes of the bucket's DB (without the
+		// revocations merged in memory).
+		s.log.Warn().Str("etag", f.etag).Uint16("schema", f.hdr.Schema).
+			Msg("session revocations merged in memory only: the local file keeps the newer-schema db as published")
+	} else if merged {
 		h := f.hdr
 		persist, err = configdb.Seal(next, configdb.SealOptions{WriterNode: h.WriterNode, Prev: &h, Now: h.SealedAt}, s.keys, s.o.Secret)
 		if err != nil {
@@ -240,6 +246,7 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 		ev = ev.Int64("lag_ms", lag.Milliseconds())
 	}
 	ev.Msg("config db applied")
+	s.logNewer(f.hdr, t.source)
 	s.rejectGate.reset()
 	return PullResult{Downloaded: true, ETag: f.etag, Generation: next.Generation(), Status: ResultUpdated}, ResultUpdated, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/notify"
 )
 
@@ -37,8 +38,14 @@ type Status struct {
 	NodeID     string `json:"node_id"`
 	ETag       string `json:"etag"`
 	Generation uint64 `json:"generation"`
-	Schema     int    `json:"schema"`
-	Users      int    `json:"users"`
+	// Schema and MinReaderSchema are those of the DB held (its header; 0
+	// when none is held yet). SupportedSchema is this binary's newest; a
+	// Schema above it is a newer, additive schema: applied, but this
+	// instance refuses mutations (fleet_mid_upgrade) until upgraded.
+	Schema          int `json:"schema"`
+	MinReaderSchema int `json:"min_reader_schema"`
+	SupportedSchema int `json:"supported_schema"`
+	Users           int `json:"users"`
 	// WriterNode and SealedAt describe the DB held (from its header).
 	WriterNode string    `json:"writer_node,omitempty"`
 	SealedAt   time.Time `json:"sealed_at,omitzero"`
@@ -108,7 +115,7 @@ func (s *Syncer) Status() Status {
 		NodeID:           s.o.NodeID,
 		ETag:             s.etag,
 		Generation:       cur.Generation(),
-		Schema:           cur.Schema(),
+		SupportedSchema:  configdb.CurrentSchema,
 		Users:            cur.NumUsers(),
 		LastSuccess:      s.lastSuccess,
 		ConflictsRebased: s.conflicts,
@@ -118,6 +125,7 @@ func (s *Syncer) Status() Status {
 	st.Mode, st.State = s.mode, s.readyLocked()
 	if s.hdr != nil {
 		st.WriterNode, st.SealedAt = s.hdr.WriterNode, s.hdr.SealedAt
+		st.Schema, st.MinReaderSchema = int(s.hdr.Schema), int(s.hdr.MinReaderSchema)
 	}
 	if s.lastPull != nil {
 		p := *s.lastPull

@@ -196,8 +196,10 @@ func (s *Syncer) Store() *configdb.Store { return s.store }
 // so no change slips between the pull and the first event.
 //
 // Start fails, changing nothing, when the local file does not open with
-// the configured secret (wrong secret or tampered), has a newer schema
-// ("upgrade this instance") or is otherwise unusable, and when the bucket
+// the configured secret (wrong secret or tampered), has a schema this
+// binary cannot read ("upgrade this instance"; a newer schema it can read
+// is loaded, and mutations are refused while it is held) or is otherwise
+// unusable, and when the bucket
 // ignores conditional writes (ErrNoConditionalWrites) or refuses the
 // probe (a 4xx: no such bucket, access denied). An unreachable bucket is
 // not an error: the local copy is served, readiness says "stale", and Run
@@ -288,10 +290,22 @@ func (s *Syncer) loadLocal() error {
 	s.mu.Lock()
 	s.hdr, s.sum = &h, sha256.Sum256(b)
 	s.mu.Unlock()
-	s.m.generation.Set(float64(st.Generation()))
+	s.m.setHeld(st.Generation(), h)
 	s.log.Info().Str("path", path).Uint64("generation", st.Generation()).Int("users", st.NumUsers()).
-		Msg("local config db loaded")
+		Uint16("schema", h.Schema).Msg("local config db loaded")
+	s.logNewer(h, "local file")
 	return nil
+}
+
+// logNewer warns that the DB just made current has a newer schema than
+// this binary's, readable but never to be rewritten here.
+func (s *Syncer) logNewer(h configdb.Header, source string) {
+	if !h.Newer() {
+		return
+	}
+	s.log.Warn().Str("source", source).Uint16("schema", h.Schema).Uint16("min_reader_schema", h.MinReaderSchema).
+		Int("supported_schema", configdb.CurrentSchema).Str("action", "upgrade this instance").
+		Msg("config db of a newer schema applied (readable by this binary): enforced, but this instance refuses IAM changes until it is upgraded")
 }
 
 // removeLeftovers removes the temporary files that a crash during
@@ -317,7 +331,7 @@ func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum
 	s.mu.Lock()
 	s.etag, s.hdr, s.sum = etag, &h, sum
 	s.mu.Unlock()
-	s.m.generation.Set(float64(st.Generation()))
+	s.m.setHeld(st.Generation(), h)
 	if persist == nil {
 		return nil
 	}
