@@ -1,0 +1,270 @@
+//go:build integration
+
+package upgradetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/testutil"
+)
+
+// writeSchemaEnv raises the schema a publisher writes (config key
+// config_sync.write_schema); without it a publisher keeps the schema of
+// the DB in the bucket.
+const writeSchemaEnv = "DGP_CONFIG_SYNC_WRITE_SCHEMA"
+
+// TestRollingUpgrade upgrades a three-instance fleet, one instance at a
+// time, from the binary before schema 2 to the working tree's, while every
+// instance takes IAM mutations; then raises the schema with one instance
+// still on the old binary.
+//
+// Phase 1 (the rollout): every acknowledged mutation is in the final DB
+// (opened from the bucket, and through a new instance's admin API); a user
+// disabled mid-rollout is refused by every instance; along the sync
+// object's version history the schema never decreases and the generation
+// always increases, and the schema stays the one the old fleet wrote.
+//
+// Phase 2 (the schema raised while an instance still runs the old binary):
+// the DB is written in the new schema; the old instance keeps serving its
+// last state, says stale in /_/ready, logs and counts the refusal, fails
+// its mutations and never writes the sync object; replaced by the new
+// binary it converges on the same DB (ETag and generation).
+func TestRollingUpgrade(t *testing.T) {
+	m := testutil.RequireMinIO(t)
+	natsURL, subject := os.Getenv("DGP_TEST_NATS_URL"), os.Getenv("DGP_TEST_NATS_SUBJECT")
+	if natsURL == "" || subject == "" || m.NATSARN == "" {
+		t.Skip("DGP_TEST_NATS_URL, DGP_TEST_NATS_SUBJECT or DGP_TEST_MINIO_NATS_ARN not set (run through .ci/run)")
+	}
+	bins := buildBinaries(t)
+	t.Logf("old binary: commit %s (%s); new binary: the working tree (CurrentSchema %d)", bins.oldCommit[:12], bins.oldWhy, configdb.CurrentSchema)
+
+	bucket := newSyncBucket(t, m)
+	env := bucket.env(natsURL, subject)
+	nodes := make([]*node, 3)
+	admins := make([]*admin, len(nodes))
+	for i := range nodes {
+		nodes[i] = newNode(t, fmt.Sprintf("node-%d", i), env)
+		nodes[i].start(bins.old, "old")
+		admins[i] = newAdmin(nodes[i])
+	}
+
+	// Seed, on node-0: the shared group, a canary user that stays enabled
+	// and the victim disabled mid-rollout. Every instance learns them.
+	admins[0].must(t, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": sharedGroup}, nil)
+	canary := createUser(t, admins[0], "canary")
+	victim := createUser(t, admins[0], "victim")
+	for i, n := range nodes {
+		wantS3(t, n, canary, http.StatusOK)
+		wantS3(t, n, victim, http.StatusOK)
+		testutil.RetryUntil(t, convergeFor, func() error {
+			ans, err := admins[i].do(http.MethodGet, "/groups/"+sharedGroup, nil)
+			if err == nil && ans.code != http.StatusOK {
+				err = fmt.Errorf("%s: GET /groups/%s: %s", n.name, sharedGroup, ans)
+			}
+			return err
+		})
+	}
+
+	// Phase 1: the rollout, under load.
+	wl := startWorkload(nodes, 2)
+	t.Cleanup(wl.finish)
+	wl.waitAcks(t, 15)
+	for i, n := range nodes {
+		n.stop()
+		n.start(bins.new, "new")
+		t.Logf("%s upgraded: %d mutations acknowledged so far", n.name, wl.acks.Load())
+		if i == 0 {
+			// Mid-rollout, on an instance still on the old binary.
+			admins[1].must(t, http.StatusOK, http.MethodPut, "/users/"+victim.Name, map[string]any{"enabled": false}, nil)
+			for _, n := range nodes {
+				wantS3(t, n, victim, http.StatusForbidden)
+				wantS3(t, n, canary, http.StatusOK)
+			}
+		}
+		wl.waitAcks(t, 15)
+	}
+	wl.finish()
+	acked, refused, noAnswer, codes := wl.totals()
+	t.Logf("workload: %d mutations acknowledged, %d refused (4xx), %d without an answer or 5xx (%s)", acked, refused, noAnswer, codes)
+
+	converged(t, bucket, nodes, admins)
+	st, hdr, _ := bucket.latest(t)
+	checked := wl.check(t, dbView(st))
+	users, groups := admins[0].listAll(t)
+	wl.check(t, apiView("node-0's admin API", users, groups))
+	t.Logf("final DB: generation %d, schema %d, %d users; %d facts of acknowledged mutations checked", hdr.Generation, hdr.Schema, st.NumUsers(), checked)
+	for _, n := range nodes {
+		wantS3(t, n, victim, http.StatusForbidden)
+		wantS3(t, n, canary, http.StatusOK)
+	}
+	vs := bucket.history(t)
+	checkHistory(t, vs)
+	t.Logf("version history after the rollout: %d versions: %s", len(vs), schemas(vs))
+	for _, v := range vs {
+		if v.hdr.Schema != vs[0].hdr.Schema {
+			t.Errorf("the schema changed during the rollout, before the operator raised it: %s (the first DB had schema %d)", v, vs[0].hdr.Schema)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	if configdb.CurrentSchema < 2 {
+		t.Fatalf("phase 1 passed; phase 2 needs a working tree with schema 2 (CurrentSchema is %d)", configdb.CurrentSchema)
+	}
+	raiseSchema(t, bins, bucket, nodes, admins, wl, canary, victim)
+}
+
+// raiseSchema is phase 2: node-2 runs the old binary again (from a fresh
+// data dir, as an instance left on the old version would), node-0 is
+// restarted with the write schema raised and publishes, node-1 (new, not
+// raised) publishes too; then node-2 is upgraded.
+func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node, admins []*admin, wl *workload, canary, victim apiUser) {
+	old := nodes[2]
+	old.stop()
+	before := len(bucket.history(t)) // from here on, node-2 runs the old binary until replaced
+	old.dataDir = t.TempDir()
+	old.start(bins.old, "old")
+	converged(t, bucket, nodes, admins)
+
+	nodes[0].stop()
+	nodes[0].start(bins.new, "new", writeSchemaEnv+"="+strconv.Itoa(configdb.CurrentSchema))
+	raised := createUser(t, admins[0], "after-raise")
+	_, hdr, _ := bucket.latest(t)
+	if int(hdr.Schema) != configdb.CurrentSchema {
+		t.Fatalf("after a mutation on an instance with %s=%d the sync bucket's DB has schema %d, want %d",
+			writeSchemaEnv, configdb.CurrentSchema, hdr.Schema, configdb.CurrentSchema)
+	}
+	raisedGen := hdr.Generation
+	t.Logf("schema raised to %d at generation %d", hdr.Schema, raisedGen)
+
+	// The old instance meets a DB it cannot read.
+	testutil.RetryUntil(t, convergeFor, func() error {
+		s, err := old.ready()
+		if err == nil && s != "stale" {
+			err = fmt.Errorf("%s (old binary) /_/ready: config_sync %q, want stale", old.name, s)
+		}
+		return err
+	})
+	testutil.RetryUntil(t, convergeFor, func() error {
+		v, err := old.metric("dgp_config_sync_pulls_total", `result="schema_too_new"`)
+		if err == nil && v == 0 {
+			err = errors.New(`dgp_config_sync_pulls_total{result="schema_too_new"} is 0 on the old instance`)
+		}
+		return err
+	})
+	if out := old.output(); !strings.Contains(out, `"result":"schema_too_new"`) {
+		t.Errorf("the old instance logged no refusal of the new schema:\n%s", testutil.Tail(out, 4000))
+	}
+	// It keeps serving its last state.
+	wantS3(t, old, canary, http.StatusOK)
+	wantS3(t, old, victim, http.StatusForbidden)
+	wantS3(t, old, raised, http.StatusForbidden)
+	st, err := admins[2].syncStatus()
+	testutil.Must(t, err, "sync-status of the old instance")
+	if st.Generation >= raisedGen {
+		t.Errorf("the old instance holds generation %d, at or past the raised DB's %d", st.Generation, raisedGen)
+	}
+	// Its mutations fail, and change nothing.
+	for _, c := range []struct{ method, path string }{{http.MethodPost, "/users"}, {http.MethodPut, "/users/" + canary.Name}} {
+		body := map[string]any{"name": "old-attempt"}
+		if c.method == http.MethodPut {
+			body = map[string]any{"enabled": false}
+		}
+		ans, err := admins[2].do(c.method, c.path, body)
+		testutil.Must(t, err, "%s %s on the old instance", c.method, c.path)
+		if ans.ok() {
+			t.Errorf("%s %s on the old instance was acknowledged (%s) while the bucket holds schema %d", c.method, c.path, ans, configdb.CurrentSchema)
+		}
+		t.Logf("old instance: %s %s -> %s", c.method, c.path, ans)
+	}
+
+	// A new instance without the setting keeps the raised schema.
+	raised1 := createUser(t, admins[1], "after-raise-1")
+	if _, hdr, _ := bucket.latest(t); int(hdr.Schema) != configdb.CurrentSchema {
+		t.Errorf("a mutation on %s (new binary, write schema not set) wrote schema %d over schema %d", nodes[1].name, hdr.Schema, configdb.CurrentSchema)
+	}
+	vs := bucket.history(t)
+	checkHistory(t, vs)
+	for _, v := range vs[before:] {
+		if v.hdr.WriterNode == old.name {
+			t.Errorf("the old instance wrote the sync object: %s", v)
+		}
+	}
+
+	// The old instance is upgraded: it converges on the same DB.
+	old.stop()
+	old.start(bins.new, "new")
+	converged(t, bucket, nodes, admins)
+	for _, n := range nodes {
+		wantS3(t, n, raised, http.StatusOK)
+		wantS3(t, n, raised1, http.StatusOK)
+		wantS3(t, n, victim, http.StatusForbidden)
+		wantS3(t, n, canary, http.StatusOK)
+	}
+	final, hdr, _ := bucket.latest(t)
+	wl.check(t, dbView(final))
+	users, groups := admins[2].listAll(t)
+	wl.check(t, apiView("node-2's admin API", users, groups))
+	if _, ok := final.UserByName("old-attempt"); ok {
+		t.Error("the old instance's refused create is in the DB")
+	}
+	if u, ok := final.UserByName(canary.Name); !ok || !u.Enabled {
+		t.Errorf("the old instance's refused disabling of %s is in the DB (found %v)", canary.Name, ok)
+	}
+	vs = bucket.history(t)
+	checkHistory(t, vs)
+	t.Logf("final DB: generation %d, schema %d; version history: %d versions: %s", hdr.Generation, hdr.Schema, len(vs), schemas(vs))
+}
+
+// createUser creates a user allowed to list everything (so a signed
+// ListBuckets tells accepted from refused) and returns it with its keys.
+func createUser(t *testing.T, a *admin, name string) apiUser {
+	t.Helper()
+	var u apiUser
+	body := map[string]any{"name": name, "permissions": []map[string]any{{"effect": "Allow", "actions": []string{"list"}, "resources": []string{"*"}}}}
+	a.must(t, http.StatusCreated, http.MethodPost, "/users", body, &u)
+	if u.AccessKeyID == "" || u.SecretAccessKey == "" {
+		t.Fatalf("create user %s: no key pair in the answer", name)
+	}
+	return u
+}
+
+// converged waits until every node serves the bucket's current DB: the
+// same ETag and generation, config sync ok.
+func converged(t *testing.T, bucket *syncBucket, nodes []*node, admins []*admin) {
+	t.Helper()
+	testutil.RetryUntil(t, convergeFor, func() error {
+		head, err := bucket.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket.name), Key: aws.String(syncKey)})
+		if err != nil {
+			return err
+		}
+		etag := strings.Trim(aws.ToString(head.ETag), `"`)
+		var gen uint64
+		for i, n := range nodes {
+			st, err := admins[i].syncStatus()
+			if err != nil {
+				return fmt.Errorf("%s: %w", n.name, err)
+			}
+			if got := strings.Trim(st.ETag, `"`); got != etag || st.State != "ok" {
+				return fmt.Errorf("%s (%s binary): ETag %s generation %d state %s; the bucket holds ETag %s", n.name, n.bin, got, st.Generation, st.State, etag)
+			}
+			if i > 0 && st.Generation != gen {
+				return fmt.Errorf("%s: generation %d at ETag %s, %s: %d", n.name, st.Generation, etag, nodes[0].name, gen)
+			}
+			gen = st.Generation
+		}
+		return nil
+	})
+}
