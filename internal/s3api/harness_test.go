@@ -190,9 +190,13 @@ type testEnv struct {
 	logs     *syncBuffer
 	reg      *prometheus.Registry
 	fs1, fs2 *fsbackend.Backend
+	// dir holds the backends' roots: dir/local and dir/other.
+	dir string
 }
 
-func newTestEnv(t *testing.T, useTLS bool) *testEnv {
+// newTestEnv serves the S3 API over two directory backends; mod adjusts
+// the server's options.
+func newTestEnv(t *testing.T, useTLS bool, mod ...func(*Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	fs1, err := fsbackend.New("local", dir+"/local", time.Now)
@@ -210,13 +214,14 @@ func newTestEnv(t *testing.T, useTLS bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newTestEnvWith(t, useTLS, router)
-	e.fs1, e.fs2 = fs1, fs2
+	e := newTestEnvWith(t, useTLS, router, mod...)
+	e.fs1, e.fs2, e.dir = fs1, fs2, dir
 	return e
 }
 
-// newTestEnvWith serves the S3 API over router with the test principals.
-func newTestEnvWith(t *testing.T, useTLS bool, router Buckets) *testEnv {
+// newTestEnvWith serves the S3 API over router with the test principals;
+// mod adjusts the server's options.
+func newTestEnvWith(t *testing.T, useTLS bool, router Buckets, mod ...func(*Options)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, tls: useTLS, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	principals := testPrincipals{
@@ -229,7 +234,7 @@ func newTestEnvWith(t *testing.T, useTLS bool, router Buckets) *testEnv {
 		}},
 		writerAK: {name: "writer", secret: writerSK, allow: func(a iam.Action, _, _ string) bool { return a != iam.ActionAdmin }},
 	}
-	srv, err := New(Options{
+	o := Options{
 		Buckets:            panicky{router},
 		Principals:         principals,
 		Verifier:           sigv4.NewVerifier(time.Now),
@@ -237,7 +242,11 @@ func newTestEnvWith(t *testing.T, useTLS bool, router Buckets) *testEnv {
 		Registerer:         e.reg,
 		VirtualHostDomains: []string{"localhost", "example.com"},
 		Now:                time.Now,
-	})
+	}
+	for _, m := range mod {
+		m(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,10 +60,26 @@ type respWriter struct {
 	http.ResponseWriter
 	status  int
 	written int64
+	// body is the HTTP/1 request body, if any: an error answered before
+	// it was read to its end says Connection: close (closing is set), so
+	// the connection is not reused with unread body bytes and the server
+	// does not wait for them.
+	body    *deadlineBody
+	closing bool
+}
+
+// closeIfUnread adds Connection: close to an error answer when the body
+// was not read whole.
+func (w *respWriter) closeIfUnread(code int) {
+	if w.status == 0 && code >= 400 && w.body != nil && w.body.unread() {
+		w.ResponseWriter.Header().Set("Connection", "close")
+		w.closing = true
+	}
 }
 
 // WriteHeader implements http.ResponseWriter.
 func (w *respWriter) WriteHeader(code int) {
+	w.closeIfUnread(code)
 	if w.status == 0 && code >= 200 {
 		w.status = code
 	}

@@ -73,6 +73,11 @@ type Options struct {
 	Region string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// BodyReadTimeout is how long a request body may send nothing before
+	// the request is answered 400 RequestTimeout (0 means
+	// DefaultBodyReadTimeout; negative, never). The deadline moves with
+	// every read, so a slow but steady client is never cut.
+	BodyReadTimeout time.Duration
 }
 
 // Server is the S3 API handler. It serves everything the application does
@@ -87,6 +92,7 @@ type Server struct {
 	region     string
 	now        func() time.Time
 	bufs       *bufPool
+	bodyWait   time.Duration
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -98,6 +104,12 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	switch {
+	case o.BodyReadTimeout == 0:
+		o.BodyReadTimeout = DefaultBodyReadTimeout
+	case o.BodyReadTimeout < 0:
+		o.BodyReadTimeout = 0
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
@@ -113,6 +125,7 @@ func New(o Options) (*Server, error) {
 		region:     o.Region,
 		now:        o.Now,
 		bufs:       newBufPool(),
+		bodyWait:   o.BodyReadTimeout,
 	}, nil
 }
 
@@ -138,6 +151,17 @@ type request struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	rw := &respWriter{ResponseWriter: w}
+	if hasBody(r) {
+		// Every handler reads the body through this one, so a client
+		// that stops sending is answered RequestTimeout, and an answer
+		// given before the body was read closes the connection.
+		body := newDeadlineBody(r.Body, w, s.bodyWait)
+		r = r.WithContext(r.Context())
+		r.Body = body
+		if r.ProtoMajor == 1 {
+			rw.body = body
+		}
+	}
 	rq := &request{w: rw, r: r, ctx: r.Context(), id: newRequestID()}
 	rw.Header().Set("x-amz-request-id", rq.id)
 	defer func() {
@@ -150,6 +174,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.finish(rq, start)
+		if rw.closing {
+			rw.body.expire()
+		}
 	}()
 	if err := s.serve(rq); err != nil {
 		e := s3err.From(err)
@@ -242,8 +269,14 @@ func (s *Server) finish(rq *request, start time.Time) {
 		name = "Unknown"
 	}
 	s.metrics.observe(name, status, d, rq.bytesIn, rq.w.written)
+	// 5xx answers are the server's failures: error, or warn for what
+	// the server refuses on purpose (501 NotImplemented, 503 SlowDown);
+	// every other answer is info.
 	ev := s.log.Info()
-	if rq.op.notImpl || rq.err != nil && rq.err.Code == s3err.ErrNotImplemented.Code {
+	switch {
+	case status >= 500 && status != http.StatusNotImplemented && status != http.StatusServiceUnavailable:
+		ev = s.log.Error()
+	case status >= 500 || rq.op.notImpl || rq.err != nil && rq.err.Code == s3err.ErrNotImplemented.Code:
 		ev = s.log.Warn()
 	}
 	if !ev.Enabled() {
