@@ -140,7 +140,11 @@ func (r *rootfs) program(ctx context.Context, name, bin string) error {
 	if err != nil {
 		return fmt.Errorf("ldd %s: %w", bin, err)
 	}
-	for _, lib := range lddPaths(out) {
+	libs, err := lddPaths(out)
+	if err != nil {
+		return fmt.Errorf("%s: %w", bin, err)
+	}
+	for _, lib := range libs {
 		r.file(lib, lib, 0o755)
 	}
 	return nil
@@ -148,20 +152,23 @@ func (r *rootfs) program(ctx context.Context, name, bin string) error {
 
 // lddPaths returns the absolute paths in ldd's output ("libc.so.6 =>
 // /lib/.../libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)");
-// the vDSO has none.
-func lddPaths(out []byte) []string {
+// the vDSO has none. A library ldd did not find is an error.
+func lddPaths(out []byte) ([]string, error) {
 	var paths []string
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimSpace(line)
-		if _, after, ok := strings.Cut(line, "=>"); ok {
+		if name, after, ok := strings.Cut(line, "=>"); ok {
 			line = strings.TrimSpace(after)
+			if strings.HasPrefix(line, "not found") {
+				return nil, fmt.Errorf("ldd: %s not found", strings.TrimSpace(name))
+			}
 		}
 		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "/") {
 			paths = append(paths, f[0])
 		}
 	}
 	sort.Strings(paths)
-	return paths
+	return paths, nil
 }
 
 // elfInterpreter returns the ELF interpreter of bin ("" for a static binary).
