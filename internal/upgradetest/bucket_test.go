@@ -119,8 +119,8 @@ type dbVersion struct {
 }
 
 func (v dbVersion) String() string {
-	return fmt.Sprintf("version %s (generation %d, schema %d, written by %s at %s)",
-		v.id, v.hdr.Generation, v.hdr.Schema, v.hdr.WriterNode, v.hdr.SealedAt.Format(time.RFC3339Nano))
+	return fmt.Sprintf("version %s (generation %d, schema %d, min reader schema %d, written by %s at %s)",
+		v.id, v.hdr.Generation, v.hdr.Schema, v.hdr.MinReaderSchema, v.hdr.WriterNode, v.hdr.SealedAt.Format(time.RFC3339Nano))
 }
 
 // history lists every version of the sync object, oldest first, with its

@@ -79,7 +79,7 @@ func TestRollingUpgrade(t *testing.T) {
 	// Phase 1: the rollout, under load.
 	wl := startWorkload(nodes, 2)
 	t.Cleanup(wl.finish)
-	wl.waitAcks(t, 15)
+	wl.waitAcks(t, 30)
 	for i, n := range nodes {
 		n.stop()
 		n.start(bins.new, "new")
@@ -92,7 +92,7 @@ func TestRollingUpgrade(t *testing.T) {
 				wantS3(t, n, canary, http.StatusOK)
 			}
 		}
-		wl.waitAcks(t, 15)
+		wl.waitAcks(t, 30)
 	}
 	wl.finish()
 	acked, refused, noAnswer, codes := wl.totals()
@@ -126,15 +126,15 @@ func TestRollingUpgrade(t *testing.T) {
 	raiseSchema(t, bins, bucket, nodes, admins, wl, canary, victim)
 }
 
-// raiseSchema is phase 2: node-2 runs the old binary again (from a fresh
-// data dir, as an instance left on the old version would), node-0 is
-// restarted with the write schema raised and publishes, node-1 (new, not
-// raised) publishes too; then node-2 is upgraded.
+// raiseSchema is phase 2: node-2 is rolled back to the old binary (same
+// data dir: the DB is still in the old schema, so it starts and serves),
+// node-0 is restarted with the write schema raised and publishes, node-1
+// (new binary, write schema not set) publishes too; then node-2 is
+// upgraded again.
 func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node, admins []*admin, wl *workload, canary, victim apiUser) {
 	old := nodes[2]
 	old.stop()
 	before := len(bucket.history(t)) // from here on, node-2 runs the old binary until replaced
-	old.dataDir = t.TempDir()
 	old.start(bins.old, "old")
 	converged(t, bucket, nodes, admins)
 

@@ -341,16 +341,12 @@ func (w *workload) totals() (acked, refused, noAnswer int, codes string) {
 	return acked, refused, noAnswer, strings.Join(parts, ", ")
 }
 
-// history returns the worker's mutations that name the fact's user (or,
-// for a group fact, its group).
+// history returns the worker's mutations that name the fact's user or
+// group.
 func (wk *worker) history(f fact) string {
-	name := f.user
-	if f.kind == "group" {
-		name = f.group
-	}
 	var b strings.Builder
 	for _, op := range wk.ops {
-		if strings.Contains(op, " "+name+" ") {
+		if (f.user != "" && strings.Contains(op, " "+f.user+" ")) || (f.group != "" && strings.Contains(op, " "+f.group+" ")) {
 			b.WriteString("\t" + op + "\n")
 		}
 	}
