@@ -107,7 +107,11 @@ func (r *rootfs) busybox(ctx context.Context, bin string) error {
 	if err := requireStatic(bin); err != nil {
 		return fmt.Errorf("busybox: %w", err)
 	}
-	out, err := exec.CommandContext(ctx, bin, "--list").Output()
+	// argv[0] "busybox" whatever the file's name: busybox picks the applet
+	// by it.
+	cmd := exec.CommandContext(ctx, bin, "--list")
+	cmd.Args[0] = "busybox"
+	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("busybox --list: %w", err)
 	}
