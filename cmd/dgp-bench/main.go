@@ -72,8 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return runGateway(ctx, opts, stdout, stderr)
+	case "soak":
+		return soakCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+soakUsage)
 		return nil
 	default:
 		return usageErr("unknown command %q\n%s", args[0], usage)
