@@ -19,7 +19,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
-	"github.com/dgp-proxy/dgp/internal/configsync"
 )
 
 // Prefix is the path under which the API serves. Mount the API on
@@ -35,6 +34,9 @@ const (
 	DefaultLoginRateLimit = 10 // attempts per minute per client IP
 	// MaxBodyBytes is the largest request body accepted.
 	MaxBodyBytes = 1 << 20
+	// DefaultBodyReadTimeout is how long a request body may send nothing
+	// before the request is answered 400 request_timeout.
+	DefaultBodyReadTimeout = 20 * time.Second
 	// MinSessionKeyLen is the shortest SessionKey New accepts.
 	MinSessionKeyLen = 32
 	// maxTrackedClients bounds the login rate limiter's per-IP table.
@@ -55,9 +57,9 @@ type IAM interface {
 
 // Sync is what the API needs from the config syncer.
 type Sync interface {
-	// SyncNow pulls the config DB from the sync bucket now.
-	// configsync.ErrDisabled when sync is off.
-	SyncNow(ctx context.Context) (configsync.PullResult, error)
+	// Refresher's SyncNow pulls the config DB from the sync bucket now
+	// (configsync.ErrDisabled when sync is off).
+	Refresher
 	// Status describes the sync state; JSON-encodable.
 	Status() any
 }
@@ -69,6 +71,13 @@ type Options struct {
 	// Sync is the config syncer; nil makes the sync endpoints answer 404
 	// sync_disabled.
 	Sync Sync
+	// Refresh is pulled once before answering that a referenced entity
+	// does not exist (see Refresher); nil means Sync, when set.
+	Refresh Refresher
+	// BodyReadTimeout is how long a request body may send nothing before
+	// the request is answered 400 request_timeout (0 means
+	// DefaultBodyReadTimeout; negative, never).
+	BodyReadTimeout time.Duration
 	// CheckPassword reports whether a password is the bootstrap password
 	// (constant-time; required).
 	CheckPassword func(password string) bool
@@ -112,6 +121,8 @@ type API struct {
 	limiter       *limiter
 	metrics       *metrics
 	mux           *http.ServeMux
+	gate          *pullGate // nil: nothing to pull from
+	bodyWait      time.Duration
 }
 
 var _ http.Handler = (*API)(nil)
@@ -139,6 +150,15 @@ func New(o Options) (*API, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Refresh == nil && o.Sync != nil {
+		o.Refresh = o.Sync
+	}
+	switch {
+	case o.BodyReadTimeout == 0:
+		o.BodyReadTimeout = DefaultBodyReadTimeout
+	case o.BodyReadTimeout < 0:
+		o.BodyReadTimeout = 0
+	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, err
@@ -157,6 +177,10 @@ func New(o Options) (*API, error) {
 		limiter:       newLimiter(o.LoginRateLimit, time.Minute, maxTrackedClients),
 		metrics:       m,
 		mux:           http.NewServeMux(),
+		bodyWait:      o.BodyReadTimeout,
+	}
+	if o.Refresh != nil {
+		a.gate = &pullGate{r: o.Refresh}
 	}
 	a.routes()
 	return a, nil
@@ -203,6 +227,8 @@ func (a *API) handle(route string, h errHandler) {
 // ServeHTTP implements http.Handler. Paths that match no endpoint get a
 // JSON 404 (or 405 with Allow when only the method is wrong).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, r, done := a.guardBody(w, r)
+	defer done()
 	if _, pattern := a.mux.Handler(r); pattern != "" {
 		a.mux.ServeHTTP(w, r)
 		return

@@ -50,7 +50,7 @@ func (a *API) listGroups(w http.ResponseWriter, _ *http.Request, _ *principal) e
 }
 
 func (a *API) getGroup(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	g, err := groupFinder(a.iam.Current()).fromPath(r, "id")
+	g, err := a.lookup(r).groups().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	members, err := userFinder(a.iam.Current()).ids("member_ids", req.MemberIDs)
+	members, err := a.lookup(r).users().ids("member_ids", req.MemberIDs)
 	if err != nil {
 		return err
 	}
@@ -82,8 +82,8 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 }
 
 func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st := a.iam.Current()
-	g, err := groupFinder(st).fromPath(r, "id")
+	lk := a.lookup(r)
+	g, err := lk.groups().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 	}
 	op := &configdb.UpdateGroup{ID: g.ID, Name: req.Name, Description: req.Description, Permissions: req.Permissions}
 	if req.MemberIDs != nil {
-		ids, err := userFinder(st).ids("member_ids", *req.MemberIDs)
+		ids, err := lk.users().ids("member_ids", *req.MemberIDs)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 }
 
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	g, err := groupFinder(a.iam.Current()).fromPath(r, "id")
+	g, err := a.lookup(r).groups().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -120,8 +120,8 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, p *principal) 
 }
 
 func (a *API) addMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st := a.iam.Current()
-	g, err := groupFinder(st).fromPath(r, "id")
+	lk := a.lookup(r)
+	g, err := lk.groups().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, p *principal) er
 	if req.UserID == "" {
 		return invalid("user_id", "is required")
 	}
-	u, err := userFinder(st).find(req.UserID, "")
+	u, err := lk.users().find(req.UserID, "")
 	if err != nil {
 		if ae, ok := err.(*apiError); ok {
 			ae.Field = "user_id"
@@ -150,12 +150,12 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, p *principal) er
 }
 
 func (a *API) removeMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st := a.iam.Current()
-	g, err := groupFinder(st).fromPath(r, "id")
+	lk := a.lookup(r)
+	g, err := lk.groups().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
-	u, err := userFinder(st).fromPath(r, "user_id")
+	u, err := lk.users().fromPath(r, "user_id")
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -76,7 +78,7 @@ func (a *API) serve(route string, h errHandler) http.Handler {
 			a.metrics.requests.WithLabelValues(route, statusLabel(status)).Inc()
 		}()
 		if err := h(sw, r); err != nil {
-			writeError(sw, a.mapError(r, err))
+			writeError(sw, a.mapError(route, r, err))
 		}
 	})
 }
@@ -107,12 +109,18 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // mapError turns an error of an endpoint or of IAM.Publish into the answer
-// the client sees. Unexpected errors are logged and answered 500 without
-// detail.
-func (a *API) mapError(r *http.Request, err error) *apiError {
+// the client sees. A 5xx answer is logged with its route (the operation):
+// at error for a 500 (answered without detail), at warn for the others
+// (503 sync_unavailable). 4xx answers are not logged here.
+func (a *API) mapError(route string, r *http.Request, err error) *apiError {
 	ae := a.classify(err)
-	if ae.Code == "internal" {
-		a.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("admin request failed")
+	if ae.Status >= 500 {
+		ev := a.log.Warn()
+		if ae.Status == http.StatusInternalServerError {
+			ev = a.log.Error()
+		}
+		ev.Err(err).Str("route", route).Str("method", r.Method).Str("path", r.URL.Path).
+			Int("status", ae.Status).Str("error_code", ae.Code).Msg("admin request failed")
 	}
 	return ae
 }
@@ -177,8 +185,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 }
 
 // decodeJSON reads the request body, one JSON object, into v: the body
-// must be application/json, at most MaxBodyBytes, with no unknown fields
-// and nothing after the object.
+// must be application/json, at most MaxBodyBytes, with no unknown fields,
+// field names exactly as documented (case-sensitive), no field given
+// twice, and nothing after the object.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
@@ -187,19 +196,23 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return badRequest("", "the body must be JSON with Content-Type: application/json (got %s)", ct)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) { // the body stalled
+			return ae
+		}
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
 		return badRequest("", "the body must hold exactly one JSON object")
 	}
-	return nil
+	return checkStrict(data, reflect.TypeOf(v))
 }
 
 func decodeError(err error) *apiError {

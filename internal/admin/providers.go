@@ -66,7 +66,7 @@ func (a *API) listProviders(w http.ResponseWriter, _ *http.Request, _ *principal
 }
 
 func (a *API) getProvider(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	p, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	p, err := a.lookup(r).providers().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (a *API) createProvider(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (a *API) updateProvider(w http.ResponseWriter, r *http.Request, p *principal) error {
-	cur, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	cur, err := a.lookup(r).providers().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (a *API) updateProvider(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (a *API) deleteProvider(w http.ResponseWriter, r *http.Request, p *principal) error {
-	cur, err := providerFinder(a.iam.Current()).fromPath(r, "id")
+	cur, err := a.lookup(r).providers().fromPath(r, "id")
 	if err != nil {
 		return err
 	}

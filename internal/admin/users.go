@@ -75,7 +75,7 @@ func (a *API) listUsers(w http.ResponseWriter, _ *http.Request, _ *principal) er
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
-	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	u, err := a.lookup(r).users().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) e
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	groupIDs, err := groupFinder(a.iam.Current()).ids("group_ids", req.GroupIDs)
+	groupIDs, err := a.lookup(r).groups().ids("group_ids", req.GroupIDs)
 	if err != nil {
 		return err
 	}
@@ -109,8 +109,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) e
 }
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	st := a.iam.Current()
-	u, err := userFinder(st).fromPath(r, "id")
+	lk := a.lookup(r)
+	u, err := lk.users().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *principal) e
 	}
 	op := &configdb.UpdateUser{ID: u.ID, Name: req.Name, Enabled: req.Enabled, Permissions: req.Permissions}
 	if req.GroupIDs != nil {
-		ids, err := groupFinder(st).ids("group_ids", *req.GroupIDs)
+		ids, err := lk.groups().ids("group_ids", *req.GroupIDs)
 		if err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *principal) e
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	u, err := a.lookup(r).users().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *principal) e
 }
 
 func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request, p *principal) error {
-	u, err := userFinder(a.iam.Current()).fromPath(r, "id")
+	u, err := a.lookup(r).users().fromPath(r, "id")
 	if err != nil {
 		return err
 	}
