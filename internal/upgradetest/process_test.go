@@ -53,17 +53,33 @@ type node struct {
 	err  error // cmd.Wait's result, set before done is closed
 }
 
-func newNode(t *testing.T, name string, env []string) *node {
+// newNode prepares a node; its processes' output goes to files in logDir.
+func newNode(t *testing.T, name string, env []string, logDir string) *node {
 	n := &node{
 		t:       t,
 		name:    name,
 		addr:    fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)),
 		dataDir: t.TempDir(),
-		logDir:  t.TempDir(),
+		logDir:  logDir,
 		env:     env,
 	}
 	t.Cleanup(n.kill)
 	return n
+}
+
+// keptOnFailure returns a directory for the processes' output that is
+// removed when the test passes and kept (its path logged) when it fails.
+func keptOnFailure(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "dgp-upgradetest-")
+	testutil.Must(t, err, "log dir")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the output of every dgp process is kept in %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return dir
 }
 
 func (n *node) url() string { return "http://" + n.addr }

@@ -51,10 +51,11 @@ func TestRollingUpgrade(t *testing.T) {
 
 	bucket := newSyncBucket(t, m)
 	env := bucket.env(natsURL, subject)
+	logs := keptOnFailure(t)
 	nodes := make([]*node, 3)
 	admins := make([]*admin, len(nodes))
 	for i := range nodes {
-		nodes[i] = newNode(t, fmt.Sprintf("node-%d", i), env)
+		nodes[i] = newNode(t, fmt.Sprintf("node-%d", i), env, logs)
 		nodes[i].start(bins.old, "old")
 		admins[i] = newAdmin(nodes[i])
 	}
@@ -107,6 +108,12 @@ func TestRollingUpgrade(t *testing.T) {
 	for _, n := range nodes {
 		wantS3(t, n, victim, http.StatusForbidden)
 		wantS3(t, n, canary, http.StatusOK)
+	}
+	if u, ok := st.UserByName(victim.Name); !ok || u.Enabled {
+		t.Errorf("the mid-rollout disabling of %s is not in the DB (user found: %v)", victim.Name, ok)
+	}
+	if u, ok := st.UserByName(canary.Name); !ok || !u.Enabled {
+		t.Errorf("%s is missing or disabled in the DB (found: %v)", canary.Name, ok)
 	}
 	vs := bucket.history(t)
 	checkHistory(t, vs)
@@ -173,8 +180,8 @@ func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node,
 	wantS3(t, old, raised, http.StatusForbidden)
 	st, err := admins[2].syncStatus()
 	testutil.Must(t, err, "sync-status of the old instance")
-	if st.Generation >= raisedGen {
-		t.Errorf("the old instance holds generation %d, at or past the raised DB's %d", st.Generation, raisedGen)
+	if st.Generation != raisedGen-1 {
+		t.Errorf("the old instance holds generation %d, want %d (the last one in the old schema)", st.Generation, raisedGen-1)
 	}
 	// Its mutations fail, and change nothing.
 	for _, c := range []struct{ method, path string }{{http.MethodPost, "/users"}, {http.MethodPut, "/users/" + canary.Name}} {
