@@ -46,6 +46,10 @@ type Options struct {
 	// Environ default os.Environ). See declarative.go.
 	ConfigFile string
 	Environ    func() []string
+	// BodyReadTimeout is how long an S3 request body may send nothing
+	// before it is answered 400 RequestTimeout (0: s3api's default,
+	// 20 s). Tests shorten it; it is not a config key.
+	BodyReadTimeout time.Duration
 }
 
 // App is one running dgp instance.
@@ -153,6 +157,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		VirtualHostDomains: cfg.Advanced.VirtualHostDomains,
 		Region:             reportedRegion(cfg),
 		Now:                o.Now,
+		BodyReadTimeout:    o.BodyReadTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 api: %w", err)
