@@ -61,13 +61,16 @@ func TestRollingUpgrade(t *testing.T) {
 	}
 
 	// Seed, on node-0: the shared group, a canary user that stays enabled
-	// and the victim disabled mid-rollout. Every instance learns them.
+	// and two victims disabled mid-rollout, one through an old instance
+	// and one through a new one. Every instance learns them.
 	admins[0].must(t, http.StatusCreated, http.MethodPost, "/groups", map[string]any{"name": sharedGroup}, nil)
 	canary := createUser(t, admins[0], "canary")
-	victim := createUser(t, admins[0], "victim")
+	victims := []apiUser{createUser(t, admins[0], "victim-old"), createUser(t, admins[0], "victim-new")}
 	for i, n := range nodes {
 		wantS3(t, n, canary, http.StatusOK)
-		wantS3(t, n, victim, http.StatusOK)
+		for _, v := range victims {
+			wantS3(t, n, v, http.StatusOK)
+		}
 		testutil.RetryUntil(t, convergeFor, func() error {
 			ans, err := admins[i].do(http.MethodGet, "/groups/"+sharedGroup, nil)
 			if err == nil && ans.code != http.StatusOK {
@@ -86,10 +89,14 @@ func TestRollingUpgrade(t *testing.T) {
 		n.start(bins.new, "new")
 		t.Logf("%s upgraded: %d mutations acknowledged so far", n.name, wl.acks.Load())
 		if i == 0 {
-			// Mid-rollout, on an instance still on the old binary.
-			admins[1].must(t, http.StatusOK, http.MethodPut, "/users/"+victim.Name, map[string]any{"enabled": false}, nil)
+			// Mid-rollout (node-0 new, node-1 and node-2 old): a key
+			// disabled through an old instance, another through the new
+			// one; every instance refuses both.
+			admins[1].must(t, http.StatusOK, http.MethodPut, "/users/"+victims[0].Name, map[string]any{"enabled": false}, nil)
+			admins[0].must(t, http.StatusOK, http.MethodPut, "/users/"+victims[1].Name, map[string]any{"enabled": false}, nil)
 			for _, n := range nodes {
-				wantS3(t, n, victim, http.StatusForbidden)
+				wantS3(t, n, victims[0], http.StatusForbidden)
+				wantS3(t, n, victims[1], http.StatusForbidden)
 				wantS3(t, n, canary, http.StatusOK)
 			}
 		}
@@ -106,11 +113,15 @@ func TestRollingUpgrade(t *testing.T) {
 	wl.check(t, apiView("node-0's admin API", users, groups))
 	t.Logf("final DB: generation %d, schema %d, %d users; %d facts of acknowledged mutations checked", hdr.Generation, hdr.Schema, st.NumUsers(), checked)
 	for _, n := range nodes {
-		wantS3(t, n, victim, http.StatusForbidden)
+		for _, v := range victims {
+			wantS3(t, n, v, http.StatusForbidden)
+		}
 		wantS3(t, n, canary, http.StatusOK)
 	}
-	if u, ok := st.UserByName(victim.Name); !ok || u.Enabled {
-		t.Errorf("the mid-rollout disabling of %s is not in the DB (user found: %v)", victim.Name, ok)
+	for _, v := range victims {
+		if u, ok := st.UserByName(v.Name); !ok || u.Enabled {
+			t.Errorf("the mid-rollout disabling of %s is not in the DB (user found: %v)", v.Name, ok)
+		}
 	}
 	if u, ok := st.UserByName(canary.Name); !ok || !u.Enabled {
 		t.Errorf("%s is missing or disabled in the DB (found: %v)", canary.Name, ok)
@@ -130,7 +141,7 @@ func TestRollingUpgrade(t *testing.T) {
 	if configdb.CurrentSchema < 2 {
 		t.Fatalf("phase 1 passed; phase 2 needs a working tree with schema 2 (CurrentSchema is %d)", configdb.CurrentSchema)
 	}
-	raiseSchema(t, bins, bucket, nodes, admins, wl, canary, victim)
+	raiseSchema(t, bins, bucket, nodes, admins, wl, canary, victims)
 }
 
 // raiseSchema is phase 2: node-2 is rolled back to the old binary (same
@@ -138,7 +149,7 @@ func TestRollingUpgrade(t *testing.T) {
 // node-0 is restarted with the write schema raised and publishes, node-1
 // (new binary, write schema not set) publishes too; then node-2 is
 // upgraded again.
-func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node, admins []*admin, wl *workload, canary, victim apiUser) {
+func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node, admins []*admin, wl *workload, canary apiUser, victims []apiUser) {
 	old := nodes[2]
 	old.stop()
 	before := len(bucket.history(t)) // from here on, node-2 runs the old binary until replaced
@@ -176,7 +187,9 @@ func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node,
 	}
 	// It keeps serving its last state.
 	wantS3(t, old, canary, http.StatusOK)
-	wantS3(t, old, victim, http.StatusForbidden)
+	for _, v := range victims {
+		wantS3(t, old, v, http.StatusForbidden)
+	}
 	wantS3(t, old, raised, http.StatusForbidden)
 	st, err := admins[2].syncStatus()
 	testutil.Must(t, err, "sync-status of the old instance")
@@ -217,7 +230,9 @@ func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node,
 	for _, n := range nodes {
 		wantS3(t, n, raised, http.StatusOK)
 		wantS3(t, n, raised1, http.StatusOK)
-		wantS3(t, n, victim, http.StatusForbidden)
+		for _, v := range victims {
+			wantS3(t, n, v, http.StatusForbidden)
+		}
 		wantS3(t, n, canary, http.StatusOK)
 	}
 	final, hdr, _ := bucket.latest(t)
