@@ -44,6 +44,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		Keys:         configdb.NewKeyCache(4),
 		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),
 		PollInterval: adv.ConfigSyncPollInterval,
+		WriteSchema:  adv.ConfigSyncWriteSchema,
 		Logger:       a.log,
 		Registerer:   a.reg,
 		Now:          a.now,
@@ -83,6 +84,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		}
 		opts.Bucket = configsync.NewS3Bucket(store, adv.ConfigSyncBucket)
 		opts.BucketName = adv.ConfigSyncBucket
+		opts.Endpoint = s.Endpoint
 		a.eventMetrics = notify.NewMetrics(a.reg)
 		opts.EventMetrics = a.eventMetrics
 	}

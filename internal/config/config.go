@@ -285,6 +285,11 @@ type AdvancedConfig struct {
 	ConfigSyncRole         SyncRole      `yaml:"config_sync_role"`
 	// ConfigSyncWriterURL is where a reader tells clients the writer is.
 	ConfigSyncWriterURL string `yaml:"config_sync_writer_url"`
+	// ConfigSyncWriteSchema is the config DB schema publishes write: 0
+	// keeps the schema of the DB replaced (a fresh bucket, or no bucket:
+	// the newest this binary writes); N writes schema N, never lower than
+	// the bucket's. Raised after a rolling upgrade (docs/upgrading.md).
+	ConfigSyncWriteSchema int `yaml:"config_sync_write_schema"`
 	// ConfigSyncS3 reaches the sync bucket; use Config.SyncS3 for the
 	// effective settings.
 	ConfigSyncS3   S3Settings `yaml:"config_sync_s3"`

@@ -143,6 +143,9 @@ func TestWarnings(t *testing.T) {
 		{"writer url on the writer", map[string]string{"DGP_CONFIG_SYNC_BUCKET": "b-sync", "DGP_CONFIG_SYNC_WRITER_URL": "http://w:9000"}, []string{
 			"advanced.config_sync_writer_url (DGP_CONFIG_SYNC_WRITER_URL): only used by readers (advanced.config_sync_role: reader)",
 		}},
+		{"write schema on a reader", map[string]string{"DGP_CONFIG_SYNC_BUCKET": "b-sync", "DGP_CONFIG_SYNC_ROLE": "reader", "DGP_CONFIG_SYNC_WRITE_SCHEMA": "1"}, []string{
+			"advanced.config_sync_write_schema (DGP_CONFIG_SYNC_WRITE_SCHEMA): only used by writers (a reader never publishes)",
+		}},
 		{"allow empty in gui mode", map[string]string{"DGP_IAM_ALLOW_EMPTY": "true"}, []string{
 			"access.iam_allow_empty (DGP_IAM_ALLOW_EMPTY): only used with access.iam_mode: declarative",
 		}},

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
 )
 
 func (c *Config) validateSync(v *collector) {
@@ -31,6 +33,10 @@ func (c *Config) validateSync(v *collector) {
 	}
 	if a.ConfigSyncWriterURL != "" {
 		checkURL(v, "advanced.config_sync_writer_url", a.ConfigSyncWriterURL, "http", "https")
+	}
+	if w := a.ConfigSyncWriteSchema; w < 0 || w > configdb.CurrentSchema {
+		v.add("advanced.config_sync_write_schema", fmt.Sprintf("must be 0 (keep the sync bucket's schema) or %d to %d (the schemas this binary writes)",
+			configdb.MinWriteSchema, configdb.CurrentSchema))
 	}
 
 	s3 := &a.ConfigSyncS3
@@ -121,6 +127,9 @@ func (c *Config) warnings() []string {
 		}
 	} else if a.ConfigSyncPollInterval == 0 && a.ConfigSyncNATS.URL == "" && a.ConfigSyncSQS.QueueURL == "" {
 		warn("advanced.config_sync_poll_interval", "0 with no event source: instances pull only at startup and on sync-now")
+	}
+	if a.ConfigSyncWriteSchema != 0 && a.ConfigSyncRole == SyncRoleReader {
+		warn("advanced.config_sync_write_schema", "only used by writers (a reader never publishes)")
 	}
 	if a.ConfigSyncWriterURL != "" && a.ConfigSyncRole == SyncRoleWriter {
 		warn("advanced.config_sync_writer_url", "only used by readers (advanced.config_sync_role: reader)")

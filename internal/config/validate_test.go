@@ -148,6 +148,8 @@ func TestAccessAndAdvancedErrors(t *testing.T) {
 		{"poll negative", map[string]string{"DGP_CONFIG_SYNC_POLL_INTERVAL": "-5m"}, "advanced.config_sync_poll_interval", "at least 1s"},
 		{"reader without bucket", map[string]string{"DGP_CONFIG_SYNC_ROLE": "reader"}, "advanced.config_sync_role", "needs advanced.config_sync_bucket"},
 		{"writer url", map[string]string{"DGP_CONFIG_SYNC_WRITER_URL": "dgp-writer:9000"}, "advanced.config_sync_writer_url", "scheme must be"},
+		{"write schema too new", map[string]string{"DGP_CONFIG_SYNC_WRITE_SCHEMA": "99"}, "advanced.config_sync_write_schema", "the schemas this binary writes"},
+		{"write schema negative", map[string]string{"DGP_CONFIG_SYNC_WRITE_SCHEMA": "-1"}, "advanced.config_sync_write_schema", "must be 0"},
 		{"sync s3 endpoint", map[string]string{"DGP_CONFIG_SYNC_S3_ENDPOINT": "s3.example.com"}, "advanced.config_sync_s3.endpoint", "scheme must be"},
 		{"sync s3 half keys", map[string]string{"DGP_CONFIG_SYNC_S3_ACCESS_KEY_ID": "k"}, "advanced.config_sync_s3.secret_access_key", "required when"},
 		{"nats url scheme", map[string]string{"DGP_CONFIG_SYNC_NATS_URL": "nats://a:4222, http://b:4222"}, "advanced.config_sync_nats.url", `"http://b:4222": the scheme must be`},

@@ -15,7 +15,9 @@ import (
 
 // decodeData decodes a current-schema payload strictly: unknown fields and
 // trailing data are errors (a field this binary does not know would be lost
-// when it rewrites the DB, so new fields come with a new schema).
+// when it rewrites the DB, so new fields come with a new schema). Groups
+// have no member_ids since schema 2 (membership is stored on the users;
+// deriveMembers fills Group.MemberIDs in after decoding).
 //
 // It accepts exactly what encoding/json (with DisallowUnknownFields, into a
 // Data) accepts, with the same result: field names match case-insensitively
@@ -27,12 +29,14 @@ import (
 // and slices every unescaped string out of it, and packs the small lists
 // (rules, actions, resources, ids) into shared blocks, so a DB of n users
 // costs a few dozen allocations instead of dozens per user.
-func decodeData(payload []byte) (Data, error) { return decodePayload(payload, false) }
+func decodeData(payload []byte) (Data, error) { return decodePayload(payload, CurrentSchema, false) }
 
-// decodePayload is decodeData, skipping the members it does not know when
-// lenient (a newer, additive schema: see Open) instead of refusing them.
-func decodePayload(payload []byte, lenient bool) (Data, error) {
-	d := decoder{buf: payload, str: string(payload), lenient: lenient}
+// decodePayload is decodeData for the form of the given schema (1: groups
+// carry member_ids; 2: they do not), skipping the members it does not know
+// when lenient (a newer, additive schema read as CurrentSchema: see Open)
+// instead of refusing them.
+func decodePayload(payload []byte, schema uint16, lenient bool) (Data, error) {
+	d := decoder{buf: payload, str: string(payload), schema: schema, lenient: lenient}
 	var out Data
 	d.ws()
 	if err := d.data(&out); err != nil {
@@ -52,6 +56,8 @@ type decoder struct {
 	buf []byte
 	str string // buf as a string: unescaped strings are sliced from it
 	pos int
+	// schema is the schema whose form is decoded (decodePayload).
+	schema uint16
 	// lenient skips unknown members instead of refusing them.
 	lenient bool
 

@@ -124,8 +124,12 @@ func (d *decoder) group(g *iam.Group) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := d.field(key,
-			"id", "name", "description", "permissions", "member_ids")
+		var name string
+		if d.schema < 2 { // membership on both sides until schema 2
+			name, err = d.field(key, "id", "name", "description", "permissions", "member_ids")
+		} else {
+			name, err = d.field(key, "id", "name", "description", "permissions")
+		}
 		if err != nil {
 			return err
 		}

@@ -9,34 +9,73 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
-// referenceDecode is the decoder decodeData replaced: encoding/json into a
-// Data, unknown fields refused, nothing but whitespace after the value.
-func referenceDecode(payload []byte) (Data, error) {
-	var d Data
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return d, err
+// referenceDecode is the decoder decodePayload replaced: encoding/json into
+// the stored form of the schema (schema 1: Data itself, membership on both
+// sides; schema 2: groups without member_ids), unknown fields refused,
+// nothing but whitespace after the value.
+func referenceDecode(payload []byte, schema uint16) (Data, error) {
+	if schema < 2 {
+		var d Data
+		return d, strictJSON(payload, &d)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return d, errors.New("trailing data")
+	var r dataV2
+	err := strictJSON(payload, &r)
+	d := Data{Users: r.Users, Providers: r.Providers, Revocations: r.Revocations}
+	if r.Groups != nil {
+		d.Groups = make([]iam.Group, len(r.Groups))
+		for i, g := range r.Groups {
+			d.Groups[i] = iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions}
+		}
 	}
-	return d, nil
+	return d, err
 }
 
-// sameDecoding fails unless decodeData and referenceDecode both refuse
-// payload, or both accept it with deeply equal results.
+// dataV2 and groupV2 are the stored form of schema 2.
+type dataV2 struct {
+	Users       []iam.User           `json:"users"`
+	Groups      []groupV2            `json:"groups"`
+	Providers   []iam.AuthProvider   `json:"auth_providers"`
+	Revocations map[string]time.Time `json:"session_revocations"`
+}
+
+type groupV2 struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Permissions []iam.Rule `json:"permissions,omitempty"`
+}
+
+func strictJSON(payload []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+// sameDecoding fails unless decodePayload and referenceDecode both refuse
+// payload, or both accept it with deeply equal results, in the form of
+// every schema this binary reads.
 func sameDecoding(t *testing.T, payload []byte) {
 	t.Helper()
-	got, err := decodeData(payload)
-	want, wantErr := referenceDecode(payload)
-	switch {
-	case (err == nil) != (wantErr == nil):
-		t.Fatalf("payload %q:\ndecodeData error: %v\nencoding/json error: %v", payload, err, wantErr)
-	case err == nil && !reflect.DeepEqual(got, want):
-		t.Fatalf("payload %q:\ndecodeData:    %#v\nencoding/json: %#v", payload, got, want)
+	for schema := uint16(1); schema <= CurrentSchema; schema++ {
+		got, err := decodePayload(payload, schema, false)
+		want, wantErr := referenceDecode(payload, schema)
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("schema %d, payload %q:\ndecodePayload error: %v\nencoding/json error: %v", schema, payload, err, wantErr)
+		case err == nil && !reflect.DeepEqual(got, want):
+			t.Fatalf("schema %d, payload %q:\ndecodePayload: %#v\nencoding/json: %#v", schema, payload, got, want)
+		}
 	}
 }
 
@@ -47,11 +86,15 @@ func decodeSeeds(tb testing.TB, users int) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	full1, err := encodeAt(sample(tb), 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	big, err := encodeData(bigState(tb, users))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	seeds := [][]byte{full, big}
+	seeds := [][]byte{full, full1, big}
 	for _, s := range []string{
 		``, ` `, `null`, ` null `, `{}`, `[]`, `"x"`, `1`, `true`, `{} `, `{}]`, `{}}`, `{},`, `{} {}`,
 		`{"users":null,"groups":null,"auth_providers":null,"session_revocations":null}`,

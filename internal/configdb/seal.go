@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
 var (
@@ -41,6 +43,24 @@ type SealOptions struct {
 	// Now is recorded as the sealing time (milliseconds); zero, or a time
 	// before 1970, records "unknown".
 	Now time.Time
+	// Schema is the schema to encode the State in: 0 means CurrentSchema,
+	// else from MinWriteSchema to CurrentSchema. A writer in a fleet keeps
+	// the schema of the DB it replaces until told otherwise (configsync's
+	// write-schema policy, docs/upgrading.md), so that instances not yet
+	// upgraded keep reading it.
+	Schema int
+}
+
+// MinWriteSchema is the oldest schema Seal can encode.
+const MinWriteSchema = 1
+
+// minReaderSchema returns the min_reader_schema of a DB of the given
+// schema: the schema itself when older binaries cannot read it, lower for
+// an additive schema. Schema 2 is not additive: a schema 1 binary reading
+// it (without member_ids) would find every group empty, and refuse every
+// user listing a group, since it validates membership on both sides.
+func minReaderSchema(schema uint16) uint16 {
+	return schema
 }
 
 // Seal encodes s and encrypts it with AES-256-GCM under
@@ -48,15 +68,35 @@ type SealOptions struct {
 // whole header as associated data. The result is the complete file (see
 // docs/config-db-format.md).
 func Seal(s *State, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, error) {
-	payload, err := encodeData(s)
+	schema := uint16(CurrentSchema)
+	if opts.Schema != 0 {
+		if opts.Schema < MinWriteSchema || opts.Schema > CurrentSchema {
+			return nil, fmt.Errorf("seal config db: schema %d: this binary writes schemas %d to %d", opts.Schema, MinWriteSchema, CurrentSchema)
+		}
+		schema = uint16(opts.Schema)
+	}
+	payload, err := encodeAt(s, schema)
 	if err != nil {
 		return nil, fmt.Errorf("seal config db: %w", err)
 	}
-	return sealPayload(payload, CurrentSchema, CurrentSchema, s.generation, opts, keys, secret)
+	return sealPayload(payload, schema, minReaderSchema(schema), s.generation, opts, keys, secret)
 }
 
-func encodeData(s *State) ([]byte, error) {
-	b, err := json.Marshal(Data{Users: s.users, Groups: s.groups, Providers: s.providers, Revocations: s.revocations})
+// encodeData encodes s in the current schema.
+func encodeData(s *State) ([]byte, error) { return encodeAt(s, CurrentSchema) }
+
+// encodeAt encodes s in the form of schema: schema 1 stores membership on
+// both sides (the groups' member_ids as well), schema 2 on the users only.
+func encodeAt(s *State, schema uint16) ([]byte, error) {
+	groups := s.groups
+	if schema >= 2 && len(groups) > 0 {
+		groups = make([]iam.Group, len(s.groups))
+		copy(groups, s.groups)
+		for i := range groups {
+			groups[i].MemberIDs = nil // omitted (omitempty)
+		}
+	}
+	b, err := json.Marshal(Data{Users: s.users, Groups: groups, Providers: s.providers, Revocations: s.revocations})
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
@@ -182,13 +222,14 @@ func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migrati
 	}
 	var d Data
 	if newer {
-		d, err = decodePayload(payload, true)
-	} else if payload, err = migrate(payload, h.Schema, migrations); err == nil {
-		d, err = decodePayload(payload, false)
+		d, err = decodePayload(payload, CurrentSchema, true)
+	} else if d, err = decodePayload(payload, h.Schema, false); err == nil {
+		err = migrate(&d, h.Schema, migrations)
 	}
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}
+	deriveMembers(&d)
 	s, err := build(h.Generation, d, nil)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)

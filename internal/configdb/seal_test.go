@@ -3,10 +3,10 @@ package configdb
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -300,10 +300,12 @@ func TestNewerSchemaRefusedWithoutKey(t *testing.T) {
 func TestOpenInvalidContent(t *testing.T) {
 	keys := NewKeyCache(4)
 	for name, payload := range map[string]string{
-		"not json":        "{{{",
-		"unknown field":   `{"users":[],"groups":[],"auth_providers":[],"session_revocations":{},"flavour":"x"}`,
-		"trailing data":   `{"users":[]} {}`,
-		"dangling member": `{"users":[],"groups":[{"id":"g","name":"g","member_ids":["ghost"]}],"auth_providers":[],"session_revocations":{}}`,
+		"not json":      "{{{",
+		"unknown field": `{"users":[],"groups":[],"auth_providers":[],"session_revocations":{},"flavour":"x"}`,
+		"trailing data": `{"users":[]} {}`,
+		"dangling group": `{"users":[{"id":"a","name":"a","access_key_id":"KEY","secret_access_key":"secretsecret","enabled":true,` +
+			`"created_at":"2026-01-01T00:00:00Z","group_ids":["ghost"]}],"groups":[],"auth_providers":[],"session_revocations":{}}`,
+		"member_ids in schema 2": `{"users":[],"groups":[{"id":"g","name":"g","member_ids":[]}],"auth_providers":[],"session_revocations":{}}`,
 		"duplicate key": `{"users":[{"id":"a","name":"a","access_key_id":"KEY","secret_access_key":"secretsecret","enabled":true,"created_at":"2026-01-01T00:00:00Z"},` +
 			`{"id":"b","name":"b","access_key_id":"KEY","secret_access_key":"secretsecret","enabled":true,"created_at":"2026-01-01T00:00:00Z"}]}`,
 	} {
@@ -318,29 +320,25 @@ func TestOpenInvalidContent(t *testing.T) {
 	}
 }
 
-// TestMigrationHook seals a DB in a fake schema 0 whose users carry "login"
-// instead of "name", and opens it with a 0 -> 1 migration.
+// TestMigrationHook seals a DB in a fake schema 0 (in the form of schema
+// 1) whose user names carry a "legacy-" prefix, and opens it with a 0 -> 1
+// migration that strips it, chained with the real 1 -> 2.
 func TestMigrationHook(t *testing.T) {
 	keys := NewKeyCache(4)
-	old := `{"users":[{"id":"u1","login":"alice","access_key_id":"AKID1","secret_access_key":"secretsecret","enabled":true,"created_at":"2026-01-01T00:00:00Z"}]}`
+	old := `{"users":[{"id":"u1","name":"legacy-alice","access_key_id":"AKID1","secret_access_key":"secretsecret","enabled":true,` +
+		`"created_at":"2026-01-01T00:00:00Z","group_ids":["g1"]}],"groups":[{"id":"g1","name":"team","member_ids":["u1"]}]}`
 	b, err := sealPayload([]byte(old), 0, 0, 5, SealOptions{KDF: testKDF}, keys, testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := 0
-	migrations := map[uint16]Migration{
-		0: func(payload []byte) ([]byte, error) {
-			calls++
-			var doc map[string][]map[string]any
-			if err := json.Unmarshal(payload, &doc); err != nil {
-				return nil, err
-			}
-			for _, u := range doc["users"] {
-				u["name"] = u["login"]
-				delete(u, "login")
-			}
-			return json.Marshal(doc)
-		},
+	migrations := schemaMigrations()
+	migrations[0] = func(d *Data) error {
+		calls++
+		for i := range d.Users {
+			d.Users[i].Name = strings.TrimPrefix(d.Users[i].Name, "legacy-")
+		}
+		return nil
 	}
 	s, h, err := open(b, keys, testSecret, migrations)
 	if err != nil {
@@ -352,6 +350,9 @@ func TestMigrationHook(t *testing.T) {
 	if u, ok := s.UserByName("alice"); !ok || u.ID != "u1" {
 		t.Errorf("migrated user: %+v %v", u, ok)
 	}
+	if g, ok := s.Group("g1"); !ok || !slices.Equal(g.MemberIDs, []string{"u1"}) {
+		t.Errorf("migrated group: %+v", g)
+	}
 	// Re-sealing writes the current schema.
 	again := sealTest(t, s, keys, SealOptions{})
 	if h2, _ := ReadHeader(again); h2.Schema != CurrentSchema {
@@ -361,7 +362,8 @@ func TestMigrationHook(t *testing.T) {
 	_, _, err = Open(b, keys, testSecret)
 	wantErr(t, err, ErrUnsupportedFormat)
 	// A failing migration refuses the DB.
-	_, _, err = open(b, keys, testSecret, map[uint16]Migration{0: func([]byte) ([]byte, error) { return nil, errors.New("boom") }})
+	migrations[0] = func(*Data) error { return errors.New("boom") }
+	_, _, err = open(b, keys, testSecret, migrations)
 	wantErr(t, err, ErrInvalidState)
 }
 

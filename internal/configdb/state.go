@@ -27,9 +27,12 @@ var (
 	ErrInvalid = iam.ErrInvalid
 )
 
-// CurrentSchema is the schema version of the State this binary writes and
-// the newest it can read.
-const CurrentSchema = 1
+// CurrentSchema is the newest schema version of the State this binary
+// writes and reads (it also reads a newer one whose min_reader_schema is at
+// most this, see Header.Newer). Schema 2 stores group membership on the
+// users only (User.GroupIDs); Group.MemberIDs is derived when a DB is
+// opened (schema 1 stored both sides).
+const CurrentSchema = 2
 
 // Data is the plain, encodable content of a State.
 type Data struct {
@@ -89,7 +92,8 @@ func NewState(generation uint64, d Data) (*State, error) {
 func (s *State) Generation() uint64 { return s.generation }
 
 // Schema returns the schema version of the content: always CurrentSchema,
-// since older schemas are migrated when read.
+// since older schemas are migrated when read (and a newer readable one is
+// decoded as CurrentSchema). The schema a DB is sealed in is the Header's.
 func (s *State) Schema() int { return CurrentSchema }
 
 // WithGeneration returns a copy of s at generation g, sharing the immutable

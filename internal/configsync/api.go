@@ -108,6 +108,16 @@ type Options struct {
 	// EventMetrics, when set, also receives the event-to-apply lag per
 	// event source (dgp_config_sync_event_lag_seconds{source}).
 	EventMetrics *notify.Metrics
+	// WriteSchema is the config DB schema a publish writes (the fleet's
+	// "feature compatibility version"). 0, the default, keeps the schema
+	// of the DB the publish replaces, so that a rolling upgrade never
+	// leaves the instances not yet upgraded unable to read the DB; with
+	// nothing to replace (a fresh bucket) or without a sync bucket it is
+	// configdb.CurrentSchema. N (1 to configdb.CurrentSchema) writes schema
+	// N, except that a publish never writes a lower schema than the bucket
+	// holds. The operator raises it once every instance runs the new
+	// version (docs/upgrading.md).
+	WriteSchema int
 	// Declarative names a local-only Syncer (no Bucket, the writer role)
 	// as access.iam_mode: declarative, where the instance's config file is
 	// its IAM truth: SyncNow answers Status "declarative" instead of

@@ -20,7 +20,8 @@ import (
 // With a sync bucket: one Publish at a time per instance, taking turns
 // with pulls; the base is the
 // bucket's DB (or the held snapshot when it is current); the result, at
-// the base's generation + 1, is written with If-Match on the base's ETag
+// the base's generation + 1 and in the schema of the write-schema policy
+// (Options.WriteSchema), is written with If-Match on the base's ETag
 // (If-None-Match: * when there is no object yet). A 412 means another
 // instance published first: the op is applied again to the new base
 // (rebase) after a jittered wait, at most MaxPublishAttempts times.
@@ -75,7 +76,8 @@ func (s *Syncer) publishLocal(op configdb.Op, start time.Time) (*configdb.State,
 	}
 	next = next.WithGeneration(cur.Generation() + 1)
 	_, held, _ := s.held()
-	sealed, err := configdb.Seal(next, s.sealOpts(held), s.keys, s.o.Secret)
+	opts := s.sealOpts(held)
+	sealed, err := configdb.Seal(next, opts, s.keys, s.o.Secret)
 	if err == nil {
 		err = s.installLocal(next, sealed)
 	}
@@ -86,7 +88,8 @@ func (s *Syncer) publishLocal(op configdb.Op, start time.Time) (*configdb.State,
 		return nil, err
 	}
 	s.recordPublish(PublishOK, next.Generation(), 1, nil)
-	s.log.Info().Uint64("generation", next.Generation()).Str("op", op.Describe()).
+	s.logSchemaChange(held, opts.Schema, next.Generation())
+	s.log.Info().Uint64("generation", next.Generation()).Str("op", op.Describe()).Int("schema", opts.Schema).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Msg("config db saved locally")
 	return next, nil
 }
@@ -224,7 +227,8 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 			return cur, nil
 		}
 		next = next.WithGeneration(b.state.Generation() + 1)
-		sealed, err := configdb.Seal(next, s.sealOpts(b.hdr), s.keys, s.o.Secret)
+		opts := s.sealOpts(b.hdr)
+		sealed, err := configdb.Seal(next, opts, s.keys, s.o.Secret)
 		if err != nil {
 			return fail(fmt.Errorf("publish config db: %w", err), attempt)
 		}
@@ -244,7 +248,8 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 			s.succeeded()
 			s.installPublished(next, sealed, etag)
 			s.recordPublish(PublishOK, next.Generation(), attempt, nil)
-			s.log.Info().Uint64("generation", next.Generation()).Int("attempts", attempt).Str("etag", etag).
+			s.logSchemaChange(b.hdr, opts.Schema, next.Generation())
+			s.log.Info().Uint64("generation", next.Generation()).Int("attempts", attempt).Str("etag", etag).Int("schema", opts.Schema).
 				Str("op", op.Describe()).Int("bytes", len(sealed)).Int64("duration_ms", time.Since(start).Milliseconds()).
 				Msg("config db published")
 			return next, nil

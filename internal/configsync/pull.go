@@ -218,7 +218,8 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 			Msg("session revocations merged in memory only: the local file keeps the newer-schema db as published")
 	} else if merged {
 		h := f.hdr
-		persist, err = configdb.Seal(next, configdb.SealOptions{WriterNode: h.WriterNode, Prev: &h, Now: h.SealedAt}, s.keys, s.o.Secret)
+		persist, err = configdb.Seal(next, configdb.SealOptions{WriterNode: h.WriterNode, Prev: &h, Now: h.SealedAt, Schema: int(h.Schema)},
+			s.keys, s.o.Secret)
 		if err != nil {
 			s.log.Error().Err(err).Msg("re-sealing the merged config db failed: the local file keeps the previous db")
 			persist = nil

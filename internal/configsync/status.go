@@ -45,7 +45,10 @@ type Status struct {
 	Schema          int `json:"schema"`
 	MinReaderSchema int `json:"min_reader_schema"`
 	SupportedSchema int `json:"supported_schema"`
-	Users           int `json:"users"`
+	// WriteSchema is the configured write schema (Options.WriteSchema; 0:
+	// keep the bucket's).
+	WriteSchema int `json:"write_schema"`
+	Users       int `json:"users"`
 	// WriterNode and SealedAt describe the DB held (from its header).
 	WriterNode string    `json:"writer_node,omitempty"`
 	SealedAt   time.Time `json:"sealed_at,omitzero"`
@@ -116,6 +119,7 @@ func (s *Syncer) Status() Status {
 		ETag:             s.etag,
 		Generation:       cur.Generation(),
 		SupportedSchema:  configdb.CurrentSchema,
+		WriteSchema:      s.o.WriteSchema,
 		Users:            cur.NumUsers(),
 		LastSuccess:      s.lastSuccess,
 		ConflictsRebased: s.conflicts,

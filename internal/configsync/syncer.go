@@ -128,6 +128,10 @@ func New(o Options) (*Syncer, error) {
 	if o.PollInterval < 0 {
 		problems = append(problems, errors.New("poll interval is negative"))
 	}
+	if o.WriteSchema < 0 || o.WriteSchema > configdb.CurrentSchema {
+		problems = append(problems, fmt.Errorf("write schema %d: this binary writes schemas %d to %d (0: keep the bucket's)",
+			o.WriteSchema, configdb.MinWriteSchema, configdb.CurrentSchema))
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("config sync options: %w", errors.Join(problems...))
 	}
@@ -350,8 +354,37 @@ func (s *Syncer) held() (etag string, h *configdb.Header, sum [sha256.Size]byte)
 	return s.etag, s.hdr, s.sum
 }
 
+// sealOpts are the options of a publish replacing the DB whose header is
+// prev (nil: none), in the schema of writeSchema.
 func (s *Syncer) sealOpts(prev *configdb.Header) configdb.SealOptions {
-	return configdb.SealOptions{WriterNode: s.o.NodeID, KDF: s.o.KDF, Prev: prev, Now: s.now()}
+	return configdb.SealOptions{WriterNode: s.o.NodeID, KDF: s.o.KDF, Prev: prev, Now: s.now(), Schema: s.writeSchema(prev)}
+}
+
+// writeSchema is the schema a publish replacing the DB whose header is
+// prev writes (the write-schema policy, see Options.WriteSchema): with a
+// sync bucket, the schema of the DB replaced, or Options.WriteSchema when
+// that is higher; with nothing to replace, or without a bucket,
+// Options.WriteSchema, else CurrentSchema. (A newer schema than this
+// binary's is never replaced: publishes refuse it first.)
+func (s *Syncer) writeSchema(prev *configdb.Header) int {
+	switch {
+	case s.bucket != nil && prev != nil:
+		return max(int(prev.Schema), s.o.WriteSchema)
+	case s.o.WriteSchema != 0:
+		return s.o.WriteSchema
+	default:
+		return configdb.CurrentSchema
+	}
+}
+
+// logSchemaChange logs, at info, a publish that wrote another schema than
+// the DB it replaced (prev).
+func (s *Syncer) logSchemaChange(prev *configdb.Header, written int, generation uint64) {
+	if prev == nil || int(prev.Schema) == written {
+		return
+	}
+	s.log.Info().Uint16("previous_schema", prev.Schema).Int("schema", written).Uint64("generation", generation).
+		Int("write_schema", s.o.WriteSchema).Msg("config db schema changed by this publish")
 }
 
 // succeeded records a successful exchange with the bucket.
