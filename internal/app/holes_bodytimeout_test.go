@@ -154,7 +154,11 @@ func postForm(t *testing.T, in *instance, bucket string, content []byte) (string
 		t.Fatal(err)
 	}
 	policy := base64.StdEncoding.EncodeToString(pol)
-	mac := func(key []byte, s string) []byte { h := hmac.New(sha256.New, key); h.Write([]byte(s)); return h.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(s))
+		return h.Sum(nil)
+	}
 	k := mac(mac(mac(mac([]byte("AWS4"+rc.SecretAccessKey), date), "us-east-1"), "s3"), "aws4_request")
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
