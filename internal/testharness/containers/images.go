@@ -203,6 +203,13 @@ func buildImage(ctx context.Context, o ImageOptions, work, name string, r *rootf
 		return "", fmt.Errorf("containers: %s image inputs: %w", name, err)
 	}
 	ref := o.Tag + "/" + name + ":" + sum[:20]
+	// One build of these inputs at a time on this machine (test binaries
+	// run in parallel): a second one would leave the first's image untagged.
+	unlock, err := lockInputs(filepath.Join(os.TempDir(), "dgp-test-image-"+sum[:20]+".lock"))
+	if err != nil {
+		return "", fmt.Errorf("containers: %s image lock: %w", name, err)
+	}
+	defer unlock()
 	exists, err := ImageExists(ctx, ref)
 	if err != nil {
 		return "", err
