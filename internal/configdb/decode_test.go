@@ -94,7 +94,7 @@ func decodeSeeds(tb testing.TB, users int) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	seeds := [][]byte{full, full1, big}
+	seeds := append([][]byte{full, full1, big}, fullPayloads(tb)...)
 	for _, s := range []string{
 		``, ` `, `null`, ` null `, `{}`, `[]`, `"x"`, `1`, `true`, `{} `, `{}]`, `{}}`, `{},`, `{} {}`,
 		`{"users":null,"groups":null,"auth_providers":null,"session_revocations":null}`,
