@@ -203,9 +203,9 @@ func (s *Syncer) Store() *configdb.Store { return s.store }
 // the configured secret (wrong secret or tampered), has a schema this
 // binary cannot read ("upgrade this instance"; a newer schema it can read
 // is loaded, and mutations are refused while it is held) or is otherwise
-// unusable, and when the bucket
-// ignores conditional writes (ErrNoConditionalWrites) or refuses the
-// probe (a 4xx: no such bucket, access denied). An unreachable bucket is
+// unusable, and when the bucket ignores conditional writes
+// (ErrNoConditionalWrites) or refuses the probe (a 4xx: no such bucket,
+// access denied). An unreachable bucket is
 // not an error: the local copy is served, readiness says "stale", and Run
 // keeps retrying with a capped backoff.
 func (s *Syncer) Start(ctx context.Context) error {
