@@ -50,10 +50,12 @@ func NewLogger(out io.Writer, o LogOptions) (zerolog.Logger, error) {
 }
 
 // ConsoleWriter renders log lines for humans: time, level, "[component]",
-// message, then the remaining fields.
+// message, then the remaining fields. Colours only on a terminal: `docker
+// compose logs` and files get plain text.
 func ConsoleWriter(out io.Writer) zerolog.ConsoleWriter {
 	return zerolog.ConsoleWriter{
 		Out:           out,
+		NoColor:       !isTerminal(out),
 		TimeFormat:    time.RFC3339,
 		PartsOrder:    []string{zerolog.TimestampFieldName, zerolog.LevelFieldName, "component", zerolog.MessageFieldName},
 		FieldsExclude: []string{"component"},

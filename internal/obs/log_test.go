@@ -38,3 +38,17 @@ func TestBadLogOptions(t *testing.T) {
 		}
 	}
 }
+
+// Console output that is not a terminal (docker compose logs, a file) has no
+// colour escapes, so grep and log shippers see the plain words.
+func TestConsoleHasNoColourOffTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, LogOptions{Format: "console"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn().Str("component", "config-sync").Str("etag", "abc").Msg("pulled")
+	if out := buf.String(); strings.Contains(out, "\x1b[") {
+		t.Fatalf("console line off a terminal has colour escapes: %q", out)
+	}
+}
