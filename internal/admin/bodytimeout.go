@@ -33,8 +33,8 @@ type deadlineBody struct {
 // body no handler reads bounds the server's own wait for it.
 func newDeadlineBody(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) *deadlineBody {
 	d := &deadlineBody{src: src, rc: http.NewResponseController(w), timeout: timeout}
-	if timeout > 0 {
-		_ = d.rc.SetReadDeadline(time.Now().Add(timeout))
+	if timeout > 0 && d.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
+		d.timeout = 0 // a writer without a connection: no deadline to move
 	}
 	return d
 }
@@ -50,7 +50,7 @@ func (d *deadlineBody) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if d.timeout > 0 {
-		_ = d.rc.SetReadDeadline(time.Now().Add(d.timeout)) // ErrNotSupported: no deadline
+		_ = d.rc.SetReadDeadline(time.Now().Add(d.timeout))
 	}
 	n, err := d.src.Read(p)
 	switch {
