@@ -20,19 +20,19 @@ import (
 
 // Fault kinds, in the order the table lists them.
 const (
-	FaultKill         = "kill"              // SIGKILL of an instance at a random moment
-	FaultKillAfterPut = "kill-after-put"    // SIGKILL between its PUT and the answer
-	FaultRestartMinIO = "restart-minio"     // docker restart of MinIO
-	FaultRestartNATS  = "restart-nats"      // docker restart of nats-server
-	FaultCutMinIO     = "cut-minio"         // an instance off the MinIO network
-	FaultCutNATS      = "cut-nats"          // an instance off the NATS network
-	FaultCutBoth      = "cut-both"          // an instance off both
-	FaultEventDup     = "event-duplicate"   // a real event published again, 3 times
-	FaultEventReorder = "event-reorder"     // recent events published newest first
-	FaultEventDelay   = "event-delay"       // a real event published again seconds later
-	FaultEventForeign = "event-foreign"     // events of other buckets/keys/ETags, and garbage
-	FaultTamper       = "tamper"            // a foreign writer flips bytes of the sync object
-	FaultTruncate     = "truncate"          // a foreign writer truncates the sync object
+	FaultKill         = "kill"            // SIGKILL of an instance at a random moment
+	FaultKillAfterPut = "kill-after-put"  // SIGKILL between its PUT and the answer
+	FaultRestartMinIO = "restart-minio"   // docker restart of MinIO
+	FaultRestartNATS  = "restart-nats"    // docker restart of nats-server
+	FaultCutMinIO     = "cut-minio"       // an instance off the MinIO network
+	FaultCutNATS      = "cut-nats"        // an instance off the NATS network
+	FaultCutBoth      = "cut-both"        // an instance off both
+	FaultEventDup     = "event-duplicate" // a real event published again, 3 times
+	FaultEventReorder = "event-reorder"   // recent events published newest first
+	FaultEventDelay   = "event-delay"     // a real event published again seconds later
+	FaultEventForeign = "event-foreign"   // events of other buckets/keys/ETags, and garbage
+	FaultTamper       = "tamper"          // a foreign writer flips bytes of the sync object
+	FaultTruncate     = "truncate"        // a foreign writer truncates the sync object
 )
 
 // FaultKinds lists every kind.

@@ -22,16 +22,16 @@ type observer struct {
 	admin *adminClient
 
 	mu       sync.Mutex
-	latest   []sample                    // per instance, the newest sample
-	seen     []map[string]time.Time      // per instance: ETag -> first seen
-	records  map[string]proxyRecord      // ETag -> the DB dgp wrote
-	maxGen   uint64                      // highest generation written
-	nrec     int                         // records fetched so far
-	events   [][]byte                    // recent MinIO events, oldest first
-	foreign  map[string]string           // ETags the harness wrote as a foreign writer -> kind
-	waiters  []*convergence              // pending convergence measures
-	impaired []int                       // per instance: faults acting on it now
-	statusOK []int                       // per instance: samples answered
+	latest   []sample               // per instance, the newest sample
+	seen     []map[string]time.Time // per instance: ETag -> first seen
+	records  map[string]proxyRecord // ETag -> the DB dgp wrote
+	maxGen   uint64                 // highest generation written
+	nrec     int                    // records fetched so far
+	events   [][]byte               // recent MinIO events, oldest first
+	foreign  map[string]string      // ETags the harness wrote as a foreign writer -> kind
+	waiters  []*convergence         // pending convergence measures
+	impaired []int                  // per instance: faults acting on it now
+	statusOK []int                  // per instance: samples answered
 	nc       *nats.Conn
 }
 
@@ -270,7 +270,7 @@ func (o *observer) markForeign(etag, kind string) {
 // violation is an ETag an instance reported that dgp did not write.
 type violation struct {
 	Node, ETag, Why string
-	At             time.Time
+	At              time.Time
 }
 
 // unverified lists every ETag an instance held that is not a DB dgp wrote
