@@ -67,6 +67,7 @@ func (p *proc) exited() bool {
 // stop ends the process gracefully (SIGTERM), killing it after 30 s, and
 // waits for it.
 func (p *proc) stop() {
+	defer p.log.Close()
 	if p.exited() {
 		return
 	}
@@ -77,7 +78,6 @@ func (p *proc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-	p.log.Close()
 }
 
 // env is the fleet and the buckets one soak runs against.
