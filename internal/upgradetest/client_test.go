@@ -142,7 +142,9 @@ type syncStatus struct {
 	ETag       string `json:"etag"`
 	Generation uint64 `json:"generation"`
 	Schema     int    `json:"schema"`
-	LastPull   *struct {
+	// SupportedSchema is the newest schema the binary reads and writes.
+	SupportedSchema int `json:"supported_schema"`
+	LastPull        *struct {
 		Result string `json:"result"`
 		Error  string `json:"error"`
 	} `json:"last_pull"`

@@ -88,6 +88,51 @@ func (n *node) url() string { return "http://" + n.addr }
 // with the fleet's settings plus extra, and waits until /_/ready answers 200.
 func (n *node) start(bin, label string, extra ...string) {
 	n.t.Helper()
+	done := n.launch(bin, label, extra)
+	testutil.RetryUntil(n.t, startWait, func() error {
+		select {
+		case <-done:
+			return nil // reported below
+		default:
+		}
+		_, err := n.ready()
+		return err
+	})
+	select {
+	case <-done:
+		n.cmd = nil
+		n.t.Fatalf("%s (%s binary) exited at start: %v\n%s", n.name, label, n.err, n.tail())
+	default:
+	}
+}
+
+// startRefused runs bin on the node and expects it to refuse to start: to
+// exit with an error without ever answering /_/ready. It returns the
+// process's output.
+func (n *node) startRefused(bin, label string) string {
+	n.t.Helper()
+	done := n.launch(bin, label, nil)
+	testutil.RetryUntil(n.t, startWait, func() error {
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+		if _, err := n.ready(); err == nil {
+			n.t.Fatalf("%s (%s binary) started and is ready; it should have refused to start", n.name, label)
+		}
+		return fmt.Errorf("%s (%s binary) still running", n.name, label)
+	})
+	n.cmd = nil
+	if n.err == nil {
+		n.t.Errorf("%s (%s binary) exited 0; it should have refused to start with an error", n.name, label)
+	}
+	return n.output()
+}
+
+// launch starts the process and returns the channel closed when it exits.
+func (n *node) launch(bin, label string, extra []string) chan struct{} {
+	n.t.Helper()
 	if n.cmd != nil {
 		n.t.Fatalf("%s: start while running", n.name)
 	}
@@ -111,26 +156,12 @@ func (n *node) start(bin, label string, extra ...string) {
 	}
 	done := make(chan struct{})
 	n.cmd, n.bin, n.done = cmd, label, done
-	go func() { // owned by n: stop and kill wait for done
+	go func() { // owned by n: stop, kill and the starts wait for done
 		n.err = cmd.Wait()
 		out.Close()
 		close(done)
 	}()
-	testutil.RetryUntil(n.t, startWait, func() error {
-		select {
-		case <-done:
-			return nil // reported below
-		default:
-		}
-		_, err := n.ready()
-		return err
-	})
-	select {
-	case <-done:
-		n.cmd = nil
-		n.t.Fatalf("%s (%s binary) exited at start: %v\n%s", n.name, label, n.err, n.tail())
-	default:
-	}
+	return done
 }
 
 // stop sends SIGTERM to the process (by its PID) and waits for it to exit;

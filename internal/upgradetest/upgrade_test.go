@@ -80,6 +80,9 @@ func TestRollingUpgrade(t *testing.T) {
 		})
 	}
 
+	_, seeded, _ := bucket.latest(t)
+	oldSchema := int(seeded.Schema)
+
 	// Phase 1: the rollout, under load.
 	wl := startWorkload(nodes, 2)
 	t.Cleanup(wl.finish)
@@ -88,6 +91,11 @@ func TestRollingUpgrade(t *testing.T) {
 		n.stop()
 		n.start(bins.new, "new")
 		t.Logf("%s upgraded: %d mutations acknowledged so far", n.name, wl.acks.Load())
+		st, err := admins[i].syncStatus()
+		testutil.Must(t, err, "sync-status of %s", n.name)
+		if st.SupportedSchema != configdb.CurrentSchema || st.Schema != oldSchema {
+			t.Errorf("%s upgraded: sync-status supported_schema %d, schema %d; want %d and %d (the bucket's)", n.name, st.SupportedSchema, st.Schema, configdb.CurrentSchema, oldSchema)
+		}
 		if i == 0 {
 			// Mid-rollout (node-0 new, node-1 and node-2 old): a key
 			// disabled through an old instance, another through the new
@@ -166,6 +174,9 @@ func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node,
 	}
 	raisedGen := hdr.Generation
 	t.Logf("schema raised to %d at generation %d", hdr.Schema, raisedGen)
+	if out := nodes[0].output(); !strings.Contains(out, "config db schema changed by this publish") {
+		t.Errorf("%s did not log the schema change of its publish", nodes[0].name)
+	}
 
 	// The old instance meets a DB it cannot read.
 	testutil.RetryUntil(t, convergeFor, func() error {
@@ -223,10 +234,22 @@ func raiseSchema(t *testing.T, bins binaries, bucket *syncBucket, nodes []*node,
 		}
 	}
 
+	// The old binary refuses to start on a data dir whose DB is in the
+	// new schema (node-1 just wrote one); the new binary starts on it.
+	nodes[1].stop()
+	if out := nodes[1].startRefused(bins.old, "old"); !strings.Contains(out, "upgrade this instance") {
+		t.Errorf("the old binary on a data dir holding a schema %d DB did not say to upgrade:\n%s", configdb.CurrentSchema, testutil.Tail(out, 4000))
+	}
+	nodes[1].start(bins.new, "new")
+
 	// The old instance is upgraded: it converges on the same DB.
 	old.stop()
 	old.start(bins.new, "new")
-	converged(t, bucket, nodes, admins)
+	for i, st := range converged(t, bucket, nodes, admins) {
+		if st.Schema != configdb.CurrentSchema {
+			t.Errorf("%s holds schema %d, want %d", nodes[i].name, st.Schema, configdb.CurrentSchema)
+		}
+	}
 	for _, n := range nodes {
 		wantS3(t, n, raised, http.StatusOK)
 		wantS3(t, n, raised1, http.StatusOK)
@@ -264,9 +287,10 @@ func createUser(t *testing.T, a *admin, name string) apiUser {
 }
 
 // converged waits until every node serves the bucket's current DB: the
-// same ETag and generation, config sync ok.
-func converged(t *testing.T, bucket *syncBucket, nodes []*node, admins []*admin) {
+// same ETag and generation, config sync ok. It returns their sync-status.
+func converged(t *testing.T, bucket *syncBucket, nodes []*node, admins []*admin) []syncStatus {
 	t.Helper()
+	all := make([]syncStatus, len(nodes))
 	testutil.RetryUntil(t, convergeFor, func() error {
 		head, err := bucket.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket.name), Key: aws.String(syncKey)})
 		if err != nil {
@@ -286,7 +310,9 @@ func converged(t *testing.T, bucket *syncBucket, nodes []*node, admins []*admin)
 				return fmt.Errorf("%s: generation %d at ETag %s, %s: %d", n.name, st.Generation, etag, nodes[0].name, gen)
 			}
 			gen = st.Generation
+			all[i] = st
 		}
 		return nil
 	})
+	return all
 }
