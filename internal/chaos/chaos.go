@@ -262,18 +262,40 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 		if err != nil {
 			return 0, err
 		}
+		at := map[string]time.Duration{}
 		err = retry(ctx, limit, 50*time.Millisecond, func() error {
+			var errs []error
 			for _, in := range f.inst {
-				st, err := obs.status(ctx, in)
-				if err != nil {
-					return err
+				if _, ok := at[in.Node]; ok {
+					continue
 				}
-				if strings.Trim(st.ETag, `"`) != etag {
-					return fmt.Errorf("%s holds %s, the bucket %s", in.Node, st.ETag, etag)
+				st, err := obs.status(ctx, in)
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case strings.Trim(st.ETag, `"`) != etag:
+					errs = append(errs, fmt.Errorf("%s holds %s, the bucket %s", in.Node, st.ETag, etag))
+				default:
+					at[in.Node] = time.Since(t0)
 				}
 			}
-			return nil
+			return errors.Join(errs...)
 		})
+		var parts []string
+		for _, in := range f.inst {
+			d, ok := at[in.Node]
+			if !ok {
+				continue
+			}
+			part := fmt.Sprintf("%s %s", in.Node, d.Round(time.Millisecond))
+			if st, err := obs.status(ctx, in); err == nil && d > time.Second {
+				for _, es := range st.EventSources { // why it was slow
+					part += fmt.Sprintf(" [%s connected=%v messages=%v %s]", es.Name, es.Connected, es.Messages, es.LastError)
+				}
+			}
+			parts = append(parts, part)
+		}
+		rep.FinalDetail = append(rep.FinalDetail, label+": "+strings.Join(parts, ", "))
 		return time.Since(t0), err
 	}
 	var err error
@@ -330,6 +352,9 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 	rep.Unverified = obs.unverified()
 	rep.DistinctETags = obs.distinctSeen()
 	rep.DBsWritten = len(obs.records)
+	obs.mu.Lock()
+	rep.EventsSeen = obs.nevents
+	obs.mu.Unlock()
 
 	// SIGKILL every instance, then open its local DB file.
 	dir, err := os.MkdirTemp("", "dgp-chaos-db-")

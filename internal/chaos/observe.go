@@ -28,6 +28,7 @@ type observer struct {
 	maxGen   uint64                 // highest generation written
 	nrec     int                    // records fetched so far
 	events   [][]byte               // recent MinIO events, oldest first
+	nevents  int                    // events received
 	foreign  map[string]string      // ETags the harness wrote as a foreign writer -> kind
 	waiters  []*convergence         // pending convergence measures
 	impaired []int                  // per instance: faults acting on it now
@@ -72,6 +73,7 @@ func (o *observer) connectNATS() error {
 	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
+		o.nevents++
 		o.events = append(o.events, append([]byte(nil), m.Data...))
 		if len(o.events) > 64 {
 			o.events = o.events[len(o.events)-64:]
@@ -141,9 +143,15 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 type syncStatus struct {
-	ETag       string `json:"etag"`
-	Generation uint64 `json:"generation"`
-	State      string `json:"state"`
+	ETag         string `json:"etag"`
+	Generation   uint64 `json:"generation"`
+	State        string `json:"state"`
+	EventSources []struct {
+		Name      string            `json:"name"`
+		Connected bool              `json:"connected"`
+		Messages  map[string]uint64 `json:"messages"`
+		LastError string            `json:"last_error"`
+	} `json:"event_sources"`
 }
 
 func (o *observer) status(ctx context.Context, in *Instance) (syncStatus, error) {
@@ -198,8 +206,12 @@ func (o *observer) fetchRecords(ctx context.Context) error {
 			continue
 		}
 		o.nrec++
-		o.records[r.ETag] = r
-		o.maxGen = max(o.maxGen, r.Generation)
+		if r.Accepted {
+			o.records[r.ETag] = r
+			o.maxGen = max(o.maxGen, r.Generation)
+		} else if _, ok := o.records[r.MD5]; !ok {
+			o.records[r.MD5] = r // may have landed: its ETag would be the MD5
+		}
 	}
 	return nil
 }

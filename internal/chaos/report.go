@@ -37,6 +37,8 @@ type Report struct {
 	UsersChecked int
 
 	FinalWithEvents, FinalWithoutEvents time.Duration
+	FinalDetail                         []string // per instance
+	EventsSeen                          int      // MinIO events the harness received
 	FinalGeneration                     uint64
 	Unverified                          []violation
 	DistinctETags, DBsWritten           int
@@ -196,6 +198,7 @@ func (r *Report) Table() string {
 		r.S3Puts, r.S3PutErrors, r.S3Gets, r.S3GetErrors, len(r.S3Corrupt), len(r.S3Missing))
 	fmt.Fprintf(&b, "final convergence: %s with events, %s without (NATS stopped, poll %s)\n",
 		r.FinalWithEvents.Round(time.Millisecond), r.FinalWithoutEvents.Round(time.Millisecond), r.PollInterval)
+	fmt.Fprintf(&b, "  (%s); events received by the harness: %d\n", strings.Join(r.FinalDetail, "; "), r.EventsSeen)
 	fmt.Fprintf(&b, "DBs written by dgp: %d; distinct ETags held by instances: %d; held but not written by dgp: %d\n",
 		r.DBsWritten, r.DistinctETags, len(r.Unverified))
 	fmt.Fprintf(&b, "final generation %d; local DB files after SIGKILL: %s\n", r.FinalGeneration, strings.Join(r.LocalDBs, "; "))

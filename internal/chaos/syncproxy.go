@@ -3,6 +3,8 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,11 @@ type proxyRecord struct {
 	Writer     string    `json:"writer"`
 	Time       time.Time `json:"time"`
 	Held       bool      `json:"held,omitempty"` // its answer was held and dropped
+	// Accepted: MinIO answered 2xx. A PUT without an answer (MinIO
+	// restarted, the connection cut) is recorded too, unaccepted: it may
+	// have landed, and dgp then finds its own bytes when it reads back.
+	Accepted bool   `json:"accepted"`
+	MD5      string `json:"md5"` // of the body: the ETag of a single-part PUT
 }
 
 // SyncProxyOptions configure RunSyncProxy.
@@ -148,12 +155,18 @@ func (p *syncProxy) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := p.client.Do(out)
 	if err != nil {
+		if isConfigPut {
+			p.record(body, "", false)
+		}
 		http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
+	if isConfigPut && resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusPreconditionFailed {
+		p.record(body, "", false)
+	}
 	if isConfigPut && resp.StatusCode/100 == 2 {
-		if held := p.record(body, resp.Header.Get("ETag")); held != nil {
+		if held := p.record(body, resp.Header.Get("ETag"), true); held != nil {
 			// The DB is in the bucket; the instance must never hear so.
 			// Wait for the harness to kill it, then drop the connection.
 			select {
@@ -175,10 +188,11 @@ func (p *syncProxy) forward(w http.ResponseWriter, r *http.Request) {
 
 // record notes an accepted config PUT and returns a channel to wait on
 // when the writer was armed (the answer must be held until it closes).
-func (p *syncProxy) record(body []byte, etag string) chan struct{} {
+func (p *syncProxy) record(body []byte, etag string, accepted bool) chan struct{} {
 	etag = strings.Trim(etag, `"`)
 	h, err := configdb.ReadHeader(body)
-	rec := proxyRecord{ETag: etag, Time: time.Now().UTC()}
+	sum := md5.Sum(body)
+	rec := proxyRecord{ETag: etag, Time: time.Now().UTC(), Accepted: accepted, MD5: hex.EncodeToString(sum[:])}
 	if err == nil {
 		rec.Generation, rec.Writer = h.Generation, h.WriterNode
 	}
@@ -186,7 +200,7 @@ func (p *syncProxy) record(body []byte, etag string) chan struct{} {
 	defer p.mu.Unlock()
 	rec.Seq = len(p.records)
 	var held chan struct{}
-	if ch, ok := p.armed[rec.Writer]; ok && rec.Writer != "" {
+	if ch, ok := p.armed[rec.Writer]; ok && rec.Writer != "" && accepted {
 		delete(p.armed, rec.Writer)
 		held = make(chan struct{})
 		p.release[rec.Writer] = held
@@ -194,10 +208,10 @@ func (p *syncProxy) record(body []byte, etag string) chan struct{} {
 		ch <- etag // buffered (1)
 	}
 	p.records = append(p.records, rec)
-	if err == nil && (p.latest == nil || rec.Generation >= p.latestG) {
+	if err == nil && accepted && (p.latest == nil || rec.Generation >= p.latestG) {
 		p.latest, p.latestG = body, rec.Generation
 	}
-	p.logf("put etag=%s generation=%d writer=%s held=%v", etag, rec.Generation, rec.Writer, rec.Held)
+	p.logf("put accepted=%v etag=%s md5=%s generation=%d writer=%s held=%v", accepted, etag, rec.MD5, rec.Generation, rec.Writer, rec.Held)
 	return held
 }
 
