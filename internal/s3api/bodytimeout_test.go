@@ -3,6 +3,7 @@ package s3api
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -70,7 +71,15 @@ type rawConn struct {
 
 func (e *testEnv) dialRaw(t *testing.T) *rawConn {
 	t.Helper()
-	c, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	var c net.Conn
+	var err error
+	if e.tls {
+		cfg := e.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		cfg.NextProtos = []string{"http/1.1"}
+		c, err = tls.Dial("tcp", e.srv.Listener.Addr().String(), cfg)
+	} else {
+		c, err = net.Dial("tcp", e.srv.Listener.Addr().String())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +203,19 @@ func TestBodyTimeoutStalledBodies(t *testing.T) {
 			t.Errorf("%s was stored from a stalled body", key)
 		}
 	}
+}
+
+// The same over TLS: a read deadline passing does not break the
+// connection's writing side, so the answer still reaches the client.
+func TestBodyTimeoutOverTLS(t *testing.T) {
+	e := newTestEnv(t, true, withBodyTimeout(testBodyTimeout))
+	_, err := e.root().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("tls")})
+	must(t, err, "CreateBucket")
+	rc := e.dialRaw(t)
+	rc.send(e.rawHead("PUT", "/tls/obj", nil, "UNSIGNED-PAYLOAD", 1000, rootAK, rootSK))
+	rc.send([]byte("0123456789"))
+	rc.wantRequestTimeout()
+	e.stagingEmpty(t)
 }
 
 func TestBodyTimeoutSteadyClientNotCut(t *testing.T) {
