@@ -388,7 +388,7 @@ func (m *tfModule) checkBucketStatements(t *testing.T, key, probeName string) {
 	object := bucketARN + "/" + key
 	probe := bucketARN + "/" + wantProbe + "*"
 	want := map[string][]string{
-		"s3:GetObject":    {object},
+		"s3:GetObject":    {object, probe},
 		"s3:PutObject":    {object, probe},
 		"s3:DeleteObject": {probe},
 		"s3:ListBucket":   {bucketARN},

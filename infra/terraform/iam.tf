@@ -13,10 +13,12 @@ locals {
         resources = ["${local.bucket_arn}/${var.config_object_key}"]
       },
       {
-        # The probe writes and deletes "<dir>/.dgp-probe-<random hex>":
-        # delete is granted for those keys only, never the config DB.
+        # The probe writes and deletes "<dir>/.dgp-probe-<random hex>" and
+        # reads/writes the witness "<dir>/.dgp-probe-witness.json" (later
+        # starts skip the probe): delete is granted for those keys only,
+        # never the config DB.
         sid       = "StartupProbe"
-        actions   = ["s3:PutObject", "s3:DeleteObject"]
+        actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
         resources = ["${local.bucket_arn}/${local.probe_prefix}*"]
       },
       {
