@@ -62,9 +62,13 @@ func oldCommit(t *testing.T, root string) (commit, why string) {
 	}
 	out := git(t, root, "log", "--format=%H", "-G", "CurrentSchema = 2", "--", schemaFile)
 	if out == "" {
+		shallow := ""
+		if git(t, root, "rev-parse", "--is-shallow-repository") == "true" {
+			shallow = " This clone is shallow: the test needs the history (git fetch --unshallow)."
+		}
 		t.Fatalf("no commit of this repository sets `CurrentSchema = 2` in %s: schema 2 has not landed, so there is no "+
 			"old binary (the commit before schema 2) to upgrade from. The test cannot run until it does "+
-			"(to develop the test meanwhile, set %s to a revision to use as the old binary, e.g. HEAD)", schemaFile, oldRefEnv)
+			"(to develop the test meanwhile, set %s to a revision to use as the old binary, e.g. HEAD).%s", schemaFile, oldRefEnv, shallow)
 	}
 	lines := strings.Split(out, "\n")
 	introducing := lines[len(lines)-1] // git log lists newest first
