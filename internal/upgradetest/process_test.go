@@ -282,3 +282,19 @@ func cleanEnv() []string {
 	}
 	return env
 }
+
+// countLogLines counts, over the output of every process the test ran
+// (the files in logDir), the lines containing substr, by binary label.
+func countLogLines(t *testing.T, logDir, substr string) map[string]int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(logDir, "*.log"))
+	testutil.Must(t, err, "list logs")
+	count := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		testutil.Must(t, err, "read %s", f)
+		label := strings.TrimSuffix(f[strings.LastIndexByte(f, '-')+1:], ".log")
+		count[label] += strings.Count(string(b), substr)
+	}
+	return count
+}

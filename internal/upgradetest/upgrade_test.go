@@ -114,6 +114,12 @@ func TestRollingUpgrade(t *testing.T) {
 	acked, refused, noAnswer, codes := wl.totals()
 	t.Logf("workload: %d mutations acknowledged, %d refused (4xx), %d without an answer or 5xx (%s)", acked, refused, noAnswer, codes)
 
+	rebased := countLogLines(t, logs, "compare-and-swap lost: rebasing")
+	t.Logf("compare-and-swap conflicts rebased during the rollout: %d by old binaries, %d by new ones", rebased["old"], rebased["new"])
+	if rebased["old"]+rebased["new"] == 0 {
+		t.Error("no publish lost a compare-and-swap: concurrent writers were not exercised")
+	}
+
 	converged(t, bucket, nodes, admins)
 	st, hdr, _ := bucket.latest(t)
 	checked := wl.check(t, dbView(st))
