@@ -33,7 +33,7 @@ type Report struct {
 	rows map[string]*row
 
 	Lost         []lostMutation
-	Phantoms     []string
+	Phantoms     []lostMutation
 	UsersChecked int
 
 	FinalWithEvents, FinalWithoutEvents time.Duration
@@ -98,6 +98,24 @@ func (r *Report) active(from, to time.Time) map[string]bool {
 	return kinds
 }
 
+// activeList names the faults active during [from, to] (the caller holds mu).
+func (r *Report) activeList(from, to time.Time) string {
+	var out []string
+	for _, inj := range r.injections {
+		if !inj.Start.After(to) && !inj.Healed.Before(from) {
+			s := fmt.Sprintf("#%d %s", inj.Seq, inj.Kind)
+			if strings.HasPrefix(inj.fault.resource(), "instance-") {
+				s += fmt.Sprintf(" dgp-%d", inj.Target+1)
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
 // finish counts the workload against the faults.
 func (r *Report) finish(led *ledger, t *s3Traffic) {
 	r.mu.Lock()
@@ -155,9 +173,20 @@ func (r *Report) OK() (bool, []string) {
 		why = append(why, fmt.Sprintf("S3: %d corrupt reads, %d acknowledged objects missing", len(r.S3Corrupt), len(r.S3Missing)))
 	}
 	why = append(why, r.Problems...)
+	// Convergence: with events within one poll interval; without, within
+	// one poll (the interval and its 10% jitter, and a second to pull).
+	if r.FinalWithEvents > r.PollInterval {
+		why = append(why, fmt.Sprintf("with events the fleet took %s to converge, more than the poll interval %s", r.FinalWithEvents, r.PollInterval))
+	}
+	if limit := r.PollInterval*11/10 + time.Second; r.FinalWithoutEvents > limit {
+		why = append(why, fmt.Sprintf("without events the fleet took %s to converge, more than one poll (%s)", r.FinalWithoutEvents, limit))
+	}
 	injected := 0
-	for _, rw := range r.rows {
+	for k, rw := range r.rows {
 		injected += rw.injected
+		if _, mx := medianMax(rw.conv); mx > 2*r.PollInterval || rw.notConverged > 0 {
+			why = append(why, fmt.Sprintf("%s: the fleet converged %d times in at most %s, %d times not within two poll intervals", k, len(rw.conv), mx, rw.notConverged))
+		}
 		for _, e := range rw.errs {
 			why = append(why, "injection failed: "+e)
 		}
@@ -203,10 +232,12 @@ func (r *Report) Table() string {
 		r.DBsWritten, r.DistinctETags, len(r.Unverified))
 	fmt.Fprintf(&b, "final generation %d; local DB files after SIGKILL: %s\n", r.FinalGeneration, strings.Join(r.LocalDBs, "; "))
 	for _, l := range r.Lost {
-		fmt.Fprintf(&b, "LOST: %s %s on worker %d at %s: want %v, got %s\n", l.Op, l.User, l.Worker, l.End.Format(time.RFC3339Nano), l.Want, l.Got)
+		fmt.Fprintf(&b, "LOST: %s %s through dgp-%d at %s (faults active: %s): want %v, got %s\n",
+			l.Op, l.User, l.Worker+1, l.End.Format("15:04:05.000"), r.activeList(l.Start, l.End), l.Want, l.Got)
 	}
 	for _, p := range r.Phantoms {
-		fmt.Fprintf(&b, "PHANTOM: %s\n", p)
+		fmt.Fprintf(&b, "PHANTOM: %s %s through dgp-%d answered 503 \"not made\" at %s (faults active: %s) but was made: want %v, got %s\n",
+			p.Op, p.User, p.Worker+1, p.End.Format("15:04:05.000"), r.activeList(p.Start, p.End), p.Want, p.Got)
 	}
 	for _, v := range r.Unverified {
 		fmt.Fprintf(&b, "UNVERIFIED: %s held %s (%s) at %s\n", v.Node, v.ETag, v.Why, v.At.Format(time.RFC3339Nano))

@@ -88,6 +88,7 @@ func RunSyncProxy(ctx context.Context, o SyncProxyOptions) error {
 	ctl.HandleFunc("GET /latest", p.serveLatest)
 	ctl.HandleFunc("POST /arm", p.serveArm)
 	ctl.HandleFunc("POST /release", p.serveRelease)
+	ctl.HandleFunc("GET /armed", p.serveArmed)
 	ctl.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	control := &http.Server{Addr: o.Control, Handler: ctl, ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 2)
@@ -268,6 +269,18 @@ func (p *syncProxy) serveArm(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	}
+}
+
+// serveArmed lists the armed nodes (JSON array).
+func (p *syncProxy) serveArmed(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	nodes := make([]string, 0, len(p.armed))
+	for n := range p.armed {
+		nodes = append(nodes, n)
+	}
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(nodes)
 }
 
 // serveRelease drops the held answer of ?node=.

@@ -47,9 +47,11 @@ type userState struct {
 	cur     string   // the state if every answer is taken at its word
 	frozen  bool     // an answer was missing: no more ops on it
 	lastAck int      // index in ledger.muts of its last acknowledged op (-1: none)
-	// phantom: states that are reachable only if a change answered
-	// "not made anywhere" was made after all.
-	phantom []string
+	// phantom: the state reached only if a change answered "not made
+	// anywhere" (503) was made after all, and that op (index in
+	// ledger.muts); the user is not touched again after such an answer.
+	phantom   string
+	phantomOp int
 }
 
 type ledger struct {
@@ -136,7 +138,8 @@ func (w *iamWorker) mutate(ctx context.Context, u *userState, op, method, path s
 		u.allowed = append(u.allowed, next)
 		u.frozen = true
 	case notMade:
-		u.phantom = append(u.phantom, next)
+		u.phantom, u.phantomOp = next, i
+		u.frozen = true
 	}
 	w.live = w.live[:0:0]
 	for _, x := range w.led.users {
@@ -225,7 +228,7 @@ type lostMutation struct {
 // verify compares the final states with the ledger: lost acknowledged
 // mutations, and phantoms (changes answered "not made anywhere" that were
 // made after all).
-func (l *ledger) verify(final map[string]string) (lost []lostMutation, phantoms []string, checked int) {
+func (l *ledger) verify(final map[string]string) (lost, phantoms []lostMutation, checked int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for name, u := range l.users {
@@ -237,8 +240,8 @@ func (l *ledger) verify(final map[string]string) (lost []lostMutation, phantoms 
 		if slices.Contains(u.allowed, got) {
 			continue
 		}
-		if slices.Contains(u.phantom, got) {
-			phantoms = append(phantoms, fmt.Sprintf("%s: %s (answered 503)", name, got))
+		if u.phantom != "" && u.phantom == got {
+			phantoms = append(phantoms, lostMutation{mutation: l.muts[u.phantomOp], Want: u.allowed, Got: got})
 			continue
 		}
 		lm := lostMutation{Want: u.allowed, Got: got}
@@ -250,6 +253,6 @@ func (l *ledger) verify(final map[string]string) (lost []lostMutation, phantoms 
 		lost = append(lost, lm)
 	}
 	sort.Slice(lost, func(a, b int) bool { return lost[a].User < lost[b].User })
-	sort.Strings(phantoms)
+	sort.Slice(phantoms, func(a, b int) bool { return phantoms[a].User < phantoms[b].User })
 	return lost, phantoms, checked
 }
