@@ -17,10 +17,8 @@ import (
 const DefaultBodyReadTimeout = 20 * time.Second
 
 // errRequestTimeout is S3's answer to a client that stopped sending its
-// body. (It belongs in the s3err table; it is defined here until it moves
-// there.)
-var errRequestTimeout = &s3err.Error{Code: "RequestTimeout", Status: http.StatusBadRequest,
-	Message: "Your socket connection to the server was not read from or written to within the timeout period."}
+// body.
+var errRequestTimeout = s3err.ErrRequestTimeout
 
 // deadlineBody is a request body whose every Read must receive data within
 // timeout: the connection's read deadline is moved to now+timeout before
