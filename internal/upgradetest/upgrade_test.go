@@ -19,27 +19,32 @@ import (
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// writeSchemaEnv raises the schema a publisher writes (config key
-// config_sync.write_schema); without it a publisher keeps the schema of
-// the DB in the bucket.
+// writeSchemaEnv raises the schema a publisher writes
+// (advanced.config_sync_write_schema); without it a publisher keeps the
+// schema of the DB it replaces.
 const writeSchemaEnv = "DGP_CONFIG_SYNC_WRITE_SCHEMA"
 
-// TestRollingUpgrade upgrades a three-instance fleet, one instance at a
-// time, from the binary before schema 2 to the working tree's, while every
-// instance takes IAM mutations; then raises the schema with one instance
-// still on the old binary.
+// TestRollingUpgrade follows docs/upgrading.md with two real binaries: a
+// three-instance fleet, every instance a writer, is upgraded one instance
+// at a time from the binary before schema 2 to the working tree's while
+// six clients mutate IAM through all three; then the schema is raised with
+// one instance rolled back to the old binary.
 //
 // Phase 1 (the rollout): every acknowledged mutation is in the final DB
-// (opened from the bucket, and through a new instance's admin API); a user
-// disabled mid-rollout is refused by every instance; along the sync
-// object's version history the schema never decreases and the generation
-// always increases, and the schema stays the one the old fleet wrote.
+// (opened from the bucket, and through a new instance's admin API); two
+// keys disabled mid-rollout (one through an old instance, one through the
+// new one) are refused by every instance; along the sync object's version
+// history the generation always increases, the schema never decreases and
+// stays the one the old fleet wrote; concurrent publishes lost
+// compare-and-swaps and were rebased.
 //
-// Phase 2 (the schema raised while an instance still runs the old binary):
-// the DB is written in the new schema; the old instance keeps serving its
-// last state, says stale in /_/ready, logs and counts the refusal, fails
-// its mutations and never writes the sync object; replaced by the new
-// binary it converges on the same DB (ETag and generation).
+// Phase 2 (the schema raised while an instance runs the old binary): the
+// DB is written in the new schema and stays there; the old instance keeps
+// serving its last state, says stale in /_/ready, logs and counts the
+// refusal, fails its mutations (409) and never writes the sync object; the
+// old binary refuses to start on a data dir holding a new-schema DB; the
+// old instance, replaced by the new binary, converges on the same DB (ETag
+// and generation).
 func TestRollingUpgrade(t *testing.T) {
 	m := testutil.RequireMinIO(t)
 	natsURL, subject := os.Getenv("DGP_TEST_NATS_URL"), os.Getenv("DGP_TEST_NATS_SUBJECT")
