@@ -152,3 +152,7 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("key %s", got)
 	}
 }
+
+func TestDirStoreContract(t *testing.T) {
+	storeContract(t, dirStore(t), lease.Key(kind, rule))
+}

@@ -162,3 +162,40 @@ func (f *faultStore) PutIfMatch(ctx context.Context, key string, body []byte, et
 	}
 	return f.after(f.Store.PutIfMatch(ctx, key, body, etag))
 }
+
+// storeContract checks the Store promises every implementation keeps:
+// ErrNotFound, exclusive create, replace only on the current ETag (a
+// missing object is a conflict), a new ETag per distinct write.
+func storeContract(t *testing.T, s lease.Store, key string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := s.Get(ctx, key); !errors.Is(err, lease.ErrNotFound) {
+		t.Fatalf("get of a missing key: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PutIfMatch(ctx, key, []byte("x"), "0123456789abcdef0123456789abcdef"); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("replace of a missing key: %v, want ErrConflict", err)
+	}
+	e1, err := s.PutIfNoneMatch(ctx, key, []byte("one"))
+	testutil.Must(t, err, "create")
+	if _, err := s.PutIfNoneMatch(ctx, key, []byte("two")); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+	body, etag, err := s.Get(ctx, key)
+	testutil.Must(t, err, "get")
+	if string(body) != "one" || etag != e1 {
+		t.Fatalf("got %q etag %s, want one etag %s", body, etag, e1)
+	}
+	e2, err := s.PutIfMatch(ctx, key, []byte("three"), e1)
+	testutil.Must(t, err, "replace")
+	if e2 == e1 || e2 == "" {
+		t.Fatalf("etag %q after a replace of %q", e2, e1)
+	}
+	if _, err := s.PutIfMatch(ctx, key, []byte("four"), e1); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("replace with a stale etag: %v, want ErrConflict", err)
+	}
+	body, etag, err = s.Get(ctx, key)
+	testutil.Must(t, err, "get")
+	if string(body) != "three" || etag != e2 {
+		t.Fatalf("got %q etag %s, want three etag %s", body, etag, e2)
+	}
+}

@@ -252,6 +252,8 @@ func TestClockSkew(t *testing.T) {
 		mustAcquire(t, a) // then a dies; its Expires is an hour in b's future
 		mustBeHeld(t, b, "a")
 		cb.Advance(ttl + b.Margin())
+		mustBeHeld(t, b, "a")
+		cb.Advance(time.Millisecond)
 		if l := mustAcquire(t, b); l.Token() != 2 {
 			t.Fatalf("token %d", l.Token())
 		}
@@ -271,7 +273,9 @@ func TestClockSkew(t *testing.T) {
 		testutil.Must(t, la.Renew(context.Background()), "renew")
 		mustBeHeld(t, b, "a") // its Expires is long past on b's clock, but b saw it change
 		cb.Advance(ttl + b.Margin())
-		mustAcquire(t, b) // no renewal seen for ttl + margin: stolen
+		mustBeHeld(t, b, "a")
+		cb.Advance(time.Millisecond)
+		mustAcquire(t, b) // no renewal seen for more than ttl + margin: stolen
 	})
 }
 

@@ -286,7 +286,7 @@ func (m *Manager) takeable(key string, cur Record) (ok, steal bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.obs[key]
-	if now.Sub(o.since) >= ttl+m.margin {
+	if now.Sub(o.since) > ttl+m.margin {
 		return true, true
 	}
 	skewed := cur.Renewed.After(now.Add(m.margin)) ||
