@@ -92,7 +92,7 @@ func mustAcquire(t testing.TB, n *node) *lease.Lease {
 }
 
 // mustBeHeld asserts that n's Acquire answers a HeldError naming holder.
-func mustBeHeld(t testing.TB, n *node, holder string) {
+func mustBeHeld(t testing.TB, n *node, holder string) *lease.HeldError {
 	t.Helper()
 	l, err := n.Acquire(context.Background(), kind, rule, "sha256:def")
 	if err == nil {
@@ -105,6 +105,7 @@ func mustBeHeld(t testing.TB, n *node, holder string) {
 	if he.Record.Holder != holder {
 		t.Fatalf("%s: held by %q, want %q", n.Node(), he.Record.Holder, holder)
 	}
+	return he
 }
 
 // wantFenced asserts that err is a fence refusal for reason.

@@ -78,6 +78,11 @@ var (
 // record read (holder, token, expiry, rule hash), for a 409 naming it.
 type HeldError struct {
 	Record Record
+	// RetryAt is, on this instance's clock, the earliest time the lease
+	// may be stolen if its holder does not renew it (zero for a lease this
+	// instance holds itself): a poller wakes then rather than on its next
+	// tick, so that a dead holder is replaced within ttl + margin.
+	RetryAt time.Time
 }
 
 // Error implements error.

@@ -69,7 +69,10 @@ func TestStealOnlyAfterExpiry(t *testing.T) {
 	a, b := newNode(t, store, "a", clock), newNode(t, store, "b", clock)
 	la := mustAcquire(t, a) // then a stalls: no renewal
 	clock.Advance(ttl)
-	mustBeHeld(t, b, "a") // at Expires: within the margin
+	he := mustBeHeld(t, b, "a") // at Expires: within the margin
+	if want := t0.Add(ttl + b.Margin() + time.Millisecond); !he.RetryAt.Equal(want) {
+		t.Fatalf("RetryAt %s, want %s", he.RetryAt, want)
+	}
 	clock.Advance(b.Margin())
 	mustBeHeld(t, b, "a") // at Expires + margin exactly
 	clock.Advance(time.Millisecond)
@@ -250,7 +253,9 @@ func TestClockSkew(t *testing.T) {
 		cb := testutil.NewClock(t0)
 		b := newNode(t, store, "b", cb)
 		mustAcquire(t, a) // then a dies; its Expires is an hour in b's future
-		mustBeHeld(t, b, "a")
+		if he := mustBeHeld(t, b, "a"); !he.RetryAt.Equal(t0.Add(ttl + b.Margin() + time.Millisecond)) {
+			t.Fatalf("RetryAt %s: want by observation", he.RetryAt)
+		}
 		cb.Advance(ttl + b.Margin())
 		mustBeHeld(t, b, "a")
 		cb.Advance(time.Millisecond)

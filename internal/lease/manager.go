@@ -165,9 +165,9 @@ func (m *Manager) Acquire(ctx context.Context, kind, rule, ruleHash string) (*Le
 		}
 		steal := false
 		if cur != nil {
-			ok, s := m.takeable(key, *cur)
+			ok, s, retryAt := m.takeable(key, *cur)
 			if !ok {
-				return nil, &HeldError{Record: *cur}
+				return nil, &HeldError{Record: *cur, RetryAt: retryAt}
 			}
 			steal = s
 		}
@@ -277,23 +277,28 @@ func (m *Manager) read(ctx context.Context, key string) (*Record, string, error)
 // this one by more than the margin (its Renewed in this instance's
 // future, or outside the interval in which this instance saw the write
 // happen): then only the observation judges.
-func (m *Manager) takeable(key string, cur Record) (ok, steal bool) {
+func (m *Manager) takeable(key string, cur Record) (ok, steal bool, retryAt time.Time) {
 	if cur.Released || cur.Instance == m.instance {
-		return true, false
+		return true, false, time.Time{}
 	}
 	now := m.now()
 	ttl := max(cur.TTL(), m.ttl)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.obs[key]
-	if now.Sub(o.since) > ttl+m.margin {
-		return true, true
+	byObservation := o.since.Add(ttl + m.margin)
+	if now.After(byObservation) {
+		return true, true, time.Time{}
 	}
+	retryAt = byObservation.Add(time.Millisecond)
 	skewed := cur.Renewed.After(now.Add(m.margin)) ||
 		o.changed && (cur.Renewed.Before(o.after.Add(-m.margin)) || cur.Renewed.After(o.since.Add(m.margin)))
 	if !skewed {
-		expired := now.After(cur.Expires.Add(m.margin))
-		return expired, expired
+		byTimes := cur.Expires.Add(m.margin)
+		if now.After(byTimes) {
+			return true, true, time.Time{}
+		}
+		return false, false, minTime(retryAt, byTimes.Add(time.Millisecond))
 	}
 	if !o.warned {
 		o.warned = true
@@ -302,7 +307,14 @@ func (m *Manager) takeable(key string, cur Record) (ok, steal bool) {
 			Time("expires", cur.Expires).Time("seen", o.since.UTC()).Dur("margin", m.margin).
 			Msg("lease holder's clock disagrees with this instance's by more than the margin; judging expiry by observation")
 	}
-	return false, false
+	return false, false, retryAt
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func checkNames(kind, rule string) error {
