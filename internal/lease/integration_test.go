@@ -198,3 +198,23 @@ func TestMinIOReleaseNextTakesOver(t *testing.T) {
 	}
 	mustBeHeld(t, a, "b")
 }
+
+// A conditional write applied by MinIO whose answer is lost (the SDK's
+// retry is answered 412) is recognised as the holder's own.
+func TestMinIOOwnWriteRecognised(t *testing.T) {
+	newStore := minioBucket(t)
+	clock := testutil.NewClock(time.Now().UTC())
+	store := &faultStore{Store: newStore()}
+	a, b := newNode(t, store, "a", clock), newNode(t, newStore(), "b", clock)
+	store.lostAck.Store(1)
+	l := mustAcquire(t, a)
+	clock.Advance(hb)
+	store.lostAck.Store(1)
+	testutil.Must(t, l.Renew(context.Background()), "renew whose answer was lost")
+	clock.Advance(hb)
+	testutil.Must(t, l.Renew(context.Background()), "next renew")
+	if l.Token() != 1 {
+		t.Fatalf("token %d, want 1", l.Token())
+	}
+	mustBeHeld(t, b, "a")
+}
