@@ -106,7 +106,9 @@ func New(o Options) (*Manager, error) {
 	}, nil
 }
 
-// Node returns the node id; TTL, Heartbeat and Margin the settings in use.
+// Node returns the node id, Instance this Manager's random instance id
+// (the record's instance field), TTL, Heartbeat and Margin the settings
+// in use.
 func (m *Manager) Node() string             { return m.node }
 func (m *Manager) TTL() time.Duration       { return m.ttl }
 func (m *Manager) Heartbeat() time.Duration { return m.heartbeat }
