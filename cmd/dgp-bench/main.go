@@ -74,8 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runGateway(ctx, opts, stdout, stderr)
 	case "soak":
 		return soakCmd(ctx, args[1:], stdout, stderr)
+	case "listing":
+		return listingCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage+soakUsage)
+		fmt.Fprint(stdout, usage+soakUsage+listingUsage)
 		return nil
 	default:
 		return usageErr("unknown command %q\n%s", args[0], usage)
