@@ -75,16 +75,19 @@ func TestIntegrationProbe(t *testing.T) {
 	bucket := mustBucket(t, be)
 	n := s3Node(t, be, bucket)
 	mustStart(t, n)
-	if keys := listKeys(t, be, bucket); len(keys) != 0 {
-		t.Fatalf("startup left objects: %v", keys)
+	if keys := listKeys(t, be, bucket); len(keys) != 1 || keys[0] != configsync.WitnessKey(testKey) {
+		t.Fatalf("startup left objects %v, want the probe witness only", keys)
 	}
+	// Without the witness the next start probes again (a witness would skip it).
+	_, err := be.DeleteObject(context.Background(), bucket, configsync.WitnessKey(testKey), storage.DeleteOptions{})
+	testutil.Must(t, err, "delete the witness")
 	// A store that drops the conditions (a wrapper of the real bucket).
 	f := configsynctest.NewFaulty(configsync.NewS3Bucket(be, bucket))
 	f.OnPut(func(ctx context.Context, key string, body []byte, im, inm string, next configsynctest.PutFunc) (string, error) {
 		return next(ctx, key, body, "", "")
 	})
 	bad := newNode(t, f, func(o *configsync.Options) { o.BucketName = bucket })
-	err := bad.Start(context.Background())
+	err = bad.Start(context.Background())
 	if !errors.Is(err, configsync.ErrNoConditionalWrites) {
 		t.Fatalf("Start on a bucket ignoring conditions: %v", err)
 	}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"runtime/debug"
+	"slices"
+	"time"
 )
 
 // ErrBucketRefused: the sync bucket answered the startup probe with a 4xx
@@ -76,18 +80,119 @@ func isClientError(err error) bool {
 	return errors.As(err, &be) && be.ClientError()
 }
 
-// probeKey returns a fresh random key next to the config object.
-func probeKey(objectKey string) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	name := ".dgp-probe-" + hex.EncodeToString(b[:])
+// nextToKey returns the key of the object called name in the folder of
+// the config object (at the top of the bucket when the config object is).
+func nextToKey(objectKey, name string) string {
 	if dir := path.Dir(objectKey); dir != "." && dir != "/" {
 		return dir + "/" + name
 	}
 	return name
 }
 
-// ensureProbed runs the probe once (writers only; readers never write).
+// probeKey returns a fresh random scratch key next to the config object
+// (".deltaglider/.dgp-probe-<hex>" for the default key). The IAM policies
+// in infra/ grant writes and deletes under this prefix (infra/checks reads
+// it from here).
+func probeKey(objectKey string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return nextToKey(objectKey, ".dgp-probe-"+hex.EncodeToString(b[:]))
+}
+
+// WitnessKey returns the key of the probe witness for the config object at
+// objectKey, next to it and under the probe's prefix
+// (".deltaglider/.dgp-probe-witness.json" for the default key).
+func WitnessKey(objectKey string) string {
+	return nextToKey(objectKey, ".dgp-probe-witness.json")
+}
+
+// WitnessKind identifies a probe witness object.
+const WitnessKind = "dgp-conditional-write-probe"
+
+// The checks a witness records; a witness is accepted only when it records
+// every one of them.
+const (
+	CheckIfNoneMatch = "if-none-match-star-412"
+	CheckIfMatch     = "stale-if-match-412"
+)
+
+// Witness is the object a writer leaves next to the config object after a
+// successful probe, so that the instances started later on the same bucket
+// and endpoint skip the probe. It is a record, not a secret: anyone who
+// can write the sync bucket can write it (as they can delete the config
+// DB); it saves the fleet three writes and a delete per start and nothing
+// more.
+type Witness struct {
+	Kind       string    `json:"kind"`
+	ProbedAt   time.Time `json:"probed_at"`
+	Node       string    `json:"node"`
+	Endpoint   string    `json:"endpoint"`
+	Bucket     string    `json:"bucket"`
+	DGPVersion string    `json:"dgp_version,omitempty"`
+	Checks     []string  `json:"checks"`
+}
+
+// ParseWitness decodes a witness object and checks that it records a
+// complete successful probe.
+func ParseWitness(b []byte) (Witness, error) {
+	var w Witness
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Witness{}, fmt.Errorf("probe witness: %w", err)
+	}
+	switch {
+	case w.Kind != WitnessKind:
+		return Witness{}, fmt.Errorf("probe witness: kind %q, want %q", w.Kind, WitnessKind)
+	case w.ProbedAt.IsZero():
+		return Witness{}, errors.New("probe witness: no probe time")
+	case !slices.Contains(w.Checks, CheckIfNoneMatch) || !slices.Contains(w.Checks, CheckIfMatch):
+		return Witness{}, fmt.Errorf("probe witness: checks %q are incomplete", w.Checks)
+	}
+	return w, nil
+}
+
+// buildVersion returns the version of the running binary as the Go
+// toolchain stamped it ("" when unknown).
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	v := bi.Main.Version
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return v
+	}
+	return rev + dirty
+}
+
+// backend names the sync bucket and its endpoint, for errors and logs.
+func (s *Syncer) backend() string {
+	ep := s.o.Endpoint
+	if ep == "" {
+		ep = "the default AWS S3 endpoint"
+	}
+	return fmt.Sprintf("sync bucket %q at %s", s.o.BucketName, ep)
+}
+
+// ensureProbed makes sure, once per process, that the sync bucket enforces
+// conditional writes (writers only; readers never write). A witness of an
+// earlier successful probe against the same endpoint and bucket stands for
+// the probe; without one (or with one that does not parse) the probe runs
+// on a scratch key and, when it passes, leaves a witness. A bucket that
+// ignores the conditions is refused with an error naming it.
 func (s *Syncer) ensureProbed(ctx context.Context) error {
 	if s.o.Role == RoleReader {
 		return nil
@@ -100,17 +205,87 @@ func (s *Syncer) ensureProbed(ctx context.Context) error {
 	}
 	ctx, cancel := s.request(ctx)
 	defer cancel()
-	key := probeKey(s.o.Key)
-	if err := Probe(ctx, s.bucket, key); err != nil {
+	wkey := WitnessKey(s.o.Key)
+	ok, err := s.readWitness(ctx, wkey)
+	if err == nil && !ok {
+		key := probeKey(s.o.Key)
+		if err = Probe(ctx, s.bucket, key); err == nil {
+			s.writeWitness(ctx, wkey)
+			s.log.Info().Str("bucket", s.o.BucketName).Str("endpoint", s.o.Endpoint).Str("probe_key", key).
+				Msg("sync bucket enforces conditional writes")
+		}
+	}
+	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			s.failed()
 		}
-		return err
+		if errors.Is(err, ErrNoConditionalWrites) {
+			return fmt.Errorf("%s: %w; publishing to it would lose mutations silently, so config sync refuses to start: "+
+				"use a backend that answers 412 to If-None-Match: * and to a stale If-Match", s.backend(), err)
+		}
+		return fmt.Errorf("%s: %w", s.backend(), err)
 	}
 	s.mu.Lock()
 	s.probed = true
 	s.mu.Unlock()
 	s.succeeded()
-	s.log.Info().Str("bucket", s.o.BucketName).Str("probe_key", key).Msg("sync bucket enforces conditional writes")
 	return nil
+}
+
+// readWitness reports whether the bucket holds a witness of a successful
+// probe against this endpoint and bucket. A missing, unparsable or foreign
+// witness is no witness (the probe runs), and so is one the bucket refuses
+// to read (a 4xx: a policy that grants the probe's writes but not this
+// read; a missing bucket is then reported by the probe). An error is
+// returned only when the bucket gave no usable answer.
+func (s *Syncer) readWitness(ctx context.Context, key string) (bool, error) {
+	body, _, err := s.bucket.Get(ctx, key, "")
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case isClientError(err):
+		s.log.Info().Err(err).Str("bucket", s.o.BucketName).Str("witness_key", key).
+			Msg("probe witness not readable: probing conditional writes")
+		return false, nil
+	case err != nil:
+		return false, probeFailure("read witness", err)
+	}
+	w, err := ParseWitness(body)
+	if err != nil {
+		s.log.Warn().Err(err).Str("bucket", s.o.BucketName).Str("witness_key", key).
+			Msg("probe witness unreadable: probing conditional writes again")
+		return false, nil
+	}
+	if w.Endpoint != s.o.Endpoint || w.Bucket != s.o.BucketName {
+		s.log.Info().Str("bucket", s.o.BucketName).Str("endpoint", s.o.Endpoint).
+			Str("witness_endpoint", w.Endpoint).Str("witness_bucket", w.Bucket).
+			Msg("probe witness was written through another endpoint: probing conditional writes again")
+		return false, nil
+	}
+	s.log.Info().Str("bucket", s.o.BucketName).Str("endpoint", s.o.Endpoint).Str("witness_key", key).
+		Time("probed_at", w.ProbedAt).Str("probed_by", w.Node).Str("probed_by_version", w.DGPVersion).
+		Msg("sync bucket enforces conditional writes (witness of an earlier probe): not probing again")
+	return true, nil
+}
+
+// writeWitness records a successful probe. A failure is logged and
+// otherwise ignored: the probe passed, and the next start probes again.
+func (s *Syncer) writeWitness(ctx context.Context, key string) {
+	w := Witness{
+		Kind:       WitnessKind,
+		ProbedAt:   s.now().UTC(),
+		Node:       s.o.NodeID,
+		Endpoint:   s.o.Endpoint,
+		Bucket:     s.o.BucketName,
+		DGPVersion: buildVersion(),
+		Checks:     []string{CheckIfNoneMatch, CheckIfMatch},
+	}
+	body, err := json.MarshalIndent(w, "", "  ")
+	if err == nil {
+		_, err = s.bucket.Put(ctx, key, append(body, '\n'), "", "")
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Str("bucket", s.o.BucketName).Str("witness_key", key).
+			Msg("probe witness not written: the next start probes again")
+	}
 }

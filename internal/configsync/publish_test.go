@@ -42,8 +42,8 @@ func TestPublishCreatesThenCompareAndSwaps(t *testing.T) {
 	f := configsynctest.NewFaulty(mem)
 	n := newNode(t, f)
 	mustStart(t, n)
-	if mem.Calls("put") != 3 || mem.Keys() != 0 {
-		t.Fatalf("startup: %d puts (want the 3 of the probe), %d objects left (want 0)", mem.Calls("put"), mem.Keys())
+	if _, _, ok := mem.Object(configsync.WitnessKey(testKey)); mem.Calls("put") != 4 || mem.Keys() != 1 || !ok {
+		t.Fatalf("startup: %d puts (want the 3 of the probe and its witness), %d objects left (want the witness only)", mem.Calls("put"), mem.Keys())
 	}
 	puts := recordPuts(f)
 
