@@ -225,6 +225,9 @@ type StorageConfig struct {
 	DefaultBackend string `yaml:"default_backend"`
 	// Buckets routes bucket names to backends (YAML only).
 	Buckets map[string]BucketRoute `yaml:"buckets" env:"-"`
+	// Replication and Lifecycle are the background jobs (jobs.go).
+	Replication ReplicationConfig `yaml:"replication"`
+	Lifecycle   LifecycleConfig   `yaml:"lifecycle"`
 }
 
 // BackendConfig is one storage backend.
@@ -342,6 +345,7 @@ func Default() *Config {
 			LoginRateLimit: DefaultLoginRateLimit,
 			SigV2:          true,
 		},
+		Storage: StorageConfig{Replication: defaultReplication(), Lifecycle: defaultLifecycle()},
 		Advanced: AdvancedConfig{
 			ListenAddr:             DefaultListenAddr,
 			DataDir:                DefaultDataDir,

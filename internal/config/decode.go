@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -89,6 +88,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, secret bool
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
+			if def, ok := s.Index(i).Addr().Interface().(defaulter); ok {
+				def.setDefaults()
+			}
 			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), secret)
 		}
 		v.Set(s)
@@ -101,6 +103,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, secret bool
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if sh, ok := v.Addr().Interface().(shorthand); ok && n.Kind == yaml.ScalarNode {
+		sh.setShorthand(n.Value)
+		n = &yaml.Node{Kind: yaml.MappingNode}
+	}
+	if norm, ok := v.Addr().Interface().(normalizer); ok {
+		defer norm.normalize()
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errs.add(path, "expected a mapping")
 		return
@@ -168,6 +177,15 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	v.Set(m)
 }
 
+// Hooks of the jobs' rules (jobs.go): defaults of a list item set before
+// its keys are read, a word accepted where a mapping is expected (action:
+// delete), a normal form made after the keys are read.
+type (
+	defaulter  interface{ setDefaults() }
+	shorthand  interface{ setShorthand(string) }
+	normalizer interface{ normalize() }
+)
+
 var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
 // expand resolves a secret written as ${VAR} (the whole value) from the
@@ -224,7 +242,7 @@ func setScalar(v reflect.Value, s string, secret bool) string {
 	}
 	switch {
 	case v.Type() == durationType:
-		dur, err := time.ParseDuration(strings.TrimSpace(s))
+		dur, err := parseDuration(s)
 		if err != nil {
 			return fmt.Sprintf("%s is not a duration (use a unit, e.g. 30s, 5m, 1h)", quoted)
 		}

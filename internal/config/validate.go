@@ -26,6 +26,7 @@ func (c *Config) validate(v *collector) {
 	c.validateStorage(v)
 	c.validateAdvanced(v)
 	c.validateSync(v)
+	c.validateJobs(v)
 	walkSecrets(reflect.ValueOf(c).Elem(), "", func(path, val string) {
 		if val == Redaction {
 			v.add(path, "holds the "+Redaction+" placeholder of a printed configuration; set the real secret")

@@ -137,5 +137,5 @@ func (c *Config) warnings() []string {
 	if c.Access.IAMAllowEmpty && c.Access.IAMMode != IAMModeDeclarative {
 		warn("access.iam_allow_empty", "only used with access.iam_mode: declarative")
 	}
-	return out
+	return append(out, c.jobWarnings()...)
 }
