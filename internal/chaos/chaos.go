@@ -252,6 +252,25 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 			return err
 		}
 	}
+	// Every event source connected again (a NATS client reconnects on its
+	// own schedule after a restart or a cut).
+	err := retry(ctx, 60*time.Second, 100*time.Millisecond, func() error {
+		for _, in := range f.inst {
+			st, err := obs.status(ctx, in)
+			if err != nil {
+				return err
+			}
+			for _, es := range st.EventSources {
+				if !es.Connected {
+					return fmt.Errorf("%s: event source %s not connected: %s", in.Node, es.Name, es.LastError)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	// A last mutation (acknowledged), then convergence with events.
 	conv := func(label string, on *Instance, limit time.Duration) (time.Duration, error) {
 		if err := createUser(ctx, admin, on, "final-"+label, &struct{}{}); err != nil {
@@ -298,7 +317,6 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 		rep.FinalDetail = append(rep.FinalDetail, label+": "+strings.Join(parts, ", "))
 		return time.Since(t0), err
 	}
-	var err error
 	if rep.FinalWithEvents, err = conv("events", f.inst[0], 2*f.poll); err != nil {
 		return fmt.Errorf("convergence with events: %w", err)
 	}
