@@ -43,7 +43,7 @@ var FaultKinds = []string{FaultKill, FaultKillAfterPut, FaultRestartMinIO, Fault
 // stall the whole fleet, so they come less often).
 var faultWeights = map[string]int{FaultKill: 3, FaultKillAfterPut: 3, FaultRestartMinIO: 1, FaultRestartNATS: 2,
 	FaultCutMinIO: 3, FaultCutNATS: 3, FaultCutBoth: 3, FaultEventDup: 2, FaultEventReorder: 2, FaultEventDelay: 2,
-	FaultEventForeign: 2, FaultTamper: 2, FaultTruncate: 2}
+	FaultEventForeign: 2, FaultTamper: 1, FaultTruncate: 1}
 
 // fault is one planned injection: drawn from the seed in order.
 type fault struct {
@@ -290,7 +290,7 @@ func syntheticEvent(bucket, key, etag string) []byte {
 // repairWait is how long the harness waits for dgp itself to replace a
 // foreign object before restoring the newest DB dgp wrote (an operator's
 // restore from backup).
-const repairWait = 3 * time.Second
+const repairWait = time.Second
 
 // foreignWrite writes a tampered or truncated copy of the sync object
 // into the sync key (as a foreign writer, straight to MinIO), then heals.
