@@ -14,8 +14,8 @@ import (
 // Glob is a compiled key pattern of include_globs / exclude_globs. It is
 // matched against the whole object key, '/' separating path segments. A
 // single star matches any run of characters other than '/', '?' one
-// character other than '/', [abc], [a-z] and [^a-z] one character of (or,
-// never '/', not of) a class, and a double star any run of characters,
+// character other than '/', [abc], [a-z] and [^a-z] one character of (or
+// not of) a class, and a double star any run of characters,
 // '/' included; a double star followed by '/' also matches nothing, so
 // "**/*.zip" matches "a.zip" and "x/y/a.zip". A backslash escapes the next
 // character. Without double stars this is path.Match's syntax and meaning.
@@ -80,7 +80,7 @@ func globClass(s string) (string, int, error) {
 	b.WriteString("[")
 	i := 1
 	if i < len(s) && (s[i] == '^' || s[i] == '!') {
-		b.WriteString("^/")
+		b.WriteString("^")
 		i++
 	}
 	items := 0
