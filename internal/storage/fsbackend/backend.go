@@ -71,6 +71,10 @@ type Backend struct {
 	// lastSeq is the last version order number handed out (nextSeq).
 	lastSeq atomic.Uint64
 
+	// dirs caches the sorted entries of large directories for listings
+	// (listcache.go).
+	dirs *dirCache
+
 	// noSync skips fsync (tests whose subject is not durability).
 	noSync bool
 }
@@ -96,7 +100,7 @@ func New(name, root string, now func() time.Time) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}}
+	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget)}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +23,7 @@ type dirEnt struct {
 // level is one directory on the walker's stack.
 type level struct {
 	prefix string // the key prefix this directory stands for
+	dir    string // its path relative to the backend root
 	// base and rel locate the directory: rel relative to base, which is
 	// the directory's own handle (rel ".") or its deepest held ancestor's.
 	base *os.Root
@@ -54,11 +54,20 @@ type walker struct {
 	// and count them as content when collapsing.
 	versions bool
 	stack    []*level
+	// cache holds the sorted entries of large directories (nil: none).
+	cache *dirCache
 }
 
-// push reads directory rel of base and puts it on the stack.
+// push reads directory rel of base, which is the backend root, and puts
+// it on the stack.
 func (w *walker) push(base *os.Root, rel, prefix string) error {
-	lvl := &level{prefix: prefix, base: base, rel: rel}
+	return w.pushDir(base, rel, rel, prefix)
+}
+
+// pushDir reads directory rel of base, whose path relative to the backend
+// root is dir, and puts it on the stack.
+func (w *walker) pushDir(base *os.Root, rel, dir, prefix string) error {
+	lvl := &level{prefix: prefix, dir: dir, base: base, rel: rel}
 	if len(w.stack) < maxHeldDirs {
 		own, err := base.OpenRoot(rel)
 		switch {
@@ -70,32 +79,13 @@ func (w *walker) push(base *os.Root, rel, prefix string) error {
 			return fmt.Errorf("open directory: %w", err)
 		}
 	}
-	names, err := readNames(lvl.base, lvl.rel)
+	ents, err := sortedEntries(w.cache, lvl.base, lvl.rel, dir)
 	if err != nil {
 		if lvl.own != nil {
 			_ = lvl.own.Close()
 		}
 		return fmt.Errorf("read directory: %w", err)
 	}
-	ents := make([]dirEnt, 0, len(names))
-	for _, name := range names {
-		p, kind, ok := parseName(name)
-		if !ok {
-			continue
-		}
-		if kind == kindDir {
-			p += "/"
-		}
-		ents = append(ents, dirEnt{s: p, name: name, kind: kind})
-	}
-	slices.SortFunc(ents, func(a, b dirEnt) int {
-		if c := strings.Compare(a.s, b.s); c != 0 {
-			return c
-		}
-		// An object, its versions and a cut at the same bytes: the
-		// object's key is the shorter, so it comes first.
-		return a.kind.sortRank() - b.kind.sortRank()
-	})
 	lvl.ents = ents
 	w.stack = append(w.stack, lvl)
 	return nil
@@ -166,7 +156,7 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			}
 			continue
 		}
-		if err := w.push(top.base, rel, full); err != nil {
+		if err := w.pushDir(top.base, rel, top.dir+"/"+e.name, full); err != nil {
 			return item{}, false, err
 		}
 	}
@@ -219,7 +209,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 	prefix, delim, marker := opts.Prefix, opts.Delimiter, opts.Marker
 
 	names, consumed := prefixDir(prefix)
-	w := &walker{limit: prefix}
+	w := &walker{limit: prefix, cache: b.dirs}
 	defer w.Close()
 	if err := w.push(b.root, path.Join(append([]string{bucket}, names...)...), consumed); err != nil {
 		return nil, err

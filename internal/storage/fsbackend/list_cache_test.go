@@ -1,0 +1,220 @@
+package fsbackend
+
+import (
+	"context"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
+)
+
+// backdate sets the modification time of every directory under root an
+// hour back, so the listing cache may keep them (it refuses directories
+// changed within racyWindow of a read).
+func backdate(t *testing.T, root string) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cachedEntries(b *Backend) int {
+	b.dirs.mu.Lock()
+	defer b.dirs.mu.Unlock()
+	return b.dirs.total
+}
+
+// sortedKeys returns the keys of set in byte order.
+func sortedKeys(set map[string]bool) []string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// checkRandomListings pages through random listings (prefixes, delimiters,
+// start-after markers, page sizes) and compares every page with the
+// reference listing of keys.
+func checkRandomListings(t *testing.T, b *Backend, bucket string, keys []string, r *rand.Rand, cases int) {
+	t.Helper()
+	delims := []string{"", "", "/", "-", "a", "é", "/a", "%", "日", "7"}
+	for i := range cases {
+		o := storage.ListOptions{Delimiter: delims[r.IntN(len(delims))], MaxKeys: 1 + r.IntN(300)}
+		if r.IntN(4) == 0 {
+			o.MaxKeys = 1
+		}
+		if r.IntN(3) > 0 {
+			k := keys[r.IntN(len(keys))]
+			o.Prefix = k[:r.IntN(len(k)+1)]
+			if !utf8Valid(o.Prefix) {
+				o.Prefix = ""
+			}
+		}
+		if r.IntN(2) == 0 {
+			o.Marker = keys[r.IntN(len(keys))]
+			if r.IntN(2) == 0 {
+				o.Marker = o.Marker[:r.IntN(len(o.Marker)+1)]
+			}
+		}
+		for pageNo := 0; ; pageNo++ {
+			got := list(t, b, bucket, o)
+			want := referenceList(keys, o)
+			if !equalPage(got, want) {
+				t.Fatalf("case %d page %d %+v:\ngot  %v\nwant %v", i, pageNo, o, got, want)
+			}
+			if !got.Truncated {
+				break
+			}
+			o.Marker = got.Next
+		}
+	}
+}
+
+// TestListObjectsCachedMatchesReference is the property test of listings
+// served from the directory cache: random keys (unicode, escapes, '/',
+// long and deep paths) plus two large directories, compared page by page
+// with a sorted in-memory list, before and after random puts and deletes
+// (which must invalidate what the cache holds).
+func TestListObjectsCachedMatchesReference(t *testing.T) {
+	b, _ := mustNew(t)
+	b.noSync = true // durability is not the subject here
+	mustBucket(t, b, "rnd")
+	r := rand.New(rand.NewPCG(3, 17))
+	set := map[string]bool{}
+	put := func(k string) {
+		if !set[k] {
+			set[k] = true
+			mustPut(t, b, "rnd", k, "x")
+		}
+	}
+	for len(set) < 500 {
+		put(randomKey(r))
+	}
+	// Two directories large enough to be cached: one flat, and the root.
+	for range 2 * cacheMinEntries {
+		put("big/k" + strconv.Itoa(r.IntN(100000)))
+	}
+	for range cacheMinEntries {
+		put("r" + strconv.Itoa(r.IntN(100000)) + []string{"", "é", "/x", "-", "日"}[r.IntN(5)])
+	}
+	backdate(t, filepath.Join(b.Root(), "rnd"))
+	keys := sortedKeys(set)
+	checkRandomListings(t, b, "rnd", keys, r, 150)
+	if cachedEntries(b) == 0 {
+		t.Fatal("the listing cache holds nothing: the test does not exercise it")
+	}
+
+	// Change the cached directories; listings must show the changes.
+	ctx := context.Background()
+	for range 40 {
+		k := keys[r.IntN(len(keys))]
+		if set[k] {
+			if _, err := b.DeleteObject(ctx, "rnd", k, storage.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			delete(set, k)
+		}
+		put("big/k" + strconv.Itoa(100000+r.IntN(1000)))
+		put("r" + strconv.Itoa(100000+r.IntN(1000)))
+	}
+	keys = sortedKeys(set)
+	checkRandomListings(t, b, "rnd", keys, r, 100)
+}
+
+// TestListCacheSeesChanges lists a cached directory, changes it, and lists
+// it again: the change shows although the cache held the directory.
+func TestListCacheSeesChanges(t *testing.T) {
+	b, _ := mustNew(t)
+	b.noSync = true
+	mustBucket(t, b, "bkt")
+	var keys []string
+	for i := range cacheMinEntries + 10 {
+		k := "d/" + strconv.Itoa(1000+i)
+		keys = append(keys, k)
+		mustPut(t, b, "bkt", k, "x")
+	}
+	backdate(t, filepath.Join(b.Root(), "bkt"))
+	all := storage.ListOptions{Prefix: "d/", MaxKeys: 1000}
+	if got := list(t, b, "bkt", all); !slices.Equal(got.Keys, keys) {
+		t.Fatalf("listing: %v", got)
+	}
+	if cachedEntries(b) != len(keys) {
+		t.Fatalf("cache holds %d entries, want %d", cachedEntries(b), len(keys))
+	}
+	mustPut(t, b, "bkt", "d/0", "x")
+	if _, err := b.DeleteObject(context.Background(), "bkt", keys[5], storage.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]string{"d/0"}, slices.Delete(slices.Clone(keys), 5, 6)...)
+	if got := list(t, b, "bkt", all); !slices.Equal(got.Keys, want) {
+		t.Fatalf("after changes: %v", got)
+	}
+	first := list(t, b, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1})
+	if !slices.Equal(first.Keys, []string{"d/0"}) || !first.Truncated {
+		t.Fatalf("MaxKeys=1 after changes: %v", first)
+	}
+}
+
+// TestListCacheRefusesRecentDirectories: a directory whose mtime is not
+// older than racyWindow is read, never cached (a change within the same
+// timestamp tick could otherwise go unseen).
+func TestListCacheRefusesRecentDirectories(t *testing.T) {
+	b, _ := mustNew(t)
+	b.noSync = true
+	mustBucket(t, b, "bkt")
+	for i := range cacheMinEntries + 1 {
+		mustPut(t, b, "bkt", "d/"+strconv.Itoa(i), "x")
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(b.Root(), "bkt", "d"), future, future); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, b, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000}); len(got.Keys) != cacheMinEntries+1 {
+		t.Fatalf("listed %d keys, want %d", len(got.Keys), cacheMinEntries+1)
+	}
+	if n := cachedEntries(b); n != 0 {
+		t.Fatalf("cache holds %d entries of a directory changed just now", n)
+	}
+}
+
+// TestDirCacheBudget: the cache evicts the least recently used directories
+// to stay within its budget.
+func TestDirCacheBudget(t *testing.T) {
+	c := newDirCache(10)
+	ents := func(n int) []dirEnt { return make([]dirEnt, n) }
+	c.put("a", dirStamp{ino: 1}, ents(4))
+	c.put("b", dirStamp{ino: 2}, ents(4))
+	if c.get("a", dirStamp{ino: 1}) == nil {
+		t.Fatal("a evicted early")
+	}
+	c.put("c", dirStamp{ino: 3}, ents(4)) // evicts b, the least recently used
+	if c.get("b", dirStamp{ino: 2}) != nil || c.get("a", dirStamp{ino: 1}) == nil || c.get("c", dirStamp{ino: 3}) == nil {
+		t.Fatal("wrong eviction")
+	}
+	if c.total != 8 {
+		t.Fatalf("total %d, want 8", c.total)
+	}
+	if c.get("a", dirStamp{ino: 9}) != nil || c.total != 4 {
+		t.Fatal("a stale stamp must drop the entry")
+	}
+	c.put("huge", dirStamp{}, ents(11))
+	if c.get("huge", dirStamp{}) != nil {
+		t.Fatal("an entry above the budget must not be cached")
+	}
+}
