@@ -31,6 +31,7 @@ type bodyReader struct {
 	declared int64 // -1 when unknown
 	n        int64
 	checks   []digestCheck
+	checkBuf [2]digestCheck // checks' usual backing array
 	err      error
 	eof      bool
 	probe    [1]byte

@@ -204,11 +204,26 @@ func appendCanonicalRequest(dst []byte, r *http.Request, in canonicalInput) []by
 // appendStringToSign appends the SigV4 string to sign for a canonical request.
 func appendStringToSign(dst []byte, amzDate, scope string, canonicalRequest []byte) []byte {
 	sum := sha256.Sum256(canonicalRequest)
+	dst = appendStringToSignPrefix(dst, amzDate, scope)
+	return hex.AppendEncode(dst, sum[:])
+}
+
+// appendStringToSignPrefix appends the string to sign up to the hash of
+// the canonical request.
+func appendStringToSignPrefix(dst []byte, amzDate, scope string) []byte {
 	dst = append(dst, algorithm...)
 	dst = append(dst, '\n')
 	dst = append(dst, amzDate...)
 	dst = append(dst, '\n')
 	dst = append(dst, scope...)
-	dst = append(dst, '\n')
-	return hex.AppendEncode(dst, sum[:])
+	return append(dst, '\n')
+}
+
+// headerGet is h.Get(key) for a key already in canonical form, without
+// canonicalising it again.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -65,17 +65,66 @@ func validScopeDate(d string) bool {
 	if len(d) != 8 {
 		return false
 	}
-	_, err := time.Parse("20060102", d)
-	return err == nil
+	_, _, _, ok := parseYMD(d)
+	return ok
 }
 
-// parseAmzDate parses an x-amz-date / X-Amz-Date value.
+// digits returns the decimal value of s, false unless every byte is a digit.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// parseYMD parses "YYYYMMDD" as time.Parse("20060102") does, without its
+// cost: a valid month, and a day that exists in that month.
+func parseYMD(s string) (year int, month time.Month, day int, ok bool) {
+	y, ok1 := digits(s[0:4])
+	m, ok2 := digits(s[4:6])
+	d, ok3 := digits(s[6:8])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(time.Month(m), y) {
+		return 0, 0, 0, false
+	}
+	return y, time.Month(m), d, true
+}
+
+// daysIn is the number of days of month m in year y.
+func daysIn(m time.Month, y int) int {
+	switch m {
+	case time.February:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
+}
+
+// parseAmzDate parses an x-amz-date / X-Amz-Date value: what
+// time.Parse(amzDateFormat, s) accepts, in UTC.
 func parseAmzDate(s string) (time.Time, bool) {
-	if len(s) != len(amzDateFormat) {
+	if len(s) != len(amzDateFormat) || s[8] != 'T' || s[15] != 'Z' {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(amzDateFormat, s)
-	return t, err == nil
+	y, m, d, ok := parseYMD(s[:8])
+	if !ok {
+		return time.Time{}, false
+	}
+	hh, ok1 := digits(s[9:11])
+	mm, ok2 := digits(s[11:13])
+	ss, ok3 := digits(s[13:15])
+	if !ok1 || !ok2 || !ok3 || hh > 23 || mm > 59 || ss > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(y, m, d, hh, mm, ss, 0, time.UTC), true
 }
 
 // authorization is a parsed SigV4 Authorization header.

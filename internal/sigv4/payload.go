@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
@@ -52,25 +53,26 @@ func (m payloadMode) trailer() bool {
 }
 
 // parsePayloadMode classifies an x-amz-content-sha256 value.
-func parsePayloadMode(v string) (payloadMode, []byte, *s3err.Error) {
+func parsePayloadMode(v string) (payloadMode, [sha256.Size]byte, *s3err.Error) {
+	var sum [sha256.Size]byte
 	switch v {
 	case UnsignedPayload:
-		return payloadUnsigned, nil, nil
+		return payloadUnsigned, sum, nil
 	case StreamingSignedPayload:
-		return payloadStreamingSigned, nil, nil
+		return payloadStreamingSigned, sum, nil
 	case StreamingSignedPayloadTrailer:
-		return payloadStreamingSignedTrailer, nil, nil
+		return payloadStreamingSignedTrailer, sum, nil
 	case StreamingUnsignedPayloadTrailer:
-		return payloadStreamingUnsignedTrailer, nil, nil
+		return payloadStreamingUnsignedTrailer, sum, nil
 	case streamingECDSAPayload, streamingECDSAPayloadTrailer:
-		return 0, nil, s3err.ErrNotImplemented.WithMessage("Signature Version 4A (%s) is not supported.", v)
+		return 0, sum, s3err.ErrNotImplemented.WithMessage("Signature Version 4A (%s) is not supported.", v)
 	}
-	if len(v) == 2*32 {
-		if sum, err := hex.DecodeString(v); err == nil {
+	if len(v) == 2*sha256.Size {
+		if _, err := hex.Decode(sum[:], []byte(v)); err == nil {
 			return payloadSigned, sum, nil
 		}
 	}
-	return 0, nil, s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, " +
+	return 0, sum, s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, " +
 		"STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, " +
 		"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
 }
@@ -78,7 +80,7 @@ func parsePayloadMode(v string) (payloadMode, []byte, *s3err.Error) {
 // bodyInput is what newBody needs beyond the request.
 type bodyInput struct {
 	mode        payloadMode
-	payloadHash []byte // payloadSigned only
+	payloadHash [sha256.Size]byte // payloadSigned only
 	// Streaming signed modes.
 	key     []byte
 	amzDate string
@@ -86,23 +88,40 @@ type bodyInput struct {
 	seed    string
 }
 
-// newBody validates the body-related headers and builds the verifying
-// reader; it reads nothing.
-func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64, error) {
-	var checks []digestCheck
-	if in.mode == payloadSigned {
-		checks = append(checks, digestCheck{h: v.hashes.newChecksum(checksumSHA256), want: in.payloadHash, fail: s3err.ErrXAmzContentSHA256Mismatch})
+// isEmptySHA256 reports whether sum is the SHA-256 of no bytes.
+func isEmptySHA256(sum [sha256.Size]byte) bool {
+	return sum == [sha256.Size]byte{
+		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 	}
-	if vals := r.Header.Values(headerContentMD5); len(vals) > 0 {
+}
+
+// verified is a Result and its body, allocated together.
+type verified struct {
+	res  Result
+	body bodyReader
+}
+
+// newBody validates the body-related headers and sets up b, the verifying
+// reader; it reads nothing. It returns the decoded payload length.
+func (v *Verifier) newBody(r *http.Request, in bodyInput, b *bodyReader) (int64, error) {
+	checks := b.checkBuf[:0]
+	// A body declared empty is checked for being empty (the length check),
+	// which makes the SHA-256 of the empty body a foregone conclusion.
+	if in.mode == payloadSigned && (r.ContentLength != 0 || !isEmptySHA256(in.payloadHash)) {
+		want := in.payloadHash
+		checks = append(checks, digestCheck{h: v.hashes.newChecksum(checksumSHA256), want: want[:], fail: s3err.ErrXAmzContentSHA256Mismatch})
+	}
+	if vals := r.Header[headerContentMD5]; len(vals) > 0 {
 		want, err := base64.StdEncoding.DecodeString(vals[0])
 		if len(vals) > 1 || err != nil || len(want) != 16 {
-			return nil, 0, s3err.ErrInvalidDigest
+			return 0, s3err.ErrInvalidDigest
 		}
 		checks = append(checks, digestCheck{h: newMD5(), want: want, fail: s3err.ErrBadDigest})
 	}
 	alg, want, err := checksumHeader(r)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	if alg != "" && !isCompleteMultipartUpload(r) {
 		checks = append(checks, digestCheck{
@@ -112,7 +131,7 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64,
 	}
 	trailerAlg, err := trailerHeader(r, in.mode)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 
 	var src io.Reader = r.Body
@@ -122,10 +141,10 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64,
 	length := r.ContentLength
 	if in.mode.streaming() {
 		length = -1
-		if d := r.Header.Get(headerDecodedContentLength); d != "" {
+		if d := headerGet(r.Header, headerDecodedContentLength); d != "" {
 			n, err := strconv.ParseInt(d, 10, 64)
 			if err != nil || n < 0 {
-				return nil, 0, s3err.ErrInvalidArgument.WithMessage("x-amz-decoded-content-length must be a non-negative integer.")
+				return 0, s3err.ErrInvalidArgument.WithMessage("x-amz-decoded-content-length must be a non-negative integer.")
 			}
 			length = n
 		}
@@ -144,8 +163,8 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput) (io.ReadCloser, int64,
 	if length < 0 {
 		length = -1
 	}
-	body := &bodyReader{src: src, closer: r.Body, declared: length, checks: checks}
-	return body, length, nil
+	b.src, b.closer, b.declared, b.checks = src, r.Body, length, checks
+	return length, nil
 }
 
 // checksumHeader finds the one x-amz-checksum-<alg> header, if any.
@@ -176,7 +195,7 @@ func checksumHeader(r *http.Request) (checksumAlgorithm, []byte, error) {
 
 // trailerHeader validates x-amz-trailer against the payload mode.
 func trailerHeader(r *http.Request, mode payloadMode) (checksumAlgorithm, error) {
-	vals := r.Header.Values(headerTrailer)
+	vals := r.Header[headerTrailer]
 	if len(vals) == 0 {
 		return "", nil
 	}

@@ -54,17 +54,23 @@ type keyCacheKey struct {
 // keys in use survive (a hit in the previous generation is promoted).
 type keyCache struct {
 	mu   sync.Mutex
-	cur  map[keyCacheKey][]byte
-	prev map[keyCacheKey][]byte
+	cur  map[keyCacheKey]*signingKey
+	prev map[keyCacheKey]*signingKey
 }
 
 func newKeyCache() *keyCache {
-	return &keyCache{cur: make(map[keyCacheKey][]byte)}
+	return &keyCache{cur: make(map[keyCacheKey]*signingKey)}
 }
 
 // get returns the signing key for the scope, deriving it on a miss. The
 // returned slice must not be modified.
 func (c *keyCache) get(secret, date, region, service string) []byte {
+	return c.key(secret, date, region, service).raw
+}
+
+// key returns the signing key for the scope with its HMAC states, deriving
+// it on a miss. It must not be modified.
+func (c *keyCache) key(secret, date, region, service string) *signingKey {
 	k := keyCacheKey{secret: secret, date: date, region: region, service: service}
 	c.mu.Lock()
 	if v, ok := c.cur[k]; ok {
@@ -77,17 +83,17 @@ func (c *keyCache) get(secret, date, region, service string) []byte {
 		return v
 	}
 	c.mu.Unlock()
-	v := deriveSigningKey(secret, date, region, service)
+	v := newSigningKey(deriveSigningKey(secret, date, region, service))
 	c.mu.Lock()
 	c.putLocked(k, v)
 	c.mu.Unlock()
 	return v
 }
 
-func (c *keyCache) putLocked(k keyCacheKey, v []byte) {
+func (c *keyCache) putLocked(k keyCacheKey, v *signingKey) {
 	if len(c.cur) >= keyCacheGeneration {
 		c.prev = c.cur
-		c.cur = make(map[keyCacheKey][]byte, keyCacheGeneration)
+		c.cur = make(map[keyCacheKey]*signingKey, keyCacheGeneration)
 	}
 	c.cur[k] = v
 }

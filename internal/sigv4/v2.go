@@ -3,6 +3,7 @@ package sigv4
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -39,10 +40,10 @@ func (v *Verifier) verifyV2Header(r *http.Request, cred string, query []queryPai
 	// With x-amz-date the Date line of the string to sign is empty: the
 	// date is signed among the x-amz-* headers.
 	var dateValue, dateLine string
-	if vals := r.Header.Values("X-Amz-Date"); len(vals) > 0 {
+	if vals := r.Header["X-Amz-Date"]; len(vals) > 0 {
 		dateValue = vals[0]
 	} else {
-		dateValue = r.Header.Get("Date")
+		dateValue = headerGet(r.Header, "Date")
 		dateLine = dateValue
 	}
 	t, ok := parseV2Date(dateValue)
@@ -112,8 +113,8 @@ func (v *Verifier) verifyV2Query(r *http.Request, query []queryPair, lookup Secr
 // x-amz-content-sha256 (a signed x-amz-* header) are still enforced, as is
 // the declared length.
 func (v *Verifier) v2Result(r *http.Request, accessKeyID string, presigned bool) (*Result, error) {
-	mode, sum := payloadUnsigned, []byte(nil)
-	if h := r.Header.Get(headerContentSHA256); h != "" {
+	mode, sum := payloadUnsigned, [sha256.Size]byte{}
+	if h := headerGet(r.Header, headerContentSHA256); h != "" {
 		var perr *s3err.Error
 		if mode, sum, perr = parsePayloadMode(h); perr != nil {
 			return nil, perr
@@ -122,17 +123,19 @@ func (v *Verifier) v2Result(r *http.Request, accessKeyID string, presigned bool)
 			return nil, s3err.ErrInvalidRequest.WithMessage("aws-chunked payloads (%s) require Signature Version 4.", h)
 		}
 	}
-	body, length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum})
+	vr := &verified{}
+	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum}, &vr.body)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{
+	vr.res = Result{
 		AccessKeyID:     accessKeyID,
 		Presigned:       presigned,
-		Body:            body,
+		Body:            &vr.body,
 		ContentLength:   length,
-		ContentEncoding: r.Header.Get("Content-Encoding"),
-	}, nil
+		ContentEncoding: headerGet(r.Header, "Content-Encoding"),
+	}
+	return &vr.res, nil
 }
 
 // checkV2Signature computes the SigV2 signature of r and compares it with

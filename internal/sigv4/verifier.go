@@ -33,6 +33,7 @@ type SecretLookup func(accessKeyID string) (secret string, ok bool)
 type Verifier struct {
 	now     func() time.Time
 	keys    *keyCache
+	macs    macPool
 	hashes  *hashes
 	sigV2   bool
 	regions []string
@@ -106,7 +107,7 @@ func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error)
 	if !ok {
 		return nil, s3err.ErrInvalidArgument.WithMessage("The query string is not correctly percent-encoded.")
 	}
-	authz := r.Header.Values("Authorization")
+	authz := r.Header["Authorization"]
 	queryAlg, hasQueryAlg := queryValue(query, qAlgorithm)
 	hasQuerySig := hasQueryAlg || queryHas(query, qSignature) || queryHas(query, qCredential)
 	hasV2QuerySig := queryHas(query, qV2Signature)
@@ -147,7 +148,7 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 			WithRegion(want)
 	}
 
-	payloadHash := r.Header.Get(headerContentSHA256)
+	payloadHash := headerGet(r.Header, headerContentSHA256)
 	if payloadHash == "" {
 		return nil, s3err.ErrInvalidRequest.WithMessage("Missing required header for this request: x-amz-content-sha256")
 	}
@@ -156,12 +157,12 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 		return nil, perr
 	}
 
-	amzDate, dateHeader := r.Header.Get("X-Amz-Date"), "x-amz-date"
+	amzDate, dateHeader := headerGet(r.Header, "X-Amz-Date"), "x-amz-date"
 	var t time.Time
 	ok := false
 	if amzDate != "" {
 		t, ok = parseAmzDate(amzDate)
-	} else if d := r.Header.Get("Date"); d != "" {
+	} else if d := headerGet(r.Header, "Date"); d != "" {
 		var err error
 		t, err = http.ParseTime(d)
 		ok = err == nil
@@ -188,7 +189,7 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 		return nil, err
 	}
 
-	key := v.keys.get(secret, a.cred.date, a.cred.region, a.cred.service)
+	key := v.keys.key(secret, a.cred.date, a.cred.region, a.cred.service)
 	in := canonicalInput{
 		method:        r.Method,
 		escapedPath:   r.URL.EscapedPath(),
@@ -196,24 +197,26 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 		signedHeaders: a.signedHeaders,
 		payloadHash:   payloadHash,
 	}
-	if err := checkSignature(r, in, key, amzDate, a.cred.scope, a.signature); err != nil {
+	if err := v.checkSignature(r, in, key, amzDate, a.cred.scope, a.signature); err != nil {
 		return nil, err
 	}
 
-	body, length, err := v.newBody(r, bodyInput{
+	vr := &verified{}
+	length, err := v.newBody(r, bodyInput{
 		mode: mode, payloadHash: sum,
-		key: key, amzDate: amzDate, scope: a.cred.scope, seed: a.signature,
-	})
+		key: key.raw, amzDate: amzDate, scope: a.cred.scope, seed: a.signature,
+	}, &vr.body)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{
+	vr.res = Result{
 		AccessKeyID:     a.cred.accessKeyID,
 		Region:          a.cred.region,
-		Body:            body,
+		Body:            &vr.body,
 		ContentLength:   length,
-		ContentEncoding: stripAWSChunked(r.Header.Get("Content-Encoding")),
-	}, nil
+		ContentEncoding: stripAWSChunked(headerGet(r.Header, "Content-Encoding")),
+	}
+	return &vr.res, nil
 }
 
 func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPair, lookup SecretLookup) (*Result, error) {
@@ -264,7 +267,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPai
 		return nil, err
 	}
 
-	key := v.keys.get(secret, p.cred.date, p.cred.region, p.cred.service)
+	key := v.keys.key(secret, p.cred.date, p.cred.region, p.cred.service)
 	in := canonicalInput{
 		method:        r.Method,
 		escapedPath:   r.URL.EscapedPath(),
@@ -273,32 +276,38 @@ func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPai
 		signedHeaders: p.signedHeaders,
 		payloadHash:   payloadHash,
 	}
-	if err := checkSignature(r, in, key, p.amzDate, p.cred.scope, p.signature); err != nil {
+	if err := v.checkSignature(r, in, key, p.amzDate, p.cred.scope, p.signature); err != nil {
 		return nil, err
 	}
-	body, length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum})
+	vr := &verified{}
+	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum}, &vr.body)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{
+	vr.res = Result{
 		AccessKeyID:     p.cred.accessKeyID,
 		Presigned:       true,
 		Region:          p.cred.region,
-		Body:            body,
+		Body:            &vr.body,
 		ContentLength:   length,
-		ContentEncoding: stripAWSChunked(r.Header.Get("Content-Encoding")),
-	}, nil
+		ContentEncoding: stripAWSChunked(headerGet(r.Header, "Content-Encoding")),
+	}
+	return &vr.res, nil
 }
 
 // checkSignature computes the request signature and compares it with the
 // one provided.
-func checkSignature(r *http.Request, in canonicalInput, key []byte, amzDate, scope, provided string) error {
-	var stack [1024]byte
-	cr := appendCanonicalRequest(stack[:0], r, in)
-	sts := appendStringToSign(make([]byte, 0, 128), amzDate, scope, cr)
-	want := signHex(key, sts)
-	if !hmac.Equal(want[:], []byte(provided)) {
-		return s3err.ErrSignatureDoesNotMatch.WithCause(fmt.Errorf("string to sign %q", string(sts)))
+func (v *Verifier) checkSignature(r *http.Request, in canonicalInput, key *signingKey, amzDate, scope, provided string) error {
+	sc := v.macs.get()
+	defer v.macs.put(sc)
+	cr := appendCanonicalRequest(sc.buf[:0], r, in)
+	sts := len(cr)
+	buf := appendStringToSignPrefix(cr, amzDate, scope)
+	buf = sc.appendSHA256Hex(buf, cr)
+	sc.buf = buf
+	want := sc.signature(key, buf[sts:])
+	if len(provided) != len(want) || !hmac.Equal(want[:], []byte(provided)) {
+		return s3err.ErrSignatureDoesNotMatch.WithCause(fmt.Errorf("string to sign %q", string(buf[sts:])))
 	}
 	return nil
 }
