@@ -3,6 +3,7 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ type Report struct {
 	Mutations, Acked, Refused, NotMade, Ambiguous int
 	S3Puts, S3PutErrors, S3Gets, S3GetErrors      int
 	S3Corrupt, S3Missing                          []string
+	S3Errors                                      map[string]int
 
 	// Per kind: acknowledged mutations while a fault of the kind was
 	// active, and lost ones attributed to it.
@@ -149,6 +151,7 @@ func (r *Report) finish(led *ledger, t *s3Traffic) {
 	t.mu.Lock()
 	r.S3Puts, r.S3PutErrors, r.S3Gets, r.S3GetErrors = t.puts, t.putErrs, t.gets, t.getErrs
 	r.S3Corrupt = append([]string(nil), t.corrupt...)
+	r.S3Errors = maps.Clone(t.errKind)
 	t.mu.Unlock()
 }
 
@@ -225,6 +228,14 @@ func (r *Report) Table() string {
 		r.Mutations, r.Acked, r.Refused, r.NotMade, r.Ambiguous, r.UsersChecked, len(r.Lost), len(r.Phantoms))
 	fmt.Fprintf(&b, "S3: %d PUTs acknowledged (%d failed), %d GETs (%d failed), %d corrupt reads, %d acknowledged objects missing at the end\n",
 		r.S3Puts, r.S3PutErrors, r.S3Gets, r.S3GetErrors, len(r.S3Corrupt), len(r.S3Missing))
+	if len(r.S3Errors) > 0 {
+		var parts []string
+		for k, n := range r.S3Errors {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(&b, "  (S3 failures during faults: %s)\n", strings.Join(parts, ", "))
+	}
 	fmt.Fprintf(&b, "final convergence: %s with events, %s without (NATS stopped, poll %s)\n",
 		r.FinalWithEvents.Round(time.Millisecond), r.FinalWithoutEvents.Round(time.Millisecond), r.PollInterval)
 	fmt.Fprintf(&b, "  (%s); events received by the harness: %d\n", strings.Join(r.FinalDetail, "; "), r.EventsSeen)

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -29,9 +34,31 @@ type s3Traffic struct {
 	gets    int // successful GETs
 	getErrs int
 	corrupt []string // GETs that answered other bytes
+	errKind map[string]int
 }
 
-func newS3Traffic() *s3Traffic { return &s3Traffic{objects: map[string][32]byte{}} }
+func newS3Traffic() *s3Traffic {
+	return &s3Traffic{objects: map[string][32]byte{}, errKind: map[string]int{}}
+}
+
+// errClass is a short class of an S3 error, for the report.
+func errClass(err error) string {
+	var ae smithy.APIError
+	var re *awshttp.ResponseError
+	switch {
+	case errors.As(err, &ae):
+		return ae.ErrorCode()
+	case errors.As(err, &re):
+		return fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
+	case strings.Contains(err.Error(), "connection refused"):
+		return "connection refused"
+	case strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "connection reset"):
+		return "connection closed"
+	case strings.Contains(err.Error(), "Timeout") || strings.Contains(err.Error(), "deadline"):
+		return "timeout"
+	}
+	return "other"
+}
 
 func s3Client(ak, sk string) *s3.Client {
 	return s3.New(s3.Options{
@@ -63,6 +90,7 @@ func (t *s3Traffic) run(ctx context.Context, c *s3.Client, in *Instance, worker 
 				t.puts++
 			} else {
 				t.putErrs++
+				t.errKind["PUT "+errClass(err)]++
 			}
 			t.mu.Unlock()
 		} else {
@@ -93,6 +121,7 @@ func (t *s3Traffic) check(ctx context.Context, c *s3.Client, in *Instance, key s
 	defer t.mu.Unlock()
 	if err != nil {
 		t.getErrs++
+		t.errKind["GET "+errClass(err)]++
 		return err
 	}
 	t.gets++
