@@ -191,4 +191,3 @@ func (d *dirStore) Delete(_ context.Context, key string) error {
 	}
 	return nil
 }
-
