@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,10 +13,19 @@ import (
 )
 
 // build takes ownership of d (no copy), validates and compiles it. base,
-// when not nil, is a valid State that d was derived from (by an Op): users
-// and groups that d holds unchanged from base are neither validated nor
-// compiled again, and their compiled form is shared with base.
+// when not nil, is a valid State that d was derived from (by an Op), or
+// any valid State (OpenOn): users and groups that d holds unchanged from
+// base are neither validated nor compiled again, and their compiled form
+// is shared with base. detach makes the compiled form of the users and
+// groups compiled anew hold copies of their strings, not slices of d's
+// (decoded strings are slices of the whole payload: a compiled user shared
+// with later States must not keep its generation's payload alive).
 func build(generation uint64, d Data, base *State) (*State, error) {
+	return buildWith(generation, d, base, false)
+}
+
+// buildWith is build, detaching the compiled forms when detach is set.
+func buildWith(generation uint64, d Data, base *State, detach bool) (*State, error) {
 	// Inner slices may be shared with an older State: sort copies, never
 	// in place.
 	for i := range d.Users {
@@ -46,7 +56,7 @@ func build(generation uint64, d Data, base *State) (*State, error) {
 		return nil, err
 	}
 	s.indexes = x
-	if err := s.compile(base, same); err != nil {
+	if err := s.compile(base, same, detach); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err) // unreachable after validate
 	}
 	return s, nil
@@ -383,7 +393,7 @@ const parallelCompileMin = 2048
 // whose rules equal those of base's group of the same id shares its
 // compiled form; so does a user unchanged from base (same.users) whose
 // groups all share theirs. The rest is compiled, in parallel when large.
-func (s *State) compile(base *State, same unchanged) error {
+func (s *State) compile(base *State, same unchanged, detach bool) error {
 	s.compiledGroups = make([]*iam.CompiledGroup, len(s.groups))
 	groups := make(map[string]*iam.CompiledGroup, len(s.groups))
 	recompiled := false // some group of base is compiled anew
@@ -397,7 +407,11 @@ func (s *State) compile(base *State, same unchanged) error {
 		}
 		if cg == nil {
 			var err error
-			if cg, err = iam.CompileGroup(*g); err != nil {
+			in := *g
+			if detach {
+				in = detachGroup(in)
+			}
+			if cg, err = iam.CompileGroup(in); err != nil {
 				return err
 			}
 			recompiled = true
@@ -416,7 +430,7 @@ func (s *State) compile(base *State, same unchanged) error {
 		}
 		todo = append(todo, i)
 	}
-	if err := s.compileUsers(todo, groups); err != nil {
+	if err := s.compileUsers(todo, groups, detach); err != nil {
 		return err
 	}
 	s.auth = &lazyAuthorizer{}
@@ -437,17 +451,17 @@ func sharesGroups(gids []string, groups map[string]*iam.CompiledGroup, base *Sta
 // compileUsers compiles the users at positions todo into s.compiledUsers,
 // splitting a large batch among the CPUs. It returns the error of the
 // first failing position.
-func (s *State) compileUsers(todo []int, groups map[string]*iam.CompiledGroup) error {
+func (s *State) compileUsers(todo []int, groups map[string]*iam.CompiledGroup, detach bool) error {
 	workers := min(runtime.GOMAXPROCS(0), 4, len(todo)/(parallelCompileMin/2))
 	if workers <= 1 {
-		return s.compileRange(todo, groups)
+		return s.compileRange(todo, groups, detach)
 	}
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	per := (len(todo) + workers - 1) / workers
 	for w := range workers {
 		part := todo[min(w*per, len(todo)):min((w+1)*per, len(todo))]
-		wg.Go(func() { errs[w] = s.compileRange(part, groups) })
+		wg.Go(func() { errs[w] = s.compileRange(part, groups, detach) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -458,13 +472,17 @@ func (s *State) compileUsers(todo []int, groups map[string]*iam.CompiledGroup) e
 	return nil
 }
 
-func (s *State) compileRange(todo []int, groups map[string]*iam.CompiledGroup) error {
+func (s *State) compileRange(todo []int, groups map[string]*iam.CompiledGroup, detach bool) error {
 	compile := func(u iam.User) (*iam.CompiledUser, error) { return iam.CompileUser(u, groups) }
 	if len(todo) >= blockCompileMin {
 		compile = iam.NewUserCompiler(groups).Compile // one per goroutine
 	}
 	for _, i := range todo {
-		cu, err := compile(s.users[i])
+		u := s.users[i]
+		if detach {
+			u = detachUser(u)
+		}
+		cu, err := compile(u)
 		if err != nil {
 			return err
 		}
@@ -499,4 +517,33 @@ func validateIdentity(id string) error {
 
 func fieldErr(field, format string, args ...any) error {
 	return &iam.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// detachUser returns u with copies of the strings the compiled form keeps.
+func detachUser(u iam.User) iam.User {
+	u.ID, u.Name = strings.Clone(u.ID), strings.Clone(u.Name)
+	u.AccessKeyID, u.SecretAccessKey = strings.Clone(u.AccessKeyID), strings.Clone(u.SecretAccessKey)
+	u.Permissions = detachRules(u.Permissions)
+	return u
+}
+
+// detachGroup is detachUser for a group.
+func detachGroup(g iam.Group) iam.Group {
+	g.ID = strings.Clone(g.ID)
+	g.Permissions = detachRules(g.Permissions)
+	return g
+}
+
+func detachRules(rules []iam.Rule) []iam.Rule {
+	if len(rules) == 0 {
+		return rules
+	}
+	out := make([]iam.Rule, len(rules))
+	for i, r := range rules {
+		out[i] = iam.Rule{Effect: r.Effect, Actions: r.Actions, Resources: make([]string, len(r.Resources))}
+		for j, res := range r.Resources {
+			out[i].Resources[j] = strings.Clone(res)
+		}
+	}
+	return out
 }

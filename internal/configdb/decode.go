@@ -69,10 +69,15 @@ type decoder struct {
 	ruleBlock   block[iam.Rule]
 }
 
-// block hands out capped sub-slices of a larger allocation.
+// block hands out capped sub-slices of a larger allocation. Blocks start
+// small and double up to blockLen, so a small DB does not allocate (and
+// clear) blocks it leaves mostly empty.
 type block[T any] struct{ buf []T }
 
-const blockLen = 1024
+const (
+	blockLen      = 1024
+	firstBlockLen = 32
+)
 
 // copyOf returns a copy of src in the block (a new, non-nil, empty slice
 // when src is empty, as encoding/json gives for []).
@@ -84,7 +89,7 @@ func (b *block[T]) copyOf(src []T) []T {
 		if len(src) > blockLen/4 {
 			return append([]T(nil), src...)
 		}
-		b.buf = make([]T, 0, blockLen)
+		b.buf = make([]T, 0, min(blockLen, max(firstBlockLen, 2*cap(b.buf), len(src))))
 	}
 	n := len(b.buf)
 	b.buf = append(b.buf, src...)

@@ -188,7 +188,20 @@ func Open(b []byte, keys *KeyCache, secret []byte) (*State, Header, error) {
 	return open(b, keys, secret, schemaMigrations())
 }
 
+// OpenOn is Open for a reader that holds base (any valid State, such as
+// the current snapshot; nil: none): the users and groups of the DB that
+// equal base's are neither validated nor compiled again, their compiled
+// form is shared with base. The result, and every error, are those of
+// Open.
+func OpenOn(b []byte, keys *KeyCache, secret []byte, base *State) (*State, Header, error) {
+	return openOn(b, keys, secret, schemaMigrations(), base)
+}
+
 func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migration) (*State, Header, error) {
+	return openOn(b, keys, secret, migrations, nil)
+}
+
+func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migration, base *State) (*State, Header, error) {
 	h, err := ReadHeader(b)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", err)
@@ -230,7 +243,7 @@ func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migrati
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}
 	deriveMembers(&d)
-	s, err := build(h.Generation, d, nil)
+	s, err := buildWith(h.Generation, d, base, base != nil)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}

@@ -71,7 +71,8 @@ func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, er
 	if _, _, held := s.held(); f.sum == held {
 		return fetchResult{kind: fetchSame, f: f}, nil
 	}
-	st, h, err := configdb.Open(body, s.keys, s.o.Secret)
+	// The caller holds xchg: the snapshot is the one this DB replaces.
+	st, h, err := configdb.OpenOn(body, s.keys, s.o.Secret, s.Current())
 	f.hdr = h
 	if err != nil {
 		return fetchResult{kind: fetchRejected, f: f, reason: classifyOpen(err)}, err
