@@ -1,0 +1,324 @@
+package lifecycle_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
+	"github.com/dgp-proxy/dgp/internal/testutil"
+)
+
+// delete removes what reached expire_after (ages on the injected clock),
+// spares the younger objects, the excluded ones and .deltaglider/, and a
+// second run finds nothing to do.
+func TestDeleteExpireAfter(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "logs")
+	putAll(t, be, clock, "logs", []object{
+		{".deltaglider/leases/lifecycle/r1.json", 0, 10},
+		{"app/2026-01-01.log", 0, 100},
+		{"app/2026-01-02.log", 1 * day, 100},
+		{"app/2026-01-02.keep", 1 * day, 100},
+		{"app/2026-01-20.log", 19 * day, 100},
+		{"web/2026-01-01.log", 0, 50},
+		{"x", 2 * day, 1},
+	})
+	r := rule("logs", "", config.LifecycleAction{Type: config.ActionDelete}, 30*day)
+	r.ExcludeGlobs = []string{"**/*.keep"}
+	r.BatchSize = 2 // several pages
+	now := t0.Add(32 * day) // ages: 32d, 31d, 31d, 13d, 32d, 30d
+
+	plan, res := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	want := []string{"app/2026-01-01.log", "app/2026-01-02.log", "web/2026-01-01.log", "x"}
+	if got := actionKeys(plan.Actions); !slices.Equal(got, want) {
+		t.Fatalf("plan deletes %v, want %v", got, want)
+	}
+	if plan.Stats.Scanned != 5 || plan.Stats.ActionBytes != 251 {
+		t.Fatalf("plan stats %+v: want 5 scanned (.deltaglider/ and *.keep left out), 251 bytes", plan.Stats)
+	}
+	if res.Deleted != 4 || res.BytesDeleted != 251 {
+		t.Fatalf("run deleted %d (%d bytes), want 4 (251)", res.Deleted, res.BytesDeleted)
+	}
+	mustKeys(t, be, "logs", ".deltaglider/leases/lifecycle/r1.json", "app/2026-01-02.keep", "app/2026-01-20.log")
+
+	again, _ := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	if len(again.Actions) != 0 {
+		t.Fatalf("second run plans %v", actionKeys(again.Actions))
+	}
+}
+
+// retain-newest keeps the newest count qualifying objects of each
+// directory, leaves the non-qualifying ones alone and spares those
+// younger than protect_younger_than.
+func TestRetainNewest(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "builds")
+	h := time.Hour
+	putAll(t, be, clock, "builds", []object{
+		// builds/main/: m1..m6 qualify; tiny is too small; fresh too young.
+		{"main/m1.zip", 1 * h, 100},
+		{"main/m2.zip", 2 * h, 100},
+		{"main/m3.zip", 3 * h, 100},
+		{"main/m4.zip", 4 * h, 100},
+		{"main/m5.zip", 5 * h, 100},
+		{"main/m6.zip", 6 * h, 100},
+		{"main/tiny.txt", 30 * time.Minute, 5},
+		{"main/fresh.zip", 6*h + 30*time.Minute, 100},
+		// builds/main/sub/: a group of its own.
+		{"main/sub/s1.zip", 10 * time.Minute, 100},
+		{"main/sub/s2.zip", 20 * time.Minute, 100},
+		{"main/sub/s3.zip", 30 * time.Minute, 100},
+		{"main/sub/s4.zip", 40 * time.Minute, 100},
+		// builds/dev/: fewer than count.
+		{"dev/d1.zip", 1 * h, 100},
+		{"dev/d2.zip", 2 * h, 100},
+		// outside the prefix.
+		{"top.zip", 0, 100},
+		{"zzz/old.zip", 0, 100},
+	})
+	r := rule("builds", "main/", config.LifecycleAction{
+		Type:               config.ActionRetainNewest,
+		Count:              3,
+		Qualify:            config.RetainQualify{MinSizeBytes: 10, MinAge: h},
+		ProtectYoungerThan: 5 * h,
+	}, 0)
+	r.BatchSize = 2
+	now := t0.Add(7 * h)
+	// main/: qualifying m1..m6 (m6 is 1h old: min_age reached), newest 3
+	// kept (m4, m5, m6); m3 is 4h old: protected; m1 (6h), m2 (5h) go.
+	// main/sub/: s1 (6h50m old) goes.
+	plan, _ := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	got := actionKeys(plan.Actions)
+	slices.Sort(got)
+	want := []string{"main/m1.zip", "main/m2.zip", "main/sub/s1.zip"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan deletes %v, want %v", got, want)
+	}
+	if plan.Stats.Protected != 1 {
+		t.Fatalf("protected %d, want 1 (main/m3.zip)", plan.Stats.Protected)
+	}
+	mustKeys(t, be, "builds",
+		"main/m3.zip", "main/m4.zip", "main/m5.zip", "main/m6.zip", "main/tiny.txt", "main/fresh.zip",
+		"main/sub/s2.zip", "main/sub/s3.zip", "main/sub/s4.zip",
+		"dev/d1.zip", "dev/d2.zip", "top.zip", "zzz/old.zip")
+
+	// An hour later m3 is 5h old, no longer protected; fresh now
+	// qualifies and is the newest, so m4 leaves the newest 3 as well (4h
+	// old: protected).
+	now = now.Add(h)
+	plan, _ = previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	if got := actionKeys(plan.Actions); !slices.Equal(got, []string{"main/m3.zip"}) || plan.Stats.Protected != 1 {
+		t.Fatalf("an hour later: plan deletes %v (protected %d), want [main/m3.zip] (1)", got, plan.Stats.Protected)
+	}
+
+	// Whole bucket, count 1: each directory keeps its newest.
+	r2 := rule("builds", "", config.LifecycleAction{Type: config.ActionRetainNewest, Count: 1}, 0)
+	previewThenApply(t, lifecycle.StoreResolver(be), r2, now)
+	mustKeys(t, be, "builds", "main/fresh.zip", "main/sub/s4.zip", "dev/d2.zip", "top.zip", "zzz/old.zip")
+}
+
+// transition copies to another backend, keeping bytes, content type and
+// user metadata; the source is deleted only with
+// delete_source_after_success; a second run copies nothing again.
+func TestTransition(t *testing.T) {
+	for _, move := range []bool{false, true} {
+		name := map[bool]string{false: "archive", true: "move"}[move]
+		t.Run(name, func(t *testing.T) {
+			clock := testutil.NewClock(t0)
+			hot := dirStore(t, clock, "hot")
+			cold := dirStore(t, clock, "cold")
+			resolve := func(bucket string) (lifecycle.Store, string) {
+				if bucket == "cold" {
+					return cold, bucket
+				}
+				return hot, bucket
+			}
+			putAll(t, hot, clock, "hot", []object{
+				{"data/a.bin", 0, 300 << 10},
+				{"data/b/c.bin", 1 * day, 1000},
+				{"data/new.bin", 9 * day, 10},
+				{"other/o.bin", 0, 10},
+			})
+			r := rule("hot", "data/", config.LifecycleAction{
+				Type:                     config.ActionTransition,
+				Destination:              config.JobLocation{Bucket: "cold", Prefix: "archive/"},
+				DeleteSourceAfterSuccess: move,
+			}, 7*day)
+			now := t0.Add(10 * day)
+			plan, res := previewThenApply(t, resolve, r, now)
+			if got := actionKeys(plan.Actions); !slices.Equal(got, []string{"data/a.bin", "data/b/c.bin"}) {
+				t.Fatalf("plan %v", got)
+			}
+			if res.Copied != 2 || res.BytesCopied != 300<<10+1000 {
+				t.Fatalf("copied %d (%d bytes)", res.Copied, res.BytesCopied)
+			}
+			mustKeys(t, cold, "cold", "archive/a.bin", "archive/b/c.bin")
+			for _, k := range []string{"a.bin", "b/c.bin"} {
+				data, info := read(t, cold, "cold", "archive/"+k)
+				if !bytes.Equal(data, body("data/"+k, len(data))) || len(data) == 0 {
+					t.Fatalf("archive/%s: bytes differ from the source", k)
+				}
+				if info.ContentType != "application/x-test" || info.UserMetadata["origin"] != "lifecycle-test" {
+					t.Fatalf("archive/%s: content type %q, metadata %v", k, info.ContentType, info.UserMetadata)
+				}
+			}
+			if move {
+				if res.Deleted != 2 {
+					t.Fatalf("deleted %d sources, want 2", res.Deleted)
+				}
+				mustKeys(t, hot, "hot", "data/new.bin", "other/o.bin")
+			} else {
+				if res.Deleted != 0 {
+					t.Fatalf("deleted %d sources, want 0", res.Deleted)
+				}
+				mustKeys(t, hot, "hot", "data/a.bin", "data/b/c.bin", "data/new.bin", "other/o.bin")
+			}
+			again, res2 := previewThenApply(t, resolve, r, now)
+			if len(again.Actions) != 0 || res2.Copied != 0 {
+				t.Fatalf("second run: plan %v, copied %d", actionKeys(again.Actions), res2.Copied)
+			}
+			if !move && again.Stats.AlreadyTransitioned != 2 {
+				t.Fatalf("second run: %d already transitioned, want 2", again.Stats.AlreadyTransitioned)
+			}
+		})
+	}
+}
+
+// A run interrupted after the copy and before the source's delete (a
+// crash) is completed by the next run without copying again.
+func TestTransitionResumesAfterCrash(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "hot", "cold")
+	putAll(t, be, clock, "hot", []object{{"a", 0, 5000}, {"b", 0, 5000}})
+	r := rule("hot", "", config.LifecycleAction{
+		Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "cold"}, DeleteSourceAfterSuccess: true,
+	}, day)
+	now := t0.Add(2 * day)
+	// The fence refuses once b is at the destination: before b's delete.
+	fence := condFence(func() bool { return slices.Contains(keys(t, be, "cold"), "b") })
+	_, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, now, fence, nil)
+	if !errors.Is(err, errTestFenced) {
+		t.Fatalf("apply: %v, want the fence's refusal", err)
+	}
+	mustKeys(t, be, "hot", "b")
+	mustKeys(t, be, "cold", "a", "b")
+	plan, res := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	if len(plan.Actions) != 1 || !plan.Actions[0].AlreadyAtDestination || res.Copied != 0 || res.Deleted != 1 {
+		t.Fatalf("resumed run: plan %+v, copied %d, deleted %d", plan.Actions, res.Copied, res.Deleted)
+	}
+	mustKeys(t, be, "hot")
+	mustKeys(t, be, "cold", "a", "b")
+}
+
+// A fence that refuses mid-run stops the run before its next write.
+func TestFenceStopsRun(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "b")
+	var objs []object
+	for _, k := range strings.Split("k0 k1 k2 k3 k4 k5 k6 k7 k8 k9", " ") {
+		objs = append(objs, object{k, 0, 10})
+	}
+	putAll(t, be, clock, "b", objs)
+	r := rule("b", "", config.LifecycleAction{Type: config.ActionDelete}, day)
+	fence := newCountdown(4)
+	res, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), fence, nil)
+	if !errors.Is(err, errTestFenced) {
+		t.Fatalf("apply: %v, want the fence's refusal", err)
+	}
+	if res.Deleted != 4 || fence.checks.Load() != 5 {
+		t.Fatalf("deleted %d after %d checks, want 4 deletes and the 5th check refused", res.Deleted, fence.checks.Load())
+	}
+	mustKeys(t, be, "b", "k4", "k5", "k6", "k7", "k8", "k9")
+}
+
+// A fence lost while a copy's body streams fails the copy: nothing is
+// stored at the destination and the source stays.
+func TestFenceStopsCopyMidBody(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "hot", "cold")
+	putAll(t, be, clock, "hot", []object{{"big", 0, 4 << 20}})
+	r := rule("hot", "", config.LifecycleAction{
+		Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "cold"}, DeleteSourceAfterSuccess: true,
+	}, day)
+	fence := newCountdown(3) // the check before the put, then two reads
+	_, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), fence, nil)
+	if !errors.Is(err, errTestFenced) || fence.checks.Load() != 4 {
+		t.Fatalf("apply: %v after %d checks, want the fence's refusal at the 4th (3rd read)", err, fence.checks.Load())
+	}
+	mustKeys(t, be, "cold")
+	mustKeys(t, be, "hot", "big")
+}
+
+// Two runs of the same rule at once (two instances ticking without a
+// lease) leave the state one run leaves: Apply is safe to repeat.
+func TestConcurrentApply(t *testing.T) {
+	cases := []struct {
+		name   string
+		action config.LifecycleAction
+		expire time.Duration
+		hot    []string
+		cold   []string
+	}{
+		{"delete", config.LifecycleAction{Type: config.ActionDelete}, 5 * day, []string{"d/k06", "d/k07", "d/k08", "d/k09"}, nil},
+		{"retain-newest", config.LifecycleAction{Type: config.ActionRetainNewest, Count: 3}, 0, []string{"d/k07", "d/k08", "d/k09"}, nil},
+		{"move", config.LifecycleAction{Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "cold"}, DeleteSourceAfterSuccess: true}, 5 * day,
+			[]string{"d/k06", "d/k07", "d/k08", "d/k09"}, []string{"k00", "k01", "k02", "k03", "k04", "k05"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testutil.NewClock(t0)
+			be := dirStore(t, clock, "hot", "cold")
+			var objs []object
+			for i := range 10 {
+				objs = append(objs, object{"d/k0" + string(rune('0'+i)), time.Duration(i) * day, 20000})
+			}
+			putAll(t, be, clock, "hot", objs)
+			r := rule("hot", "d/", tc.action, tc.expire)
+			r.BatchSize = 3
+			now := t0.Add(10 * day) // ages 10d (k00) .. 1d (k09)
+			var wg sync.WaitGroup
+			results := make([]*lifecycle.Result, 2)
+			errs := make([]error, 2)
+			for i := range 2 {
+				wg.Go(func() {
+					results[i], errs[i] = lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, now, openFence{}, nil)
+				})
+			}
+			wg.Wait()
+			for i := range 2 {
+				if errs[i] != nil || results[i].Failed != 0 {
+					t.Fatalf("run %d: %v, failures %+v", i, errs[i], results[i].Failures)
+				}
+			}
+			mustKeys(t, be, "hot", tc.hot...)
+			mustKeys(t, be, "cold", tc.cold...)
+			for _, k := range tc.cold {
+				data, _ := read(t, be, "cold", k)
+				if !bytes.Equal(data, body("d/"+k, 20000)) {
+					t.Fatalf("cold/%s: bytes differ", k)
+				}
+			}
+		})
+	}
+}
+
+// Rules that would touch dgp's own objects are refused.
+func TestReservedRefused(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "b")
+	for _, r := range []config.LifecycleRule{
+		rule("b", ".deltaglider/leases/", config.LifecycleAction{Type: config.ActionDelete}, day),
+		rule("b", "x/", config.LifecycleAction{Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "c", Prefix: ".deltaglider/"}}, day),
+	} {
+		if _, err := lifecycle.PlanRule(context.Background(), lifecycle.StoreResolver(be), r, t0); !errors.Is(err, lifecycle.ErrReserved) {
+			t.Fatalf("prefix %q -> %q: %v, want ErrReserved", r.Prefix, r.Action.Destination.Prefix, err)
+		}
+	}
+}
