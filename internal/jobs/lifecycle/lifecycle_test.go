@@ -32,7 +32,7 @@ func TestDeleteExpireAfter(t *testing.T) {
 	})
 	r := rule("logs", "", config.LifecycleAction{Type: config.ActionDelete}, 30*day)
 	r.ExcludeGlobs = []string{"**/*.keep"}
-	r.BatchSize = 2 // several pages
+	r.BatchSize = 2         // several pages
 	now := t0.Add(32 * day) // ages: 32d, 31d, 31d, 13d, 32d, 30d
 
 	plan, res := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
