@@ -31,6 +31,24 @@ func pageSize(n int) (int, *int32) {
 // MaxKeys above 1000 is 1000.
 func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
 	maxKeys, ask := pageSize(opts.MaxKeys)
+	if b.fast != nil {
+		if t := b.fast.targetFor(ctx, bucket); t != nil {
+			p, ok, err := b.fastListObjects(ctx, t, opts, *ask)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if maxKeys == 0 {
+					return emptyPage(len(p.objects) > 0 || len(p.prefixes) > 0 || p.truncated, opts.Marker), nil
+				}
+				res, err := p.toResult()
+				if err != nil {
+					return nil, err
+				}
+				return withNextMarker(res, opts.Marker), nil
+			}
+		}
+	}
 	in := &s3.ListObjectsV2Input{
 		Bucket:     aws.String(bucket),
 		Prefix:     optString(opts.Prefix),
@@ -46,12 +64,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		return nil, translate(err, kindBucket)
 	}
 	if maxKeys == 0 {
-		truncated := len(out.Contents) > 0 || len(out.CommonPrefixes) > 0 || aws.ToBool(out.IsTruncated)
-		res := &storage.ListResult{IsTruncated: truncated}
-		if truncated {
-			res.NextMarker = opts.Marker
-		}
-		return res, nil
+		return emptyPage(len(out.Contents) > 0 || len(out.CommonPrefixes) > 0 || aws.ToBool(out.IsTruncated), opts.Marker), nil
 	}
 
 	dec := keyDecoder{encoded: out.EncodingType == types.EncodingTypeUrl}
@@ -72,6 +85,22 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 	if dec.err != nil {
 		return nil, errUnreadableListing(dec.err)
 	}
+	return withNextMarker(res, opts.Marker), nil
+}
+
+// emptyPage is the answer to MaxKeys 0: nothing, but whether anything
+// follows marker.
+func emptyPage(truncated bool, marker string) *storage.ListResult {
+	res := &storage.ListResult{IsTruncated: truncated}
+	if truncated {
+		res.NextMarker = marker
+	}
+	return res
+}
+
+// withNextMarker sets a truncated page's NextMarker: the greater of its
+// last key and last common prefix (marker for an empty page).
+func withNextMarker(res *storage.ListResult, marker string) *storage.ListResult {
 	if res.IsTruncated {
 		var last string
 		if n := len(res.Objects); n > 0 {
@@ -81,11 +110,11 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			last = res.CommonPrefixes[n-1]
 		}
 		if last == "" {
-			last = opts.Marker
+			last = marker
 		}
 		res.NextMarker = last
 	}
-	return res, nil
+	return res
 }
 
 // errUnreadableListing is the error of a listing whose URL-encoded names

@@ -1,0 +1,181 @@
+package s3backend
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// xmlScanner splits an S3 listing answer into start tags, end tags and
+// text (entities resolved). It reads the subset of XML S3 servers write:
+// an XML declaration, comments, elements with attributes, and character
+// data with the predefined and numeric entities. Anything else (CDATA,
+// DTDs, namespace prefixes, malformed markup) is errListShape.
+type xmlScanner struct {
+	doc     []byte
+	pos     int
+	sawRoot bool
+}
+
+type tokKind uint8
+
+const (
+	tokEOF tokKind = iota
+	tokStart
+	tokEnd
+	tokText
+)
+
+type xmlToken struct {
+	kind        tokKind
+	name        string
+	text        string
+	selfClosing bool
+}
+
+func (s *xmlScanner) next() (xmlToken, error) {
+	for {
+		if s.pos >= len(s.doc) {
+			return xmlToken{kind: tokEOF}, nil
+		}
+		if s.doc[s.pos] != '<' {
+			end := bytes.IndexByte(s.doc[s.pos:], '<')
+			if end < 0 {
+				end = len(s.doc) - s.pos
+			}
+			raw := s.doc[s.pos : s.pos+end]
+			s.pos += end
+			text, err := unescapeXML(raw)
+			if err != nil {
+				return xmlToken{}, err
+			}
+			return xmlToken{kind: tokText, text: text}, nil
+		}
+		rest := s.doc[s.pos:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest, []byte("?>"))
+			if end < 0 {
+				return xmlToken{}, errListShape
+			}
+			s.pos += end + 2
+			continue
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end := bytes.Index(rest[4:], []byte("-->"))
+			if end < 0 {
+				return xmlToken{}, errListShape
+			}
+			s.pos += 4 + end + 3
+			continue
+		case bytes.HasPrefix(rest, []byte("<!")):
+			return xmlToken{}, errListShape // CDATA or DTD
+		}
+		return s.tag(rest)
+	}
+}
+
+// tag reads the tag at the start of rest.
+func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
+	i := 1
+	end := false
+	if i < len(rest) && rest[i] == '/' {
+		end = true
+		i++
+	}
+	start := i
+	for i < len(rest) && !isXMLSpace(rest[i]) && rest[i] != '>' && rest[i] != '/' {
+		i++
+	}
+	name := rest[start:i]
+	if len(name) == 0 || bytes.IndexByte(name, ':') >= 0 {
+		return xmlToken{}, errListShape
+	}
+	// Attributes (only on start tags), skipped; quoted values may hold '>'.
+	var quote byte
+	for ; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			if end {
+				return xmlToken{}, errListShape
+			}
+			quote = c
+		case c == '>':
+			tok := xmlToken{kind: tokStart, name: string(name)}
+			if end {
+				tok.kind = tokEnd
+			} else if rest[i-1] == '/' {
+				tok.selfClosing = true
+			}
+			s.pos += i + 1
+			return tok, nil
+		}
+	}
+	return xmlToken{}, errListShape
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// unescapeXML resolves the entities of character data and normalises line
+// ends as XML does ("\r\n" and "\r" read as "\n").
+func unescapeXML(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return string(raw), nil
+	}
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch c {
+		case '\r':
+			b.WriteByte('\n')
+			if i+1 < len(raw) && raw[i+1] == '\n' {
+				i++
+			}
+			continue
+		case '&':
+		default:
+			b.WriteByte(c)
+			continue
+		}
+		semi := bytes.IndexByte(raw[i:], ';')
+		if semi < 0 {
+			return "", errListShape
+		}
+		ent := string(raw[i+1 : i+semi])
+		i += semi
+		switch ent {
+		case "amp":
+			b.WriteByte('&')
+		case "lt":
+			b.WriteByte('<')
+		case "gt":
+			b.WriteByte('>')
+		case "quot":
+			b.WriteByte('"')
+		case "apos":
+			b.WriteByte('\'')
+		default:
+			if len(ent) < 2 || ent[0] != '#' {
+				return "", errListShape
+			}
+			var n uint64
+			var err error
+			if ent[1] == 'x' {
+				n, err = strconv.ParseUint(ent[2:], 16, 32)
+			} else {
+				n, err = strconv.ParseUint(ent[1:], 10, 32)
+			}
+			if err != nil || !utf8.ValidRune(rune(n)) {
+				return "", errListShape
+			}
+			b.WriteRune(rune(n))
+		}
+	}
+	return b.String(), nil
+}
