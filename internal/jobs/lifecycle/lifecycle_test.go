@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
+	"github.com/dgp-proxy/dgp/internal/storage"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -320,5 +321,59 @@ func TestReservedRefused(t *testing.T) {
 		if _, err := lifecycle.PlanRule(context.Background(), lifecycle.StoreResolver(be), r, t0); !errors.Is(err, lifecycle.ErrReserved) {
 			t.Fatalf("prefix %q -> %q: %v, want ErrReserved", r.Prefix, r.Action.Destination.Prefix, err)
 		}
+	}
+}
+
+// A source written by a multipart upload (its ETag is not an MD5): the
+// copy is verified by the MD5 of the bytes copied, and a later run finds
+// it at the destination by reading the source's MD5 instead of copying.
+func TestTransitionMultipartSource(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "hot", "cold")
+	ctx := context.Background()
+	id, err := be.CreateMultipartUpload(ctx, "hot", "mp", storage.PutOptions{ContentType: "application/x-mp"})
+	testutil.Must(t, err, "create upload")
+	part := body("mp", 5<<20)
+	var parts []storage.CompletedPart
+	for n := 1; n <= 2; n++ {
+		pr, err := be.UploadPart(ctx, "hot", "mp", id, n, bytes.NewReader(part), int64(len(part)), storage.PartOptions{})
+		testutil.Must(t, err, "upload part %d", n)
+		parts = append(parts, storage.CompletedPart{PartNumber: n, ETag: pr.ETag})
+	}
+	done, err := be.CompleteMultipartUpload(ctx, "hot", "mp", id, parts)
+	testutil.Must(t, err, "complete")
+	if !strings.Contains(done.ETag, "-") {
+		t.Fatalf("multipart ETag %s: want the <md5>-<n> form", done.ETag)
+	}
+	r := rule("hot", "", config.LifecycleAction{Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "cold"}}, day)
+	now := t0.Add(2 * day)
+	_, res := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	if res.Copied != 1 {
+		t.Fatalf("copied %d, want 1", res.Copied)
+	}
+	data, info := read(t, be, "cold", "mp")
+	if !bytes.Equal(data, append(slices.Clone(part), part...)) || info.ContentType != "application/x-mp" {
+		t.Fatalf("copy: %d bytes, content type %q", len(data), info.ContentType)
+	}
+	again, _ := previewThenApply(t, lifecycle.StoreResolver(be), r, now)
+	if len(again.Actions) != 0 || again.Stats.AlreadyTransitioned != 1 {
+		t.Fatalf("second run: plan %v, already transitioned %d", actionKeys(again.Actions), again.Stats.AlreadyTransitioned)
+	}
+}
+
+// A destination that does not hold the source's bytes (a corrupted or
+// different object of the same size) is copied over, not taken as done.
+func TestTransitionDifferentDestination(t *testing.T) {
+	clock := testutil.NewClock(t0)
+	be := dirStore(t, clock, "hot", "cold")
+	putAll(t, be, clock, "hot", []object{{"a", 0, 64}})
+	put(t, be, "cold", "a", bytes.Repeat([]byte("x"), 64))
+	r := rule("hot", "", config.LifecycleAction{Type: config.ActionTransition, Destination: config.JobLocation{Bucket: "cold"}, DeleteSourceAfterSuccess: true}, day)
+	_, res := previewThenApply(t, lifecycle.StoreResolver(be), r, t0.Add(2*day))
+	if res.Copied != 1 || res.Deleted != 1 {
+		t.Fatalf("copied %d, deleted %d; want 1, 1", res.Copied, res.Deleted)
+	}
+	if data, _ := read(t, be, "cold", "a"); !bytes.Equal(data, body("a", 64)) {
+		t.Fatalf("destination holds %q", data)
 	}
 }
