@@ -23,17 +23,29 @@ func processCPU(tb testing.TB) time.Duration {
 }
 
 // syncBackend is an s3backend built as the app builds the sync bucket's
-// client: the SDK path (no fast path).
-func syncBackend(tb testing.TB) *s3backend.Backend {
+// client: the SDK path (no fast path) unless fast.
+func syncBackend(tb testing.TB, fast bool) *s3backend.Backend {
 	tb.Helper()
 	m := testutil.RequireMinIO(tb)
 	be, err := s3backend.New(context.Background(), s3backend.Options{
 		Name: "config-sync", Endpoint: m.Endpoint, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey,
-		ForcePathStyle: true, DisableFastPath: true,
+		ForcePathStyle: true, DisableFastPath: !fast,
 	})
 	testutil.Must(tb, err, "s3backend.New")
 	return be
 }
+
+// readerBucket is the reader's Bucket: the SDK path only ("sdk"), or
+// conditional GETs on the fast path first ("thin").
+func readerBucket(tb testing.TB, kind, bucket string) configsync.Bucket {
+	if kind == "thin" {
+		return configsync.NewS3BucketThinGet(syncBackend(tb, false), syncBackend(tb, true), bucket)
+	}
+	return configsync.NewS3Bucket(syncBackend(tb, false), bucket)
+}
+
+// bucketKinds are the reader Bucket variants the fan-out benchmarks compare.
+var bucketKinds = []string{"sdk", "thin"}
 
 // BenchmarkIntegrationFanoutPull100Users is one reader's share of an IAM
 // change on a 100-user DB: the writer publishes a new user (not timed),
@@ -42,7 +54,13 @@ func syncBackend(tb testing.TB) *s3backend.Backend {
 // time of the whole process during the timed pulls (the reader, plus the
 // Go runtime's GC and any idle goroutine of the writer).
 func BenchmarkIntegrationFanoutPull100Users(b *testing.B) {
-	be := syncBackend(b)
+	for _, kind := range bucketKinds {
+		b.Run(kind, func(b *testing.B) { benchFanoutPull(b, kind) })
+	}
+}
+
+func benchFanoutPull(b *testing.B, kind string) {
+	be := syncBackend(b, false)
 	bucket := mustBucket(b, be)
 	seedBucket(b, be, bucket, bigState(b, 100))
 	mods := func(role string) func(o *configsync.Options) {
@@ -56,7 +74,7 @@ func BenchmarkIntegrationFanoutPull100Users(b *testing.B) {
 		}
 	}
 	w := newNode(b, configsync.NewS3Bucket(be, bucket), mods(configsync.RoleWriter))
-	r := newNode(b, configsync.NewS3Bucket(syncBackend(b), bucket), mods(configsync.RoleReader))
+	r := newNode(b, readerBucket(b, kind, bucket), mods(configsync.RoleReader))
 	mustStart(b, w)
 	mustStart(b, r) // the first pull derives the key
 	ctx := context.Background()
@@ -89,10 +107,16 @@ func BenchmarkIntegrationFanoutPull100Users(b *testing.B) {
 // DB unchanged (304): what every reader pays for an event about an object
 // it already holds.
 func BenchmarkIntegrationFanoutNotModified(b *testing.B) {
-	be := syncBackend(b)
+	for _, kind := range bucketKinds {
+		b.Run(kind, func(b *testing.B) { benchFanoutNotModified(b, kind) })
+	}
+}
+
+func benchFanoutNotModified(b *testing.B, kind string) {
+	be := syncBackend(b, false)
 	bucket := mustBucket(b, be)
 	seedBucket(b, be, bucket, bigState(b, 100))
-	r := newNode(b, configsync.NewS3Bucket(be, bucket), func(o *configsync.Options) {
+	r := newNode(b, readerBucket(b, kind, bucket), func(o *configsync.Options) {
 		o.BucketName, o.Now, o.Rand = bucket, time.Now, nil
 		o.KDF, o.Role = configdb.DefaultKDFParams(), configsync.RoleReader
 	})

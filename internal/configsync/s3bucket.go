@@ -24,9 +24,15 @@ type ObjectStore interface {
 	DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error)
 }
 
+// ObjectGetter is the part of an ObjectStore that reads objects.
+type ObjectGetter interface {
+	GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error)
+}
+
 // s3Bucket adapts an ObjectStore bucket to Bucket.
 type s3Bucket struct {
 	store  ObjectStore
+	get    ObjectGetter // nil: store
 	bucket string
 	max    int64
 }
@@ -43,13 +49,33 @@ func NewS3Bucket(store ObjectStore, bucket string) Bucket {
 	return &s3Bucket{store: store, bucket: bucket, max: MaxObjectSize}
 }
 
+// NewS3BucketThinGet is NewS3Bucket reading the config object with get
+// first: an s3backend.Backend whose fast path sends a conditional GET as
+// one signed HTTP request, without the SDK's middleware stack (the pull is
+// what every reader runs on every IAM change). A GET that get fails to
+// answer (a network failure, a 5xx, throttling) is sent again through
+// store, whose SDK retryer handles it; answers (304, 404, 403, ...) are
+// final. Puts, heads and deletes go through store.
+func NewS3BucketThinGet(store ObjectStore, get ObjectGetter, bucket string) Bucket {
+	return &s3Bucket{store: store, get: get, bucket: bucket, max: MaxObjectSize}
+}
+
 // Get implements Bucket.
 func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, string, error) {
 	var opts storage.GetOptions
 	if ifNoneMatch != "" {
 		opts.Conditions.IfNoneMatch = quoteETag(ifNoneMatch)
 	}
-	obj, err := b.store.GetObject(ctx, b.bucket, key, opts)
+	var obj *storage.Object
+	var err error
+	if b.get != nil {
+		obj, err = b.get.GetObject(ctx, b.bucket, key, opts)
+		if err != nil && retryable(err) && ctx.Err() == nil {
+			obj, err = b.store.GetObject(ctx, b.bucket, key, opts)
+		}
+	} else {
+		obj, err = b.store.GetObject(ctx, b.bucket, key, opts)
+	}
 	if err != nil {
 		return nil, "", translate("get", err)
 	}
@@ -118,6 +144,18 @@ func translate(op string, err error) error {
 		be.Status, be.Code = se.Status, se.Code
 	}
 	return be
+}
+
+// retryable reports whether a failed GET is worth sending again through
+// the SDK path: no answer at all (a network failure), a 5xx or
+// throttling. An S3 answer saying what the object is (304, 404, 412, 403,
+// 400) is final.
+func retryable(err error) bool {
+	var se *s3err.Error
+	if !errors.As(err, &se) {
+		return true
+	}
+	return se.Status >= 500 || se.Status == 429 || se.Code == "SlowDown" || se.Code == "RequestTimeTooSkewed"
 }
 
 // tooLarge is the failure of a Get whose object exceeds MaxObjectSize: a
