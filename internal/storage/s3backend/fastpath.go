@@ -13,16 +13,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/dgp-proxy/dgp/internal/sigv4"
 )
 
 // The fast path sends the hot object operations (GetObject, HeadObject,
-// PutObject, UploadPart) as plain net/http requests signed with the SDK's
-// own SigV4 signer, instead of going through the SDK's per-call middleware
+// PutObject, UploadPart) as plain net/http requests signed as the SDK's
+// own SigV4 signer signs them (sigv4.Signer, checked against it), instead of going through the SDK's per-call middleware
 // stack, which costs several times more CPU and allocations than the
 // request itself. It reuses what the SDK client was configured with: the
 // same HTTP client (so the same connection pool), the same cached
@@ -59,7 +60,7 @@ type httpDoer interface {
 type fastPath struct {
 	http     httpDoer
 	creds    aws.CredentialsProvider
-	signer   *v4.Signer
+	signer   *sigv4.Signer
 	resolver s3.EndpointResolverV2
 	// params are the endpoint parameters of every request but Bucket,
 	// bound from the client's options as the SDK binds them.
@@ -95,10 +96,8 @@ func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
 	return &fastPath{
 		http:  o.HTTPClient,
 		creds: o.Credentials,
-		signer: v4.NewSigner(func(so *v4.SignerOptions) {
-			// S3 signs the path as sent: it is escaped exactly once.
-			so.DisableURIPathEscaping = true
-		}),
+		// S3 signs the path as sent: escaped exactly once.
+		signer:   sigv4.NewSigner(),
 		resolver: o.EndpointResolverV2,
 		params: s3.EndpointParameters{
 			Region:                         aws.String(o.Region),
@@ -209,9 +208,9 @@ func (f *fastPath) send(req *http.Request, t *target, payloadHash string) (*http
 		return nil, fmt.Errorf("s3backend: retrieve credentials: %w", err)
 	}
 	req.Header["X-Amz-Content-Sha256"] = []string{payloadHash}
-	if err := f.signer.SignHTTP(ctx, creds, req, payloadHash, "s3", t.region, f.now()); err != nil {
-		return nil, fmt.Errorf("s3backend: sign request: %w", err)
-	}
+	f.signer.SignHTTP(req, sigv4.Credentials{
+		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken,
+	}, payloadHash, "s3", t.region, f.now())
 	return f.http.Do(req)
 }
 
