@@ -22,6 +22,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/jobs"
 	"github.com/dgp-proxy/dgp/internal/notify"
 	"github.com/dgp-proxy/dgp/internal/obs"
 	"github.com/dgp-proxy/dgp/internal/s3api"
@@ -72,7 +73,8 @@ type App struct {
 	closeMu      sync.Mutex
 	closers      []func() error
 	stopOnce     sync.Once
-	decl         *declarer // declarative IAM reconciles (declarative.go)
+	decl         *declarer    // declarative IAM reconciles (declarative.go)
+	jobs         *jobs.Engine // replication and lifecycle rules (jobs.go)
 }
 
 // New builds an instance and binds its listener (so Addr is known before
@@ -134,6 +136,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin api: %w", err)
 	}
+	if err := a.buildJobs(ctx); err != nil {
+		return nil, err
+	}
+	adminAPI.MountJobs(jobsAPI{a.jobs})
 	for _, b := range a.router.Backends() {
 		a.health.Add("backend:"+b.Name(), func(ctx context.Context) (string, error) {
 			if err := b.Ping(ctx); err != nil {
@@ -162,7 +168,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 api: %w", err)
 	}
-	a.handler = a.routes(s3, adminAPI)
+	a.handler = a.routes(a.withWriteHook(s3), adminAPI)
 
 	ln, err := net.Listen("tcp", cfg.Advanced.ListenAddr)
 	if err != nil {
@@ -222,6 +228,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error { return a.syncer.Run(gctx) })
+	g.Go(func() error { return a.jobs.Run(gctx) })
 	g.Go(func() error {
 		var err error
 		if a.tls {

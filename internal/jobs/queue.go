@@ -81,6 +81,17 @@ func (e *Engine) Covers(bucket, key string) bool {
 	return false
 }
 
+// CoversBucket reports whether a bucket is the source of an enabled
+// replication rule.
+func (e *Engine) CoversBucket(bucket string) bool {
+	for _, j := range e.repl[bucket] {
+		if j.enabled {
+			return true
+		}
+	}
+	return false
+}
+
 // readQueue lists the rule's markers (up to maxDrain) and reads them:
 // their names and the distinct keys they name, in first-seen order.
 func (r *replication) readQueue(ctx context.Context) ([]string, []string, error) {
