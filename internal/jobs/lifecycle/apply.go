@@ -92,6 +92,9 @@ func (r *runner) do(a Action, decideErr error) error {
 			err = fmt.Errorf("unknown op %q", a.Op)
 		}
 	}
+	if err != nil && r.ctx.Err() != nil {
+		return r.ctx.Err() // cancelled: the run stops, the object did not fail
+	}
 	if errors.Is(err, errSkipDone) {
 		err = nil
 	}

@@ -124,21 +124,22 @@ func TestMinIOTransition(t *testing.T) {
 func TestMinIODeleteRetainRace(t *testing.T) {
 	mb, bucket := minioBucket(t)
 	resolve := lifecycle.StoreResolver(mb)
-	for _, k := range []string{"tmp/1", "tmp/2", "r/1", "r/2", "r/3", "r/4", "r/5", ".deltaglider/leases/lifecycle/x.json"} {
+	for _, k := range []string{"tmp/1", "tmp/2", "r/s1/a", "r/s2/a", "r/s2/b/c", "r/1", "r/2", "r/3", "r/4", "r/5", ".deltaglider/leases/lifecycle/x.json"} {
 		put(t, mb, bucket, k, body(k, 10)) // in this order: Last-Modified never decreases
 	}
 	now := time.Now().Add(time.Hour)
 	del := rule(bucket, "", config.LifecycleAction{Type: config.ActionDelete}, 30*time.Minute)
 	del.IncludeGlobs = []string{"tmp/*"}
 	previewThenApply(t, resolve, del, now)
-	mustKeys(t, mb, bucket, ".deltaglider/leases/lifecycle/x.json", "r/1", "r/2", "r/3", "r/4", "r/5")
+	mustKeys(t, mb, bucket, ".deltaglider/leases/lifecycle/x.json", "r/1", "r/2", "r/3", "r/4", "r/5", "r/s1/a", "r/s2/a", "r/s2/b/c")
 
 	keep := rule(bucket, "", config.LifecycleAction{Type: config.ActionRetainNewest, Count: 2}, 0)
+	keep.BatchSize = 1 // pages of one key or common prefix
 	plan, _ := previewThenApply(t, resolve, keep, now)
 	if got := actionKeys(plan.Actions); len(got) != 3 {
 		t.Fatalf("retain-newest deletes %v, want r/1 r/2 r/3", got)
 	}
-	mustKeys(t, mb, bucket, ".deltaglider/leases/lifecycle/x.json", "r/4", "r/5")
+	mustKeys(t, mb, bucket, ".deltaglider/leases/lifecycle/x.json", "r/4", "r/5", "r/s1/a", "r/s2/a", "r/s2/b/c")
 
 	clock := testutil.NewClock(t0)
 	dir := dirStore(t, clock, "local")
@@ -173,7 +174,7 @@ func TestMinIODeleteRetainRace(t *testing.T) {
 	}
 	mustKeys(t, dir, "local")
 	got := keys(t, mb, bucket)
-	want := []string{".deltaglider/leases/lifecycle/x.json", "moved/a", "moved/b", "moved/c", "moved/d", "moved/e", "moved/f", "r/4", "r/5"}
+	want := []string{".deltaglider/leases/lifecycle/x.json", "moved/a", "moved/b", "moved/c", "moved/d", "moved/e", "moved/f", "r/4", "r/5", "r/s1/a", "r/s2/a", "r/s2/b/c"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("MinIO bucket holds %v, want %v", got, want)
 	}

@@ -90,7 +90,7 @@ func TestRetainNewest(t *testing.T) {
 		Qualify:            config.RetainQualify{MinSizeBytes: 10, MinAge: h},
 		ProtectYoungerThan: 5 * h,
 	}, 0)
-	r.BatchSize = 2
+	r.BatchSize = 1 // pages of one key or common prefix
 	now := t0.Add(7 * h)
 	// main/: qualifying m1..m6 (m6 is 1h old: min_age reached), newest 3
 	// kept (m4, m5, m6); m3 is 4h old: protected; m1 (6h), m2 (5h) go.

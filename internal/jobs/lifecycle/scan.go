@@ -136,8 +136,20 @@ func (s *scanner) flat(ctx context.Context) error {
 		if !page.IsTruncated {
 			return nil
 		}
-		marker = nextMarker(page)
+		if marker, err = advance(page, marker); err != nil {
+			return fmt.Errorf("list %s/%s: %w", s.rule.Bucket, s.rule.Prefix, err)
+		}
 	}
+}
+
+// advance returns the marker after page, refusing a listing that would
+// not move on (a truncated page naming nothing past marker).
+func advance(page *storage.ListResult, marker string) (string, error) {
+	next := nextMarker(page)
+	if next <= marker {
+		return "", fmt.Errorf("truncated page does not advance past %q", marker)
+	}
+	return next, nil
 }
 
 func (s *scanner) transition(ctx context.Context, o storage.ObjectInfo, reason string) error {
@@ -229,7 +241,9 @@ func (s *scanner) walk(ctx context.Context, prefix string) error {
 		if !page.IsTruncated {
 			return nil
 		}
-		marker = nextMarker(page)
+		if marker, err = advance(page, marker); err != nil {
+			return fmt.Errorf("list %s/%s: %w", s.rule.Bucket, prefix, err)
+		}
 	}
 }
 
@@ -266,7 +280,7 @@ func (s *scanner) rank(kept *newest, o storage.ObjectInfo, group string) error {
 	if dir == "" {
 		dir = "the bucket's top level"
 	}
-	return s.emit(s.action(OpDelete, out, fmt.Sprintf("%d newer qualifying objects in %s", a.Count, dir)), nil)
+	return s.emit(s.action(OpDelete, out, fmt.Sprintf("at least %d newer qualifying objects in %s", a.Count, dir)), nil)
 }
 
 // isNewer orders objects by LastModified, then key.
