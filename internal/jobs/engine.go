@@ -286,7 +286,7 @@ func (e *Engine) hold(ctx context.Context, j *job, l *lease.Lease, log *zerolog.
 	j.mu.Lock()
 	j.holding = l
 	j.mu.Unlock()
-	log.Info().Uint64("token", l.Token()).Msg("leading the job")
+	log.Info().Uint64("token", l.Token()).Str("at", stamp(e.now())).Msg("leading the job")
 	for {
 		st, _, err := e.state.read(hctx, j.kind, j.name)
 		if err != nil {
@@ -366,3 +366,7 @@ func (j *job) wakeUp() {
 	default:
 	}
 }
+
+// stamp is a log line's precise time (the lease history's order: no write
+// of an older token after a newer token's acquisition).
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -327,6 +327,7 @@ func (r *replication) apply(ctx context.Context, fence lease.Fence, p *Progress,
 // do performs one action.
 func (r *replication) do(ctx context.Context, fence lease.Fence, p *Progress, a action) error {
 	sb, sbk, db, dbk := r.sides()
+	at := stamp(r.e.now()) // before the fence check: the write began no later
 	if a.op == "check" {
 		si, err := sb.HeadObject(ctx, sbk, a.src, storage.GetOptions{})
 		srcGone := errors.Is(err, s3err.ErrNoSuchKey)
@@ -358,7 +359,7 @@ func (r *replication) do(ctx context.Context, fence lease.Fence, p *Progress, a 
 			return fmt.Errorf("delete destination: %w", err)
 		}
 		p.Add(Counts{Deleted: 1})
-		log.Debug().Str("key", a.dst).Msg("deleted")
+		log.Debug().Str("key", a.dst).Str("at", at).Msg("deleted")
 		return nil
 	case "copy":
 		n, err := r.copy(ctx, fence, sb, sbk, db, dbk, a)
@@ -370,7 +371,7 @@ func (r *replication) do(ctx context.Context, fence lease.Fence, p *Progress, a 
 			return err
 		}
 		p.Add(Counts{Copied: 1, Bytes: n})
-		log.Debug().Str("key", a.src).Str("to", a.dst).Int64("bytes", n).Msg("copied")
+		log.Debug().Str("key", a.src).Str("to", a.dst).Int64("bytes", n).Str("at", at).Msg("copied")
 		return nil
 	}
 	return fmt.Errorf("unknown action %q", a.op)
