@@ -225,7 +225,7 @@ func (j *injector) arm(ctx context.Context, node string, wait time.Duration) (st
 
 func (j *injector) release(ctx context.Context, node string) {
 	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, j.f.syncProxy.URL()+"/release?node="+node, nil)
-	if resp, err := http.DefaultClient.Do(req); err == nil {
+	if resp, err := j.f.http.Do(req); err == nil {
 		resp.Body.Close()
 	}
 }
@@ -339,7 +339,7 @@ func (j *injector) foreignWrite(ctx context.Context, ft fault) (string, error) {
 	}
 	// Restore the newest DB dgp wrote, unless dgp replaced the object meanwhile.
 	err = retry(ctx, 60*time.Second, 200*time.Millisecond, func() error {
-		resp, err := http.Get(j.f.syncProxy.URL() + "/latest")
+		resp, err := j.f.http.Get(j.f.syncProxy.URL() + "/latest")
 		if err != nil {
 			return err
 		}

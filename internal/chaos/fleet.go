@@ -55,6 +55,7 @@ type Fleet struct {
 
 	minio, nats, syncProxy *container
 	inst                   []*Instance
+	http                   *http.Client // the harness's probes
 }
 
 // container is a container whose published port the harness follows
@@ -99,7 +100,7 @@ func (f *Fleet) refresh(ctx context.Context, c *container) error {
 // dgp instance is ready.
 func startFleet(ctx context.Context, d *containers.Docker, imgs containers.Images, proxyImage string, n int, poll time.Duration, log io.Writer) (*Fleet, error) {
 	p := "dgpchaos-" + d.RunID
-	f := &Fleet{d: d, prefix: p, imgs: imgs, proxy: proxyImage, poll: poll,
+	f := &Fleet{d: d, prefix: p, imgs: imgs, proxy: proxyImage, poll: poll, http: &http.Client{Timeout: 10 * time.Second},
 		frontSvc: p + "-front-svc", frontDGP: p + "-front-dgp", netMinIO: p + "-minio", netNATS: p + "-nats"}
 	var err error
 	for _, name := range []string{f.frontSvc, f.frontDGP} {
@@ -220,7 +221,7 @@ func (f *Fleet) create(ctx context.Context, c *container, o containers.RunOption
 // waitHTTP waits until url answers 200.
 func (f *Fleet) waitHTTP(ctx context.Context, url string) error {
 	return retry(ctx, 60*time.Second, 100*time.Millisecond, func() error {
-		resp, err := httpClient.Get(url)
+		resp, err := f.http.Get(url)
 		if err != nil {
 			return err
 		}
@@ -239,7 +240,7 @@ func (f *Fleet) waitReady(ctx context.Context, in *Instance, limit time.Duration
 		if err := f.refresh(ctx, &in.container); err != nil {
 			return err
 		}
-		resp, err := httpClient.Get(in.URL() + "/_/ready")
+		resp, err := f.http.Get(in.URL() + "/_/ready")
 		if err != nil {
 			return err
 		}
@@ -318,8 +319,6 @@ func BuildProxyImage(ctx context.Context, d *containers.Docker, repoRoot string)
 	}
 	return tag, d.Build(ctx, dir, tag)
 }
-
-var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 // itoa is strconv.Itoa, short.
 func itoa(i int) string { return strconv.Itoa(i) }

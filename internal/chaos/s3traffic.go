@@ -45,17 +45,18 @@ func newS3Traffic() *s3Traffic {
 func errClass(err error) string {
 	var ae smithy.APIError
 	var re *awshttp.ResponseError
+	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "connection refused"):
+		return "connection refused"
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset"):
+		return "connection closed"
+	case strings.Contains(msg, "Timeout") || strings.Contains(msg, "deadline"):
+		return "timeout"
 	case errors.As(err, &ae):
 		return ae.ErrorCode()
-	case errors.As(err, &re):
+	case errors.As(err, &re) && re.HTTPStatusCode() != 0:
 		return fmt.Sprintf("HTTP %d", re.HTTPStatusCode())
-	case strings.Contains(err.Error(), "connection refused"):
-		return "connection refused"
-	case strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "connection reset"):
-		return "connection closed"
-	case strings.Contains(err.Error(), "Timeout") || strings.Contains(err.Error(), "deadline"):
-		return "timeout"
 	}
 	return "other"
 }
