@@ -48,7 +48,7 @@ type runner struct {
 // check is the fence check before a write or delete.
 func (r *runner) check() error {
 	if err := r.fence.Check(); err != nil {
-		return &stopError{fmt.Errorf("lifecycle rule %s: fenced: %w", r.res.Rule, err)}
+		return &stopError{fmt.Errorf("lifecycle rule %s: stopped before a write: %w", r.res.Rule, err)}
 	}
 	if err := r.ctx.Err(); err != nil {
 		return &stopError{err}

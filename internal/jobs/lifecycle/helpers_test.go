@@ -28,7 +28,13 @@ const day = 24 * time.Hour
 // given buckets.
 func dirStore(t *testing.T, clock *testutil.Clock, buckets ...string) *fsbackend.Backend {
 	t.Helper()
-	be, err := fsbackend.New("dir", t.TempDir(), clock.Now)
+	return namedDirStore(t, "dir", clock, buckets...)
+}
+
+// namedDirStore is dirStore with a backend name (routers need distinct ones).
+func namedDirStore(t *testing.T, name string, clock *testutil.Clock, buckets ...string) *fsbackend.Backend {
+	t.Helper()
+	be, err := fsbackend.New(name, t.TempDir(), clock.Now)
 	testutil.Must(t, err, "fsbackend.New")
 	t.Cleanup(func() { _ = be.Close() })
 	for _, b := range buckets {
