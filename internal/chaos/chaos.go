@@ -370,6 +370,9 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 	rep.Unverified = obs.unverified()
 	rep.DistinctETags = obs.distinctSeen()
 	rep.DBsWritten = len(obs.records)
+	var localProblems []string
+	rep.LocalChecked, localProblems = obs.localProblems()
+	rep.Problems = append(rep.Problems, localProblems...)
 	obs.mu.Lock()
 	rep.EventsSeen = obs.nevents
 	obs.mu.Unlock()

@@ -3,12 +3,16 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
 )
 
 // Fault kinds, in the order the table lists them.
@@ -107,10 +113,11 @@ type injector struct {
 	s3    *s3.Client // the host's client of MinIO (the foreign writer)
 	log   io.Writer
 	locks map[string]*sync.Mutex
+	keys  *configdb.KeyCache
 }
 
 func newInjector(f *Fleet, obs *observer, c *s3.Client, log io.Writer) *injector {
-	j := &injector{f: f, obs: obs, s3: c, log: log, locks: map[string]*sync.Mutex{}}
+	j := &injector{f: f, obs: obs, s3: c, log: log, locks: map[string]*sync.Mutex{}, keys: configdb.NewKeyCache(4)}
 	for _, r := range []string{"minio", "nats", "events"} {
 		j.locks[r] = &sync.Mutex{}
 	}
@@ -203,11 +210,40 @@ func (j *injector) killAndStart(ctx context.Context, in *Instance, hold time.Dur
 	for _, f := range beforeStart {
 		f()
 	}
+	if err := j.checkLocalDB(ctx, in); err != nil {
+		return err
+	}
 	sleep(ctx, hold)
 	if err := j.f.d.Start(context.WithoutCancel(ctx), in.name); err != nil {
 		return err
 	}
 	return j.f.waitReady(context.WithoutCancel(ctx), in, 90*time.Second)
+}
+
+// checkLocalDB copies the killed instance's local DB file out and opens it
+// with the password: a SIGKILL must never leave it half-written. Its MD5
+// is kept to be checked against the DBs dgp wrote at the end.
+func (j *injector) checkLocalDB(ctx context.Context, in *Instance) error {
+	dir, err := os.MkdirTemp("", "dgp-chaos-local-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	dst := filepath.Join(dir, "db")
+	if err := j.f.d.CopyFrom(ctx, in.name, dataDBPath, dst); err != nil {
+		if strings.Contains(err.Error(), "No such container:path") || strings.Contains(err.Error(), "no such file") {
+			return nil // nothing written yet
+		}
+		return err
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		return err
+	}
+	_, h, err := configdb.Open(b, j.keys, []byte(password))
+	sum := md5.Sum(b)
+	j.obs.localDB(localDB{Node: in.Node, MD5: hex.EncodeToString(sum[:]), Generation: h.Generation, Err: err})
+	return nil
 }
 
 // arm asks the proxy to hold the answer of the node's next config PUT; it

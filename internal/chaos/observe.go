@@ -29,6 +29,7 @@ type observer struct {
 	nrec     int                    // records fetched so far
 	events   [][]byte               // recent MinIO events, oldest first
 	nevents  int                    // events received
+	locals   []localDB              // local DB files after SIGKILL
 	foreign  map[string]string      // ETags the harness wrote as a foreign writer -> kind
 	waiters  []*convergence         // pending convergence measures
 	impaired []int                  // per instance: faults acting on it now
@@ -270,6 +271,36 @@ func (o *observer) checkWaiters() {
 		keep = append(keep, c)
 	}
 	o.waiters = keep
+}
+
+// localDB is a local DB file copied out of a killed instance.
+type localDB struct {
+	Node, MD5  string
+	Generation uint64
+	Err        error // configdb.Open's
+}
+
+func (o *observer) localDB(l localDB) {
+	o.mu.Lock()
+	o.locals = append(o.locals, l)
+	o.mu.Unlock()
+}
+
+// localProblems checks the local DB files copied after each SIGKILL: each
+// opens, and is a DB dgp wrote. It returns how many were checked.
+func (o *observer) localProblems() (int, []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, l := range o.locals {
+		switch _, ok := o.records[l.MD5]; {
+		case l.Err != nil:
+			out = append(out, fmt.Sprintf("%s: local DB file after SIGKILL does not open: %v", l.Node, l.Err))
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: local DB file after SIGKILL (generation %d, md5 %s) is not a DB dgp wrote", l.Node, l.Generation, l.MD5))
+		}
+	}
+	return len(o.locals), out
 }
 
 // markForeign records an ETag the harness wrote into the sync key.

@@ -45,6 +45,7 @@ type Report struct {
 	Unverified                          []violation
 	DistinctETags, DBsWritten           int
 	LocalDBs                            []string
+	LocalChecked                        int // local DB files opened after a SIGKILL during the run
 	Problems                            []string
 }
 
@@ -241,7 +242,8 @@ func (r *Report) Table() string {
 	fmt.Fprintf(&b, "  (%s); events received by the harness: %d\n", strings.Join(r.FinalDetail, "; "), r.EventsSeen)
 	fmt.Fprintf(&b, "DBs written by dgp: %d; distinct ETags held by instances: %d; held but not written by dgp: %d\n",
 		r.DBsWritten, r.DistinctETags, len(r.Unverified))
-	fmt.Fprintf(&b, "final generation %d; local DB files after SIGKILL: %s\n", r.FinalGeneration, strings.Join(r.LocalDBs, "; "))
+	fmt.Fprintf(&b, "local DB files opened after a SIGKILL during the run: %d\n", r.LocalChecked)
+	fmt.Fprintf(&b, "final generation %d; local DB files after the final SIGKILL: %s\n", r.FinalGeneration, strings.Join(r.LocalDBs, "; "))
 	for _, l := range r.Lost {
 		fmt.Fprintf(&b, "LOST: %s %s through dgp-%d at %s (faults active: %s): want %v, got %s\n",
 			l.Op, l.User, l.Worker+1, l.End.Format("15:04:05.000"), r.activeList(l.Start, l.End), l.Want, l.Got)
