@@ -76,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return soakCmd(ctx, args[1:], stdout, stderr)
 	case "listing":
 		return listingCmd(ctx, args[1:], stdout, stderr)
+	case "replication":
+		return replicationCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage+soakUsage+listingUsage)
 		return nil
