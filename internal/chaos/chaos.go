@@ -307,7 +307,10 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 				continue
 			}
 			part := fmt.Sprintf("%s %s", in.Node, d.Round(time.Millisecond))
-			if st, err := obs.status(ctx, in); err == nil && d > time.Second {
+			if st, err := obs.status(ctx, in); err == nil && d > 500*time.Millisecond {
+				if st.LastPull != nil { // how it got there
+					part += fmt.Sprintf(" [pulled by %s: %s]", st.LastPull.Source, st.LastPull.Result)
+				}
 				for _, es := range st.EventSources { // why it was slow
 					part += fmt.Sprintf(" [%s connected=%v messages=%v %s]", es.Name, es.Connected, es.Messages, es.LastError)
 				}

@@ -147,6 +147,11 @@ type syncStatus struct {
 	ETag         string `json:"etag"`
 	Generation   uint64 `json:"generation"`
 	State        string `json:"state"`
+	LastPull     *struct {
+		Source string    `json:"source"`
+		Result string    `json:"result"`
+		Time   time.Time `json:"time"`
+	} `json:"last_pull"`
 	EventSources []struct {
 		Name      string            `json:"name"`
 		Connected bool              `json:"connected"`
