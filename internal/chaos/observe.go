@@ -144,10 +144,10 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 type syncStatus struct {
-	ETag         string `json:"etag"`
-	Generation   uint64 `json:"generation"`
-	State        string `json:"state"`
-	LastPull     *struct {
+	ETag       string `json:"etag"`
+	Generation uint64 `json:"generation"`
+	State      string `json:"state"`
+	LastPull   *struct {
 		Source string    `json:"source"`
 		Result string    `json:"result"`
 		Time   time.Time `json:"time"`
