@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,14 +23,23 @@ import (
 	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
 )
 
-const bootstrapPassword = "propagation-benchmark-password"
+// The fleet's root keys and bootstrap password (loopback only).
+const (
+	bootstrapPassword = "propagation-benchmark-password"
+	rootAccessKey     = "PROPAGATIONROOTKEY00"
+	rootSecretKey     = "propagationRootSecret00000000000000000000"
+)
 
-// node is one in-process dgp instance.
+// node is one dgp instance: in this process (inst), or a reader process
+// of the --processes mode (pid).
 type node struct {
-	name  string
-	inst  *dgpfleet.Instance
-	watch *logWatch
-	hc    *http.Client
+	name   string
+	url    string
+	inst   *dgpfleet.Instance // nil for a process
+	pid    int                // 0 in process
+	stopFn func() error       // for a process
+	watch  *logWatch
+	hc     *http.Client
 }
 
 // fleetOptions are what every node of one measurement shares.
@@ -40,7 +50,8 @@ type fleetOptions struct {
 	env    *env
 	poll   time.Duration // reader poll interval
 	hc     *http.Client
-	trace  bool // readers log at debug level (event hints are timed)
+	trace  bool   // readers log at debug level (event hints are timed)
+	dgpBin string // readers run as processes of this binary (--processes)
 }
 
 // spec is the instance spec of one node; queueURL is its SQS queue (sqs
@@ -54,8 +65,8 @@ func (fo fleetOptions) spec(name string, writer bool, queueURL string) (dgpfleet
 	return dgpfleet.Spec{
 		DataDir:           filepath.Join(fo.work, name),
 		NodeID:            name,
-		AccessKeyID:       "PROPAGATIONROOTKEY00",
-		SecretAccessKey:   "propagationRootSecret00000000000000000000",
+		AccessKeyID:       rootAccessKey,
+		SecretAccessKey:   rootSecretKey,
 		BootstrapPassword: bootstrapPassword,
 		Logger:            zerolog.New(w).Level(level).With().Timestamp().Logger(),
 		Configure: func(cfg *config.Config) {
@@ -93,18 +104,23 @@ func startNode(ctx context.Context, fo fleetOptions, name string, writer bool, q
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	return &node{name: name, inst: in, watch: w, hc: fo.hc}, nil
+	return &node{name: name, url: in.URL(), inst: in, watch: w, hc: fo.hc}, nil
 }
 
 // stop ends the node and waits for it.
-func (n *node) stop() error { return n.inst.Stop(context.Background()) }
+func (n *node) stop() error {
+	if n.inst == nil {
+		return n.stopFn()
+	}
+	return n.inst.Stop(context.Background())
+}
 
 // s3Client is a client of the node with the given keys (no retries: a
 // refused key is an answer, not a failure).
 func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:                     "us-east-1",
-		BaseEndpoint:               aws.String(n.inst.URL()),
+		BaseEndpoint:               aws.String(n.url),
 		UsePathStyle:               true,
 		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		HTTPClient:                 n.hc,
@@ -116,7 +132,7 @@ func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
 
 // metrics returns the node's Prometheus samples, keyed "name{labels}".
 func (n *node) metrics(ctx context.Context) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.inst.URL()+"/_/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/_/metrics", nil)
 	resp, err := n.hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -169,7 +185,7 @@ type adminClient struct {
 func newAdmin(ctx context.Context, n *node) (*adminClient, error) {
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Transport: n.hc.Transport, Jar: jar}
-	c := &adminClient{base: n.inst.URL() + "/_/api/admin", hc: hc}
+	c := &adminClient{base: n.url + "/_/api/admin", hc: hc}
 	if _, err := c.do(ctx, http.MethodPost, "/login", map[string]string{"password": bootstrapPassword}, http.StatusOK, nil); err != nil {
 		return nil, err
 	}
@@ -220,8 +236,11 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any, wan
 }
 
 // startReaders starts n readers, a few at a time (each derives the DB key
-// once at its first pull).
+// once at its first pull): in this process, or as processes of fo.dgpBin.
 func startReaders(ctx context.Context, fo fleetOptions, n int, queues []string) ([]*node, error) {
+	if fo.dgpBin != "" {
+		return startProcessReaders(ctx, fo, n, queues)
+	}
 	readers := make([]*node, n)
 	f, err := dgpfleet.StartN(ctx, n, 4, func(i int) dgpfleet.Spec {
 		q := ""
@@ -237,18 +256,18 @@ func startReaders(ctx context.Context, fo fleetOptions, n int, queues []string) 
 		return nil, err
 	}
 	for i, in := range f {
-		readers[i].inst = in
+		readers[i].inst, readers[i].url = in, in.URL()
 	}
 	return readers, nil
 }
 
 // stopAll stops every node, in parallel.
 func stopAll(nodes []*node) {
-	f := make(dgpfleet.Fleet, 0, len(nodes))
+	var wg sync.WaitGroup
 	for _, n := range nodes {
 		if n != nil {
-			f = append(f, n.inst)
+			wg.Go(func() { _ = n.stop() })
 		}
 	}
-	_ = f.Close()
+	wg.Wait()
 }

@@ -76,6 +76,9 @@ type options struct {
 	workDir       string
 	cpuProfile    string
 	trace         bool
+	users         int    // users in the DB before the measured mutations
+	processes     bool   // readers run as dgp processes
+	dgpBin        string // the dgp binary of those processes (built when empty)
 
 	hc *http.Client
 }
@@ -133,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.pause, "pause", 100*time.Millisecond, "pause between mutations")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for data dirs and server logs (default: a temporary one)")
 	fs.BoolVar(&o.trace, "trace", false, "readers log at debug level, so the time their event source hands over the hint is reported (costs some CPU)")
+	fs.IntVar(&o.users, "users", 100, "users in the config DB before the measured mutations (each mutation adds one)")
+	fs.BoolVar(&o.processes, "processes", false, "run every reader as its own `dgp serve` process (built from this tree with go build, or --dgp-bin) and measure each reader's CPU from /proc")
+	fs.StringVar(&o.dgpBin, "dgp-bin", "", "dgp binary for --processes (default: go build ./cmd/dgp into the work dir)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
 	if err := fs.Parse(args); err != nil {
 		return o, &exitError{code: 2, err: err}
@@ -174,6 +180,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.readers = append(o.readers, n)
 	}
+	if o.dgpBin != "" && !o.processes {
+		return o, usageErr("--dgp-bin goes with --processes")
+	}
+	if o.users < 1 || o.users > 100000 {
+		return o, usageErr("--users: from 1 to 100000")
+	}
 	if o.mutations < 1 || o.timeout <= 0 || o.pause < 0 || o.probeInterval < 0 {
 		return o, usageErr("--mutations and --timeout must be positive")
 	}
@@ -199,6 +211,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	if o.processes && o.dgpBin == "" {
+		fmt.Fprintln(stderr, "dgp-propagation: building dgp for the reader processes")
+		if o.dgpBin, err = buildDGP(ctx, work); err != nil {
+			return err
+		}
+	}
 	var e *env
 	if o.minioBin != "" {
 		e, err = startEnv(ctx, o, work, slices.Contains(o.modes, modeSQS))

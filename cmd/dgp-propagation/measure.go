@@ -41,6 +41,7 @@ type sample struct {
 	// hint (with --trace only).
 	hint    time.Duration
 	hasHint bool
+	probes  int // signed requests sent to the reader for this mutation
 }
 
 // measurement is the outcome of one (mode, readers) run.
@@ -59,6 +60,17 @@ type measurement struct {
 	// ("dgp": this process, every instance and the probes).
 	cpu  cpuTimes
 	wall time.Duration
+	// users is the number of users the DB held when the measured phase
+	// began.
+	users int
+	// processes: the readers ran as processes. readerCPU is their CPU
+	// time during the measured phase, summed; probeCPU what the same
+	// number of probes alone cost them afterwards; rss their resident
+	// memory at the end, summed.
+	processes bool
+	readerCPU time.Duration
+	probeCPU  time.Duration
+	rss       int64
 }
 
 // measure runs one mode with n readers.
@@ -88,7 +100,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		defer deleteQueues(e.sqs, queues)
 	}
 
-	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace}
+	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin}
 	writer, err := startNode(ctx, fo, "writer", true, "")
 	if err != nil {
 		return nil, err
@@ -98,9 +110,16 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 	if err != nil {
 		return nil, err
 	}
-	// A first DB, so that readers derive its key at startup, not while measured.
-	if _, err := adm.createUser(ctx, "warm-up"); err != nil {
+	// A first DB, so that readers derive its key at startup, not while
+	// measured, holding --users users.
+	warm, err := adm.createUser(ctx, "warm-up")
+	if err != nil {
 		return nil, err
+	}
+	for i := 1; i < o.users; i++ {
+		if _, err := adm.createUser(ctx, "seed-"+strconv.Itoa(i)); err != nil {
+			return nil, err
+		}
 	}
 	readers, err := startReaders(ctx, fo, n, queues)
 	if err != nil {
@@ -110,7 +129,8 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 	if err := waitReady(ctx, mode, readers, writer.watch.Published()); err != nil {
 		return nil, err
 	}
-	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(mode, n)}
+	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(mode, n),
+		users: max(o.users, 1), processes: o.dgpBin != ""}
 	firstSalt, firstGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
 		return nil, err
@@ -123,6 +143,10 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		return nil, err
 	}
 	defer stopProfile()
+	rcpu0, err := readerCPU(readers)
+	if err != nil {
+		return nil, err
+	}
 	cpu0, wall0 := e.cpu(), time.Now()
 	for i := range o.mutations {
 		if err := ctx.Err(); err != nil {
@@ -153,7 +177,18 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 	}
 
 	m.cpu, m.wall = e.cpu().sub(cpu0), time.Since(wall0)
+	rcpu1, err := readerCPU(readers)
+	if err != nil {
+		return nil, err
+	}
+	m.readerCPU = rcpu1 - rcpu0
 	stopProfile()
+	if m.processes {
+		m.rss = readerRSS(readers)
+		if m.probeCPU, err = probeCost(ctx, readers, warm, m.samples); err != nil {
+			return nil, err
+		}
+	}
 	lastSalt, lastGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
 		return nil, err
@@ -186,6 +221,7 @@ func probe(ctx context.Context, r *node, u user, g uint64, start, t0 time.Time, 
 	var s sample
 	seenApply := false
 	for {
+		s.probes++
 		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := client.ListBuckets(rctx, &s3.ListBucketsInput{})
 		rcancel()
@@ -218,6 +254,41 @@ func probe(ctx context.Context, r *node, u user, g uint64, start, t0 time.Time, 
 		s.hasHint, s.hint = true, at.Sub(t0)
 	}
 	return s
+}
+
+// probeCost sends every reader as many accepted probes (signed
+// ListBuckets with u's key) as it received during the measured phase
+// (samples, reader by reader and mutation by mutation), and returns the
+// CPU time the reader processes spent meanwhile: the share of the
+// measured reader CPU that the probing, not the propagation, cost.
+func probeCost(ctx context.Context, readers []*node, u user, samples []sample) (time.Duration, error) {
+	counts := make([]int, len(readers))
+	for i, s := range samples {
+		counts[i%len(readers)] += s.probes
+	}
+	c0, err := readerCPU(readers)
+	if err != nil {
+		return 0, err
+	}
+	errs := make([]error, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			client := r.s3Client(u.AccessKeyID, u.SecretAccessKey)
+			for range counts[i] {
+				if _, err := client.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+					errs[i] = fmt.Errorf("%s: calibration probe: %w", r.name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	c1, err := readerCPU(readers)
+	return c1 - c0, err
 }
 
 // waitReady waits until every reader holds generation gen and, with an

@@ -152,6 +152,7 @@ func writeReport(w io.Writer, machine, command string, ms []*measurement) {
 		for _, s := range rows {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", s.mode, s.readers, s.cpu)
 		}
+		writeReaderCPU(w, ms)
 	}()
 	for _, s := range rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
@@ -179,4 +180,54 @@ func describeMachine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d CPUs%s", model, runtime.NumCPU(), load)
+}
+
+// readerCPU is the per-reader CPU row of one measurement.
+type readerCPURow struct {
+	mode, readers, users, where string
+	raw, probes, probeCPU, net  string
+	rss                         string
+}
+
+// readerCPURowOf is the CPU time per reader per mutation: with reader
+// processes, measured on each (raw), with the cost of the same probes
+// alone (probe), and the difference (net: the propagation's own cost);
+// in process, the whole process's CPU over the readers (an upper bound:
+// it holds the writer and the probes as well).
+func readerCPURowOf(m *measurement) readerCPURow {
+	r := readerCPURow{mode: m.mode, readers: fmt.Sprint(m.readers), users: fmt.Sprint(m.users),
+		raw: "-", probes: "-", probeCPU: "-", net: "-", rss: "-"}
+	per := time.Duration(m.readers * max(m.mutations, 1))
+	probes := 0
+	for _, s := range m.samples {
+		probes += s.probes
+	}
+	r.probes = fmt.Sprintf("%.1f", float64(probes)/float64(per))
+	if !m.processes {
+		r.where = "in process (dgp process / readers)"
+		r.raw = usec(m.cpu["dgp"] / per)
+		return r
+	}
+	r.where = "processes"
+	r.raw, r.probeCPU, r.net = usec(m.readerCPU/per), usec(m.probeCPU/per), usec((m.readerCPU-m.probeCPU)/per)
+	r.rss = fmt.Sprintf("%.0f MiB", float64(m.rss)/float64(m.readers)/(1<<20))
+	return r
+}
+
+// usec formats d in milliseconds with three decimals.
+func usec(d time.Duration) string {
+	return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond))
+}
+
+// writeReaderCPU prints the per-reader CPU table.
+func writeReaderCPU(w io.Writer, ms []*measurement) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU per reader per mutation, ms (processes: utime + stime of every reader process from /proc/<pid>/stat over the measured phase; probe = the same number of accepted probes sent afterwards; net = raw - probe; in process: the tool's whole process, writer and probes included, over the readers):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| mode | readers | users | readers run | raw | probes per reader | probe | net | RSS per reader |")
+	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|")
+	for _, m := range ms {
+		r := readerCPURowOf(m)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.mode, r.readers, r.users, r.where, r.raw, r.probes, r.probeCPU, r.net, r.rss)
+	}
 }
