@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +60,7 @@ func run(args []string) (bool, error) {
 	natsBin := fs.String("nats-bin", os.Getenv("DGP_TEST_NATS_SERVER_BIN"), "nats-server binary")
 	busybox := fs.String("busybox", os.Getenv("DGP_TEST_BUSYBOX"), "static busybox binary")
 	verbose := fs.Bool("v", false, "log every docker command and step")
+	kinds := fs.String("kinds", "", "comma-separated fault kinds to draw from (default: all: "+strings.Join(chaos.FaultKinds, ",")+")")
 	if err := fs.Parse(args); err != nil {
 		return false, err
 	}
@@ -92,7 +94,11 @@ func run(args []string) (bool, error) {
 		return false, err
 	}
 	fmt.Fprintf(logw, "running %d faults (seed %d)\n", *faults, *seed)
-	rep, err := chaos.Run(ctx, chaos.Options{Docker: d, Images: imgs, ProxyImage: proxy, Faults: *faults, Seed: *seed,
+	var kindList []string
+	if *kinds != "" {
+		kindList = strings.Split(*kinds, ",")
+	}
+	rep, err := chaos.Run(ctx, chaos.Options{Docker: d, Images: imgs, ProxyImage: proxy, Faults: *faults, Seed: *seed, Kinds: kindList,
 		Lanes: *lanes, PollInterval: *poll, Keep: *keep, Log: logw})
 	fmt.Println(rep.Table())
 	if err != nil {

@@ -47,6 +47,8 @@ type Options struct {
 	ProxyImage string // BuildProxyImage
 	Faults     int    // how many to inject
 	Seed       uint64
+	// Kinds restricts the faults drawn (nil: all of FaultKinds).
+	Kinds []string
 	// Lanes is how many faults act at once (on different targets); 4 by default.
 	Lanes int
 	// PollInterval of the instances (DGP_CONFIG_SYNC_POLL_INTERVAL); 5s by default.
@@ -68,6 +70,11 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	for _, k := range o.Kinds {
+		if faultWeights[k] == 0 {
+			return &Report{}, fmt.Errorf("unknown fault kind %q (kinds: %s)", k, strings.Join(FaultKinds, ", "))
+		}
 	}
 	rep = &Report{Seed: o.Seed, Faults: o.Faults, PollInterval: o.PollInterval}
 	start := time.Now()
@@ -145,7 +152,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	defer stopWorkload()
 
 	// The faults, o.Lanes at a time, in the seed's order.
-	plan := plan(o.Seed, o.Faults, len(f.inst))
+	plan := plan(o.Seed, o.Faults, len(f.inst), o.Kinds...)
 	inj := newInjector(f, obs, minio, o.Log)
 	next := make(chan fault)
 	results := make(chan injection, len(plan))

@@ -74,18 +74,22 @@ func (f fault) resource() string {
 }
 
 // plan draws n faults from seed (math/rand/v2 PCG): the same seed gives
-// the same kinds, targets and holds in the same order.
-func plan(seed uint64, n, instances int) []fault {
+// the same kinds, targets and holds in the same order. kinds restricts the
+// draw (nil: every kind).
+func plan(seed uint64, n, instances int, kinds ...string) []fault {
+	if len(kinds) == 0 {
+		kinds = FaultKinds
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	total := 0
-	for _, k := range FaultKinds {
+	for _, k := range kinds {
 		total += faultWeights[k]
 	}
 	out := make([]fault, n)
 	for i := range out {
 		r := rng.IntN(total)
-		kind := FaultKinds[0]
-		for _, k := range FaultKinds {
+		kind := kinds[0]
+		for _, k := range kinds {
 			if r < faultWeights[k] {
 				kind = k
 				break
