@@ -46,9 +46,9 @@ func (fo fleetOptions) processEnv(name, addr, queueURL string) []string {
 		"DGP_CONFIG_SYNC_BUCKET": fo.bucket, "DGP_CONFIG_SYNC_ROLE": "reader",
 		"DGP_CONFIG_SYNC_S3_ENDPOINT": fo.env.minioURL, "DGP_CONFIG_SYNC_S3_REGION": "us-east-1",
 		"DGP_CONFIG_SYNC_S3_FORCE_PATH_STYLE": "true",
-		"DGP_CONFIG_SYNC_S3_ACCESS_KEY_ID": fo.env.minioAccess, "DGP_CONFIG_SYNC_S3_SECRET_ACCESS_KEY": fo.env.minioSecret,
+		"DGP_CONFIG_SYNC_S3_ACCESS_KEY_ID":    fo.env.minioAccess, "DGP_CONFIG_SYNC_S3_SECRET_ACCESS_KEY": fo.env.minioSecret,
 		"DGP_CONFIG_SYNC_POLL_INTERVAL": "1h",
-		"DGP_LOG_FORMAT": "json", "DGP_LOG_LEVEL": "info",
+		"DGP_LOG_FORMAT":                "json", "DGP_LOG_LEVEL": "info",
 	}
 	if fo.trace {
 		vars["DGP_LOG_LEVEL"] = "debug"
