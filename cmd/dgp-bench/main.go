@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "replication":
 		return replicationCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage+soakUsage+listingUsage)
+		fmt.Fprint(stdout, usage+soakUsage+listingUsage+replicationUsage)
 		return nil
 	default:
 		return usageErr("unknown command %q\n%s", args[0], usage)

@@ -334,3 +334,37 @@ func TestPreviewWritesNothing(t *testing.T) {
 		t.Fatalf("preview wrote: %v", got)
 	}
 }
+
+// An instance whose definition of a rule differs from the holder's says so
+// in its log and in its status.
+func TestDefinitionDiffers(t *testing.T) {
+	w := newWorld(t)
+	e1 := w.engine("n1", rule("r1"))
+	other := rule("r1")
+	other.Conflict = config.ConflictSkipIfDestExists
+	e2 := w.engine("n2", other)
+	start(t, e1)
+	ctx := context.Background()
+	testutil.RetryUntil(t, 20*time.Second, func() error {
+		st, err := e2.Get(ctx, "replication:r1")
+		if err != nil || st.Leader != "n1" {
+			return fmt.Errorf("leader %q %v", st.Leader, err)
+		}
+		return nil
+	})
+	st, err := e2.Get(ctx, "replication:r1")
+	testutil.Must(t, err, "status")
+	if !st.DefinitionDiffers || st.LeaderRuleHash != rule("r1").Hash() || st.RuleHash != other.Hash() {
+		t.Fatalf("status does not say the definitions differ: %+v", st)
+	}
+	if st1, _ := e1.Get(ctx, "replication:r1"); st1.DefinitionDiffers {
+		t.Fatalf("the holder's own status says its definition differs: %+v", st1)
+	}
+	start(t, e2) // its loop finds the lease held by a different definition
+	testutil.RetryUntil(t, 20*time.Second, func() error {
+		if !strings.Contains(w.logText(), "runs a different definition") {
+			return fmt.Errorf("no warning in the log yet")
+		}
+		return nil
+	})
+}
