@@ -259,25 +259,45 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 			return err
 		}
 	}
-	// Every event source connected again (a NATS client reconnects on its
-	// own schedule after a restart or a cut).
-	err := retry(ctx, 60*time.Second, 100*time.Millisecond, func() error {
-		for _, in := range f.inst {
+	// Every instance receives events again. "Connected" is not enough: a
+	// cut can leave a half-open connection (the server dropped the client,
+	// its FIN lost in the cut) that the client takes for alive until its
+	// next ping. So the harness publishes a copy of a real event and waits
+	// until every instance counts one more message, again until they do.
+	healStart := time.Now()
+	err := retry(ctx, 90*time.Second, 0, func() error {
+		before := make([]uint64, len(f.inst))
+		for i, in := range f.inst {
 			st, err := obs.status(ctx, in)
 			if err != nil {
 				return err
 			}
-			for _, es := range st.EventSources {
-				if !es.Connected {
-					return fmt.Errorf("%s: event source %s not connected: %s", in.Node, es.Name, es.LastError)
+			before[i] = st.messages()
+		}
+		probe := obs.recentEvents(1)
+		if len(probe) == 0 {
+			probe = [][]byte{syntheticEvent(syncBucket, syncKey, "00000000000000000000000000000000")}
+		}
+		if err := obs.publish(probe[0]); err != nil {
+			return err
+		}
+		return retry(ctx, 2*time.Second, 100*time.Millisecond, func() error {
+			for i, in := range f.inst {
+				st, err := obs.status(ctx, in)
+				if err != nil {
+					return err
+				}
+				if st.messages() <= before[i] {
+					return fmt.Errorf("%s receives no events", in.Node)
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return err
 	}
+	rep.EventsRestored = time.Since(healStart)
 	// A last mutation (acknowledged), then convergence with events.
 	conv := func(label string, on *Instance, limit time.Duration) (time.Duration, error) {
 		if err := createUser(ctx, admin, on, "final-"+label, &struct{}{}); err != nil {

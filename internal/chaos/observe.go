@@ -160,6 +160,17 @@ type syncStatus struct {
 	} `json:"event_sources"`
 }
 
+// messages is how many messages the event sources received.
+func (st syncStatus) messages() uint64 {
+	var n uint64
+	for _, es := range st.EventSources {
+		for _, c := range es.Messages {
+			n += c
+		}
+	}
+	return n
+}
+
 func (o *observer) status(ctx context.Context, in *Instance) (syncStatus, error) {
 	var st syncStatus
 	code, body, err := o.admin.do(ctx, in, http.MethodGet, "/config/sync-status", nil)

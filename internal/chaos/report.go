@@ -40,13 +40,16 @@ type Report struct {
 
 	FinalWithEvents, FinalWithoutEvents time.Duration
 	FinalDetail                         []string // per instance
-	EventsSeen                          int      // MinIO events the harness received
-	FinalGeneration                     uint64
-	Unverified                          []violation
-	DistinctETags, DBsWritten           int
-	LocalDBs                            []string
-	LocalChecked                        int // local DB files opened after a SIGKILL during the run
-	Problems                            []string
+	// EventsRestored: after the last fault, until every instance received
+	// an event again (a half-open NATS connection lasts until its ping).
+	EventsRestored            time.Duration
+	EventsSeen                int // MinIO events the harness received
+	FinalGeneration           uint64
+	Unverified                []violation
+	DistinctETags, DBsWritten int
+	LocalDBs                  []string
+	LocalChecked              int // local DB files opened after a SIGKILL during the run
+	Problems                  []string
 }
 
 type row struct {
@@ -237,6 +240,7 @@ func (r *Report) Table() string {
 		sort.Strings(parts)
 		fmt.Fprintf(&b, "  (S3 failures during faults: %s)\n", strings.Join(parts, ", "))
 	}
+	fmt.Fprintf(&b, "events reached every instance again %s after the faults ended\n", r.EventsRestored.Round(100*time.Millisecond))
 	fmt.Fprintf(&b, "final convergence: %s with events, %s without (NATS stopped, poll %s)\n",
 		r.FinalWithEvents.Round(time.Millisecond), r.FinalWithoutEvents.Round(time.Millisecond), r.PollInterval)
 	fmt.Fprintf(&b, "  (%s); events received by the harness: %d\n", strings.Join(r.FinalDetail, "; "), r.EventsSeen)
