@@ -240,7 +240,7 @@ func (r *Report) Table() string {
 		sort.Strings(parts)
 		fmt.Fprintf(&b, "  (S3 failures during faults: %s)\n", strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(&b, "events reached every instance again %s after the faults ended\n", r.EventsRestored.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "events reached every instance again after %s of healing\n", r.EventsRestored.Round(100*time.Millisecond))
 	fmt.Fprintf(&b, "final convergence: %s with events, %s without (NATS stopped, poll %s)\n",
 		r.FinalWithEvents.Round(time.Millisecond), r.FinalWithoutEvents.Round(time.Millisecond), r.PollInterval)
 	fmt.Fprintf(&b, "  (%s); events received by the harness: %d\n", strings.Join(r.FinalDetail, "; "), r.EventsSeen)
