@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/jobs"
+	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
 	"github.com/dgp-proxy/dgp/internal/lease"
 	"github.com/dgp-proxy/dgp/internal/s3api"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
@@ -162,6 +163,7 @@ func jobsError(id string, err error) error {
 	return err
 }
 
-// lifecycleWork builds lifecycle rules' work (internal/jobs/lifecycle);
-// nil until that package is wired: lifecycle jobs are listed, not run.
-func lifecycleWork(*App) jobs.LifecycleWork { return nil }
+// lifecycleWork builds lifecycle rules' work (internal/jobs/lifecycle).
+func lifecycleWork(a *App) jobs.LifecycleWork {
+	return lifecycle.NewWork(lifecycle.RouterResolver(a.router), a.now)
+}
