@@ -22,7 +22,7 @@ import (
 )
 
 const listingUsage = `  dgp-bench listing [--minio URL --minio-access-key KEY --minio-secret-key SECRET]
-                    [--n 50000] [--targets minio,dgp-minio,dgp-dir,dir-api] [--layouts flat,deep]
+                    [--n 50000] [--targets minio,minio-sa,dgp-minio,dgp-dir,dir-api] [--layouts flat,deep]
                     [--rounds 5] [--full-rounds 1] [--data-dir DIR] [--bucket NAME]
                     [--cpuprofile FILE]
   (dgp-bench listing -h describes every flag)
@@ -36,9 +36,13 @@ const (
 	tgtDGPMinio = "dgp-minio"
 	tgtDGPDir   = "dgp-dir"
 	tgtDirAPI   = "dir-api"
+	// tgtMinioSA is MinIO directly, paging with start-after (the last key
+	// of the previous page) instead of continuation tokens, as dgp pages
+	// its backend.
+	tgtMinioSA = "minio-sa"
 )
 
-var allListingTargets = []string{tgtMinio, tgtDGPMinio, tgtDGPDir, tgtDirAPI}
+var allListingTargets = []string{tgtMinio, tgtMinioSA, tgtDGPMinio, tgtDGPDir, tgtDirAPI}
 
 type listingOptions struct {
 	args                           []string
@@ -83,7 +87,7 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 		if !contains(allListingTargets, t) {
 			problems = append(problems, fmt.Sprintf("unknown target %q", t))
 		}
-		if (t == tgtMinio || t == tgtDGPMinio) && (o.minioURL == "" || o.accessKey == "" || o.secretKey == "") {
+		if (t == tgtMinio || t == tgtMinioSA || t == tgtDGPMinio) && (o.minioURL == "" || o.accessKey == "" || o.secretKey == "") {
 			problems = append(problems, "target "+t+" needs --minio, --minio-access-key and --minio-secret-key")
 		}
 	}
@@ -141,8 +145,14 @@ type pageAnswer struct {
 	next      string // continuation token or marker for the next page
 }
 
-func s3Lister(c *s3.Client, bucket string) pageLister {
+// s3Lister lists with ListObjectsV2; with startAfter, it pages by the last
+// key or common prefix of the previous page instead of the continuation
+// token.
+func s3Lister(c *s3.Client, bucket string, startAfter bool) pageLister {
 	return func(ctx context.Context, q pageQuery) (pageAnswer, error) {
+		if startAfter && q.token != "" {
+			q.startAfter, q.token = q.token, ""
+		}
 		in := &s3.ListObjectsV2Input{
 			Bucket: aws.String(bucket), Prefix: aws.String(q.prefix), MaxKeys: aws.Int32(int32(q.maxKeys)),
 		}
@@ -159,11 +169,21 @@ func s3Lister(c *s3.Client, bucket string) pageLister {
 		if err != nil {
 			return pageAnswer{}, err
 		}
-		return pageAnswer{
+		a := pageAnswer{
 			entries:   len(out.Contents) + len(out.CommonPrefixes),
 			truncated: aws.ToBool(out.IsTruncated),
 			next:      aws.ToString(out.NextContinuationToken),
-		}, nil
+		}
+		if startAfter {
+			a.next = ""
+			if n := len(out.Contents); n > 0 {
+				a.next = aws.ToString(out.Contents[n-1].Key)
+			}
+			if n := len(out.CommonPrefixes); n > 0 && aws.ToString(out.CommonPrefixes[n-1].Prefix) > a.next {
+				a.next = aws.ToString(out.CommonPrefixes[n-1].Prefix)
+			}
+		}
+		return a, nil
 	}
 }
 
@@ -219,6 +239,7 @@ type measurement struct {
 	alloc   uint64 // bytes allocated by the whole process meanwhile
 }
 
+// runCase runs a first-page or middle-page case once.
 func runCase(ctx context.Context, l pageLister, c listingCase, n int) (measurement, error) {
 	q := pageQuery{prefix: c.layout + "/", delimiter: c.delimiter, maxKeys: 1000}
 	switch c.kind {
@@ -265,12 +286,13 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 
-	if contains(o.targets, tgtMinio) || contains(o.targets, tgtDGPMinio) {
+	if contains(o.targets, tgtMinio) || contains(o.targets, tgtMinioSA) || contains(o.targets, tgtDGPMinio) {
 		direct := newS3Client(hc, o.minioURL, o.accessKey, o.secretKey)
 		if err := fillBucket(ctx, direct, o.bucket, o.n, o.fillWorkers, stderr); err != nil {
 			return err
 		}
-		listers[tgtMinio] = s3Lister(direct, o.bucket)
+		listers[tgtMinio] = s3Lister(direct, o.bucket, false)
+		listers[tgtMinioSA] = s3Lister(direct, o.bucket, true)
 		if contains(o.targets, tgtDGPMinio) {
 			srv, err := startServers(ctx, serversOptions{
 				minioURL: o.minioURL, accessKey: o.accessKey, secretKey: o.secretKey,
@@ -285,7 +307,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 				}
 			}()
 			root := srv.dgp.RootCredentials()
-			listers[tgtDGPMinio] = s3Lister(newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey), o.bucket)
+			listers[tgtDGPMinio] = s3Lister(newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey), o.bucket, false)
 		}
 	}
 	if contains(o.targets, tgtDGPDir) || contains(o.targets, tgtDirAPI) {
@@ -309,7 +331,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 		if err := fillDirectory(ctx, filepath.Join(objects, o.bucket), o.n, stderr); err != nil {
 			return err
 		}
-		listers[tgtDGPDir] = s3Lister(c, o.bucket)
+		listers[tgtDGPDir] = s3Lister(c, o.bucket, false)
 		if contains(o.targets, tgtDirAPI) {
 			be, err := fsbackend.New("bench", objects, nil)
 			if err != nil {
@@ -346,6 +368,23 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 			rounds = o.fullRounds
 		}
 		for range rounds {
+			if c.kind == "full" {
+				// Every target's next page in turn, so that they share
+				// the machine's noise page by page.
+				resetPeakRSS()
+				ms, err := runFullLockstep(ctx, o.targets, listers, c)
+				if err != nil {
+					return err
+				}
+				for i, t := range o.targets {
+					if want := expectedEntries(c, o.n); ms[i].entries != want {
+						return fmt.Errorf("%s: %s: %d entries, want %d", t, c.title(), ms[i].entries, want)
+					}
+					rep.add(c.title(), t, ms[i], peakRSS())
+					fmt.Fprintf(stderr, "dgp-bench: %-9s %-55s %4d pages %10s\n", t, c.title(), ms[i].pages, ms[i].wall.Round(10*time.Microsecond))
+				}
+				continue
+			}
 			for _, t := range o.targets {
 				resetPeakRSS()
 				m, err := runCase(ctx, listers[t], c, o.n)
@@ -364,6 +403,47 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 	rep.loadAfter = loadAverage()
 	rep.write(stdout)
 	return nil
+}
+
+// runFullLockstep lists every page of c from each target, asking each
+// target for its next page in turn; a target's wall time is the sum of its
+// pages' times.
+func runFullLockstep(ctx context.Context, targets []string, listers map[string]pageLister, c listingCase) ([]measurement, error) {
+	ms := make([]measurement, len(targets))
+	qs := make([]pageQuery, len(targets))
+	done := make([]bool, len(targets))
+	for i := range qs {
+		qs[i] = pageQuery{prefix: c.layout + "/", delimiter: c.delimiter, maxKeys: 1000}
+	}
+	var before, after runtime.MemStats
+	for left := len(targets); left > 0; {
+		for i, t := range targets {
+			if done[i] {
+				continue
+			}
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			a, err := listers[t](ctx, qs[i])
+			ms[i].wall += time.Since(start)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", t, c.title(), err)
+			}
+			ms[i].alloc += after.TotalAlloc - before.TotalAlloc
+			ms[i].pages++
+			ms[i].entries += a.entries
+			if !a.truncated {
+				done[i] = true
+				left--
+				continue
+			}
+			if a.next == "" {
+				return nil, fmt.Errorf("%s: %s: truncated page without a continuation", t, c.title())
+			}
+			qs[i].token = a.next
+		}
+	}
+	return ms, nil
 }
 
 // expectedEntries is the number of keys and common prefixes a case

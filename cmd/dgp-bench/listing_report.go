@@ -99,7 +99,7 @@ func (r *listingReport) write(w io.Writer) {
 	fmt.Fprintf(w, "Machine: %s, %d cores (GOMAXPROCS %d), %s, Linux %s, %s %s; load %s before, %s after.\n\n",
 		m.cpu, m.cores, m.maxprocs, m.memory, m.kernel, m.goVersion, m.osArch, r.loadBefore, r.loadAfter)
 	fmt.Fprintf(w, "Median of %d rounds (full listings: %d), targets interleaved. Time is the wall time of the listing "+
-		"(full: all pages); \"vs minio\" is the ratio of medians; alloc is the bytes the whole process allocated "+
+		"(full: all pages, the targets asked for their next page in turn); \"vs minio\" is the ratio of medians; alloc is the bytes the whole process allocated "+
 		"per page (client included; dir-api is the backend alone); RSS is the process's peak during the case.\n\n",
 		o.rounds, o.fullRounds)
 	fmt.Fprintf(w, "| case | target | time | per page | vs minio | alloc/page | peak RSS |\n|---|---|---|---|---|---|---|\n")
