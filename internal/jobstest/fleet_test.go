@@ -384,6 +384,30 @@ storage:
 		return nil
 	})
 	after := readLease(t, direct, syncBucket)
+
+	// Every survivor answers the same truth; run-now on the one that does
+	// not hold the lease is refused naming the holder.
+	for _, n := range nodes {
+		if n == leader {
+			continue
+		}
+		s, err := n.job()
+		testutil.Must(t, err, "status on %s", n.name)
+		if s.Leader != after.Holder || s.Token != after.Token {
+			t.Errorf("%s says leader %s token %d; the lease says %s token %d", n.name, s.Leader, s.Token, after.Holder, after.Token)
+		}
+		if n.name == after.Holder {
+			continue
+		}
+		var refusal struct {
+			Error  string `json:"error"`
+			Holder string `json:"holder"`
+		}
+		n.admin(http.StatusConflict, "POST", "/jobs/"+jobID+"/run-now", nil, &refusal)
+		if refusal.Error != "job_leased_elsewhere" || refusal.Holder != after.Holder {
+			t.Errorf("run-now on %s: %+v, want job_leased_elsewhere naming %s", n.name, refusal, after.Holder)
+		}
+	}
 	// The others may steal at the dead holder's expiry + margin, and a
 	// poller wakes at RetryAt (or its next tick); a second of scheduling
 	// slack on a loaded machine.
