@@ -28,7 +28,7 @@ var errRequestTimeout = s3err.ErrRequestTimeout
 // connection that still has unread body bytes.
 type deadlineBody struct {
 	src     io.ReadCloser
-	rc      *http.ResponseController
+	rc      http.ResponseController
 	timeout time.Duration
 	eof     atomic.Bool
 	failed  atomic.Bool
@@ -37,11 +37,18 @@ type deadlineBody struct {
 // newDeadlineBody wraps src. The first deadline is set at once, so that
 // even a body no handler reads bounds the server's own wait for it.
 func newDeadlineBody(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) *deadlineBody {
-	d := &deadlineBody{src: src, rc: http.NewResponseController(w), timeout: timeout}
+	d := &deadlineBody{}
+	d.init(src, w, timeout)
+	return d
+}
+
+// init sets up d (not yet in use) as newDeadlineBody does, for a
+// deadlineBody allocated along with other per-request state.
+func (d *deadlineBody) init(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) {
+	d.src, d.rc, d.timeout = src, *http.NewResponseController(w), timeout
 	if timeout > 0 && d.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
 		d.timeout = 0 // a writer without a connection: no deadline to move
 	}
-	return d
 }
 
 // Read implements io.Reader.

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,22 @@ type metrics struct {
 	duration      *prometheus.HistogramVec
 	bytesReceived prometheus.Counter
 	bytesSent     prometheus.Counter
+
+	// series caches the children of requests and duration per operation
+	// and status, so a request costs no label hashing or status
+	// formatting. Operations and statuses are finite sets.
+	mu     sync.RWMutex
+	series map[opStatus]opSeries
+}
+
+type opStatus struct {
+	op     string
+	status int
+}
+
+type opSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,9 +62,32 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
+// seriesFor returns the cached series of op and status.
+func (m *metrics) seriesFor(op string, status int) opSeries {
+	k := opStatus{op: op, status: status}
+	m.mu.RLock()
+	ser, ok := m.series[k]
+	m.mu.RUnlock()
+	if ok {
+		return ser
+	}
+	ser = opSeries{
+		requests: m.requests.WithLabelValues(op, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(op),
+	}
+	m.mu.Lock()
+	if m.series == nil {
+		m.series = make(map[opStatus]opSeries)
+	}
+	m.series[k] = ser
+	m.mu.Unlock()
+	return ser
+}
+
 func (m *metrics) observe(op string, status int, d time.Duration, in, out int64) {
-	m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(op).Observe(d.Seconds())
+	ser := m.seriesFor(op, status)
+	ser.requests.Inc()
+	ser.duration.Observe(d.Seconds())
 	if in > 0 {
 		m.bytesReceived.Add(float64(in))
 	}

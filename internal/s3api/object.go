@@ -108,20 +108,45 @@ func quoteETag(etag string) string {
 	return `"` + etag + `"`
 }
 
+// headerVals hands out the one-value slices of response headers from one
+// backing array, instead of one allocation per header as Header.Set.
+type headerVals struct {
+	arr [8]string
+	n   int
+}
+
+// set is h.Set(key, v) for a key in canonical form.
+func (hv *headerVals) set(h http.Header, key, v string) {
+	if hv.n == len(hv.arr) {
+		h[key] = []string{v}
+		return
+	}
+	i := hv.n
+	hv.arr[i] = v
+	hv.n++
+	h[key] = hv.arr[i : i+1 : i+1]
+}
+
 // setObjectHeaders writes an object's metadata as response headers.
 func setObjectHeaders(h http.Header, info *storage.ObjectInfo) {
+	setObjectHeadersVals(h, info, &headerVals{})
+}
+
+// setObjectHeadersVals is setObjectHeaders taking the values of the usual
+// headers from vals.
+func setObjectHeadersVals(h http.Header, info *storage.ObjectInfo, vals *headerVals) {
 	ct := info.ContentType
 	if ct == "" {
 		ct = defaultContentType
 	}
-	h.Set("Content-Type", ct)
+	vals.set(h, "Content-Type", ct)
 	if info.ETag != "" {
-		h.Set("ETag", quoteETag(info.ETag))
+		vals.set(h, "Etag", quoteETag(info.ETag))
 	}
 	if !info.LastModified.IsZero() {
-		h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+		vals.set(h, "Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	}
-	h.Set("Accept-Ranges", "bytes")
+	vals.set(h, "Accept-Ranges", "bytes")
 	for k, v := range info.UserMetadata {
 		// S3 sends user metadata names lower-case (clients such as boto3
 		// keep the case they receive), so bypass Set's canonical form.
@@ -257,16 +282,17 @@ func (s *Server) getObject(rq *request) error {
 	}
 	defer obj.Body.Close()
 	h := rq.w.Header()
-	setObjectHeaders(h, &obj.Info)
+	vals := &headerVals{}
+	setObjectHeadersVals(h, &obj.Info, vals)
 	for _, o := range responseOverrides() {
 		if v := rq.q.Get(o[0]); v != "" {
 			h.Set(o[1], v)
 		}
 	}
-	h.Set("Content-Length", strconv.FormatInt(obj.ContentLength, 10))
+	vals.set(h, "Content-Length", strconv.FormatInt(obj.ContentLength, 10))
 	status := http.StatusOK
 	if obj.ContentRange != "" {
-		h.Set("Content-Range", obj.ContentRange)
+		vals.set(h, "Content-Range", obj.ContentRange)
 		status = http.StatusPartialContent
 	}
 	rq.w.WriteHeader(status)

@@ -147,23 +147,37 @@ type request struct {
 	streamErr error
 }
 
+// requestState is what one request needs, allocated together.
+type requestState struct {
+	rw    respWriter
+	rq    request
+	body  deadlineBody
+	idVal [1]string // the x-amz-request-id header's value
+}
+
 // ServeHTTP serves one S3 request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rw := &respWriter{ResponseWriter: w}
+	// One allocation for the per-request state.
+	st := &requestState{rw: respWriter{ResponseWriter: w}}
+	rw := &st.rw
 	if hasBody(r) {
 		// Every handler reads the body through this one, so a client
 		// that stops sending is answered RequestTimeout, and an answer
 		// given before the body was read closes the connection.
-		body := newDeadlineBody(r.Body, w, s.bodyWait)
+		body := &st.body
+		body.init(r.Body, w, s.bodyWait)
 		r = r.WithContext(r.Context())
 		r.Body = body
 		if r.ProtoMajor == 1 {
 			rw.body = body
 		}
 	}
-	rq := &request{w: rw, r: r, ctx: r.Context(), id: newRequestID()}
-	rw.Header().Set("x-amz-request-id", rq.id)
+	rq := &st.rq
+	*rq = request{w: rw, r: r, ctx: r.Context(), id: newRequestID()}
+	// Set's canonical form of x-amz-request-id, without canonicalising.
+	st.idVal[0] = rq.id
+	rw.Header()["X-Amz-Request-Id"] = st.idVal[:1:1]
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error().Str("request_id", rq.id).Str("op", rq.op.Name).
@@ -193,7 +207,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(rq *request) error {
 	r := rq.r
 	rq.t = parseTarget(r.Host, r.URL.Path, s.domains)
-	rq.q = r.URL.Query()
+	if r.URL.RawQuery != "" {
+		// Without a query, rq.q stays nil: handlers only read it.
+		rq.q = r.URL.Query()
+	}
 	rq.op = classify(r.Method, rq.t, rq.q, r.Header)
 	if rq.op.formAuth {
 		if err := checkBucket(rq.t.Bucket); err != nil {

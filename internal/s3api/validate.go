@@ -48,8 +48,12 @@ func validBucketName(name string) bool {
 			return false
 		}
 	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return false
+	// Only digits and dots can parse as an address (the loop above
+	// refused ':'); checking first spares ParseAddr's error allocation.
+	if strings.Trim(name, "0123456789.") == "" {
+		if _, err := netip.ParseAddr(name); err == nil {
+			return false
+		}
 	}
 	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
 		if strings.HasPrefix(name, p) {

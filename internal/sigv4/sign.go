@@ -3,6 +3,7 @@ package sigv4
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,7 +105,7 @@ func (s *Signer) SignHTTP(r *http.Request, c Credentials, payloadHash, service, 
 			hs = append(hs, signedHeader{lower: lower, vals: v})
 		}
 	}
-	sort.Slice(hs, func(i, j int) bool { return hs[i].lower < hs[j].lower })
+	slices.SortFunc(hs, func(a, b signedHeader) int { return strings.Compare(a.lower, b.lower) })
 
 	date := amzDate[:8]
 	key := s.keys.key(c.SecretAccessKey, date, region, service)

@@ -21,7 +21,7 @@ var errBodyFinished = errors.New("s3backend: request body read after the request
 // transport aborts the request (the upstream then stores nothing), and
 // remembers the first read error so the operation can report it instead of
 // the transport's symptom. It deliberately does not implement io.Seeker, so
-// the SDK streams it as is.
+// the SDK streams it as is; its Close does nothing.
 type uploadBody struct {
 	r         io.Reader
 	remaining int64 // touched only by the (single) reading goroutine
@@ -60,6 +60,10 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Close implements io.Closer: it does nothing (the operation calls
+// finish), so the transport may close the request body as it likes.
+func (b *uploadBody) Close() error { return nil }
 
 func (b *uploadBody) record(err error) {
 	b.mu.Lock()

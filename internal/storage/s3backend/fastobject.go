@@ -145,7 +145,7 @@ func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size 
 	req.ContentLength = size
 	if size > 0 {
 		// No GetBody: net/http then neither retries nor redirects it.
-		req.Body = io.NopCloser(ub)
+		req.Body = ub
 	}
 	if size >= continueThreshold {
 		req.Header["Expect"] = []string{"100-continue"}

@@ -195,7 +195,11 @@ func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key
 	req.URL.RawQuery = rawQuery
 	// Ask for the stored bytes as they are: without it net/http would ask
 	// for gzip and transparently decompress objects stored gzip-encoded.
-	req.Header["Accept-Encoding"] = []string{"identity"}
+	// One allocation holds this value and the payload hash send fills in.
+	vals := make([]string, 2)
+	vals[0] = "identity"
+	req.Header["Accept-Encoding"] = vals[0:1:1]
+	req.Header["X-Amz-Content-Sha256"] = vals[1:2:2]
 	return req, nil
 }
 
@@ -207,7 +211,11 @@ func (f *fastPath) send(req *http.Request, t *target, payloadHash string) (*http
 	if err != nil {
 		return nil, fmt.Errorf("s3backend: retrieve credentials: %w", err)
 	}
-	req.Header["X-Amz-Content-Sha256"] = []string{payloadHash}
+	if v := req.Header["X-Amz-Content-Sha256"]; len(v) == 1 && v[0] == "" {
+		v[0] = payloadHash // the slot newRequest made
+	} else {
+		req.Header["X-Amz-Content-Sha256"] = []string{payloadHash}
+	}
 	f.signer.SignHTTP(req, sigv4.Credentials{
 		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken,
 	}, payloadHash, "s3", t.region, f.now())
