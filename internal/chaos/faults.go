@@ -73,6 +73,17 @@ func (f fault) resource() string {
 	return "events"
 }
 
+// global reports whether the fault stalls the whole fleet (a restart of
+// MinIO or NATS, a foreign object in the sync key): a convergence measure
+// it overlaps measures it, not the fault before, and is left out.
+func (f fault) global() bool {
+	switch f.Kind {
+	case FaultRestartMinIO, FaultRestartNATS, FaultTamper, FaultTruncate:
+		return true
+	}
+	return false
+}
+
 // plan draws n faults from seed (math/rand/v2 PCG): the same seed gives
 // the same kinds, targets and holds in the same order. kinds restricts the
 // draw (nil: every kind).
@@ -143,6 +154,9 @@ func (j *injector) inject(ctx context.Context, ft fault) injection {
 		in = j.f.inst[ft.Target]
 		j.obs.impair(ft.Target, +1)
 		defer j.obs.impair(ft.Target, -1)
+	}
+	if ft.global() {
+		j.obs.disturb()
 	}
 	inj.Note, inj.Err = j.act(ctx, ft, in)
 	inj.Healed = time.Now()

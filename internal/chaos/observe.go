@@ -30,6 +30,7 @@ type observer struct {
 	events   [][]byte               // recent MinIO events, oldest first
 	nevents  int                    // events received
 	locals   []localDB              // local DB files after SIGKILL
+	epoch    int                    // faults that stalled the whole fleet so far
 	foreign  map[string]string      // ETags the harness wrote as a foreign writer -> kind
 	waiters  []*convergence         // pending convergence measures
 	impaired []int                  // per instance: faults acting on it now
@@ -49,7 +50,8 @@ type sample struct {
 type convergence struct {
 	since time.Time
 	gen   uint64
-	done  chan time.Duration // receives once
+	epoch int                // o.epoch at the start
+	done  chan time.Duration // receives once; -1: disturbed
 }
 
 func newObserver(f *Fleet, admin *adminClient) *observer {
@@ -241,6 +243,14 @@ func (o *observer) newestGeneration(ctx context.Context) uint64 {
 	return o.maxGen
 }
 
+// disturb starts a fault that stalls the whole fleet: the convergence
+// measures under way are left out.
+func (o *observer) disturb() {
+	o.mu.Lock()
+	o.epoch++
+	o.mu.Unlock()
+}
+
 // impair marks instance i as under a fault (delta +1) or not (-1).
 func (o *observer) impair(i, delta int) {
 	o.mu.Lock()
@@ -253,6 +263,7 @@ func (o *observer) impair(i, delta int) {
 func (o *observer) converge(ctx context.Context) <-chan time.Duration {
 	c := &convergence{since: time.Now(), gen: o.newestGeneration(ctx), done: make(chan time.Duration, 1)}
 	o.mu.Lock()
+	c.epoch = o.epoch
 	o.waiters = append(o.waiters, c)
 	o.mu.Unlock()
 	return c.done
@@ -263,6 +274,10 @@ func (o *observer) checkWaiters() {
 	defer o.mu.Unlock()
 	keep := o.waiters[:0]
 	for _, c := range o.waiters {
+		if c.epoch != o.epoch {
+			c.done <- -1
+			continue
+		}
 		ok := true
 		var last time.Time
 		for i, s := range o.latest {

@@ -56,6 +56,7 @@ type row struct {
 	injected, acked, lost int
 	conv                  []time.Duration
 	notConverged          int
+	disturbed             int // measures overlapped by a fault stalling the fleet
 	notes                 map[string]int
 	errs                  []string
 }
@@ -128,7 +129,9 @@ func (r *Report) finish(led *ledger, t *s3Traffic) {
 	defer r.mu.Unlock()
 	for _, inj := range r.injections {
 		rw := r.rowOf(inj.Kind)
-		if d, ok := r.conv[inj.Seq]; ok {
+		if d, ok := r.conv[inj.Seq]; ok && d < 0 {
+			rw.disturbed++
+		} else if ok {
 			rw.conv = append(rw.conv, d)
 		} else {
 			rw.notConverged++
@@ -288,7 +291,10 @@ func notes(rw *row) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", n, c))
 	}
 	if rw.notConverged > 0 {
-		parts = append(parts, fmt.Sprintf("not measured: %d", rw.notConverged))
+		parts = append(parts, fmt.Sprintf("not converged: %d", rw.notConverged))
+	}
+	if rw.disturbed > 0 {
+		parts = append(parts, fmt.Sprintf("overlapped: %d", rw.disturbed))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
