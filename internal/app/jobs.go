@@ -20,8 +20,9 @@ import (
 // JobsDir is where leases and job state live without a sync bucket.
 const JobsDir = "jobs"
 
-// enqueueTimeout bounds the write marker an S3 write waits for.
-const enqueueTimeout = 10 * time.Second
+// enqueueTimeout bounds the wait of an S3 write for its marker: past it
+// the write is answered anyway (the next full reconcile replicates it).
+const enqueueTimeout = 5 * time.Second
 
 // buildJobs builds the jobs engine (internal/jobs): leases and job state
 // in the sync bucket when one is configured (the fleet's truth, whatever

@@ -246,7 +246,7 @@ func (e *Engine) loop(ctx context.Context, j *job) {
 				j.setOtherHash(held.Record.RuleHash, log)
 				if !held.RetryAt.IsZero() {
 					if d := held.RetryAt.Sub(e.now()); d < wait {
-						wait = max(d, 10*time.Millisecond)
+						wait = max(d, 100*time.Millisecond)
 					}
 				}
 			case ctx.Err() != nil:
