@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -37,12 +38,32 @@ func (e *stopError) Unwrap() error { return e.err }
 
 // runner executes a scan's actions as they are decided.
 type runner struct {
-	ctx         context.Context
-	resolve     Resolver
-	fence       Fence
-	obs         Observer
+	ctx     context.Context
+	resolve Resolver
+	fence   Fence
+	obs     Observer
+
+	// mu guards the fields below and serialises the Observer's calls;
+	// res.Stats is the scanner's alone.
+	mu          sync.Mutex
 	res         *Result
 	consecutive int
+	stopErr     error // the first error that stopped a worker
+}
+
+// stop records why the run stopped (the first reason wins).
+func (r *runner) stop(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopErr == nil {
+		r.stopErr = err
+	}
+}
+
+func (r *runner) stopped() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopErr
 }
 
 // check is the fence check before a write or delete.
@@ -57,6 +78,8 @@ func (r *runner) check() error {
 }
 
 func (r *runner) event(a Action, o Outcome, bytes int64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch o {
 	case Deleted:
 		r.res.Deleted++
@@ -101,18 +124,24 @@ func (r *runner) do(a Action, decideErr error) error {
 	var stop *stopError
 	switch {
 	case errors.Is(err, errNotDone):
+		r.mu.Lock()
 		r.consecutive = 0
+		r.mu.Unlock()
 		return nil
 	case errors.As(err, &stop):
 		return stop.err
 	case err != nil:
 		r.event(a, Failed, 0, err)
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.consecutive++
 		if r.consecutive >= maxConsecutiveFailures {
 			return fmt.Errorf("%w (%d in a row), last: %s %s/%s: %w", ErrTooManyFailures, r.consecutive, a.Op, a.Bucket, a.Key, err)
 		}
 		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.consecutive = 0
 	if len(r.res.Done) < MaxActions {
 		r.res.Done = append(r.res.Done, a)

@@ -42,7 +42,10 @@ func TestLeaseFenceStopsRun(t *testing.T) {
 			}
 		}
 	})
-	res, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), l, stall)
+	// One object at a time: with several workers, deletes that passed the
+	// check before the stall would go through (each write is checked
+	// when it starts).
+	res, err := lifecycle.ApplyWith(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), l, stall, lifecycle.Options{Concurrency: 1})
 	if !errors.Is(err, lease.ErrFenced) {
 		t.Fatalf("apply: %v, want lease.ErrFenced", err)
 	}

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/config"
@@ -186,7 +187,7 @@ type Event struct {
 }
 
 // Observer receives a run's events as they happen (counters, failure
-// rings, logs). It is called from the goroutine running Apply.
+// rings, logs): one call at a time, from the run's workers (see ApplyWith).
 type Observer interface {
 	Observe(Event)
 }
@@ -251,25 +252,83 @@ func PlanRule(ctx context.Context, resolve Resolver, rule config.LifecycleRule, 
 	return p, nil
 }
 
+// DefaultConcurrency is the number of objects a run handles at once.
+const DefaultConcurrency = 8
+
+// Options tune a run.
+type Options struct {
+	// Concurrency is the number of objects handled at once (0:
+	// DefaultConcurrency; 1: one at a time, in listing order).
+	Concurrency int
+}
+
 // Apply runs rule at now: it decides object by object as PlanRule does
 // and acts at once, calling fence.Check before every write and delete.
 // A refused fence, a cancelled ctx or a failed listing stop the run and
-// are returned (wrapped) with the Result so far; an object that fails is
-// reported (Observer, Result.Failures) and the run goes on, unless
+// are returned (wrapped) with the Result so far: no write starts after a
+// refusal (writes already under way are cancelled). An object that fails
+// is reported (Observer, Result.Failures) and the run goes on, unless
 // maxConsecutiveFailures fail in a row (ErrTooManyFailures).
 //
 // Apply is safe to repeat and to run twice at once: every step checks the
 // state it changes (a source is deleted only if it still has the listed
 // ETag, a copy is skipped when the destination has the same bytes, a
 // source is deleted only after its copy is verified), so a run after a
-// crash completes what was left without duplicates or loss. obs may be nil.
+// crash completes what was left without duplicates or loss. obs may be
+// nil. Apply is ApplyWith with the default Options.
 func Apply(ctx context.Context, resolve Resolver, rule config.LifecycleRule, now time.Time, fence Fence, obs Observer) (*Result, error) {
+	return ApplyWith(ctx, resolve, rule, now, fence, obs, Options{})
+}
+
+// ApplyWith is Apply with options. With Concurrency > 1 the actions are
+// handled by that many workers (fence.Check and the Observer are then
+// called from them; the Observer one call at a time), and Result.Done
+// and Failures are in completion order.
+func ApplyWith(ctx context.Context, resolve Resolver, rule config.LifecycleRule, now time.Time, fence Fence, obs Observer, o Options) (*Result, error) {
 	if fence == nil {
 		return nil, errors.New("lifecycle: Apply without a fence")
 	}
+	n := o.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	r := &runner{ctx: ctx, resolve: resolve, fence: fence, obs: obs,
 		res: &Result{Rule: rule.Name, Now: now, Done: []Action{}, Failures: []Failure{}}}
-	err := scan(ctx, resolve, rule, now, &r.res.Stats, r.do)
+	if n == 1 {
+		err := scan(ctx, resolve, rule, now, &r.res.Stats, r.do)
+		return r.res, err
+	}
+	type item struct {
+		a   Action
+		err error
+	}
+	work := make(chan item)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for it := range work {
+				if err := r.do(it.a, it.err); err != nil {
+					r.stop(err)
+					cancel()
+				}
+			}
+		})
+	}
+	err := scan(ctx, resolve, rule, now, &r.res.Stats, func(a Action, decideErr error) error {
+		select {
+		case work <- item{a, decideErr}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	if stop := r.stopped(); stop != nil {
+		return r.res, stop // the first reason a worker stopped, not the cancellation it caused
+	}
 	return r.res, err
 }
 

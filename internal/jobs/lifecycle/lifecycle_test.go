@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -204,7 +205,7 @@ func TestTransitionResumesAfterCrash(t *testing.T) {
 	now := t0.Add(2 * day)
 	// The fence refuses once b is at the destination: before b's delete.
 	fence := condFence(func() bool { return slices.Contains(keys(t, be, "cold"), "b") })
-	_, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, now, fence, nil)
+	_, err := lifecycle.ApplyWith(context.Background(), lifecycle.StoreResolver(be), r, now, fence, nil, lifecycle.Options{Concurrency: 1})
 	if !errors.Is(err, errTestFenced) {
 		t.Fatalf("apply: %v, want the fence's refusal", err)
 	}
@@ -218,25 +219,41 @@ func TestTransitionResumesAfterCrash(t *testing.T) {
 	mustKeys(t, be, "cold", "a", "b")
 }
 
-// A fence that refuses mid-run stops the run before its next write.
+// A fence that refuses mid-run stops the run before its next write: one
+// worker in listing order, and eight (no write starts after the refusal).
 func TestFenceStopsRun(t *testing.T) {
-	clock := testutil.NewClock(t0)
-	be := dirStore(t, clock, "b")
-	var objs []object
-	for _, k := range strings.Split("k0 k1 k2 k3 k4 k5 k6 k7 k8 k9", " ") {
-		objs = append(objs, object{k, 0, 10})
+	for _, workers := range []int{1, 8} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			clock := testutil.NewClock(t0)
+			be := dirStore(t, clock, "b")
+			var objs []object
+			for _, k := range strings.Fields("k0 k1 k2 k3 k4 k5 k6 k7 k8 k9") {
+				objs = append(objs, object{k, 0, 10})
+			}
+			putAll(t, be, clock, "b", objs)
+			r := rule("b", "", config.LifecycleAction{Type: config.ActionDelete}, day)
+			fence := newCountdown(4)
+			res, err := lifecycle.ApplyWith(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), fence, nil, lifecycle.Options{Concurrency: workers})
+			if !errors.Is(err, errTestFenced) {
+				t.Fatalf("apply: %v, want the fence's refusal", err)
+			}
+			// Several workers: a delete that passed its check may still be
+			// cancelled by the refusal's stop, so at most 4.
+			left := keys(t, be, "b")
+			if res.Deleted > 4 || len(left) != 10-int(res.Deleted) {
+				t.Fatalf("deleted %d, %d left, want at most 4 deleted (one per allowed check), the rest left", res.Deleted, len(left))
+			}
+			if workers == 1 {
+				if res.Deleted != 4 {
+					t.Fatalf("deleted %d, want 4", res.Deleted)
+				}
+				if fence.checks.Load() != 5 {
+					t.Fatalf("%d checks, want the 5th refused and no more", fence.checks.Load())
+				}
+				mustKeys(t, be, "b", "k4", "k5", "k6", "k7", "k8", "k9")
+			}
+		})
 	}
-	putAll(t, be, clock, "b", objs)
-	r := rule("b", "", config.LifecycleAction{Type: config.ActionDelete}, day)
-	fence := newCountdown(4)
-	res, err := lifecycle.Apply(context.Background(), lifecycle.StoreResolver(be), r, t0.Add(2*day), fence, nil)
-	if !errors.Is(err, errTestFenced) {
-		t.Fatalf("apply: %v, want the fence's refusal", err)
-	}
-	if res.Deleted != 4 || fence.checks.Load() != 5 {
-		t.Fatalf("deleted %d after %d checks, want 4 deletes and the 5th check refused", res.Deleted, fence.checks.Load())
-	}
-	mustKeys(t, be, "b", "k4", "k5", "k6", "k7", "k8", "k9")
 }
 
 // A fence lost while a copy's body streams fails the copy: nothing is

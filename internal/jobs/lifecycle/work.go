@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/config"
@@ -52,6 +53,7 @@ func (w *work) Run(ctx context.Context, fence lease.Fence, _ bool, p *jobs.Progr
 		rf.batch = config.DefaultJobBatchSize
 	}
 	res, err := Apply(ctx, w.resolve, w.rule, w.now(), rf, ObserverFunc(rf.observe))
+	// Apply's workers are done: rf is this goroutine's again.
 	if res != nil && rf.begun {
 		p.Add(jobs.Counts{Listed: res.Stats.Scanned})
 	}
@@ -64,10 +66,14 @@ func (w *work) Run(ctx context.Context, fence lease.Fence, _ bool, p *jobs.Progr
 // runFence is the run's lease fence plus the run's bookkeeping writes,
 // made just before a write of the rule (themselves fenced by p).
 type runFence struct {
-	ctx     context.Context
-	fence   lease.Fence
-	p       *jobs.Progress
-	batch   int
+	ctx   context.Context
+	fence lease.Fence
+	p     *jobs.Progress
+	batch int
+
+	// mu guards begun and pending (Check and observe are called by the
+	// run's workers); taken after the runner's lock when both are held.
+	mu      sync.Mutex
 	begun   bool
 	pending int // actions observed since the last flush
 }
@@ -76,6 +82,8 @@ func (f *runFence) Check() error {
 	if err := f.fence.Check(); err != nil {
 		return err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if !f.begun {
 		if err := f.p.Begin(f.ctx); err != nil {
 			return err
@@ -95,7 +103,9 @@ func (f *runFence) Check() error {
 // delete and retain-newest (a transition's source delete adds none, so a
 // move counts its bytes once).
 func (f *runFence) observe(e Event) {
+	f.mu.Lock()
 	f.pending++
+	f.mu.Unlock()
 	a := e.Action
 	switch e.Outcome {
 	case Copied:

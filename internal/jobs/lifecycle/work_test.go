@@ -81,6 +81,11 @@ func TestEngineRunsRuleOnce(t *testing.T) {
 		if len(runs) == 0 {
 			return fmt.Errorf("no run recorded yet")
 		}
+		for _, run := range runs {
+			if run.Finished.IsZero() {
+				return fmt.Errorf("run %s still %s", run.ID, run.Status)
+			}
+		}
 		return nil
 	})
 	cancel()
