@@ -90,7 +90,9 @@ type Options struct {
 	// Now is the clock (nil: time.Now); After the tick timer (nil: time.After).
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
-	// Logger gets component=jobs lines; Registerer the dgp_jobs_* series.
+	// Logger gets component=jobs lines (with kind, rule, and in a run run
+	// and token; the node field is the Logger's own: internal/app's
+	// carries it); Registerer the dgp_jobs_* series.
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
 }
@@ -216,7 +218,7 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) jobLog(j *job) *zerolog.Logger {
-	l := e.log.With().Str("kind", j.kind).Str("rule", j.name).Str("node", e.node).Logger()
+	l := e.log.With().Str("kind", j.kind).Str("rule", j.name).Logger()
 	return &l
 }
 
