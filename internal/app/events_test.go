@@ -323,8 +323,10 @@ func TestEventsCatchUpAfterNATSRestart(t *testing.T) {
 	// The reconnect's pull (or an event MinIO kept and sent late) brought it.
 	wb.assertLastPull(configsync.SourceReconnect, configsync.SourceEvent)
 	wc.assertLastPull(configsync.SourceReconnect, configsync.SourceEvent)
-	if !strings.Contains(b.logs.String(), `"source":"reconnect"`) {
-		t.Error("no reconnect pull in the reader's logs")
+	// Which of the two came first depends on scheduling (a loaded machine
+	// lets MinIO's kept event win): the log must show one of them bringing it.
+	if logs := b.logs.String(); !strings.Contains(logs, `"source":"reconnect"`) && !strings.Contains(logs, `"source":"event"`) {
+		t.Error("neither a reconnect pull nor an event pull in the reader's logs")
 	}
 }
 
