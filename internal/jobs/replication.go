@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -64,18 +65,31 @@ func (r *replication) needsCopy(src, dst storage.ObjectInfo) bool {
 	case config.ConflictSkipIfDestExists:
 		return false
 	case config.ConflictContentDiff:
-		if src.Size != dst.Size {
-			return true
-		}
-		// A multipart ETag ("...-N") is not the content's MD5: sizes
-		// equal, such a pair counts as the same content.
-		if plainETag(src.ETag) && plainETag(dst.ETag) {
-			return src.ETag != dst.ETag
-		}
-		return false
+		return contentDiffers(src, dst)
 	default: // newer-wins
-		return src.LastModified.After(dst.LastModified)
+		// S3 dates have one-second resolution (HEAD's Last-Modified),
+		// a directory's do not: times are compared to the second, and
+		// within the same second (a write just after a copy) different
+		// contents mean the source changed.
+		s, d := src.LastModified.Truncate(time.Second), dst.LastModified.Truncate(time.Second)
+		if s.Equal(d) {
+			return contentDiffers(src, dst)
+		}
+		return s.After(d)
 	}
+}
+
+// contentDiffers compares sizes, then ETags when both are plain MD5s (a
+// multipart ETag "...-N" is not the content's MD5: sizes equal, such a
+// pair counts as the same content).
+func contentDiffers(src, dst storage.ObjectInfo) bool {
+	if src.Size != dst.Size {
+		return true
+	}
+	if plainETag(src.ETag) && plainETag(dst.ETag) {
+		return src.ETag != dst.ETag
+	}
+	return false
 }
 
 func plainETag(e string) bool { return e != "" && !strings.Contains(e, "-") }
