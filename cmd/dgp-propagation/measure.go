@@ -70,8 +70,15 @@ type measurement struct {
 	processes bool
 	readerCPU time.Duration
 	probeCPU  time.Duration
-	rss       int64
+	// idleCPU is what the reader processes spent doing nothing (no
+	// mutation, no probe) over as long as the measured phase lasted
+	// (measured over at most idleWindow and scaled).
+	idleCPU time.Duration
+	rss     int64
 }
+
+// idleWindow bounds the idle measurement of the reader processes.
+const idleWindow = 20 * time.Second
 
 // measure runs one mode with n readers.
 func measure(ctx context.Context, o options, e *env, mode string, n int) (*measurement, error) {
@@ -188,6 +195,9 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		if m.probeCPU, err = probeCost(ctx, readers, warm, m.samples); err != nil {
 			return nil, err
 		}
+		if m.idleCPU, err = idleCost(ctx, readers, m.wall); err != nil {
+			return nil, err
+		}
 	}
 	lastSalt, lastGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
@@ -289,6 +299,27 @@ func probeCost(ctx context.Context, readers []*node, u user, samples []sample) (
 	}
 	c1, err := readerCPU(readers)
 	return c1 - c0, err
+}
+
+// idleCost returns the CPU time the reader processes spend idle over
+// wall: measured over min(wall, idleWindow), scaled to wall.
+func idleCost(ctx context.Context, readers []*node, wall time.Duration) (time.Duration, error) {
+	win := min(wall, idleWindow)
+	c0, err := readerCPU(readers)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	select {
+	case <-time.After(win):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	c1, err := readerCPU(readers)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(float64(c1-c0) * float64(wall) / float64(time.Since(start))), nil
 }
 
 // waitReady waits until every reader holds generation gen and, with an
