@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,16 +49,69 @@ func appendCanonicalURI(dst []byte, escapedPath string) []byte {
 	if escapedPath == "" {
 		return append(dst, '/')
 	}
-	for seg := range strings.SplitSeq(escapedPath, "/") {
-		if strings.IndexByte(seg, '%') >= 0 {
-			if dec, err := url.PathUnescape(seg); err == nil {
-				seg = dec
-			}
+	rest := escapedPath
+	for {
+		seg := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
 		}
-		dst = appendURIEncode(dst, seg, false)
+		if strings.IndexByte(seg, '%') >= 0 && validEscapes(seg) {
+			dst = appendUnescapedURIEncode(dst, seg)
+		} else {
+			dst = appendURIEncode(dst, seg, false)
+		}
+		if i < 0 {
+			return dst
+		}
 		dst = append(dst, '/')
 	}
-	return dst[:len(dst)-1] // drop the separator after the last segment
+}
+
+// validEscapes reports whether every '%' in s starts a %XX escape, the
+// condition for url.PathUnescape to succeed.
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// appendUnescapedURIEncode appends appendURIEncode(url.PathUnescape(s))
+// for an s with valid escapes, without the intermediate string.
+func appendUnescapedURIEncode(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if isUnreserved(c) {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+	}
+	return dst
 }
 
 // appendCanonicalQuery appends the canonical query string: parameters
@@ -96,7 +148,12 @@ func appendCanonicalQuery(dst []byte, q []queryPair, skip string) []byte {
 // appendTrimmedValue appends a header value with leading and trailing
 // spaces removed and runs of spaces collapsed to one.
 func appendTrimmedValue(dst []byte, v string) []byte {
-	v = strings.Trim(v, " \t")
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

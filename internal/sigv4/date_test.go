@@ -1,7 +1,11 @@
 package sigv4
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,6 +41,49 @@ func TestParseAmzDateMatchesTimeParse(t *testing.T) {
 			if validScopeDate(s[:8]) != (err == nil) {
 				t.Errorf("validScopeDate(%q) = %v; time.Parse error %v", s[:8], !(err == nil), err)
 			}
+		}
+	}
+}
+
+// TestEmptySHA256Sum checks the constant against crypto/sha256.
+func TestEmptySHA256Sum(t *testing.T) {
+	t.Parallel()
+	if sha256.Sum256(nil) != emptySHA256Sum() || hex.EncodeToString(func() []byte { s := emptySHA256Sum(); return s[:] }()) != emptySHA256Hex {
+		t.Fatal("emptySHA256Sum is not the SHA-256 of no bytes")
+	}
+}
+
+// TestCanonicalURIMatchesPathUnescape checks the one-pass segment decoder
+// against url.PathUnescape followed by AWS encoding.
+func TestCanonicalURIMatchesPathUnescape(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "aZ09-_.~%/+ 2fF4gG%é"
+	cases := []string{"", "/", "%", "%2", "%2F", "%zz", "a%2fb", "%E2%82%AC", "%%41", "/a//b/", "a+b%20c"}
+	for range 20000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, p := range cases {
+		var want []byte
+		if p == "" {
+			want = []byte("/")
+		} else {
+			for i, seg := range strings.Split(p, "/") {
+				if i > 0 {
+					want = append(want, '/')
+				}
+				if dec, err := url.PathUnescape(seg); err == nil {
+					seg = dec
+				}
+				want = appendURIEncode(want, seg, false)
+			}
+		}
+		if got := appendCanonicalURI(nil, p); string(got) != string(want) {
+			t.Errorf("appendCanonicalURI(%q) = %q, want %q", p, got, want)
 		}
 	}
 }

@@ -242,9 +242,21 @@ func hasSignedHeader(list, name string) bool {
 
 // hasSignedHeaderFold is hasSignedHeader ignoring the case of name.
 func hasSignedHeaderFold(list, name string) bool {
+	// For an ASCII name only a name of the same length can match
+	// (Unicode folding can match names of other lengths).
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
 	for list != "" {
 		var h string
 		h, list, _ = strings.Cut(list, ";")
+		if ascii && len(h) != len(name) {
+			continue
+		}
 		if strings.EqualFold(h, name) {
 			return true
 		}
@@ -260,10 +272,19 @@ type queryPair struct {
 // parseQuery splits a raw query string into decoded pairs. Like S3 it treats
 // '+' as a space. It fails only on a malformed percent escape.
 func parseQuery(raw string) ([]queryPair, bool) {
+	return appendQuery(nil, raw)
+}
+
+// appendQuery is parseQuery appending to dst.
+func appendQuery(dst []queryPair, raw string) ([]queryPair, bool) {
 	if raw == "" {
-		return nil, true
+		return dst, true
 	}
-	pairs := make([]queryPair, 0, strings.Count(raw, "&")+1)
+	pairs := dst
+	if n := strings.Count(raw, "&") + 1; cap(pairs)-len(pairs) < n {
+		pairs = make([]queryPair, len(dst), len(dst)+n)
+		copy(pairs, dst)
+	}
 	for raw != "" {
 		var kv string
 		kv, raw, _ = strings.Cut(raw, "&")

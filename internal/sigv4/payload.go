@@ -67,6 +67,9 @@ func parsePayloadMode(v string) (payloadMode, [sha256.Size]byte, *s3err.Error) {
 	case streamingECDSAPayload, streamingECDSAPayloadTrailer:
 		return 0, sum, s3err.ErrNotImplemented.WithMessage("Signature Version 4A (%s) is not supported.", v)
 	}
+	if v == emptySHA256Hex { // every bodyless request: no decoding
+		return payloadSigned, emptySHA256Sum(), nil
+	}
 	if len(v) == 2*sha256.Size {
 		if _, err := hex.Decode(sum[:], []byte(v)); err == nil {
 			return payloadSigned, sum, nil
@@ -88,13 +91,16 @@ type bodyInput struct {
 	seed    string
 }
 
-// isEmptySHA256 reports whether sum is the SHA-256 of no bytes.
-func isEmptySHA256(sum [sha256.Size]byte) bool {
-	return sum == [sha256.Size]byte{
+// emptySHA256Sum is the SHA-256 of no bytes (emptySHA256Hex decoded).
+func emptySHA256Sum() [sha256.Size]byte {
+	return [sha256.Size]byte{
 		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
 		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 	}
 }
+
+// isEmptySHA256 reports whether sum is the SHA-256 of no bytes.
+func isEmptySHA256(sum [sha256.Size]byte) bool { return sum == emptySHA256Sum() }
 
 // verified is a Result and its body, allocated together.
 type verified struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -48,18 +49,26 @@ type keyCacheKey struct {
 	secret, date, region, service string
 }
 
+type keyCacheEntry struct {
+	k keyCacheKey
+	v *signingKey
+}
+
 // keyCache memoises derived signing keys. It keeps two generations of at
 // most keyCacheGeneration entries: when the current one fills up it becomes
 // the previous one and a fresh one starts, so the cache stays bounded while
 // keys in use survive (a hit in the previous generation is promoted).
 type keyCache struct {
+	// last is the entry found last: a client sending many requests hits
+	// it without the lock or the map lookup.
+	last atomic.Pointer[keyCacheEntry]
 	mu   sync.Mutex
-	cur  map[keyCacheKey]*signingKey
-	prev map[keyCacheKey]*signingKey
+	cur  map[keyCacheKey]*keyCacheEntry
+	prev map[keyCacheKey]*keyCacheEntry
 }
 
 func newKeyCache() *keyCache {
-	return &keyCache{cur: make(map[keyCacheKey]*signingKey)}
+	return &keyCache{cur: make(map[keyCacheKey]*keyCacheEntry)}
 }
 
 // get returns the signing key for the scope, deriving it on a miss. The
@@ -72,6 +81,16 @@ func (c *keyCache) get(secret, date, region, service string) []byte {
 // it on a miss. It must not be modified.
 func (c *keyCache) key(secret, date, region, service string) *signingKey {
 	k := keyCacheKey{secret: secret, date: date, region: region, service: service}
+	if e := c.last.Load(); e != nil && e.k == k {
+		return e.v
+	}
+	e := c.lookup(k)
+	c.last.Store(e)
+	return e.v
+}
+
+// lookup finds or derives the key of k in the generations.
+func (c *keyCache) lookup(k keyCacheKey) *keyCacheEntry {
 	c.mu.Lock()
 	if v, ok := c.cur[k]; ok {
 		c.mu.Unlock()
@@ -83,17 +102,17 @@ func (c *keyCache) key(secret, date, region, service string) *signingKey {
 		return v
 	}
 	c.mu.Unlock()
-	v := newSigningKey(deriveSigningKey(secret, date, region, service))
+	v := &keyCacheEntry{k: k, v: newSigningKey(deriveSigningKey(k.secret, k.date, k.region, k.service))}
 	c.mu.Lock()
 	c.putLocked(k, v)
 	c.mu.Unlock()
 	return v
 }
 
-func (c *keyCache) putLocked(k keyCacheKey, v *signingKey) {
+func (c *keyCache) putLocked(k keyCacheKey, v *keyCacheEntry) {
 	if len(c.cur) >= keyCacheGeneration {
 		c.prev = c.cur
-		c.cur = make(map[keyCacheKey]*signingKey, keyCacheGeneration)
+		c.cur = make(map[keyCacheKey]*keyCacheEntry, keyCacheGeneration)
 	}
 	c.cur[k] = v
 }

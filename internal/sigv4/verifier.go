@@ -103,7 +103,8 @@ type Result struct {
 // Verify authenticates r. Errors are *s3err.Error values. Verify does not
 // read the body; Result.Body performs the payload checks as it is read.
 func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error) {
-	query, ok := parseQuery(r.URL.RawQuery)
+	var qbuf [8]queryPair // most requests have fewer parameters
+	query, ok := appendQuery(qbuf[:0], r.URL.RawQuery)
 	if !ok {
 		return nil, s3err.ErrInvalidArgument.WithMessage("The query string is not correctly percent-encoded.")
 	}
