@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +34,9 @@ type Options struct {
 	// Registerer gets the dgp_lease_* series (nil: not registered).
 	Registerer prometheus.Registerer
 	// Logger gets the lease events (acquired, stolen, lost, released,
-	// clock skew seen), with kind, rule, token and node fields.
+	// clock skew seen), with kind, rule, token and node fields; the node
+	// field is the Logger's own when it has one (internal/app's does),
+	// else the Manager adds Node.
 	Logger zerolog.Logger
 }
 
@@ -45,7 +48,7 @@ type Manager struct {
 	ttl, heartbeat, margin time.Duration
 	now                    func() time.Time
 	after                  func(time.Duration) <-chan time.Time
-	log                    zerolog.Logger
+	log                    zerolog.Logger // with node when Logger lacked it
 	metrics                *metrics
 
 	// mu guards obs and live; taken after a Lease's mu when both are
@@ -96,10 +99,14 @@ func New(o Options) (*Manager, error) {
 	if o.After == nil {
 		o.After = time.After
 	}
+	log := o.Logger
+	if !namesNode(log) {
+		log = log.With().Str("node", o.Node).Logger()
+	}
 	return &Manager{
 		store: o.Store, node: o.Node, instance: randomID(),
 		ttl: o.TTL, heartbeat: o.Heartbeat, margin: o.Margin,
-		now: o.Now, after: o.After, log: o.Logger,
+		now: o.Now, after: o.After, log: log,
 		metrics: newMetrics(o.Registerer),
 		obs:     map[string]observation{},
 		live:    map[string]*Lease{},
@@ -116,8 +123,18 @@ func (m *Manager) Margin() time.Duration    { return m.margin }
 func (m *Manager) Instance() string         { return m.instance }
 func (m *Manager) nowUTC() time.Time        { return m.now().UTC() }
 func (m *Manager) logger(kind, rule string) *zerolog.Logger {
-	l := m.log.With().Str("kind", kind).Str("rule", rule).Str("node", m.node).Logger()
+	l := m.log.With().Str("kind", kind).Str("rule", rule).Logger()
 	return &l
+}
+
+// namesNode reports whether l's own fields include node, by rendering an
+// empty line of it into a buffer (l's writer gets nothing): a second node
+// key would make the JSON line ambiguous.
+func namesNode(l zerolog.Logger) bool {
+	var b bytes.Buffer
+	probe := l.Output(&b)
+	probe.Log().Send()
+	return bytes.Contains(b.Bytes(), []byte(`"node":`))
 }
 
 // Read returns the lease object of rule of kind as it is in the store
