@@ -38,18 +38,19 @@ func buildWith(generation uint64, d Data, base *State, detach bool) (*State, err
 	for k, v := range d.Revocations {
 		d.Revocations[k] = v.UTC()
 	}
-	sortByName(d.Users, func(u *iam.User) string { return u.Name })
+	inOrder := sortByName(d.Users, func(u *iam.User) string { return u.Name })
 	sortByName(d.Groups, func(g *iam.Group) string { return g.Name })
 	sortByName(d.Providers, func(p *iam.AuthProvider) string { return p.Name })
 	if d.Revocations == nil {
 		d.Revocations = map[string]time.Time{}
 	}
 	s := &State{
-		generation:  generation,
-		users:       d.Users,
-		groups:      d.Groups,
-		providers:   d.Providers,
-		revocations: d.Revocations,
+		generation:   generation,
+		users:        d.Users,
+		groups:       d.Groups,
+		providers:    d.Providers,
+		revocations:  d.Revocations,
+		usersInOrder: inOrder,
 	}
 	x, same, err := s.validate(base)
 	if err != nil {
@@ -62,8 +63,9 @@ func buildWith(generation uint64, d Data, base *State, detach bool) (*State, err
 	return s, nil
 }
 
-// sortByName sorts items stably by name, unless they already are.
-func sortByName[T any](items []T, name func(*T) string) {
+// sortByName sorts items stably by name, unless they already are, and
+// reports whether they already were.
+func sortByName[T any](items []T, name func(*T) string) bool {
 	sorted := true
 	for i := 1; i < len(items) && sorted; i++ {
 		sorted = name(&items[i-1]) <= name(&items[i])
@@ -71,6 +73,7 @@ func sortByName[T any](items []T, name func(*T) string) {
 	if !sorted {
 		slices.SortStableFunc(items, func(a, b T) int { return cmp.Compare(name(&a), name(&b)) })
 	}
+	return sorted
 }
 
 // index builds the lookup maps and reports the first duplicate id, name or

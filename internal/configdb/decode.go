@@ -61,6 +61,13 @@ type decoder struct {
 	// lenient skips unknown members instead of refusing them.
 	lenient bool
 
+	// reuse, when set, is the State whose users' texts users looks for
+	// (decodeOn); texts collects the texts of the users decoded, and
+	// usersSeen says the "users" key was met.
+	reuse     *State
+	texts     []string
+	usersSeen bool
+
 	strScratch  []string
 	actScratch  []iam.Action
 	ruleScratch []iam.Rule

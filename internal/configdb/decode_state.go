@@ -24,7 +24,7 @@ func (d *decoder) data(out *Data) error {
 		}
 		switch name { // "": an unknown member, skipped
 		case "users":
-			out.Users, err = list(d, out.Users, "a list of users", (*decoder).user)
+			out.Users, err = d.users(out.Users)
 		case "groups":
 			out.Groups, err = list(d, out.Groups, "a list of groups", (*decoder).group)
 		case "auth_providers":

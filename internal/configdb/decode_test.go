@@ -76,6 +76,23 @@ func sameDecoding(t *testing.T, payload []byte) {
 		case err == nil && !reflect.DeepEqual(got, want):
 			t.Fatalf("schema %d, payload %q:\ndecodePayload: %#v\nencoding/json: %#v", schema, payload, got, want)
 		}
+		// decodeOn (OpenOn's decoder, recording the users' texts) decodes
+		// alike, and with a State holding those texts too.
+		on, texts, onErr := decodeOn(payload, schema, false, nil)
+		switch {
+		case (onErr == nil) != (err == nil):
+			t.Fatalf("schema %d, payload %q:\ndecodeOn error: %v\ndecodePayload error: %v", schema, payload, onErr, err)
+		case err == nil && !reflect.DeepEqual(on, got):
+			t.Fatalf("schema %d, payload %q:\ndecodeOn: %#v\ndecodePayload: %#v", schema, payload, on, got)
+		}
+		if err != nil || texts == nil || len(texts) != len(on.Users) {
+			continue
+		}
+		held := &State{users: on.Users, raw: &rawUsers{texts: texts, schema: schema}}
+		again, _, againErr := decodeOn(payload, schema, false, held)
+		if againErr != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("schema %d, payload %q:\ndecodeOn over its own texts: %#v (%v)\ndecodePayload: %#v", schema, payload, again, againErr, got)
+		}
 	}
 }
 

@@ -46,7 +46,11 @@ func BenchmarkWriteFile100(b *testing.B) {
 // BenchmarkOpenOn100 opens a 100-user DB that adds one user to the held
 // one (a reader's pull after an IAM change).
 func BenchmarkOpenOn100(b *testing.B) {
-	_, keys, held := sealed100(b)
+	first, keys, _ := sealed100(b)
+	held, _, err := Open(first, keys, testSecret)
+	if err != nil {
+		b.Fatal(err)
+	}
 	next, err := NewCreateUser("fresh", true, allowAll("x/*"), nil).Apply(held, t0)
 	if err != nil {
 		b.Fatal(err)

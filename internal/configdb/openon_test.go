@@ -2,6 +2,7 @@ package configdb
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
@@ -43,7 +44,26 @@ func TestOpenOnEqualsOpen(t *testing.T) {
 		"same generation": {base: base},
 	}
 	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
+		for _, opened := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/opened=%v", name, opened), func(t *testing.T) {
+				testOpenOn(t, keys, base, tc.op, tc.base, tc.changed, tc.shared, opened)
+			})
+		}
+	}
+}
+
+// testOpenOn is one case of TestOpenOnEqualsOpen; with opened, the held
+// State is opened from its sealed form (so OpenOn also reuses the texts
+// of its users, not only their compiled form).
+func testOpenOn(t *testing.T, keys *KeyCache, base *State, op Op, heldBase *State, changed []string, shared, opened bool) {
+	tc := struct {
+		op      Op
+		base    *State
+		changed []string
+		shared  bool
+	}{op, heldBase, changed, shared}
+	{
+		{
 			next := base
 			if tc.op != nil {
 				next = mustApply(t, base, tc.op).WithGeneration(base.Generation() + 1)
@@ -56,6 +76,15 @@ func TestOpenOnEqualsOpen(t *testing.T) {
 			held := base
 			if tc.base != nil {
 				held = tc.base
+			}
+			if opened {
+				var err error
+				if held, _, err = Open(sealAt(t, held, keys), keys, testSecret); err != nil {
+					t.Fatal(err)
+				}
+				if held.raw == nil && held.NumUsers() > 0 {
+					t.Fatal("a State opened from a sealed DB holds no user texts")
+				}
 			}
 			got, gh, err := OpenOn(sealed, keys, testSecret, held)
 			if err != nil {
@@ -103,7 +132,7 @@ func TestOpenOnEqualsOpen(t *testing.T) {
 			if tc.shared && sharedN < 90 {
 				t.Fatalf("%d compiled users shared with the held state, want most", sharedN)
 			}
-		})
+		}
 	}
 }
 

@@ -234,9 +234,15 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 		return nil, h, fmt.Errorf("open config db: %w", ErrAuthFailed)
 	}
 	var d Data
+	var texts []string
+	schema := h.Schema
 	if newer {
-		d, err = decodePayload(payload, CurrentSchema, true)
-	} else if d, err = decodePayload(payload, h.Schema, false); err == nil {
+		schema = CurrentSchema
+		d, texts, err = decodeOn(payload, schema, true, base)
+	} else if d, texts, err = decodeOn(payload, schema, false, base); err == nil {
+		if schema != CurrentSchema {
+			texts = nil // migrated users may no longer hold what their texts say
+		}
 		err = migrate(&d, h.Schema, migrations)
 	}
 	if err != nil {
@@ -246,6 +252,9 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 	s, err := buildWith(h.Generation, d, base, base != nil)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
+	}
+	if texts != nil && s.usersInOrder && len(texts) == len(s.users) {
+		s.raw = &rawUsers{texts: texts, schema: schema, lenient: newer}
 	}
 	return s, h, nil
 }

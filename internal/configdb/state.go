@@ -60,6 +60,12 @@ type State struct {
 	// derived from this one reuses those whose input did not change.
 	compiledUsers  []*iam.CompiledUser
 	compiledGroups []*iam.CompiledGroup
+	// raw are the JSON texts of users when s was opened from a sealed DB
+	// whose users were in order (nil otherwise): see decodeOn.
+	raw *rawUsers
+	// usersInOrder says build found the users sorted already (positions
+	// in the input are positions in users).
+	usersInOrder bool
 }
 
 // indexes map ids, names and access keys to positions in State's slices.
