@@ -52,6 +52,8 @@ type fleetOptions struct {
 	hc     *http.Client
 	trace  bool   // readers log at debug level (event hints are timed)
 	dgpBin string // readers run as processes of this binary (--processes)
+	// readerEnv is added to the environment of those processes.
+	readerEnv []string
 }
 
 // spec is the instance spec of one node; queueURL is its SQS queue (sqs

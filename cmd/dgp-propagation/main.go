@@ -76,9 +76,10 @@ type options struct {
 	workDir       string
 	cpuProfile    string
 	trace         bool
-	users         int    // users in the DB before the measured mutations
-	processes     bool   // readers run as dgp processes
-	dgpBin        string // the dgp binary of those processes (built when empty)
+	users         int      // users in the DB before the measured mutations
+	processes     bool     // readers run as dgp processes
+	dgpBin        string   // the dgp binary of those processes (built when empty)
+	readerEnv     []string // extra KEY=VALUE for those processes
 
 	hc *http.Client
 }
@@ -139,6 +140,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.users, "users", 100, "users in the config DB before the measured mutations (each mutation adds one)")
 	fs.BoolVar(&o.processes, "processes", false, "run every reader as its own `dgp serve` process (built from this tree with go build, or --dgp-bin) and measure each reader's CPU from /proc")
 	fs.StringVar(&o.dgpBin, "dgp-bin", "", "dgp binary for --processes (default: go build ./cmd/dgp into the work dir)")
+	fs.Func("reader-env", "KEY=VALUE added to the environment of the reader processes (--processes; repeatable), e.g. GOMAXPROCS=1", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		o.readerEnv = append(o.readerEnv, v)
+		return nil
+	})
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
 	if err := fs.Parse(args); err != nil {
 		return o, &exitError{code: 2, err: err}
@@ -180,8 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.readers = append(o.readers, n)
 	}
-	if o.dgpBin != "" && !o.processes {
-		return o, usageErr("--dgp-bin goes with --processes")
+	if (o.dgpBin != "" || len(o.readerEnv) > 0) && !o.processes {
+		return o, usageErr("--dgp-bin and --reader-env go with --processes")
 	}
 	if o.users < 1 || o.users > 100000 {
 		return o, usageErr("--users: from 1 to 100000")

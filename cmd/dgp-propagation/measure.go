@@ -107,7 +107,8 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (*measu
 		defer deleteQueues(e.sqs, queues)
 	}
 
-	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin}
+	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin,
+		readerEnv: o.readerEnv}
 	writer, err := startNode(ctx, fo, "writer", true, "")
 	if err != nil {
 		return nil, err

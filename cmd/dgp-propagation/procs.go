@@ -74,7 +74,7 @@ func (fo fleetOptions) processEnv(name, addr, queueURL string) []string {
 	for k, v := range vars {
 		environ = append(environ, k+"="+v)
 	}
-	return environ
+	return append(environ, fo.readerEnv...)
 }
 
 // startProcessReader starts one reader process and returns its node once
