@@ -84,11 +84,15 @@ func iamExport(args []string, stdout, stderr io.Writer) error {
 }
 
 // iamPlan prints what a reconcile of the configuration's declared IAM
-// would change in the instance's config DB.
+// would change in the instance's config DB, then the jobs plan: the
+// configuration's replication and lifecycle rules and what the fleet's
+// lease and state objects say of them (read only: no lease is taken).
+// Only IAM changes make the exit status 2.
 func iamPlan(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("iam plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default $DGP_CONFIG, else ./deltaglider_proxy.yaml)")
+	offline := fs.Bool("offline", false, "do not read the fleet's job lease and state objects (sync bucket or data dir)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,9 +103,28 @@ func iamPlan(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rules := declarative.JobRules(cfg)
+	var planErr error
 	if cfg.Access.IAMMode != config.IAMModeDeclarative {
-		return fmt.Errorf("iam plan: access.iam_mode is %s, not declarative: there is nothing to plan", cfg.Access.IAMMode)
+		if len(rules) == 0 {
+			return fmt.Errorf("iam plan: access.iam_mode is %s, not declarative: there is nothing to plan", cfg.Access.IAMMode)
+		}
+		fmt.Fprintf(stdout, "IAM: access.iam_mode is %s, not declarative: no IAM plan.\n", cfg.Access.IAMMode)
+	} else if planErr = planIAM(cfg, stdout, stderr); planErr != nil && !errors.Is(planErr, errPlanHasChanges) {
+		return planErr
 	}
+	fmt.Fprintln(stdout)
+	if err := planJobs(cfg, rules, *offline, stdout, stderr); err != nil {
+		return err
+	}
+	if planErr != nil {
+		return &exitError{code: planChangesExit, err: planErr}
+	}
+	return nil
+}
+
+// planIAM prints the IAM plan; errPlanHasChanges when it has changes.
+func planIAM(cfg *config.Config, stdout, stderr io.Writer) error {
 	want, err := declarative.FromConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("invalid declared iam:\n%w", err)
@@ -123,7 +146,7 @@ func iamPlan(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if next != cur {
-		return &exitError{code: planChangesExit, err: errPlanHasChanges}
+		return errPlanHasChanges
 	}
 	return nil
 }

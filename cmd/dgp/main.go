@@ -4,7 +4,7 @@
 //	dgp config check [--config FILE] [--print]    validate the configuration
 //	dgp config decrypt [--show-secrets] FILE      print a config DB as JSON
 //	dgp iam export [--config FILE] [--show-secrets] print the config DB's IAM as declarative YAML
-//	dgp iam plan [--config FILE]                  what a declarative reconcile would change (exit 2: changes)
+//	dgp iam plan [--config FILE] [--offline]      what a declarative reconcile would change (exit 2: changes), and the jobs plan
 //	dgp version
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -94,8 +94,11 @@ const usage = `usage:
   dgp iam export [--config FILE] [--show-secrets]
                                                 print the config DB's IAM as declarative YAML (access.iam),
                                                 secrets as ${VAR} placeholders unless --show-secrets
-  dgp iam plan [--config FILE]                  print what a declarative reconcile would change;
-                                                exit 0: no changes, 2: changes, 1: error
+  dgp iam plan [--config FILE] [--offline]      print what a declarative reconcile would change;
+                                                exit 0: no changes, 2: changes, 1: error; then the
+                                                jobs plan: replication and lifecycle rules, their
+                                                hashes, and what the fleet's lease and state objects
+                                                say of them (read only; --offline: not read)
   dgp version
 
 In serve, SIGHUP re-reads the config file and applies access.iam (iam_mode: declarative).

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/app"
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/declarative"
+	"github.com/dgp-proxy/dgp/internal/jobs"
+	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
+)
+
+// jobsPlanTimeout bounds the reads of the fleet's job objects.
+const jobsPlanTimeout = 30 * time.Second
+
+// planJobs prints the jobs plan of cfg's rules: with a sync bucket the
+// fleet's lease and state objects in it, without one the data dir's
+// (this instance's only); offline, neither. It never writes.
+func planJobs(cfg *config.Config, rules []declarative.JobRule, offline bool, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), jobsPlanTimeout)
+	defer cancel()
+	now := time.Now()
+	var r declarative.FleetReader
+	var where string
+	if !offline {
+		var closeFn func() error
+		var err error
+		r, where, closeFn, err = fleetReader(ctx, cfg)
+		if err != nil {
+			// The IAM plan stands; the fleet's side is said unreadable.
+			fmt.Fprintf(stderr, "dgp: jobs: the fleet's objects cannot be read: %v\n", err)
+			r, where = nil, ""
+		}
+		if closeFn != nil {
+			defer closeFn()
+		}
+	}
+	return declarative.PlanJobs(ctx, rules, r, where, now).Write(stdout, now)
+}
+
+// fleetReader opens where the engine keeps job leases and state: the
+// sync bucket (as internal/app does), else the data dir's jobs directory
+// when it exists (nil when it does not).
+func fleetReader(ctx context.Context, cfg *config.Config) (declarative.FleetReader, string, func() error, error) {
+	if !cfg.SyncEnabled() {
+		dir := filepath.Join(cfg.Advanced.DataDir, app.JobsDir)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, "", nil, nil
+		} else if err != nil {
+			return nil, "", nil, err
+		}
+		ds, err := jobs.NewDirStore(dir)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return ds, "data dir " + dir + " (this instance's only: no sync bucket)", nil, nil
+	}
+	s := cfg.SyncS3()
+	client, err := s3backend.New(ctx, s3backend.Options{
+		Name:            "jobs-plan",
+		Endpoint:        s.Endpoint,
+		Region:          s.Region,
+		AccessKeyID:     s.AccessKeyID,
+		SecretAccessKey: s.SecretAccessKey,
+		ForcePathStyle:  s.ForcePathStyle,
+		PingBucket:      cfg.Advanced.ConfigSyncBucket,
+		DisableFastPath: true,
+	})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("sync bucket client: %w", err)
+	}
+	var closeFn func() error
+	if c, ok := any(client).(io.Closer); ok {
+		closeFn = c.Close
+	}
+	return jobs.NewBucketStore(client, cfg.Advanced.ConfigSyncBucket), "sync bucket " + cfg.Advanced.ConfigSyncBucket, closeFn, nil
+}
