@@ -3,6 +3,7 @@ package sigv4
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -101,5 +102,42 @@ func BenchmarkSigner(b *testing.B) {
 		r := &http.Request{Method: "GET", URL: &url.URL{Scheme: "http", Host: "127.0.0.1:9000", Path: "/bucket/dir/obj.bin"},
 			Header: http.Header{"Accept-Encoding": {"identity"}, "X-Amz-Content-Sha256": {emptySHA256Hex}}}
 		s.SignHTTP(r, Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, emptySHA256Hex, "s3", "us-east-1", at)
+	}
+}
+
+// TestVerifyAndSignAllocations bounds the heap allocations of verifying a
+// signed GET (the Result and its body share one) and of signing one (the
+// header values and the Authorization string), so a change that brings
+// back per-request HMAC or buffer allocations fails here.
+func TestVerifyAndSignAllocations(t *testing.T) {
+	r := httptest.NewRequest("GET", "http://dgp.test:9000/bucket/photos/2024/03/IMG_0042.jpg?versionId=3", nil)
+	r.Header.Set("Range", "bytes=0-1023")
+	sdkSign(t, r, emptySHA256Hex, testSecret, testRegion, testTime())
+	v := testVerifier()
+	verify := func() {
+		res, err := v.Verify(r, testLookup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	verify() // derive and cache the signing key
+	if n := testing.AllocsPerRun(200, verify); n > 1 {
+		t.Errorf("Verify: %.0f allocations, want at most 1", n)
+	}
+
+	s := NewSigner()
+	out := &http.Request{Method: "GET", URL: &url.URL{Scheme: "http", Host: "127.0.0.1:9000", Path: "/b/k"}}
+	at := time.Now()
+	sign := func() {
+		out.Header = http.Header{"Accept-Encoding": {"identity"}, "X-Amz-Content-Sha256": {emptySHA256Hex}}
+		s.SignHTTP(out, Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, emptySHA256Hex, "s3", "us-east-1", at)
+	}
+	sign()
+	// Building the header map in sign costs 3-4 of these.
+	n := testing.AllocsPerRun(200, sign)
+	t.Logf("SignHTTP: %.0f allocations with the header map", n)
+	if n > 8 {
+		t.Errorf("SignHTTP: %.0f allocations with the header map, want at most 8", n)
 	}
 }
