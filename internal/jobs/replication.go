@@ -393,7 +393,8 @@ func (r *replication) do(ctx context.Context, fence lease.Fence, p *Progress, a 
 
 // copy streams one object from the source to the destination with its
 // content type, user metadata and stored headers; on one backend it is a
-// server-side copy.
+// server-side copy, and a large object to an object store goes in parts
+// (copyParts).
 func (r *replication) copy(ctx context.Context, fence lease.Fence, sb storage.Backend, sbk string, db storage.Backend, dbk string, a action) (int64, error) {
 	if sb == db {
 		if err := fence.Check(); err != nil {
@@ -413,6 +414,9 @@ func (r *replication) copy(ctx context.Context, fence lease.Fence, sb storage.Ba
 		return 0, err
 	}
 	defer obj.Body.Close()
+	if obj.ContentRange == "" && inParts(db, obj.ContentLength) {
+		return r.copyParts(ctx, fence, sb, sbk, db, dbk, a, obj)
+	}
 	if err := fence.Check(); err != nil {
 		return 0, err
 	}
