@@ -193,7 +193,38 @@ func runReplication(ctx context.Context, o replOptions, stdout, stderr io.Writer
 				r.objPerSec(), r.mibPerSec(), ratio)
 		}
 	}
+	writeReplMedians(stdout, names, all)
 	return nil
+}
+
+// writeReplMedians prints, per workload, the median time of each tool
+// over the rounds and the median of the rounds' ratios (each round's pair
+// ran back to back: the ratio shares the machine's noise of its moment).
+func writeReplMedians(w io.Writer, names []string, all [][2]replResult) {
+	var order []string
+	by := map[string][][2]replResult{}
+	for i, n := range names {
+		if _, ok := by[n]; !ok {
+			order = append(order, n)
+		}
+		by[n] = append(by[n], all[i])
+	}
+	fmt.Fprint(w, "\nMedians over the rounds:\n\n")
+	fmt.Fprintln(w, "| workload | rounds | dgp | rclone | dgp MiB/s | rclone MiB/s | median of the rounds' dgp / rclone |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	for _, n := range order {
+		var d, r, ratios []float64
+		var bytes int64
+		for _, p := range by[n] {
+			d = append(d, p[0].took.Seconds())
+			r = append(r, p[1].took.Seconds())
+			ratios = append(ratios, p[1].took.Seconds()/p[0].took.Seconds())
+			bytes = p[0].bytes
+		}
+		md, mr := median(d), median(r)
+		mib := float64(bytes) / (1 << 20)
+		fmt.Fprintf(w, "| %s | %d | %.3fs | %.3fs | %.1f | %.1f | %.2fx |\n", n, len(d), md, mr, mib/md, mib/mr, median(ratios))
+	}
 }
 
 func fmtSize(n int64) string {
