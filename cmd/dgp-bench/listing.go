@@ -406,8 +406,8 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 }
 
 // runFullLockstep lists every page of c from each target, asking each
-// target for its next page in turn; a target's wall time is the sum of its
-// pages' times.
+// target for its next page in turn (the first one rotating); a target's
+// wall time is the sum of its pages' times.
 func runFullLockstep(ctx context.Context, targets []string, listers map[string]pageLister, c listingCase) ([]measurement, error) {
 	ms := make([]measurement, len(targets))
 	qs := make([]pageQuery, len(targets))
@@ -416,8 +416,22 @@ func runFullLockstep(ctx context.Context, targets []string, listers map[string]p
 		qs[i] = pageQuery{prefix: c.layout + "/", delimiter: c.delimiter, maxKeys: 1000}
 	}
 	var before, after runtime.MemStats
-	for left := len(targets); left > 0; {
-		for i, t := range targets {
+	for round := 0; ; round++ {
+		left := 0
+		for _, d := range done {
+			if !d {
+				left++
+			}
+		}
+		if left == 0 {
+			return ms, nil
+		}
+		// The first target of each round rotates: a server that caches a
+		// listing it was just asked for would otherwise favour the ones
+		// asked after it.
+		for j := range targets {
+			i := (round + j) % len(targets)
+			t := targets[i]
 			if done[i] {
 				continue
 			}
@@ -434,7 +448,6 @@ func runFullLockstep(ctx context.Context, targets []string, listers map[string]p
 			ms[i].entries += a.entries
 			if !a.truncated {
 				done[i] = true
-				left--
 				continue
 			}
 			if a.next == "" {
@@ -443,7 +456,6 @@ func runFullLockstep(ctx context.Context, targets []string, listers map[string]p
 			qs[i].token = a.next
 		}
 	}
-	return ms, nil
 }
 
 // expectedEntries is the number of keys and common prefixes a case
