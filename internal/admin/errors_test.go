@@ -124,6 +124,9 @@ func TestPublishErrorMapping(t *testing.T) {
 		{configsync.ErrReadOnly, "", 409, "read_only_replica", "writer"},
 		{fmt.Errorf("publish: %w", configsync.ErrMidUpgrade), "", 409, "fleet_mid_upgrade", "upgrade"},
 		{fmt.Errorf("publish: put: %w", configsync.ErrUnavailable), "", 503, "sync_unavailable", "not made"},
+		{fmt.Errorf("publish: put: %w", configsync.ErrOutcomeUnknown), "", 503, "sync_outcome_unknown", "may have been made"},
+		// Even wrapped together with ErrUnavailable, never "not made".
+		{fmt.Errorf("publish: %w: %w", configsync.ErrOutcomeUnknown, configsync.ErrUnavailable), "", 503, "sync_outcome_unknown", "read the state before retrying"},
 		{errors.New("disk on fire"), "", 500, "internal", "internal error"},
 	}
 	for _, tc := range cases {

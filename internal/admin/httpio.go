@@ -111,7 +111,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // mapError turns an error of an endpoint or of IAM.Publish into the answer
 // the client sees. A 5xx answer is logged with its route (the operation):
 // at error for a 500 (answered without detail), at warn for the others
-// (503 sync_unavailable). 4xx answers are not logged here.
+// (503 sync_unavailable, sync_outcome_unknown). 4xx answers are not logged here.
 func (a *API) mapError(route string, r *http.Request, err error) *apiError {
 	ae := a.classify(err)
 	if ae.Status >= 500 {
@@ -142,6 +142,9 @@ func (a *API) classify(err error) *apiError {
 	case errors.Is(err, configsync.ErrMidUpgrade):
 		return &apiError{Status: http.StatusConflict, Code: "fleet_mid_upgrade", Message: configsync.ErrMidUpgrade.Error() +
 			": upgrade every instance before changing IAM"}
+	case errors.Is(err, configsync.ErrOutcomeUnknown): // before ErrUnavailable: never "not made"
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "sync_outcome_unknown",
+			Message: "the change may have been made: read the state before retrying: " + err.Error()}
 	case errors.Is(err, configsync.ErrUnavailable):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "sync_unavailable",
 			Message: "the change was not made: " + err.Error()}

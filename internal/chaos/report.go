@@ -176,6 +176,9 @@ func (r *Report) OK() (bool, []string) {
 	if len(r.Lost) > 0 {
 		why = append(why, fmt.Sprintf("%d acknowledged mutations lost", len(r.Lost)))
 	}
+	if len(r.Phantoms) > 0 {
+		why = append(why, fmt.Sprintf("%d changes answered 503 'not made' were made", len(r.Phantoms)))
+	}
 	if len(r.Unverified) > 0 {
 		why = append(why, fmt.Sprintf("%d ETags held that dgp did not write", len(r.Unverified)))
 	}

@@ -35,6 +35,10 @@ var (
 	// ErrUnavailable: the sync bucket could not be reached (or kept
 	// conflicting past the retry bound); nothing changed anywhere. 503.
 	ErrUnavailable = errors.New("the sync bucket is unavailable")
+	// ErrOutcomeUnknown: a publish's PUT got no answer and the bucket
+	// could not be read back to tell whether it landed: the change may
+	// have been made. Never wraps ErrUnavailable. 503 sync_outcome_unknown.
+	ErrOutcomeUnknown = errors.New("the outcome of the write to the sync bucket is unknown")
 	// ErrDisabled: sync is not configured (sync-now answers 404).
 	ErrDisabled = errors.New("config sync is not enabled")
 )

@@ -33,7 +33,9 @@ import (
 // a newer one it reads but must not rewrite;
 // ErrUnavailable (wrapping the cause) when the bucket cannot be reached,
 // holds a DB this instance cannot verify, or kept winning the race past
-// the bound. On error nothing changed, in the bucket or here (except that
+// the bound; ErrOutcomeUnknown when a PUT got no answer and the bucket
+// could not be read back to tell whether it landed. On any error but
+// ErrOutcomeUnknown nothing changed, in the bucket or here (except that
 // a newer DB fetched from the bucket may be adopted, as a pull would).
 //
 // An op that changes nothing (Apply returns its base) publishes nothing and
@@ -196,7 +198,7 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 		result := PublishUnavailable
 		if errors.Is(err, ErrMidUpgrade) {
 			result = PublishMidUpgrade
-		} else if !errors.Is(err, ErrUnavailable) {
+		} else if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOutcomeUnknown) {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		s.recordPublish(result, 0, attempts, err)
@@ -253,6 +255,9 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 				Str("op", op.Describe()).Int("bytes", len(sealed)).Int64("duration_ms", time.Since(start).Milliseconds()).
 				Msg("config db published")
 			return next, nil
+		case errors.Is(err, ErrOutcomeUnknown):
+			s.failed()
+			return fail(fmt.Errorf("publish config db: %w", err), attempt)
 		case !errors.Is(err, ErrPreconditionFailed) && !errors.Is(err, ErrNotFound):
 			// (404 answers If-Match on an object deleted meanwhile: a
 			// change like any other, so it is rebased as well.)
@@ -281,28 +286,57 @@ func (s *Syncer) publishBucket(ctx context.Context, op configdb.Op, start time.T
 	}
 }
 
+// resolveBudget bounds how long resolveAmbiguousPut keeps reading back
+// (never more than the request timeout).
+const resolveBudget = 10 * time.Second
+
 // resolveAmbiguousPut settles a conditional PUT that failed without an
-// answer (a connection reset while the body was still being sent, a 5xx):
-// the bucket may or may not hold the DB. It reads the object back: our own
-// bytes mean the write landed (success, with the object's ETag); other
-// bytes under another ETag than the base mean another instance wrote (a
-// conflict: rebase); the base still there, or no answer, leaves the
-// original error. A server that rejects a conditional
-// PUT early (412 before the body is read) can cut the connection so that
-// the client never sees the 412: this turns that into the conflict it is.
+// answer (a connection reset while the body was still being sent, a 5xx,
+// the bucket dying between its commit and its answer): the bucket may or
+// may not hold the DB. It reads the object back: our own bytes mean the
+// write landed (success, with the object's ETag); other bytes under
+// another ETag than the base mean another instance wrote (a conflict:
+// rebase); the base still there (or still no object, for a create) means
+// the write did not land, and the original error stands. A server that
+// rejects a conditional PUT early (412 before the body is read) can cut
+// the connection so that the client never sees the 412: this turns that
+// into the conflict it is.
+//
+// A read-back that gets no answer is retried (the conflict backoff,
+// capped at a second) for at most resolveBudget or the request timeout,
+// whichever is shorter, and while ctx lasts: the bucket that just failed
+// is often the one restarting. When it still cannot tell, the error wraps
+// ErrOutcomeUnknown, never ErrUnavailable's "nothing changed".
 func (s *Syncer) resolveAmbiguousPut(ctx context.Context, sealed []byte, baseETag string, putErr error) (string, error) {
-	rctx, cancel := s.request(ctx)
-	defer cancel()
-	body, etag, err := s.bucket.Get(rctx, s.o.Key, "")
-	switch {
-	case err == nil && bytes.Equal(body, sealed):
-		s.log.Info().Err(putErr).Str("etag", normETag(etag)).Msg("put answered with an error but the bucket holds this db: published")
-		return etag, nil
-	case err == nil && normETag(etag) != normETag(baseETag):
-		s.log.Info().Err(putErr).Msg("put answered with an error and the bucket holds another db: treating it as a lost compare-and-swap")
-		return "", fmt.Errorf("%w: %w", ErrPreconditionFailed, putErr)
+	bctx, bcancel := context.WithTimeout(ctx, min(resolveBudget, s.o.RequestTimeout))
+	defer bcancel()
+	wait := backoff.Policy{First: s.o.ConflictBackoff, Max: time.Second, Rand: s.rand}
+	var readErr error
+	for n := 1; ; n++ {
+		rctx, cancel := s.request(bctx)
+		body, etag, err := s.bucket.Get(rctx, s.o.Key, "")
+		cancel()
+		switch {
+		case err == nil && bytes.Equal(body, sealed):
+			s.log.Info().Err(putErr).Str("etag", normETag(etag)).Int("reads", n).
+				Msg("put answered with an error but the bucket holds this db: published")
+			return etag, nil
+		case err == nil && normETag(etag) != normETag(baseETag):
+			s.log.Info().Err(putErr).Int("reads", n).
+				Msg("put answered with an error and the bucket holds another db: treating it as a lost compare-and-swap")
+			return "", fmt.Errorf("%w: %w", ErrPreconditionFailed, putErr)
+		case err == nil, errors.Is(err, ErrNotFound):
+			// The base is still there, or (If-Match) the object is gone,
+			// which our write cannot have done: it did not land.
+			return "", putErr
+		}
+		readErr = err
+		if backoff.Sleep(bctx, wait.Delay(n)) != nil {
+			s.log.Warn().Err(putErr).AnErr("read_error", readErr).Int("reads", n).
+				Msg("put answered with an error and the bucket could not be read back: the outcome is unknown")
+			return "", fmt.Errorf("%w: put %s: %w (reading it back %d times: %w)", ErrOutcomeUnknown, s.o.Key, putErr, n, readErr)
+		}
 	}
-	return "", putErr
 }
 
 // installPublished makes a published DB current, unless the order pulls
