@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +31,7 @@ import (
 const replicationUsage = `  dgp-bench replication --minio URL --minio-access-key KEY --minio-secret-key SECRET
                     [--rclone PATH] [--small-count 2000] [--small-size 64KiB]
                     [--large-count 20] [--large-size 64MiB] [--workloads small,large]
-                    [--rclone-transfers 8] [--rounds 1]
+                    [--rclone-transfers 8] [--rounds 1] [--cpuprofile FILE]
 `
 
 // replOptions are the flags of dgp-bench replication.
@@ -41,6 +42,7 @@ type replOptions struct {
 	smallSize, largeSize           int64
 	workloads                      []string
 	transfers, rounds              int
+	cpuProfile                     string
 }
 
 func parseReplicationFlags(args []string, stderr io.Writer) (replOptions, error) {
@@ -58,6 +60,7 @@ func parseReplicationFlags(args []string, stderr io.Writer) (replOptions, error)
 	wl := fs.String("workloads", "small,large", "comma-separated workloads")
 	fs.IntVar(&o.transfers, "rclone-transfers", jobs.DefaultConcurrency, "rclone --transfers (dgp copies "+fmt.Sprint(jobs.DefaultConcurrency)+" objects at once)")
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds of each workload (dgp, then rclone, each round)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "CPU profile of dgp's first run of each workload: FILE.pprof -> FILE.<workload>.pprof")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -158,7 +161,16 @@ func runReplication(ctx context.Context, o replOptions, stdout, stderr io.Writer
 			return err
 		}
 		for round := range o.rounds {
+			stop := func() error { return nil }
+			if o.cpuProfile != "" && round == 0 {
+				if stop, err = startProfile(o.cpuProfile, w); err != nil {
+					return err
+				}
+			}
 			dr, err := b.dgpRun(ctx, filepath.Join(root, w, fmt.Sprintf("rule-%d", round)), n, size)
+			if perr := stop(); err == nil {
+				err = perr
+			}
 			if err != nil {
 				return fmt.Errorf("%s, dgp: %w", w, err)
 			}
@@ -225,6 +237,24 @@ func writeReplMedians(w io.Writer, names []string, all [][2]replResult) {
 		mib := float64(bytes) / (1 << 20)
 		fmt.Fprintf(w, "| %s | %d | %.3fs | %.3fs | %.1f | %.1f | %.2fx |\n", n, len(d), md, mr, mib/md, mib/mr, median(ratios))
 	}
+}
+
+// startProfile starts the CPU profile of workload w into FILE.<w>.pprof
+// (FILE.pprof the flag's value); stop ends it.
+func startProfile(file, w string) (stop func() error, err error) {
+	name := strings.TrimSuffix(file, ".pprof") + "." + w + ".pprof"
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func fmtSize(n int64) string {
