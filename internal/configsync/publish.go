@@ -169,6 +169,9 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 		return base{}, fmt.Errorf("publish config db: %w", err)
 	case fetchRejected:
 		s.succeeded()
+		if b, ok := s.overBroken(fr, err); ok {
+			return b, nil
+		}
 		s.markStale()
 		if fr.reason == ResultSchemaTooNew {
 			return base{}, fmt.Errorf("publish config db: %w: %w", ErrMidUpgrade, err)
@@ -190,6 +193,32 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 	}
 	h := f.hdr
 	return base{state: st, etag: f.etag, hdr: &h, fetched: f}, nil
+}
+
+// overBroken returns the base that publishes over a structurally broken
+// object in the sync key (truncated, bad magic, malformed: configdb's
+// ErrTruncated, ErrBadMagic, ErrMalformed), which cannot be a valid DB of
+// any fleet under any secret: the held snapshot, at its next generation,
+// written with If-Match on the broken object's ETag, so that a foreign
+// write or a torn copy does not block every mutation of the fleet until an
+// operator restores the object. It refuses (ok false) a well-formed object
+// that does not verify (a wrong secret and a tampered object cannot be told
+// apart: it may be the fleet's real DB under another secret), one of an
+// unknown format or a newer schema, and does nothing on an instance that
+// holds no DB (it has nothing of the fleet's to restore).
+func (s *Syncer) overBroken(fr fetchResult, err error) (base, bool) {
+	if fr.f == nil || !(errors.Is(err, configdb.ErrTruncated) || errors.Is(err, configdb.ErrBadMagic) || errors.Is(err, configdb.ErrMalformed)) {
+		return base{}, false
+	}
+	_, held, _ := s.held()
+	cur := s.Current()
+	if held == nil && cur.Generation() == 0 {
+		return base{}, false
+	}
+	s.log.Warn().Err(err).Str("etag", fr.f.etag).Int("bytes", len(fr.f.body)).Str("reason", fr.reason).
+		Uint64("generation", cur.Generation()).
+		Msg("the sync bucket holds a broken config db (not a db of any fleet or secret): publishing the held one over it")
+	return base{state: cur, etag: fr.f.etag, hdr: held}, true
 }
 
 // publishBucket is Publish with a sync bucket.
