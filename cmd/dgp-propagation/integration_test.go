@@ -22,7 +22,7 @@ func TestEveryModeRuns(t *testing.T) {
 	var out, errOut strings.Builder
 	err := run(context.Background(), []string{
 		"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
-		"--readers", "2", "--mutations", "2", "--poll-interval", "1s", "--pause", "10ms",
+		"--readers", "2", "--mutations", "2", "--poll-interval", "1s", "--pause", "10ms", "--users", "3",
 	}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
@@ -41,5 +41,36 @@ func TestEveryModeRuns(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "NEW SALT") {
 		t.Errorf("the writer changed the salt:\n%s", out.String())
+	}
+}
+
+// TestProcessesModeRuns runs the tool with its readers as dgp processes
+// (built from this tree), tiny, and checks that every reader accepted
+// every key and that the per-reader CPU row was measured on processes.
+func TestProcessesModeRuns(t *testing.T) {
+	minio, natsServer := os.Getenv("DGP_TEST_MINIO_BIN"), os.Getenv("DGP_TEST_NATS_SERVER_BIN")
+	if minio == "" || natsServer == "" {
+		t.Skip("DGP_TEST_MINIO_BIN or DGP_TEST_NATS_SERVER_BIN not set (run through .ci/run)")
+	}
+	var out, errOut strings.Builder
+	err := run(context.Background(), []string{
+		"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
+		"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5",
+		"--processes", "--reader-env", "GOMAXPROCS=1",
+	}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	for _, row := range []string{"| nats-core | 2 | 6 | ", "| nats-core | 2 | 5 | processes | "} {
+		i := strings.Index(out.String(), row)
+		if i < 0 {
+			t.Fatalf("no row %q in:\n%s", row, out.String())
+		}
+		if row == "| nats-core | 2 | 6 | " {
+			line := out.String()[i:]
+			if line = line[:strings.IndexByte(line, '\n')]; !strings.HasSuffix(line, "| 0 |") {
+				t.Errorf("timeouts in %q", line)
+			}
+		}
 	}
 }
