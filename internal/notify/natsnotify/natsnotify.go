@@ -32,6 +32,13 @@ const (
 	DefaultConnectRetryWait    = time.Second
 	DefaultMaxConnectRetryWait = 30 * time.Second
 	DefaultReconnectWait       = 2 * time.Second
+	// DefaultPingInterval and DefaultMaxPingsOut bound how long a dead
+	// connection whose close never arrived (a half-open TCP connection
+	// after a network cut: the server dropped us, the FIN was lost) looks
+	// connected: the client gives up after MaxPingsOut+1 ticks without a
+	// PONG, 10 to 15 s, then reconnects (and the reconnect pulls).
+	DefaultPingInterval = 5 * time.Second
+	DefaultMaxPingsOut  = 2
 )
 
 // ErrInvalidOptions is returned by Run when Options cannot work at all.
@@ -73,6 +80,11 @@ type Options struct {
 	// ReconnectWait is the pause between reconnection attempts of an
 	// established connection (the NATS client retries forever).
 	ReconnectWait time.Duration
+	// PingInterval is the period of the client's PINGs; a connection
+	// with more than MaxPingsOut of them unanswered is dropped as stale
+	// and reconnected. Defaults: DefaultPingInterval, DefaultMaxPingsOut.
+	PingInterval time.Duration
+	MaxPingsOut  int
 
 	// Now is the clock for status times; time.Now when nil.
 	Now func() time.Time
@@ -116,6 +128,12 @@ func (o *Options) applyDefaults() {
 	}
 	if o.ReconnectWait <= 0 {
 		o.ReconnectWait = DefaultReconnectWait
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxPingsOut <= 0 {
+		o.MaxPingsOut = DefaultMaxPingsOut
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -259,7 +277,8 @@ func (s *Source) natsOptions(closed chan struct{}) []nats.Option {
 		nats.Name("dgp-config-sync"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.opts.ReconnectWait),
-		nats.PingInterval(20 * time.Second),
+		nats.PingInterval(s.opts.PingInterval),
+		nats.MaxPingsOutstanding(s.opts.MaxPingsOut),
 		nats.Timeout(5 * time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			s.disp.SetConnected(false)
