@@ -218,3 +218,57 @@ func TestDirCacheBudget(t *testing.T) {
 		t.Fatal("an entry above the budget must not be cached")
 	}
 }
+
+// TestListCacheVersionedBucket: in a versioned bucket whose large
+// directory is cached, ListObjects shows the keys whose latest version is
+// an object (not those behind a delete marker), before and after changes,
+// and ListObjectVersions still lists every version.
+func TestListCacheVersionedBucket(t *testing.T) {
+	b, _ := mustNew(t)
+	b.noSync = true
+	ctx := context.Background()
+	mustBucket(t, b, "ver")
+	mustVersioning(t, b, "ver", storage.VersioningEnabled)
+	var keys []string
+	for i := range cacheMinEntries + 20 {
+		k := "v/" + strconv.Itoa(1000+i)
+		mustPut(t, b, "ver", k, "1")
+		if i%3 == 0 {
+			mustPut(t, b, "ver", k, "2") // a second version
+		}
+		if i%7 == 0 {
+			if _, err := b.DeleteObject(ctx, "ver", k, storage.DeleteOptions{}); err != nil {
+				t.Fatal(err) // a delete marker on top
+			}
+			continue
+		}
+		keys = append(keys, k)
+	}
+	backdate(t, filepath.Join(b.Root(), "ver"))
+	all := storage.ListOptions{Prefix: "v/", MaxKeys: 1000}
+	if got := list(t, b, "ver", all); !slices.Equal(got.Keys, keys) {
+		t.Fatalf("listing: %v", got)
+	}
+	if cachedEntries(b) == 0 {
+		t.Fatal("the versioned directory was not cached")
+	}
+	// A delete marker on a listed key, and a listed key restored.
+	if _, err := b.DeleteObject(ctx, "ver", keys[3], storage.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, b, "ver", "v/1000", "3") // was behind a delete marker (i=0)
+	want := append([]string{"v/1000"}, slices.Delete(slices.Clone(keys), 3, 4)...)
+	if got := list(t, b, "ver", all); !slices.Equal(got.Keys, want) {
+		t.Fatalf("after changes: %v", got)
+	}
+	vs, err := b.ListObjectVersions(ctx, "ver", storage.ListVersionsOptions{Prefix: "v/", MaxKeys: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Versions: one per put, one per delete marker.
+	puts := cacheMinEntries + 20 + (cacheMinEntries+20+2)/3 + 1
+	markers := (cacheMinEntries+20+6)/7 + 1
+	if len(vs.Versions) != puts+markers {
+		t.Fatalf("%d versions listed, want %d", len(vs.Versions), puts+markers)
+	}
+}
