@@ -196,28 +196,46 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 }
 
 // overBroken returns the base that publishes over a structurally broken
-// object in the sync key (truncated, bad magic, malformed: configdb's
-// ErrTruncated, ErrBadMagic, ErrMalformed), which cannot be a valid DB of
-// any fleet under any secret: the held snapshot, at its next generation,
-// written with If-Match on the broken object's ETag, so that a foreign
-// write or a torn copy does not block every mutation of the fleet until an
-// operator restores the object. It refuses (ok false) a well-formed object
-// that does not verify (a wrong secret and a tampered object cannot be told
+// object in the sync key (truncated, malformed: configdb's ErrTruncated,
+// ErrMalformed, ErrBadMagic), which cannot be a valid DB of any fleet
+// under any secret, so that a torn copy or a foreign write does not block
+// every mutation of the fleet until an operator restores the object: the
+// held snapshot, at its next generation, written with If-Match on the
+// broken object's ETag.
+//
+// Only when the object's header is whole and says what the object was:
+// the very DB this instance holds (same generation and nonce: a torn copy
+// of it), or one older than it (see olderThanHeld). Then the held snapshot
+// holds everything the broken object held, and publishing over it loses
+// nothing. An object whose header cannot be read (garbage, bad magic, cut
+// inside the header) may have replaced a DB newer than the one held here,
+// with changes other instances acknowledged: publishing the held snapshot
+// over it would lose them, so it is refused like a well-formed object that
+// does not verify (a wrong secret and a tampered object cannot be told
 // apart: it may be the fleet's real DB under another secret), one of an
-// unknown format or a newer schema, and does nothing on an instance that
-// holds no DB (it has nothing of the fleet's to restore).
+// unknown format or a newer schema.
 func (s *Syncer) overBroken(fr fetchResult, err error) (base, bool) {
 	if fr.f == nil || !(errors.Is(err, configdb.ErrTruncated) || errors.Is(err, configdb.ErrBadMagic) || errors.Is(err, configdb.ErrMalformed)) {
 		return base{}, false
 	}
 	_, held, _ := s.held()
 	cur := s.Current()
-	if held == nil && cur.Generation() == 0 {
+	ev := s.log.Warn().Err(err).Str("etag", fr.f.etag).Int("bytes", len(fr.f.body)).Str("reason", fr.reason).
+		Uint64("generation", cur.Generation())
+	h, herr := configdb.ReadHeader(fr.f.body)
+	switch {
+	case herr != nil || held == nil:
+		ev.Msg("the sync bucket holds a broken config db that does not say which db it was: not publishing over it " +
+			"(it may have replaced changes this instance does not hold); restore the newest db into the sync key")
+		return base{}, false
+	case !(h.Generation == held.Generation && h.Nonce == held.Nonce) && !olderThanHeld(h, cur.Generation(), held):
+		ev.Uint64("broken_generation", h.Generation).
+			Msg("the sync bucket holds a broken copy of a config db this instance does not hold: not publishing over it " +
+				"(an instance holding it will)")
 		return base{}, false
 	}
-	s.log.Warn().Err(err).Str("etag", fr.f.etag).Int("bytes", len(fr.f.body)).Str("reason", fr.reason).
-		Uint64("generation", cur.Generation()).
-		Msg("the sync bucket holds a broken config db (not a db of any fleet or secret): publishing the held one over it")
+	ev.Uint64("broken_generation", h.Generation).
+		Msg("the sync bucket holds a broken copy of the config db held here (not a db of any fleet or secret): publishing the held one over it")
 	return base{state: cur, etag: fr.f.etag, hdr: held}, true
 }
 

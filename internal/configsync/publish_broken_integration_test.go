@@ -5,6 +5,7 @@ package configsync_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 
@@ -14,9 +15,10 @@ import (
 )
 
 // TestIntegrationPublishOverBrokenObject: on MinIO, a foreign writer puts
-// garbage or a truncated copy in the sync key; the next mutation succeeds
-// and the key holds a valid DB again. A tampered object (one ciphertext
-// byte flipped) is still refused and left alone.
+// a truncated copy of the DB in the sync key; the next mutation succeeds
+// and the key holds a valid DB again. Garbage (which does not say which DB
+// it replaced) and a tampered object (one ciphertext byte flipped) are
+// still refused and left alone.
 func TestIntegrationPublishOverBrokenObject(t *testing.T) {
 	be := harnessBackend(t)
 	bucket := mustBucket(t, be)
@@ -39,27 +41,31 @@ func TestIntegrationPublishOverBrokenObject(t *testing.T) {
 		return b
 	}
 	valid := read()
-	for _, tc := range []struct {
-		name string
-		body []byte
-	}{
-		{"garbage", []byte("garbage from a foreign writer")},
-		{"truncated", valid[:len(valid)-7]},
-	} {
-		foreignPut(tc.body)
+	for _, cut := range []int{len(valid) / 2, len(valid) - 7} {
+		valid = read()
+		foreignPut(valid[:cut])
 		gen := n.Current().Generation()
-		user := "u-" + tc.name
+		user := fmt.Sprintf("u-%d", cut)
 		mustPublish(t, n, createUser(user))
 		st, h, err := configdb.Open(read(), nil, testSecret)
 		if err != nil {
-			t.Fatalf("%s: the sync key does not hold a valid db after the publish: %v", tc.name, err)
+			t.Fatalf("cut at %d: the sync key does not hold a valid db after the publish: %v", cut, err)
 		}
 		if h.Generation != gen+1 || !hasUser(st, "alice") || !hasUser(st, user) {
-			t.Fatalf("%s: generation %d (want %d), alice %v, %s %v", tc.name, h.Generation, gen+1, hasUser(st, "alice"), user, hasUser(st, user))
+			t.Fatalf("cut at %d: generation %d (want %d), alice %v, %s %v", cut, h.Generation, gen+1, hasUser(st, "alice"), user, hasUser(st, user))
 		}
 	}
 
-	tampered := read()
+	garbage := []byte("garbage from a foreign writer")
+	foreignPut(garbage)
+	if _, err := n.Publish(ctx, createUser("bob")); err == nil {
+		t.Fatal("a publish overwrote garbage that does not say which db it replaced")
+	}
+	if !bytes.Equal(read(), garbage) {
+		t.Fatal("the garbage was overwritten")
+	}
+
+	tampered := bytes.Clone(valid)
 	tampered[len(tampered)-5] ^= 0x01
 	foreignPut(tampered)
 	if _, err := n.Publish(ctx, createUser("bob")); err == nil {
