@@ -93,6 +93,7 @@ func iamPlan(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (default $DGP_CONFIG, else ./deltaglider_proxy.yaml)")
 	offline := fs.Bool("offline", false, "do not read the fleet's job lease and state objects (sync bucket or data dir)")
+	preview := fs.Bool("lifecycle-preview", false, "preview each lifecycle rule (lists its scope on the storage backends; writes nothing)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func iamPlan(args []string, stdout, stderr io.Writer) error {
 		return planErr
 	}
 	fmt.Fprintln(stdout)
-	if err := planJobs(cfg, rules, *offline, stdout, stderr); err != nil {
+	if err := planJobs(cfg, rules, *offline, *preview, stdout, stderr); err != nil {
 		return err
 	}
 	if planErr != nil {

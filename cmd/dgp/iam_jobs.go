@@ -14,6 +14,9 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/declarative"
 	"github.com/dgp-proxy/dgp/internal/jobs"
+	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
+	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 )
 
@@ -22,8 +25,9 @@ const jobsPlanTimeout = 30 * time.Second
 
 // planJobs prints the jobs plan of cfg's rules: with a sync bucket the
 // fleet's lease and state objects in it, without one the data dir's
-// (this instance's only); offline, neither. It never writes.
-func planJobs(cfg *config.Config, rules []declarative.JobRule, offline bool, stdout, stderr io.Writer) error {
+// (this instance's only); offline, neither. With preview, each lifecycle
+// rule's preview counts too. It never writes.
+func planJobs(cfg *config.Config, rules []declarative.JobRule, offline, preview bool, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), jobsPlanTimeout)
 	defer cancel()
 	now := time.Now()
@@ -42,7 +46,53 @@ func planJobs(cfg *config.Config, rules []declarative.JobRule, offline bool, std
 			defer closeFn()
 		}
 	}
-	return declarative.PlanJobs(ctx, rules, r, where, now).Write(stdout, now)
+	p := declarative.PlanJobs(ctx, rules, r, where, now)
+	if preview && len(cfg.Storage.Lifecycle.Rules) > 0 {
+		router, err := previewRouter(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "dgp: jobs: no lifecycle preview: %v\n", err)
+		} else {
+			p.PreviewLifecycle(ctx, cfg, lifecycle.RouterResolver(router), now)
+		}
+	}
+	return p.Write(stdout, now)
+}
+
+// previewRouter builds the configured backends as the server does, for
+// listings only: a directory backend whose root does not exist is an
+// error (opening it would create it).
+func previewRouter(ctx context.Context, cfg *config.Config) (*storage.Router, error) {
+	var backends []storage.Backend
+	for _, bc := range cfg.Backends() {
+		switch bc.Type {
+		case config.BackendFilesystem:
+			if _, err := os.Stat(bc.Path); err != nil {
+				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
+			}
+			b, err := fsbackend.New(bc.Name, bc.Path, time.Now)
+			if err != nil {
+				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
+			}
+			backends = append(backends, b)
+		case config.BackendS3:
+			b, err := s3backend.New(ctx, s3backend.Options{
+				Name: bc.Name, Endpoint: bc.Endpoint, Region: bc.Region,
+				AccessKeyID: bc.AccessKeyID, SecretAccessKey: bc.SecretAccessKey,
+				ForcePathStyle: bc.ForcePathStyle, DisableFastPath: !cfg.Advanced.S3FastPath,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
+			}
+			backends = append(backends, b)
+		default:
+			return nil, fmt.Errorf("backend %s: unknown type %q", bc.Name, bc.Type)
+		}
+	}
+	routes := map[string]storage.Route{}
+	for name, r := range cfg.Storage.Buckets {
+		routes[name] = storage.Route{Backend: r.Backend, Alias: r.Alias}
+	}
+	return storage.NewRouter(backends, cfg.DefaultBackend(), routes)
 }
 
 // fleetReader opens where the engine keeps job leases and state: the

@@ -5,10 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgp-proxy/dgp/internal/app"
 	"github.com/dgp-proxy/dgp/internal/jobs"
 	"github.com/dgp-proxy/dgp/internal/lease"
+	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 )
 
 // jobsTestYAML adds a replication rule to iamTestYAML's shape; %s is the
@@ -71,5 +74,55 @@ func TestIAMPlanJobs(t *testing.T) {
 	out, errOut, code = runIAM(t, "iam", "plan", "--config", gui)
 	if code != 0 || !strings.Contains(out, "not declarative: no IAM plan") || !strings.Contains(out, "lease: held by node-x") {
 		t.Fatalf("gui mode with rules: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestIAMPlanLifecyclePreview: --lifecycle-preview lists the rule's scope
+// on the configured backend and counts what a run would delete; the
+// objects stay.
+func TestIAMPlanLifecyclePreview(t *testing.T) {
+	t.Setenv("DGP_BOOTSTRAP_PASSWORD", iamTestPassword)
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	objects := filepath.Join(dataDir, "objects")
+	ctx := context.Background()
+	old := func() time.Time { return time.Now().Add(-40 * 24 * time.Hour) }
+	fb, err := fsbackend.New("local", objects, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fb.CreateBucket(ctx, "logs", storage.CreateBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"app/a", "app/b", "other/c"} {
+		if _, err := fb.PutObject(ctx, "logs", k, strings.NewReader("12345"), 5, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFile := filepath.Join(dir, "dgp.yaml")
+	writeFile(t, cfgFile, strings.ReplaceAll(`advanced:
+  data_dir: %s
+storage:
+  backends:
+    - {name: local, type: filesystem, path: %s/objects}
+  lifecycle:
+    rules:
+      - name: old-logs
+        bucket: logs
+        prefix: app/
+        action: delete
+        expire_after: 720h
+`, "%s", dataDir))
+	out, errOut, code := runIAM(t, "iam", "plan", "--offline", "--lifecycle-preview", "--config", cfgFile)
+	if code != 0 || !strings.Contains(out, "lifecycle:old-logs: disabled") ||
+		!strings.Contains(out, "preview: 2 objects in scope, 2 to act on (10 bytes)") {
+		t.Fatalf("lifecycle preview: exit %d\n%s%s", code, out, errOut)
+	}
+	res, err := fb.ListObjects(ctx, "logs", storage.ListOptions{MaxKeys: 10})
+	if err != nil || len(res.Objects) != 3 {
+		t.Fatalf("after the preview: %v %v", res, err)
+	}
+	if out, _, _ := runIAM(t, "iam", "plan", "--offline", "--config", cfgFile); strings.Contains(out, "preview:") {
+		t.Fatalf("a preview without --lifecycle-preview:\n%s", out)
 	}
 }

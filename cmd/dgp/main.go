@@ -4,7 +4,7 @@
 //	dgp config check [--config FILE] [--print]    validate the configuration
 //	dgp config decrypt [--show-secrets] FILE      print a config DB as JSON
 //	dgp iam export [--config FILE] [--show-secrets] print the config DB's IAM as declarative YAML
-//	dgp iam plan [--config FILE] [--offline]      what a declarative reconcile would change (exit 2: changes), and the jobs plan
+//	dgp iam plan [--config FILE] [--offline] [--lifecycle-preview] what a declarative reconcile would change (exit 2: changes), and the jobs plan
 //	dgp version
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -98,7 +98,8 @@ const usage = `usage:
                                                 exit 0: no changes, 2: changes, 1: error; then the
                                                 jobs plan: replication and lifecycle rules, their
                                                 hashes, and what the fleet's lease and state objects
-                                                say of them (read only; --offline: not read)
+                                                say of them (read only; --offline: not read;
+                                                --lifecycle-preview: each lifecycle rule's preview)
   dgp version
 
 In serve, SIGHUP re-reads the config file and applies access.iam (iam_mode: declarative).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/jobs"
+	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
 	"github.com/dgp-proxy/dgp/internal/lease"
 )
 
@@ -101,6 +102,10 @@ type JobPlanEntry struct {
 	Rule      JobRule
 	Undefined bool      // the fleet knows it, this configuration does not
 	Fleet     *JobFleet // nil when the fleet was not read
+	// Preview is a lifecycle rule's preview counts (PreviewLifecycle),
+	// PreviewErr why it could not be made; both nil when not asked.
+	Preview    *lifecycle.Stats
+	PreviewErr error
 }
 
 // JobsPlan is the jobs part of `dgp iam plan`: the configuration's rules
@@ -155,6 +160,29 @@ func PlanJobs(ctx context.Context, rules []JobRule, r FleetReader, where string,
 		}
 	}
 	return p
+}
+
+// PreviewLifecycle adds to each lifecycle rule of cfg in the plan what a
+// run would do now (lifecycle.PlanRule over resolve: listings only, no
+// write, no lease): the counts, not the actions.
+func (p *JobsPlan) PreviewLifecycle(ctx context.Context, cfg *config.Config, resolve lifecycle.Resolver, now time.Time) {
+	rules := map[string]config.LifecycleRule{}
+	for _, r := range cfg.Storage.Lifecycle.Rules {
+		rules[r.Name] = r
+	}
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		r, ok := rules[e.Rule.Name]
+		if e.Undefined || e.Rule.Kind != lease.KindLifecycle || !ok {
+			continue
+		}
+		plan, err := lifecycle.PlanRule(ctx, resolve, r, now)
+		if err != nil {
+			e.PreviewErr = err
+			continue
+		}
+		e.Preview = &plan.Stats
+	}
 }
 
 func readFleet(ctx context.Context, r FleetReader, kind, name, hash string, now time.Time) *JobFleet {
@@ -223,6 +251,7 @@ func (p JobsPlan) Write(w io.Writer, now time.Time) error {
 		if e.Fleet != nil {
 			writeFleet(&b, e, now)
 		}
+		writePreview(&b, e)
 	}
 	if p.ReadErr != nil {
 		fmt.Fprintf(&b, "  (the fleet's other rules could not be listed: %v)\n", p.ReadErr)
@@ -275,5 +304,21 @@ func writeFleet(b *strings.Builder, e JobPlanEntry, now time.Time) {
 		r := st.Runs[n-1]
 		fmt.Fprintf(b, "      last run: %s %s on %s at %s (%d copied, %d deleted, %d failed)\n", r.ID, r.Status, r.Node,
 			r.Finished.UTC().Format(time.RFC3339), r.Counts.Copied, r.Counts.Deleted, r.Counts.Failed)
+	}
+}
+
+func writePreview(b *strings.Builder, e JobPlanEntry) {
+	switch st := e.Preview; {
+	case e.PreviewErr != nil:
+		fmt.Fprintf(b, "      preview: failed: %v\n", e.PreviewErr)
+	case st != nil:
+		fmt.Fprintf(b, "      preview: %d objects in scope, %d to act on (%d bytes)", st.Scanned, st.Actions, st.ActionBytes)
+		if st.Protected > 0 {
+			fmt.Fprintf(b, ", %d protected by protect_younger_than", st.Protected)
+		}
+		if st.AlreadyTransitioned > 0 {
+			fmt.Fprintf(b, ", %d already at the destination", st.AlreadyTransitioned)
+		}
+		b.WriteString("\n")
 	}
 }
