@@ -2,6 +2,7 @@ package fsbackend
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,5 +273,91 @@ func TestListCacheVersionedBucket(t *testing.T) {
 	markers := (cacheMinEntries+20+6)/7 + 1
 	if len(vs.Versions) != puts+markers {
 		t.Fatalf("%d versions listed, want %d", len(vs.Versions), puts+markers)
+	}
+}
+
+// TestListCacheConcurrent lists a cached directory from several goroutines
+// while others write to it (run with -race): every page is in order and
+// holds only keys that were written, and the stable keys are always there.
+func TestListCacheConcurrent(t *testing.T) {
+	b, _ := mustNew(t)
+	b.noSync = true
+	mustBucket(t, b, "bkt")
+	for i := range cacheMinEntries {
+		mustPut(t, b, "bkt", "d/s"+strconv.Itoa(1000+i), "x")
+	}
+	backdate(t, filepath.Join(b.Root(), "bkt"))
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	done := make(chan struct{})
+	var writers, listers sync.WaitGroup
+	for w := range 2 {
+		writers.Go(func() {
+			for i := range 60 {
+				k := "d/w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				if _, err := b.PutObject(ctx, "bkt", k, strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 0 {
+					if _, err := b.DeleteObject(ctx, "bkt", k, storage.DeleteOptions{}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	for range 3 {
+		listers.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
+				if err != nil {
+					errs <- err
+					return
+				}
+				stable := 0
+				for i, o := range res.Objects {
+					if i > 0 && res.Objects[i-1].Key >= o.Key {
+						errs <- fmt.Errorf("listing out of order at %q", o.Key)
+						return
+					}
+					if strings.HasPrefix(o.Key, "d/s") {
+						stable++
+					}
+				}
+				if stable != cacheMinEntries {
+					errs <- fmt.Errorf("listed %d of the %d stable keys", stable, cacheMinEntries)
+					return
+				}
+			}
+		})
+	}
+	writers.Wait()
+	close(done)
+	listers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Once quiet, the listing is exact.
+	var want []string
+	for i := range cacheMinEntries {
+		want = append(want, "d/s"+strconv.Itoa(1000+i))
+	}
+	for w := range 2 {
+		for i := 1; i < 60; i += 2 {
+			want = append(want, "d/w"+strconv.Itoa(w)+"-"+strconv.Itoa(i))
+		}
+	}
+	sort.Strings(want)
+	got := list(t, b, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
+	if !slices.Equal(got.Keys, want) {
+		t.Fatalf("final listing has %d keys, want %d", len(got.Keys), len(want))
 	}
 }
