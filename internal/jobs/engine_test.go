@@ -16,6 +16,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/lease"
+	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
 	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 	"github.com/dgp-proxy/dgp/internal/testutil"
@@ -103,6 +104,9 @@ func (w *world) contents(bucket, prefix string) map[string]string {
 	testutil.Must(w.t, err, "list")
 	for _, o := range res.Objects {
 		obj, err := b.GetObject(context.Background(), name, o.Key, storage.GetOptions{})
+		if errors.Is(err, s3err.ErrNoSuchKey) {
+			continue // deleted by a run since the listing
+		}
 		testutil.Must(w.t, err, "get")
 		data, _ := io.ReadAll(obj.Body)
 		obj.Body.Close()
