@@ -81,12 +81,20 @@ type measurement struct {
 const idleWindow = 20 * time.Second
 
 // measure runs one mode with n readers.
-func measure(ctx context.Context, o options, e *env, mode string, n int) (*measurement, error) {
+func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *measurement, err error) {
 	work, cleanup, err := tempDir(o.workDir, fmt.Sprintf("%s-%d-", mode, n))
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
+	defer func() {
+		if err != nil && o.workDir != "" {
+			// Kept for the instances' logs (the reader processes' are
+			// there as <name>.log).
+			err = fmt.Errorf("%w (data dirs and logs kept in %s)", err, work)
+			return
+		}
+		cleanup()
+	}()
 	s3c, err := notifysetup.NewClient(ctx, config.S3Settings{Endpoint: e.minioURL, AccessKeyID: e.minioAccess, SecretAccessKey: e.minioSecret, ForcePathStyle: true})
 	if err != nil {
 		return nil, err
