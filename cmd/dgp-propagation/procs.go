@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,8 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/dgp-proxy/dgp/internal/testharness"
 )
 
 // buildDGP builds cmd/dgp of this module into dir and returns its path
@@ -78,12 +78,11 @@ func (fo fleetOptions) processEnv(name, addr, queueURL string) []string {
 }
 
 // startProcessReader starts one reader process and returns its node once
-// the process listens (readiness is waitReady's).
+// the process serves (readiness is waitReady's). The process listens on
+// a port of its own choosing (127.0.0.1:0), read from its "serving" log
+// line, so that readers started at once never race for a port.
 func startProcessReader(ctx context.Context, fo fleetOptions, name, queueURL string) (*node, error) {
-	addr, err := testharness.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
+	addr := "127.0.0.1:0"
 	if err := os.MkdirAll(filepath.Join(fo.work, name), 0o700); err != nil {
 		return nil, err
 	}
@@ -104,6 +103,7 @@ func startProcessReader(ctx context.Context, fo fleetOptions, name, queueURL str
 	}
 	w := newLogWatch(time.Now)
 	p := &readerProc{cmd: cmd, done: make(chan struct{})}
+	serving := make(chan string, 1)
 	go func() { // owned by p: stop waits for done
 		defer close(p.done)
 		defer logf.Close()
@@ -111,17 +111,44 @@ func startProcessReader(ctx context.Context, fo fleetOptions, name, queueURL str
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
+			if u, ok := servingURL(line); ok {
+				select {
+				case serving <- u:
+				default:
+				}
+			}
 			_, _ = w.Write(line)
 			_, _ = logf.Write(append(line, '\n'))
 		}
 		_ = cmd.Wait()
 	}()
-	n := &node{name: name, url: "http://" + addr, watch: w, hc: fo.hc, pid: cmd.Process.Pid, stopFn: p.stop}
-	if err := testharness.WaitTCP(ctx, addr); err != nil {
-		_ = p.stop()
-		return nil, fmt.Errorf("%s: %w (log %s)", name, err, logf.Name())
+	n := &node{name: name, watch: w, hc: fo.hc, pid: cmd.Process.Pid, stopFn: p.stop}
+	select {
+	case n.url = <-serving:
+		return n, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%s exited at start (log %s)", name, logf.Name())
+	case <-time.After(time.Minute):
+		err = fmt.Errorf("%s does not serve after a minute (log %s)", name, logf.Name())
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
-	return n, nil
+	_ = p.stop()
+	return nil, err
+}
+
+// servingURL returns the URL of dgp's "serving" log line.
+func servingURL(line []byte) (string, bool) {
+	if !bytes.Contains(line, []byte(`"message":"serving"`)) {
+		return "", false
+	}
+	var l struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal(line, &l) != nil || l.URL == "" {
+		return "", false
+	}
+	return l.URL, true
 }
 
 // stop ends the process gracefully (SIGTERM), killing it after 30 s, and
