@@ -543,7 +543,11 @@ func detachRules(rules []iam.Rule) []iam.Rule {
 	}
 	out := make([]iam.Rule, len(rules))
 	for i, r := range rules {
-		out[i] = iam.Rule{Effect: r.Effect, Actions: r.Actions, Resources: make([]string, len(r.Resources))}
+		out[i] = r
+		if len(r.Resources) == 0 {
+			continue // nil or empty, as decoded
+		}
+		out[i].Resources = make([]string, len(r.Resources))
 		for j, res := range r.Resources {
 			out[i].Resources[j] = strings.Clone(res)
 		}

@@ -92,8 +92,16 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 		if err := d.user(&u); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", len(out), err)
 		}
+		text := d.str[start:d.pos]
+		if base != nil {
+			// A user decoded next to reused ones must not keep this whole
+			// payload alive for as long as it stays unchanged (the reused
+			// ones keep theirs): with every change pinning its payload, a
+			// reader would hold one payload per change.
+			u, text = detachDecoded(u), strings.Clone(text)
+		}
 		out = append(out, u)
-		d.texts = append(d.texts, d.str[start:d.pos])
+		d.texts = append(d.texts, text)
 	}
 	if out == nil {
 		out = make([]iam.User, 0) // [] is an empty list, as encoding/json gives
@@ -117,4 +125,17 @@ func (d *decoder) recurring(base *State, next int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// detachDecoded returns u with copies of all its strings.
+func detachDecoded(u iam.User) iam.User {
+	u = detachUser(u)
+	if len(u.GroupIDs) > 0 {
+		ids := make([]string, len(u.GroupIDs))
+		for i, id := range u.GroupIDs {
+			ids[i] = strings.Clone(id)
+		}
+		u.GroupIDs = ids
+	}
+	return u
 }
