@@ -1,7 +1,6 @@
 package s3api
 
 import (
-	"encoding/base64"
 	"net/http"
 	"slices"
 	"strconv"
@@ -248,10 +247,10 @@ func lastListed(res *storage.ListResult) string {
 	return last
 }
 
-func (s *Server) listPage(rq *request, p listParams, marker string) (*storage.ListResult, error) {
+func (s *Server) listPage(rq *request, p listParams, marker, token string) (*storage.ListResult, error) {
 	return fetchPage(s, rq, p.maxKeys, func(b storage.Backend, bucket string) (*storage.ListResult, error) {
 		return b.ListObjects(rq.ctx, bucket, storage.ListOptions{
-			Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys,
+			Prefix: p.prefix, Delimiter: p.delimiter, Marker: marker, MaxKeys: p.maxKeys, Token: token,
 		})
 	})
 }
@@ -280,7 +279,7 @@ func (s *Server) listObjectsV1(rq *request) error {
 	if err := checkPrefix("marker", marker); err != nil {
 		return err
 	}
-	res, err := s.listPage(rq, p, marker)
+	res, err := s.listPage(rq, p, marker, "")
 	if err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func (s *Server) listObjectsV1(rq *request) error {
 		out.NextMarker = p.enc(lastListed(res))
 	}
 	out.EncodingType = p.encodingType()
-	return writeXML(rq, http.StatusOK, &out)
+	return writeListing(rq, &out)
 }
 
 func (s *Server) listObjectsV2(rq *request) error {
@@ -307,18 +306,14 @@ func (s *Server) listObjectsV2(rq *request) error {
 	if err := checkPrefix("start-after", startAfter); err != nil {
 		return err
 	}
-	marker := startAfter
+	marker, backendToken := startAfter, ""
 	if hasToken {
-		dec, err := base64.StdEncoding.DecodeString(token[0])
-		if err != nil || token[0] == "" {
-			return s3err.ErrInvalidArgument.WithMessage("The continuation token provided is incorrect")
-		}
-		marker = string(dec)
-		if err := checkPrefix("continuation-token", marker); err != nil {
+		var ok bool
+		if marker, backendToken, ok = decodeContinuation(token[0]); !ok {
 			return s3err.ErrInvalidArgument.WithMessage("The continuation token provided is incorrect")
 		}
 	}
-	res, err := s.listPage(rq, p, marker)
+	res, err := s.listPage(rq, p, marker, backendToken)
 	if err != nil {
 		return err
 	}
@@ -337,10 +332,10 @@ func (s *Server) listObjectsV2(rq *request) error {
 	out.Contents, out.CommonPrefixes = p.contents(res, owner)
 	out.KeyCount = len(out.Contents) + len(out.CommonPrefixes)
 	if res.IsTruncated {
-		out.NextContinuationToken = base64.StdEncoding.EncodeToString([]byte(lastListed(res)))
+		out.NextContinuationToken = encodeContinuation(lastListed(res), res.NextToken)
 	}
 	out.EncodingType = p.encodingType()
-	return writeXML(rq, http.StatusOK, &out)
+	return writeListing(rq, &out)
 }
 
 // getObjectTagging answers GET ?tagging on an object with an empty tag set:

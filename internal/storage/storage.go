@@ -68,6 +68,10 @@ type ListOptions struct {
 	Delimiter string
 	Marker    string // list keys strictly after this one
 	MaxKeys   int    // 0..1000; 0 means return none (but report truncation)
+	// Token is the NextToken of the page that ended at Marker, when the
+	// backend gave one: it resumes the listing there (Marker stays its
+	// position; backends without tokens ignore it).
+	Token string
 }
 
 // ListResult is one page of a listing, in key order. Objects and
@@ -78,6 +82,10 @@ type ListResult struct {
 	IsTruncated    bool
 	// NextMarker is the last key or common prefix returned when truncated.
 	NextMarker string
+	// NextToken is the backend's own cursor for the next page ("" for
+	// none): an S3 backend's continuation token, which resumes a listing
+	// faster than a start-after key.
+	NextToken string
 }
 
 // ObjectRef names an object. VersionID (copy sources only) selects a

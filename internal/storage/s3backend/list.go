@@ -2,6 +2,7 @@ package s3backend
 
 import (
 	"context"
+	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -30,6 +31,19 @@ func pageSize(n int) (int, *int32) {
 // reports whether anything follows Marker (NextMarker is Marker then);
 // MaxKeys above 1000 is 1000.
 func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
+	if opts.Token != "" {
+		res, err := b.listObjects(ctx, bucket, opts)
+		if !errors.Is(err, s3err.ErrInvalidArgument) {
+			return res, err
+		}
+		// A token the upstream no longer takes (expired, or not one it
+		// issued): Marker is the same position.
+		opts.Token = ""
+	}
+	return b.listObjects(ctx, bucket, opts)
+}
+
+func (b *Backend) listObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
 	maxKeys, ask := pageSize(opts.MaxKeys)
 	if b.fast != nil {
 		if t := b.fast.targetFor(ctx, bucket); t != nil {
@@ -59,6 +73,10 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		// would make the XML unreadable.
 		EncodingType: types.EncodingTypeUrl,
 	}
+	if opts.Token != "" {
+		// The upstream's own cursor resumes faster than StartAfter.
+		in.StartAfter, in.ContinuationToken = nil, aws.String(opts.Token)
+	}
 	out, err := b.client.ListObjectsV2(ctx, in)
 	if err != nil {
 		return nil, translate(err, kindBucket)
@@ -69,6 +87,9 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 
 	dec := keyDecoder{encoded: out.EncodingType == types.EncodingTypeUrl}
 	res := &storage.ListResult{IsTruncated: aws.ToBool(out.IsTruncated)}
+	if res.IsTruncated {
+		res.NextToken = aws.ToString(out.NextContinuationToken)
+	}
 	if len(out.Contents) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(out.Contents))
 	}

@@ -41,6 +41,7 @@ type listPage struct {
 	prefixes    []string
 	truncated   bool
 	urlEncoding bool
+	nextToken   string
 }
 
 type listedObject struct {
@@ -58,7 +59,9 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 	if opts.Delimiter != "" {
 		q.Set("delimiter", opts.Delimiter)
 	}
-	if opts.Marker != "" {
+	if opts.Token != "" {
+		q.Set("continuation-token", opts.Token)
+	} else if opts.Marker != "" {
 		q.Set("start-after", opts.Marker)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base, nil)
@@ -144,6 +147,8 @@ func scanListV2(doc []byte) (*listPage, error) {
 			switch {
 			case len(stack) == 2 && name == "IsTruncated":
 				p.truncated = tok.text == "true"
+			case len(stack) == 2 && name == "NextContinuationToken":
+				p.nextToken = tok.text
 			case len(stack) == 2 && name == "EncodingType":
 				p.urlEncoding = tok.text == "url"
 			case len(stack) == 3 && parent == "Contents" && obj != nil:
@@ -175,6 +180,9 @@ func scanListV2(doc []byte) (*listPage, error) {
 // quoted, timestamps parsed).
 func (p *listPage) toResult() (*storage.ListResult, error) {
 	res := &storage.ListResult{IsTruncated: p.truncated}
+	if p.truncated {
+		res.NextToken = p.nextToken
+	}
 	dec := keyDecoder{encoded: p.urlEncoding}
 	if len(p.objects) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(p.objects))
