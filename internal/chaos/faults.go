@@ -349,34 +349,35 @@ const repairWait = time.Second
 // foreignWrite writes a tampered or truncated copy of the sync object
 // into the sync key (as a foreign writer, straight to MinIO), then heals.
 func (j *injector) foreignWrite(ctx context.Context, ft fault) (string, error) {
-	var body []byte
+	// The broken copy replaces the very object it was made from (If-Match
+	// on its ETag, read again when dgp wrote in between): a foreign writer
+	// putting back stale bytes over a newer DB would lose the changes in it
+	// whoever repairs the key.
+	var badETag string
 	err := retry(ctx, 60*time.Second, 200*time.Millisecond, func() error {
 		out, err := j.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(syncBucket), Key: aws.String(syncKey)}, at(j.f.minio.URL()))
 		if err != nil {
 			return err
 		}
-		defer out.Body.Close()
-		body, err = io.ReadAll(out.Body)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	bad := bytes.Clone(body)
-	if ft.Kind == FaultTamper {
-		for i := len(bad) / 2; i < len(bad)/2+8 && i < len(bad); i++ {
-			bad[i] ^= 0x5a
-		}
-	} else {
-		bad = bad[:len(bad)/2]
-	}
-	var badETag string
-	err = retry(ctx, 60*time.Second, 200*time.Millisecond, func() error {
-		out, err := j.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(syncBucket), Key: aws.String(syncKey), Body: bytes.NewReader(bad)}, at(j.f.minio.URL()))
+		body, err := io.ReadAll(out.Body)
+		out.Body.Close()
 		if err != nil {
 			return err
 		}
-		badETag = strings.Trim(aws.ToString(out.ETag), `"`)
+		bad := bytes.Clone(body)
+		if ft.Kind == FaultTamper {
+			for i := len(bad) / 2; i < len(bad)/2+8 && i < len(bad); i++ {
+				bad[i] ^= 0x5a
+			}
+		} else {
+			bad = bad[:len(bad)/2]
+		}
+		put, err := j.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(syncBucket), Key: aws.String(syncKey), Body: bytes.NewReader(bad),
+			IfMatch: out.ETag}, at(j.f.minio.URL()))
+		if err != nil {
+			return err
+		}
+		badETag = strings.Trim(aws.ToString(put.ETag), `"`)
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,13 +112,15 @@ func (w *iamWorker) step(ctx context.Context) {
 
 func (w *iamWorker) mutate(ctx context.Context, u *userState, op, method, path string, body any, next string) {
 	m := mutation{Worker: w.idx, Op: op, User: u.name, Start: time.Now()}
-	code, _, err := w.admin.do(ctx, w.in, method, path, body)
+	code, resp, err := w.admin.do(ctx, w.in, method, path, body)
 	m.End, m.Status = time.Now(), code
 	switch {
 	case ctx.Err() != nil && err != nil:
 		m.Outcome = ambiguous
 	case err != nil || code >= 500 && code != http.StatusServiceUnavailable:
 		m.Outcome = ambiguous
+	case code == http.StatusServiceUnavailable && bytes.Contains(resp, []byte(`"sync_outcome_unknown"`)):
+		m.Outcome = ambiguous // "the change may have been made"
 	case code == http.StatusServiceUnavailable:
 		m.Outcome = notMade
 	case code >= 200 && code < 300:

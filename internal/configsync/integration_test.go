@@ -290,10 +290,13 @@ func TestIntegrationBadObjectRefusedEverywhere(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		body []byte
+		// replaced: a torn copy of the DB the writer holds, which its
+		// next publish replaces (see publish_broken_test.go).
+		replaced bool
 	}{
-		{"garbage", []byte("this is not a config db")},
-		{"truncated", good[:len(good)/2]},
-		{"flipped byte", func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 1; return b }()},
+		{"garbage", []byte("this is not a config db"), false},
+		{"truncated", good[:len(good)/2], true},
+		{"flipped byte", func() []byte { b := bytes.Clone(good); b[len(b)/2] ^= 1; return b }(), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := be.PutObject(ctx, bucket, testKey, bytes.NewReader(tc.body), int64(len(tc.body)), storage.PutOptions{})
@@ -308,6 +311,14 @@ func TestIntegrationBadObjectRefusedEverywhere(t *testing.T) {
 				if local, _ := localState(t, n); view(t, local) != want {
 					t.Fatalf("node %d: local file changed", i)
 				}
+			}
+			if tc.replaced {
+				mustPublish(t, nodes[2], createUser("carol"))
+				for _, n := range nodes {
+					mustSyncNow(t, n)
+				}
+				want = view(t, nodes[2].Current())
+				return
 			}
 			// A writer does not build on (nor overwrite) what it cannot verify.
 			if _, err := nodes[2].Publish(ctx, createUser("carol")); !errors.Is(err, configsync.ErrUnavailable) {
