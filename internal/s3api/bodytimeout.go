@@ -34,16 +34,9 @@ type deadlineBody struct {
 	failed  atomic.Bool
 }
 
-// newDeadlineBody wraps src. The first deadline is set at once, so that
-// even a body no handler reads bounds the server's own wait for it.
-func newDeadlineBody(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) *deadlineBody {
-	d := &deadlineBody{}
-	d.init(src, w, timeout)
-	return d
-}
-
-// init sets up d (not yet in use) as newDeadlineBody does, for a
-// deadlineBody allocated along with other per-request state.
+// init sets up d (not yet in use), a deadlineBody allocated along with
+// other per-request state. The first deadline is set at once, so that even
+// a body no handler reads bounds the server's own wait for it.
 func (d *deadlineBody) init(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) {
 	d.src, d.rc, d.timeout = src, *http.NewResponseController(w), timeout
 	if timeout > 0 && d.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {

@@ -98,10 +98,8 @@ func TestListingTokenOnMinIO(t *testing.T) {
 	}
 	bucket := mustBucket(t, fast)
 	ctx := context.Background()
-	var keys []string
 	for i := range 25 {
 		k := string(rune('a'+i%5)) + "/" + string(rune('a'+i/5)) + " é"
-		keys = append(keys, k)
 		mustPut(t, fast, bucket, k, []byte("x"), storage.PutOptions{})
 	}
 	for _, b := range []*Backend{fast, slow} {
