@@ -1,13 +1,10 @@
 package admin
 
 import (
-	"errors"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"sync/atomic"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/httpbody"
 )
 
 // errBodyTimeout answers a client that stopped sending its body.
@@ -16,70 +13,12 @@ func errBodyTimeout(d time.Duration) *apiError {
 		Message: "no data of the request body arrived for " + d.String() + ": send the body without pausing"}
 }
 
-// deadlineBody is a request body whose every Read must receive data
-// within timeout: the connection's read deadline moves to now+timeout
-// before each Read (a slow but steady client is never cut), and a stall
-// makes Read fail with errBodyTimeout. It remembers whether the body was
-// read to its end. (s3api has the same guard, answering in S3's words.)
-type deadlineBody struct {
-	src     io.ReadCloser
-	rc      *http.ResponseController
-	timeout time.Duration
-	eof     atomic.Bool
-	failed  atomic.Bool
-}
+// deadlineBody is the request body guard of internal/httpbody: a body
+// that sends nothing for the timeout fails with errBodyTimeout.
+type deadlineBody = httpbody.Deadline
 
-// newDeadlineBody wraps src; the first deadline is set at once, so even a
-// body no handler reads bounds the server's own wait for it.
-func newDeadlineBody(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration) *deadlineBody {
-	d := &deadlineBody{src: src, rc: http.NewResponseController(w), timeout: timeout}
-	if timeout > 0 && d.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
-		d.timeout = 0 // a writer without a connection: no deadline to move
-	}
-	return d
-}
-
-// Read implements io.Reader.
-func (d *deadlineBody) Read(p []byte) (int, error) {
-	if d.failed.Load() {
-		return 0, errBodyTimeout(d.timeout)
-	}
-	if d.eof.Load() {
-		// Past the end the server reads the connection in the
-		// background; a deadline set now would cut that read.
-		return 0, io.EOF
-	}
-	if d.timeout > 0 {
-		_ = d.rc.SetReadDeadline(time.Now().Add(d.timeout))
-	}
-	n, err := d.src.Read(p)
-	switch {
-	case err == io.EOF:
-		d.eof.Store(true)
-	case err != nil && isTimeout(err):
-		d.failed.Store(true)
-		return n, errBodyTimeout(d.timeout)
-	}
-	return n, err
-}
-
-// Close implements io.Closer.
-func (d *deadlineBody) Close() error { return d.src.Close() }
-
-// unread reports whether the body was not read to its end.
-func (d *deadlineBody) unread() bool { return !d.eof.Load() }
-
-// expire ends the server's wait for the rest of an unread body after an
-// answer that said Connection: close.
-func (d *deadlineBody) expire() { _ = d.rc.SetReadDeadline(time.Now()) }
-
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+// bodyTimeout is the httpbody.TimeoutError of the admin API.
+func bodyTimeout(d time.Duration, _ error) error { return errBodyTimeout(d) }
 
 // closingWriter adds Connection: close to an error answered before the
 // HTTP/1 request body was read to its end, so the connection is not
@@ -92,7 +31,7 @@ type closingWriter struct {
 }
 
 func (c *closingWriter) WriteHeader(code int) {
-	if !c.wrote && code >= 400 && c.body.unread() {
+	if !c.wrote && code >= 400 && c.body.Unread() {
 		c.Header().Set("Connection", "close")
 		c.closing = true
 	}
@@ -116,7 +55,8 @@ func (a *API) guardBody(w http.ResponseWriter, r *http.Request) (http.ResponseWr
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return w, r, func() {}
 	}
-	body := newDeadlineBody(r.Body, w, a.bodyWait)
+	body := new(deadlineBody)
+	body.Init(r.Body, w, a.bodyWait, bodyTimeout)
 	r = r.WithContext(r.Context())
 	r.Body = body
 	if r.ProtoMajor != 1 {
@@ -125,7 +65,7 @@ func (a *API) guardBody(w http.ResponseWriter, r *http.Request) (http.ResponseWr
 	cw := &closingWriter{ResponseWriter: w, body: body}
 	return cw, r, func() {
 		if cw.closing {
-			body.expire()
+			body.Expire()
 		}
 	}
 }

@@ -71,7 +71,7 @@ type respWriter struct {
 // closeIfUnread adds Connection: close to an error answer when the body
 // was not read whole.
 func (w *respWriter) closeIfUnread(code int) {
-	if w.status == 0 && code >= 400 && w.body != nil && w.body.unread() {
+	if w.status == 0 && code >= 400 && w.body != nil && w.body.Unread() {
 		w.ResponseWriter.Header().Set("Connection", "close")
 		w.closing = true
 	}

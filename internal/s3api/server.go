@@ -167,7 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// that stops sending is answered RequestTimeout, and an answer
 		// given before the body was read closes the connection.
 		body := &st.body
-		body.init(r.Body, w, s.bodyWait)
+		body.Init(r.Body, w, s.bodyWait, requestTimeout)
 		r = r.WithContext(r.Context())
 		r.Body = body
 		if r.ProtoMajor == 1 {
@@ -190,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.finish(rq, start)
 		if rw.closing {
-			rw.body.expire()
+			rw.body.Expire()
 		}
 	}()
 	if err := s.serve(rq); err != nil {
