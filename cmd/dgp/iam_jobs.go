@@ -16,7 +16,6 @@ import (
 	"github.com/dgp-proxy/dgp/internal/jobs"
 	"github.com/dgp-proxy/dgp/internal/jobs/lifecycle"
 	"github.com/dgp-proxy/dgp/internal/storage"
-	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 )
 
@@ -62,37 +61,15 @@ func planJobs(cfg *config.Config, rules []declarative.JobRule, offline, preview 
 // listings only: a directory backend whose root does not exist is an
 // error (opening it would create it).
 func previewRouter(ctx context.Context, cfg *config.Config) (*storage.Router, error) {
-	var backends []storage.Backend
 	for _, bc := range cfg.Backends() {
-		switch bc.Type {
-		case config.BackendFilesystem:
-			if _, err := os.Stat(bc.Path); err != nil {
-				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
-			}
-			b, err := fsbackend.New(bc.Name, bc.Path, time.Now)
-			if err != nil {
-				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
-			}
-			backends = append(backends, b)
-		case config.BackendS3:
-			b, err := s3backend.New(ctx, s3backend.Options{
-				Name: bc.Name, Endpoint: bc.Endpoint, Region: bc.Region,
-				AccessKeyID: bc.AccessKeyID, SecretAccessKey: bc.SecretAccessKey,
-				ForcePathStyle: bc.ForcePathStyle, DisableFastPath: !cfg.Advanced.S3FastPath,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
-			}
-			backends = append(backends, b)
-		default:
-			return nil, fmt.Errorf("backend %s: unknown type %q", bc.Name, bc.Type)
+		if bc.Type != config.BackendFilesystem {
+			continue
+		}
+		if _, err := os.Stat(bc.Path); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
 		}
 	}
-	routes := map[string]storage.Route{}
-	for name, r := range cfg.Storage.Buckets {
-		routes[name] = storage.Route{Backend: r.Backend, Alias: r.Alias}
-	}
-	return storage.NewRouter(backends, cfg.DefaultBackend(), routes)
+	return app.BuildRouter(ctx, cfg, time.Now)
 }
 
 // fleetReader opens where the engine keeps job leases and state: the

@@ -112,7 +112,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.log = a.log.With().Str("node", a.nodeID).Logger()
 
-	if a.router, err = buildRouter(ctx, cfg, o.Now); err != nil {
+	if a.router, err = BuildRouter(ctx, cfg, o.Now); err != nil {
 		return nil, err
 	}
 	for _, b := range a.router.Backends() {
@@ -286,7 +286,9 @@ func (a *App) routes(s3, adminAPI http.Handler) http.Handler {
 	})
 }
 
-func buildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) (*storage.Router, error) {
+// BuildRouter builds the configured storage backends and the bucket routes
+// (the server's, and `dgp iam plan --lifecycle-preview`'s).
+func BuildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) (*storage.Router, error) {
 	var backends []storage.Backend
 	for _, bc := range cfg.Backends() {
 		switch bc.Type {

@@ -16,7 +16,7 @@ func TestS3FastPathSwitch(t *testing.T) {
 		cfg.Storage.S3 = "http://127.0.0.1:1"
 		cfg.Storage.AccessKeyID, cfg.Storage.SecretAccessKey = "key", "secret"
 		cfg.Advanced.S3FastPath = on
-		router, err := buildRouter(context.Background(), cfg, time.Now)
+		router, err := BuildRouter(context.Background(), cfg, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
