@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/testharness"
 	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
 )
 
@@ -133,49 +132,8 @@ func (n *node) s3Client(accessKey, secretKey string) *s3.Client {
 }
 
 // metrics returns the node's Prometheus samples, keyed "name{labels}".
-func (n *node) metrics(ctx context.Context) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/_/metrics", nil)
-	resp, err := n.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, nil
-}
-
-// sum adds the samples of metric whose labels contain every one of labels.
-func sum(m map[string]float64, metric string, labels ...string) float64 {
-	var s float64
-	for k, v := range m {
-		if k != metric && !strings.HasPrefix(k, metric+"{") {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(k, l)
-		}
-		if ok {
-			s += v
-		}
-	}
-	return s
+func (n *node) metrics(ctx context.Context) (testharness.Metrics, error) {
+	return testharness.ScrapeMetrics(ctx, n.hc, n.url+"/_/metrics")
 }
 
 // adminClient talks to a node's admin API with a session cookie.

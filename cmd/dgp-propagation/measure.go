@@ -350,10 +350,10 @@ func waitReady(ctx context.Context, mode string, readers []*node, gen uint64) er
 			if mode == modeSQS {
 				src = "sqs"
 			}
-			if sum(m, "dgp_config_sync_event_source_connected", `source="`+src+`"`) != 1 {
+			if m.Sum("dgp_config_sync_event_source_connected", `source="`+src+`"`) != 1 {
 				return fmt.Errorf("%s: %s not connected", r.name, src)
 			}
-			if src == "nats" && sum(m, "dgp_config_sync_pulls_total", `source="reconnect"`) < 1 {
+			if src == "nats" && m.Sum("dgp_config_sync_pulls_total", `source="reconnect"`) < 1 {
 				return fmt.Errorf("%s: connect pull not run yet", r.name)
 			}
 		}

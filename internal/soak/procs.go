@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -147,7 +146,7 @@ func setup(ctx context.Context, o Options, work string) (_ *env, err error) {
 			if err != nil {
 				return err
 			}
-			if sum(m, "dgp_config_sync_event_source_connected", `source="nats"`) != 1 {
+			if m.Sum("dgp_config_sync_event_source_connected", `source="nats"`) != 1 {
 				return fmt.Errorf("%s: NATS not connected", p.name)
 			}
 			return nil
@@ -245,49 +244,8 @@ func (p *proc) ready(ctx context.Context) error {
 }
 
 // metrics returns the instance's Prometheus samples, keyed "name{labels}".
-func (p *proc) metrics(ctx context.Context) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/_/metrics", nil)
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, nil
-}
-
-// sum adds the samples of metric whose labels contain every one of labels.
-func sum(m map[string]float64, metric string, labels ...string) float64 {
-	var s float64
-	for k, v := range m {
-		if k != metric && !strings.HasPrefix(k, metric+"{") {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(k, l)
-		}
-		if ok {
-			s += v
-		}
-	}
-	return s
+func (p *proc) metrics(ctx context.Context) (testharness.Metrics, error) {
+	return testharness.ScrapeMetrics(ctx, p.hc, p.url+"/_/metrics")
 }
 
 // converged checks that every instance is still running, ready, and holds
@@ -302,7 +260,7 @@ func (e *env) converged(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gen := sum(m, "dgp_config_sync_generation")
+	gen := m.Sum("dgp_config_sync_generation")
 	return testharness.Retry(ctx, 15*time.Second, func() error {
 		for _, p := range e.procs {
 			if err := p.ready(ctx); err != nil {
@@ -312,7 +270,7 @@ func (e *env) converged(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if g := sum(m, "dgp_config_sync_generation"); g != gen {
+			if g := m.Sum("dgp_config_sync_generation"); g != gen {
 				return fmt.Errorf("%s holds generation %v, the writer %v", p.name, g, gen)
 			}
 		}

@@ -90,8 +90,8 @@ func sampleProc(ctx context.Context, p *proc) Sample {
 		errs = append(errs, err.Error())
 	}
 	if m, err := p.metrics(ctx); err == nil {
-		smp.Goroutines = int(sum(m, "go_goroutines"))
-		smp.HeapKiB = int64(sum(m, "go_memstats_heap_inuse_bytes")) / 1024
+		smp.Goroutines = int(m.Sum("go_goroutines"))
+		smp.HeapKiB = int64(m.Sum("go_memstats_heap_inuse_bytes")) / 1024
 	} else {
 		errs = append(errs, err.Error())
 	}
