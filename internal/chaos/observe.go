@@ -35,7 +35,9 @@ type observer struct {
 	waiters  []*convergence         // pending convergence measures
 	impaired []int                  // per instance: faults acting on it now
 	statusOK []int                  // per instance: samples answered
-	nc       *nats.Conn
+
+	ncMu sync.Mutex // guards nc, replaced when it was closed
+	nc   *nats.Conn
 }
 
 type sample struct {
@@ -68,6 +70,13 @@ func newObserver(f *Fleet, admin *adminClient) *observer {
 // its published port; the dialer asks for the port at every (re)connect,
 // since a restart of the container may move it.
 func (o *observer) connectNATS() error {
+	o.ncMu.Lock()
+	defer o.ncMu.Unlock()
+	return o.connectNATSLocked()
+}
+
+// connectNATSLocked is connectNATS with ncMu held.
+func (o *observer) connectNATSLocked() error {
 	nc, err := nats.Connect("nats://nats-server", nats.SetCustomDialer(natsDialer{o.f}),
 		nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond), nats.Timeout(3*time.Second))
 	if err != nil {
@@ -95,12 +104,39 @@ func (d natsDialer) Dial(network, _ string) (net.Conn, error) {
 	return net.DialTimeout(network, d.f.nats.Addr(), 2*time.Second)
 }
 
-// publish sends raw on the subject (an event fault).
+// publish sends raw on the subject (an event fault). The fleet's
+// nats-server may be restarting (another fault): a publish that fails is
+// tried again, on a new connection when the old one was closed, for up to
+// 15 s, so that an injection fails only when NATS stays away.
 func (o *observer) publish(raw []byte) error {
-	if err := o.nc.Publish(subject, raw); err != nil {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := o.publishOnce(raw)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (o *observer) publishOnce(raw []byte) error {
+	o.ncMu.Lock()
+	if o.nc == nil || o.nc.IsClosed() {
+		if o.nc != nil {
+			o.nc.Close()
+			o.nc = nil
+		}
+		if err := o.connectNATSLocked(); err != nil {
+			o.ncMu.Unlock()
+			return err
+		}
+	}
+	nc := o.nc
+	o.ncMu.Unlock()
+	if err := nc.Publish(subject, raw); err != nil {
 		return err
 	}
-	return o.nc.FlushTimeout(3 * time.Second)
+	return nc.FlushTimeout(3 * time.Second)
 }
 
 // recentEvents returns up to n of the newest events MinIO published.
@@ -133,9 +169,11 @@ func (o *observer) run(ctx context.Context) {
 		}
 	}()
 	wg.Wait()
+	o.ncMu.Lock()
 	if o.nc != nil {
 		o.nc.Close()
 	}
+	o.ncMu.Unlock()
 }
 
 func sleep(ctx context.Context, d time.Duration) {
