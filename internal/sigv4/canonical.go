@@ -154,6 +154,11 @@ func appendTrimmedValue(dst []byte, v string) []byte {
 	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
 		v = v[:len(v)-1]
 	}
+	return appendCollapsedSpaces(dst, v)
+}
+
+// appendCollapsedSpaces appends v with every run of spaces collapsed to one.
+func appendCollapsedSpaces(dst []byte, v string) []byte {
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]

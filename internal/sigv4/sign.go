@@ -243,20 +243,7 @@ func appendStripExcessSpaces(dst []byte, v string, trim bool) []byte {
 	if trim {
 		v = strings.TrimSpace(v)
 	}
-	space := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == ' ' {
-			if !space {
-				dst = append(dst, ' ')
-			}
-			space = true
-			continue
-		}
-		space = false
-		dst = append(dst, c)
-	}
-	return dst
+	return appendCollapsedSpaces(dst, v)
 }
 
 // sanitizeHost drops a default port (80 for http, 443 for https) from the
