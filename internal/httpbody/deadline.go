@@ -73,11 +73,19 @@ func (d *Deadline) Read(p []byte) (int, error) {
 // Close implements io.Closer.
 func (d *Deadline) Close() error { return d.src.Close() }
 
-// Expire ends the wait for the rest of an unread body after an answer that
-// said Connection: close: net/http still reads what is left of a small
-// body after the handler returns, which would hold the connection for as
-// long as the client sends nothing.
-func (d *Deadline) Expire() { _ = d.rc.SetReadDeadline(time.Now()) }
+// DrainGrace is how long net/http may still read the rest of a body after
+// an answer that said Connection: close (see Expire).
+const DrainGrace = time.Second
+
+// Expire bounds the wait for the rest of an unread body after an answer
+// that said Connection: close. net/http still reads what is left of a
+// small body (up to 256 KiB) after the handler returns; that read must end
+// soon for a client that sends nothing, but not at once: a connection
+// closed with body bytes unread is reset, and a client still sending then
+// loses the answer it was sent (a refused POST form of 200 KB did, now and
+// then). Bodies too large to drain are left to net/http, which closes its
+// side for writing and waits before closing.
+func (d *Deadline) Expire() { _ = d.rc.SetReadDeadline(time.Now().Add(DrainGrace)) }
 
 // Unread reports whether the body was not read to its end.
 func (d *Deadline) Unread() bool { return !d.eof.Load() }
