@@ -77,6 +77,10 @@ func (a *API) serve(route string, h errHandler) http.Handler {
 			}
 			a.metrics.requests.WithLabelValues(route, statusLabel(status)).Inc()
 		}()
+		if err := a.checkCrossSite(r); err != nil { // csrf.go
+			writeError(sw, a.mapError(route, r, err))
+			return
+		}
 		if err := h(sw, r); err != nil {
 			writeError(sw, a.mapError(route, r, err))
 		}

@@ -47,6 +47,11 @@ type claims struct {
 	Expires  int64  `json:"exp"`           // Unix milliseconds
 	ID       string `json:"sid"`           // random, 32 hex characters
 	KeyFP    string `json:"kfp,omitempty"` // user sessions: fingerprint of the access key at login
+	// OIDC sessions (oidc.go): the provider's id, the groups the mapping
+	// gave at sign-in, and a display name (email or subject).
+	Provider string   `json:"prv,omitempty"`
+	Groups   []string `json:"grp,omitempty"`
+	Name     string   `json:"name,omitempty"`
 }
 
 func (c *claims) issuedAt() time.Time { return time.UnixMilli(c.IssuedAt).UTC() }
@@ -182,6 +187,8 @@ func (a *API) authenticateToken(token string, st *configdb.State) (*principal, e
 		}
 		p.userName = u.Name
 		return p, nil
+	case strings.HasPrefix(c.Identity, identityOIDCPrefix):
+		return a.authenticateOIDC(p, st) // oidc.go
 	}
 	return nil, errMalformedToken
 }

@@ -140,6 +140,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	adminAPI.MountJobs(jobsAPI{a.jobs})
+	a.mountFleet(adminAPI)
+	a.mountObjects(adminAPI)
+	a.mountOIDC(adminAPI)
 	for _, b := range a.router.Backends() {
 		a.health.Add("backend:"+b.Name(), func(ctx context.Context) (string, error) {
 			if err := b.Ping(ctx); err != nil {
@@ -229,6 +232,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return a.syncer.Run(gctx) })
 	g.Go(func() error { return a.jobs.Run(gctx) })
+	g.Go(func() error { return a.runFleetStatus(gctx) })
 	g.Go(func() error {
 		var err error
 		if a.tls {
@@ -277,6 +281,7 @@ func (a *App) routes(s3, adminAPI http.Handler) http.Handler {
 	mux.HandleFunc("HEAD /_/health", a.health.ServeHealth)
 	mux.HandleFunc("GET /_/ready", a.health.ServeReady)
 	mux.Handle("GET /_/metrics", obs.MetricsHandler(a.reg))
+	a.mountGUI(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/_/") {
 			mux.ServeHTTP(w, r)

@@ -288,6 +288,10 @@ type AdvancedConfig struct {
 	ConfigSyncRole         SyncRole      `yaml:"config_sync_role"`
 	// ConfigSyncWriterURL is where a reader tells clients the writer is.
 	ConfigSyncWriterURL string `yaml:"config_sync_writer_url"`
+	// AdvertiseURL is this instance's own URL as the rest of the fleet
+	// reaches it: published in its fleet status so that the admin GUI of
+	// any instance can ask it to sync now. Empty: not advertised.
+	AdvertiseURL string `yaml:"advertise_url"`
 	// ConfigSyncWriteSchema is the config DB schema publishes write: 0
 	// keeps the schema of the DB replaced (a fresh bucket, or no bucket:
 	// the newest this binary writes); N writes schema N, never lower than

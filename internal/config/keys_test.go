@@ -117,6 +117,8 @@ var keyCases = []keyCase{
 	{path: "advanced.config_sync_role", env: "DGP_CONFIG_SYNC_ROLE", value: "reader",
 		extra: map[string]string{"DGP_CONFIG_SYNC_BUCKET": "dgp-iam-sync"},
 		get:   func(c *Config) any { return c.Advanced.ConfigSyncRole }, want: SyncRoleReader},
+	{path: "advanced.advertise_url", env: "DGP_ADVERTISE_URL", value: "http://10.0.0.7:9000",
+		get: func(c *Config) any { return c.Advanced.AdvertiseURL }, want: "http://10.0.0.7:9000"},
 	{path: "advanced.config_sync_writer_url", env: "DGP_CONFIG_SYNC_WRITER_URL", value: "https://dgp-writer:9000",
 		get: func(c *Config) any { return c.Advanced.ConfigSyncWriterURL }, want: "https://dgp-writer:9000"},
 	{path: "advanced.config_sync_write_schema", env: "DGP_CONFIG_SYNC_WRITE_SCHEMA", value: "1", yaml: "1",

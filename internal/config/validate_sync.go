@@ -34,6 +34,9 @@ func (c *Config) validateSync(v *collector) {
 	if a.ConfigSyncWriterURL != "" {
 		checkURL(v, "advanced.config_sync_writer_url", a.ConfigSyncWriterURL, "http", "https")
 	}
+	if a.AdvertiseURL != "" {
+		checkURL(v, "advanced.advertise_url", a.AdvertiseURL, "http", "https")
+	}
 	if w := a.ConfigSyncWriteSchema; w < 0 || w > configdb.CurrentSchema {
 		v.add("advanced.config_sync_write_schema", fmt.Sprintf("must be 0 (keep the sync bucket's schema) or %d to %d (the schemas this binary writes)",
 			configdb.MinWriteSchema, configdb.CurrentSchema))
