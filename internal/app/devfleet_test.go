@@ -211,13 +211,7 @@ func tailLines(s string, n int) string {
 // on an HTTP error.
 func (f *devFleet) curl(args ...string) string {
 	f.t.Helper()
-	cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body"}, args...)...)
-	cmd.Dir = f.jar
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		f.t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testutil.Curl(f.t, f.jar, nil, args...)
 }
 
 // The local fleet of infra/dev/fleet, checked with the seed guide's Verify

@@ -84,14 +84,7 @@ func (f *fleet) curl(dir string, args ...string) string {
 	if f.ca != nil {
 		env = append(env, "CURL_CA_BUNDLE="+f.ca.CAFile)
 	}
-	cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = testutil.Env(env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		f.t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testutil.Curl(f.t, dir, env, args...)
 }
 
 // The seed guide's Verify, as written, with curl and the AWS CLI, over

@@ -316,13 +316,7 @@ type verify struct {
 // curl runs curl (failing on an HTTP error) and returns its output.
 func (v *verify) curl(args ...string) string {
 	v.t.Helper()
-	cmd := exec.Command("curl", append([]string{"-sS", "--fail-with-body"}, args...)...)
-	cmd.Dir = v.dir
-	out, err := cmd.Output()
-	if err != nil {
-		v.t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testutil.Curl(v.t, v.dir, nil, args...)
 }
 
 // sh runs a shell pipeline of the guide and returns its trimmed output.
