@@ -149,7 +149,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Stderr: stderr, ConfigFile: *cfgPath})
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger, Stderr: stderr, ConfigFile: *cfgPath, Version: version})
 	if err != nil {
 		logger.Error().Err(err).Msg("startup failed")
 		return err

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -47,6 +48,9 @@ type Options struct {
 	// Environ default os.Environ). See declarative.go.
 	ConfigFile string
 	Environ    func() []string
+	// Version is this binary's version ("dev" when unset), published in
+	// the probe witness and the instance's fleet status.
+	Version string
 	// BodyReadTimeout is how long an S3 request body may send nothing
 	// before it is answered 400 RequestTimeout (0: s3api's default,
 	// 20 s). Tests shorten it; it is not a config key.
@@ -61,6 +65,7 @@ type App struct {
 	reg          *prometheus.Registry
 	root         RootCredentials
 	nodeID       string
+	version      string // Options.Version
 	router       *storage.Router
 	health       *obs.Health
 	handler      http.Handler
@@ -93,7 +98,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		o.Registry = obs.NewRegistry()
 	}
 	cfg := o.Config
-	a := &App{cfg: cfg, log: o.Logger, now: o.Now, reg: o.Registry}
+	a := &App{cfg: cfg, log: o.Logger, now: o.Now, reg: o.Registry, version: cmp.Or(o.Version, "dev")}
 
 	dataDir := cfg.Advanced.DataDir
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {

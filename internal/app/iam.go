@@ -40,6 +40,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		Role:         string(adv.ConfigSyncRole),
 		WriterURL:    adv.ConfigSyncWriterURL,
 		NodeID:       a.nodeID,
+		Version:      a.version,
 		Secret:       boot.Secret,
 		Keys:         configdb.NewKeyCache(4),
 		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),

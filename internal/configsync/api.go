@@ -80,6 +80,7 @@ type Options struct {
 	Role         string // "writer" (default) or "reader"
 	WriterURL    string // named in ErrReadOnly messages
 	NodeID       string
+	Version      string // this binary's version, for the probe witness ("": as the Go toolchain stamped it)
 	Secret       []byte // the bootstrap secret (DB key material)
 	Keys         *configdb.KeyCache
 	KDF          configdb.KDFParams // zero: configdb.DefaultKDFParams()

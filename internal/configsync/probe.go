@@ -1,6 +1,7 @@
 package configsync
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -277,7 +278,7 @@ func (s *Syncer) writeWitness(ctx context.Context, key string) {
 		Node:       s.o.NodeID,
 		Endpoint:   s.o.Endpoint,
 		Bucket:     s.o.BucketName,
-		DGPVersion: buildVersion(),
+		DGPVersion: cmp.Or(s.o.Version, buildVersion()),
 		Checks:     []string{CheckIfNoneMatch, CheckIfMatch},
 	}
 	body, err := json.MarshalIndent(w, "", "  ")
