@@ -131,38 +131,72 @@ func checkIDs(field, kind string, ids []string, idx map[string]int) error {
 	return nil
 }
 
-// RevokeSessions revokes every session of Identity issued at or before
-// Since (now when zero). Revocations only move forward: applying an older
-// time than the one recorded changes nothing.
+// RevokeSessions revokes every session of Identity (and of each of More)
+// issued at or before Since (now when zero). Revocations only move
+// forward: applying an older time than the one recorded changes nothing.
+//
+// With Retain positive, the same change drops every revocation (of any
+// identity) recorded before now minus Retain: the caller sets it to the
+// longest a session can live plus a clock-skew margin, so only
+// revocations that can no longer match a valid session go. Pruning rides
+// on a revocation that changes something: an Op that records nothing new
+// returns its base unchanged (and publishes nothing), whatever it could
+// prune.
 type RevokeSessions struct {
 	Identity string
-	Since    time.Time
+	// More are further identities revoked at the same time.
+	More   []string
+	Since  time.Time
+	Retain time.Duration
 }
 
 // Apply implements Op.
 func (o *RevokeSessions) Apply(s *State, now time.Time) (*State, error) {
-	if err := validateIdentity(o.Identity); err != nil {
-		return nil, iam.PrefixError("identity", err)
+	ids := append([]string{o.Identity}, o.More...)
+	for i, id := range ids {
+		if err := validateIdentity(id); err != nil {
+			field := "identity"
+			if i > 0 {
+				field = fmt.Sprintf("more[%d]", i-1)
+			}
+			return nil, iam.PrefixError(field, err)
+		}
 	}
 	since := o.Since
 	if since.IsZero() {
 		since = now
 	}
 	since = since.UTC()
-	if cur, ok := s.revocations[o.Identity]; ok && !since.After(cur) {
+	var set []string
+	for _, id := range ids {
+		if cur, ok := s.revocations[id]; !ok || since.After(cur) {
+			set = append(set, id)
+		}
+	}
+	if len(set) == 0 {
 		return s, nil
 	}
 	d := newDraft(s)
-	d.Revocations[o.Identity] = since
+	for _, id := range set {
+		d.Revocations[id] = since
+	}
+	if o.Retain > 0 {
+		cutoff := now.Add(-o.Retain)
+		maps.DeleteFunc(d.Revocations, func(_ string, t time.Time) bool { return t.Before(cutoff) })
+	}
 	return d.finish()
 }
 
 // Describe implements Op.
 func (o *RevokeSessions) Describe() string {
-	if o.Since.IsZero() {
-		return fmt.Sprintf("revoke sessions of %q", o.Identity)
+	who := fmt.Sprintf("%q", o.Identity)
+	if len(o.More) > 0 {
+		who += fmt.Sprintf(" and %d more", len(o.More))
 	}
-	return fmt.Sprintf("revoke sessions of %q since %s", o.Identity, o.Since.UTC().Format(time.RFC3339))
+	if o.Since.IsZero() {
+		return "revoke sessions of " + who
+	}
+	return fmt.Sprintf("revoke sessions of %s since %s", who, o.Since.UTC().Format(time.RFC3339))
 }
 
 // MergeRevocations returns the union of a and b, taking the later time for
