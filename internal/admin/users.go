@@ -2,6 +2,8 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
@@ -64,14 +66,65 @@ type updateUserRequest struct {
 	GroupIDs    *[]string   `json:"group_ids"`
 }
 
-func (a *API) listUsers(w http.ResponseWriter, _ *http.Request, _ *principal) error {
-	users := a.iam.Current().Users()
-	out := make([]userView, len(users))
-	for i, u := range users {
-		out[i] = newUserView(u)
+// Pagination headers of GET /users: the total number of users matching q,
+// and (when more follow) the value of after for the next page.
+const (
+	headerTotal     = "X-Total-Count"
+	headerNextAfter = "X-Next-After"
+	maxUsersLimit   = 1000
+)
+
+// listUsers answers the users ordered by name. Query parameters (all
+// optional): q keeps the users whose name, id or access key id contains it
+// (case-insensitive); after keeps the names sorting after it; limit caps
+// the page (1..1000; absent: all, as before pagination existed). The
+// answer stays a JSON array; X-Total-Count counts the matches of q, and
+// X-Next-After, present when more follow, is the after of the next page.
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	query := r.URL.Query()
+	limit := -1
+	if v := query.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxUsersLimit {
+			return invalid("limit", "must be a whole number from 1 to %d", maxUsersLimit)
+		}
+		limit = n
+	}
+	q := strings.ToLower(strings.TrimSpace(query.Get("q")))
+	after := query.Get("after")
+	users := a.iam.Current().Users() // ordered by name
+	out := make([]userView, 0, min(len(users), max(limit, 0)))
+	total, next := 0, ""
+	for _, u := range users {
+		if q != "" && !userMatches(u, q) {
+			continue
+		}
+		total++
+		if after != "" && u.Name <= after {
+			continue
+		}
+		if limit >= 0 && len(out) == limit {
+			if next == "" {
+				next = out[len(out)-1].Name
+			}
+			continue
+		}
+		out = append(out, newUserView(u))
+	}
+	w.Header().Set(headerTotal, strconv.Itoa(total))
+	if next != "" {
+		w.Header().Set(headerNextAfter, next)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// userMatches reports whether lowerQ (lower case) is in u's name, id or
+// access key id, ignoring case.
+func userMatches(u iam.User, lowerQ string) bool {
+	return strings.Contains(strings.ToLower(u.Name), lowerQ) ||
+		strings.Contains(strings.ToLower(u.ID), lowerQ) ||
+		strings.Contains(strings.ToLower(u.AccessKeyID), lowerQ)
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {
