@@ -3,7 +3,6 @@ package admin
 import (
 	"crypto/subtle"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -122,24 +121,13 @@ func (a *API) loginFailed(ip, method, userID string) error {
 // isAdmin reports whether u (own rules and its groups') has an Allow rule
 // with action admin (or *) on resource "*" and no such Deny rule.
 func isAdmin(st *configdb.State, u iam.User) bool {
-	rules := slices.Clone(u.Permissions)
+	f := rulesAdminFlags(u.Permissions)
 	for _, gid := range u.GroupIDs {
 		if g, ok := st.Group(gid); ok {
-			rules = append(rules, g.Permissions...)
+			f = f.with(rulesAdminFlags(g.Permissions))
 		}
 	}
-	allow := false
-	for _, r := range rules {
-		if !slices.Contains(r.Resources, "*") ||
-			!(slices.Contains(r.Actions, iam.ActionAdmin) || slices.Contains(r.Actions, iam.ActionAll)) {
-			continue
-		}
-		if r.Effect == iam.EffectDeny {
-			return false
-		}
-		allow = allow || r.Effect == iam.EffectAllow
-	}
-	return allow
+	return f.grants()
 }
 
 type logoutResponse struct {
@@ -161,7 +149,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 	if iat := p.issuedAt(); iat.After(since) {
 		since = iat // the token came from an instance whose clock is ahead
 	}
-	op := &configdb.RevokeSessions{Identity: identitySessPrefix + p.ID, Since: since}
+	op := &configdb.RevokeSessions{Identity: identitySessPrefix + p.ID, Since: since, Retain: a.retain()}
 	if _, err := a.publish(r, p, op); err != nil {
 		reason := a.classify(err).Message
 		writeJSON(w, http.StatusOK, logoutResponse{Message: "the cookie was cleared, but the session could not be revoked " +
@@ -178,9 +166,10 @@ func (a *API) whoami(w http.ResponseWriter, _ *http.Request, p *principal) error
 	return nil
 }
 
-// publish applies and publishes op on behalf of p, logging one line.
+// publish applies and publishes op on behalf of p, logging one line. The
+// same change revokes the sessions op ends (see endedSessions).
 func (a *API) publish(r *http.Request, p *principal, op configdb.Op) (*configdb.State, error) {
-	st, err := a.iam.Publish(r.Context(), op)
+	st, err := a.iam.Publish(r.Context(), &revokingOp{op: op, retain: a.retain()})
 	if err != nil {
 		a.log.Warn().Str("identity", p.who()).Str("ip", p.ip).Str("op", op.Describe()).
 			Str("result", a.classify(err).Code).Err(err).Msg("iam mutation refused")

@@ -172,7 +172,7 @@ func (a *API) authenticateToken(token string, st *configdb.State) (*principal, e
 	if err != nil {
 		return nil, err
 	}
-	if st.SessionRevoked(c.Identity, c.issuedAt()) || st.SessionRevoked(identitySessPrefix+c.ID, c.issuedAt()) {
+	if revoked(st, c) {
 		return nil, errRevoked
 	}
 	p := &principal{claims: c}
@@ -191,6 +191,35 @@ func (a *API) authenticateToken(token string, st *configdb.State) (*principal, e
 		return a.authenticateOIDC(p, st) // oidc.go
 	}
 	return nil, errMalformedToken
+}
+
+// revoked reports whether a revocation in st covers the session c: of its
+// identity, of the session itself, of everyone, and for OIDC sessions of
+// its provider ("oidc:<provider id>") or of one of its mapped groups
+// ("group:<id>").
+func revoked(st *configdb.State, c claims) bool {
+	iat := c.issuedAt()
+	if st.SessionRevoked(c.Identity, iat) || st.SessionRevoked(identitySessPrefix+c.ID, iat) ||
+		st.SessionRevoked(identityEveryone, iat) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(c.Identity, identityOIDCPrefix)
+	if !ok {
+		return false
+	}
+	prv := c.Provider
+	if prv == "" {
+		prv, _, _ = strings.Cut(rest, ":")
+	}
+	if st.SessionRevoked(identityOIDCPrefix+prv, iat) {
+		return true
+	}
+	for _, g := range c.Groups {
+		if st.SessionRevoked(identityGroupPrefix+g, iat) {
+			return true
+		}
+	}
+	return false
 }
 
 // setSessionCookie sets the session cookie holding token until exp.

@@ -1,0 +1,159 @@
+package admin
+
+import (
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/iam"
+)
+
+// Revocation identities that are not the identity of a session: a
+// revocation of one of them ends the sessions that depend on it.
+const (
+	// identityGroupPrefix + group id: the OIDC sessions whose mapped
+	// groups include that group (recorded when it stops granting admin).
+	identityGroupPrefix = "group:"
+	// identityEveryone: every session of every identity (sign-out
+	// everywhere for everyone).
+	identityEveryone = "*"
+)
+
+// clockSkewMargin is how far apart the clocks of a fleet's instances may be
+// for revocation pruning: a revocation is kept for the session TTL plus
+// this margin (see retain).
+const clockSkewMargin = 5 * time.Minute
+
+// retain is how long a revocation must be kept: until every session it
+// can match has expired on every instance.
+func (a *API) retain() time.Duration { return a.ttl + clockSkewMargin }
+
+// revokingOp applies op and, in the same change, records a revocation for
+// every session the change ends (see endedSessions), so that undoing the
+// change later (re-enabling the user, giving admin back) does not revive
+// them. Computed at Apply, it follows a rebase onto a newer base.
+type revokingOp struct {
+	op     configdb.Op
+	retain time.Duration
+}
+
+var _ configdb.Op = (*revokingOp)(nil)
+
+// Apply implements configdb.Op.
+func (o *revokingOp) Apply(s *configdb.State, now time.Time) (*configdb.State, error) {
+	next, err := o.op.Apply(s, now)
+	if err != nil || next == s {
+		return next, err
+	}
+	ids := endedSessions(s, next)
+	if len(ids) == 0 {
+		return next, nil
+	}
+	return (&configdb.RevokeSessions{Identity: ids[0], More: ids[1:], Since: now, Retain: o.retain}).Apply(next, now)
+}
+
+// Describe implements configdb.Op.
+func (o *revokingOp) Describe() string { return o.op.Describe() }
+
+// endedSessions returns, sorted, the revocation identities of the sessions
+// that the change from base to next ends:
+//   - "user:<id>" for every user that could sign in to the admin API in
+//     base (enabled, admin) and cannot in next (deleted, disabled, admin
+//     removed by its own rules, a group's rules or its memberships), or
+//     whose access key changed (rotation);
+//   - "group:<id>" for every group whose own rules granted admin in base
+//     and do not in next (or that was deleted): the OIDC sessions mapped
+//     to it;
+//   - "oidc:<provider id>" for every enabled provider that is disabled or
+//     deleted, or whose sign-in changed (see signInChanged): the groups of
+//     its sessions were mapped under the old settings.
+func endedSessions(base, next *configdb.State) []string {
+	var ids []string
+	bx, nx := newAdminIndex(base), newAdminIndex(next)
+	nextUsers := make(map[string]iam.User, next.NumUsers())
+	for _, u := range next.Users() {
+		nextUsers[u.ID] = u
+	}
+	for _, u := range base.Users() {
+		if !u.Enabled || !bx.user(u) {
+			continue
+		}
+		v, ok := nextUsers[u.ID]
+		if !ok || !v.Enabled || !nx.user(v) || v.AccessKeyID != u.AccessKeyID {
+			ids = append(ids, identityUserPrefix+u.ID)
+		}
+	}
+	for id, g := range bx.groups {
+		if g.grants() && !nx.groups[id].grants() { // a deleted group's zero flags grant nothing
+			ids = append(ids, identityGroupPrefix+id)
+		}
+	}
+	for _, p := range base.Providers() {
+		if !p.Enabled {
+			continue
+		}
+		if q, ok := next.Provider(p.ID); !ok || !q.Enabled || signInChanged(p, q) {
+			ids = append(ids, identityOIDCPrefix+p.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// signInChanged reports whether q differs from p in anything but the
+// fields that cannot change whom a sign-in maps to which groups (name,
+// display name, priority, client secret). Fields added later count as a
+// change until listed here.
+func signInChanged(p, q iam.AuthProvider) bool {
+	q.Name, q.DisplayName, q.Priority, q.ClientSecret = p.Name, p.DisplayName, p.Priority, p.ClientSecret
+	return !reflect.DeepEqual(p, q)
+}
+
+// adminFlags says whether a set of rules holds an Allow, and a Deny, rule
+// with action admin (or *) on resource "*".
+type adminFlags struct{ allow, deny bool }
+
+func (f adminFlags) grants() bool { return f.allow && !f.deny }
+
+func (f adminFlags) with(g adminFlags) adminFlags {
+	return adminFlags{allow: f.allow || g.allow, deny: f.deny || g.deny}
+}
+
+func rulesAdminFlags(rules []iam.Rule) adminFlags {
+	var f adminFlags
+	for _, r := range rules {
+		if !slices.Contains(r.Resources, "*") ||
+			!(slices.Contains(r.Actions, iam.ActionAdmin) || slices.Contains(r.Actions, iam.ActionAll)) {
+			continue
+		}
+		switch r.Effect {
+		case iam.EffectDeny:
+			f.deny = true
+		case iam.EffectAllow:
+			f.allow = true
+		}
+	}
+	return f
+}
+
+// adminIndex answers isAdmin for every user of a State without looking
+// each group up again.
+type adminIndex struct{ groups map[string]adminFlags }
+
+func newAdminIndex(st *configdb.State) adminIndex {
+	x := adminIndex{groups: make(map[string]adminFlags)}
+	for _, g := range st.Groups() {
+		x.groups[g.ID] = rulesAdminFlags(g.Permissions)
+	}
+	return x
+}
+
+// user is isAdmin(st, u) for the State the index was built from.
+func (x adminIndex) user(u iam.User) bool {
+	f := rulesAdminFlags(u.Permissions)
+	for _, gid := range u.GroupIDs {
+		f = f.with(x.groups[gid])
+	}
+	return f.grants()
+}
