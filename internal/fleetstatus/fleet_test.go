@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -485,5 +486,50 @@ func TestInstanceJSONFields(t *testing.T) {
 	if !strings.Contains(string(v), `"bucket_generation"`) || !strings.Contains(string(v), `"bucket_etag"`) ||
 		!strings.Contains(string(v), `"interval_seconds"`) || !strings.Contains(string(v), `"instances"`) {
 		t.Errorf("view fields: %s", v)
+	}
+}
+
+// Run publishes at once, removes what is past retention, publishes a
+// change without waiting for the interval, and returns when ctx ends.
+func TestRunPublishesChangesAndCleansUp(t *testing.T) {
+	store := newMemStore(time.Now)
+	store.putAt(Key("long-gone"), []byte("{}"), t0.Add(-48*time.Hour))
+	l := &local{st: Status{Generation: 1}}
+	f, err := New(Options{Store: store, Node: "runner", Local: l.get, Key: fleetKey,
+		Now: func() time.Time { return t0 }, Watch: 5 * time.Millisecond, Interval: time.Hour})
+	testutil.Must(t, err, "new")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	generation := func() (uint64, error) {
+		b, err := store.Get(ctx, Key("runner"))
+		if err != nil {
+			return 0, err
+		}
+		st, ok, err := decode(Key("runner"), b, fleetKey)
+		if err != nil || !ok {
+			return 0, fmt.Errorf("decode: %v (verified %v)", err, ok)
+		}
+		return st.Generation, nil
+	}
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if g, err := generation(); err != nil || g != 1 {
+			return fmt.Errorf("generation %d (%v)", g, err)
+		}
+		if _, err := store.Get(ctx, Key("long-gone")); !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("long-gone still there (%v)", err)
+		}
+		return nil
+	})
+	l.set(func(s *Status) { s.Generation = 2 })
+	testutil.RetryUntil(t, time.Minute, func() error {
+		if g, err := generation(); err != nil || g != 2 {
+			return fmt.Errorf("generation %d (%v)", g, err)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
 	}
 }
