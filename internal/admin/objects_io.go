@@ -43,6 +43,9 @@ func (b *browser) get(c *objectCall) error {
 		h.Set("Last-Modified", obj.Info.LastModified.UTC().Format(http.TimeFormat))
 	}
 	c.w.WriteHeader(http.StatusOK)
+	if c.r.Method == http.MethodHead {
+		return nil
+	}
 	if _, err := io.Copy(c.w, obj.Body); err != nil {
 		// The status is out: the short body (Content-Length) tells the client.
 		b.api.log.Warn().Err(err).Str("identity", c.p.who()).Str("bucket", bucket).Str("key", key).
