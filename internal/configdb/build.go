@@ -176,7 +176,7 @@ func (s *State) check(x indexes) error {
 			}
 		}
 	}
-	return s.checkRest()
+	return s.checkRest(x)
 }
 
 func (s *State) checkUserGroups(x indexes, u *iam.User) error {
@@ -210,11 +210,19 @@ func (s *State) checkMember(x indexes, g *iam.Group, uid string) error {
 	return nil
 }
 
-// checkRest validates providers and revocations.
-func (s *State) checkRest() error {
+// checkRest validates providers (the groups of their mappings exist) and
+// revocations.
+func (s *State) checkRest(x indexes) error {
 	for _, p := range s.providers {
 		if err := p.Validate(); err != nil {
 			return iam.PrefixError(fmt.Sprintf("auth_providers[%s]", p.ID), err)
+		}
+		for i, m := range p.GroupMappings {
+			for _, gid := range m.Groups {
+				if _, ok := x.groupByID[gid]; !ok {
+					return fieldErr(fmt.Sprintf("auth_providers[%s].group_mappings[%d].groups", p.ID, i), "group %q does not exist", gid)
+				}
+			}
 		}
 	}
 	for id := range s.revocations {
@@ -336,7 +344,7 @@ func (s *State) checkChanged(x indexes, base *State, same unchanged) error {
 			}
 		}
 	}
-	return s.checkRest()
+	return s.checkRest(x)
 }
 
 // userPos returns the position in s of the user with id, trying position

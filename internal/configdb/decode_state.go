@@ -160,8 +160,15 @@ func (d *decoder) provider(p *iam.AuthProvider) error {
 		if err != nil || !more {
 			return err
 		}
-		name, err := d.field(key,
-			"id", "name", "type", "issuer_url", "client_id", "client_secret", "scopes", "enabled", "priority", "display_name")
+		var name string
+		if d.schema < 3 { // redirect URL and group mappings since schema 3
+			name, err = d.field(key,
+				"id", "name", "type", "issuer_url", "client_id", "client_secret", "scopes", "enabled", "priority", "display_name")
+		} else {
+			name, err = d.field(key,
+				"id", "name", "type", "issuer_url", "client_id", "client_secret", "scopes", "enabled", "priority", "display_name",
+				"redirect_url", "group_mappings")
+		}
 		if err != nil {
 			return err
 		}
@@ -186,6 +193,41 @@ func (d *decoder) provider(p *iam.AuthProvider) error {
 			err = d.intInto(&p.Priority)
 		case "display_name":
 			err = d.stringInto(&p.DisplayName)
+		case "redirect_url":
+			err = d.stringInto(&p.RedirectURL)
+		case "group_mappings":
+			p.GroupMappings, err = list(d, p.GroupMappings, "a list of group mappings", (*decoder).groupMapping)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+}
+
+func (d *decoder) groupMapping(m *iam.GroupMapping) error {
+	if isNull, err := d.beginObject("a group mapping object"); isNull || err != nil {
+		return err
+	}
+	for first := true; ; {
+		key, more, err := d.nextKey(&first)
+		if err != nil || !more {
+			return err
+		}
+		name, err := d.field(key, "email", "claim", "value", "regex", "groups")
+		if err != nil {
+			return err
+		}
+		switch name { // "": an unknown member, skipped
+		case "email":
+			err = d.stringInto(&m.Email)
+		case "claim":
+			err = d.stringInto(&m.Claim)
+		case "value":
+			err = d.stringInto(&m.Value)
+		case "regex":
+			err = d.stringInto(&m.Regex)
+		case "groups":
+			m.Groups, err = d.stringList(m.Groups)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

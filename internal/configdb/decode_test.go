@@ -15,28 +15,80 @@ import (
 )
 
 // referenceDecode is the decoder decodePayload replaced: encoding/json into
-// the stored form of the schema (schema 1: Data itself, membership on both
-// sides; schema 2: groups without member_ids), unknown fields refused,
-// nothing but whitespace after the value.
+// the stored form of the schema (schema 1: membership on both sides;
+// schema 2: groups without member_ids; schema 3: Data itself, groups
+// without member_ids, providers with redirect_url and group_mappings),
+// unknown fields refused, nothing but whitespace after the value.
 func referenceDecode(payload []byte, schema uint16) (Data, error) {
-	if schema < 2 {
-		var d Data
-		return d, strictJSON(payload, &d)
+	switch schema {
+	case 1:
+		var r dataV1
+		err := strictJSON(payload, &r)
+		return Data{Users: r.Users, Groups: r.Groups, Providers: providersOf(r.Providers), Revocations: r.Revocations}, err
+	case 2:
+		var r dataV2
+		err := strictJSON(payload, &r)
+		return Data{Users: r.Users, Groups: groupsOf(r.Groups), Providers: providersOf(r.Providers), Revocations: r.Revocations}, err
 	}
-	var r dataV2
+	var r dataV3
 	err := strictJSON(payload, &r)
-	d := Data{Users: r.Users, Providers: r.Providers, Revocations: r.Revocations}
-	if r.Groups != nil {
-		d.Groups = make([]iam.Group, len(r.Groups))
-		for i, g := range r.Groups {
-			d.Groups[i] = iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions}
-		}
-	}
-	return d, err
+	return Data{Users: r.Users, Groups: groupsOf(r.Groups), Providers: r.Providers, Revocations: r.Revocations}, err
 }
 
-// dataV2 and groupV2 are the stored form of schema 2.
+func groupsOf(gs []groupV2) []iam.Group {
+	if gs == nil {
+		return nil
+	}
+	out := make([]iam.Group, len(gs))
+	for i, g := range gs {
+		out[i] = iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions}
+	}
+	return out
+}
+
+func providersOf(ps []providerV2) []iam.AuthProvider {
+	if ps == nil {
+		return nil
+	}
+	out := make([]iam.AuthProvider, len(ps))
+	for i, p := range ps {
+		out[i] = iam.AuthProvider{ID: p.ID, Name: p.Name, Type: p.Type, IssuerURL: p.IssuerURL, ClientID: p.ClientID,
+			ClientSecret: p.ClientSecret, Scopes: p.Scopes, Enabled: p.Enabled, Priority: p.Priority, DisplayName: p.DisplayName}
+	}
+	return out
+}
+
+// dataV1 is the stored form of schema 1.
+type dataV1 struct {
+	Users       []iam.User           `json:"users"`
+	Groups      []iam.Group          `json:"groups"`
+	Providers   []providerV2         `json:"auth_providers"`
+	Revocations map[string]time.Time `json:"session_revocations"`
+}
+
+// dataV2, groupV2 and providerV2 are the stored form of schema 2.
 type dataV2 struct {
+	Users       []iam.User           `json:"users"`
+	Groups      []groupV2            `json:"groups"`
+	Providers   []providerV2         `json:"auth_providers"`
+	Revocations map[string]time.Time `json:"session_revocations"`
+}
+
+type providerV2 struct {
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	IssuerURL    string   `json:"issuer_url,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Enabled      bool     `json:"enabled"`
+	Priority     int      `json:"priority"`
+	DisplayName  string   `json:"display_name,omitempty"`
+}
+
+// dataV3 is the stored form of schema 3.
+type dataV3 struct {
 	Users       []iam.User           `json:"users"`
 	Groups      []groupV2            `json:"groups"`
 	Providers   []iam.AuthProvider   `json:"auth_providers"`

@@ -19,8 +19,14 @@ type Migration func(d *Data) error
 func schemaMigrations() map[uint16]Migration {
 	return map[uint16]Migration{
 		1: migrateMembership,
+		2: migrateAdditive,
 	}
 }
+
+// migrateAdditive migrates schema 2 to 3: schema 3 only adds fields (the
+// auth providers' redirect_url and group_mappings), absent from a schema
+// 2 DB, so there is nothing to change.
+func migrateAdditive(*Data) error { return nil }
 
 // migrateMembership migrates schema 1 to 2. Schema 1 stores group
 // membership on both sides (User.GroupIDs and Group.MemberIDs); schema 2

@@ -37,13 +37,17 @@ func additivePayload(tb testing.TB) []byte {
 
 func TestFormat1UnlessMinReaderIsLower(t *testing.T) {
 	keys := NewKeyCache(4)
-	b := sealTest(t, sample(t), keys, SealOptions{WriterNode: "n"})
+	b := sealTest(t, sample(t), keys, SealOptions{WriterNode: "n", Schema: 2})
 	if b[8] != FormatVersion {
-		t.Fatalf("a db of the current schema is written in format %d, want 1 (older binaries read it)", b[8])
+		t.Fatalf("a db of schema 2 (not additive) is written in format %d, want 1 (older binaries read it)", b[8])
 	}
 	h, err := ReadHeader(b)
-	if err != nil || h.MinReaderSchema != CurrentSchema || h.Len() != MinHeaderLen+1 {
+	if err != nil || h.MinReaderSchema != 2 || h.Len() != MinHeaderLen+1 {
 		t.Fatalf("header %+v, %v", h, err)
+	}
+	b3 := sealTest(t, sample(t), keys, SealOptions{WriterNode: "n", Schema: 3})
+	if h3, err := ReadHeader(b3); err != nil || b3[8] != FormatVersionMinReader || h3.Schema != 3 || h3.MinReaderSchema != 2 {
+		t.Fatalf("schema 3 (additive) header %+v, %v: want format 2 readable from schema 2", h3, err)
 	}
 
 	payload := additivePayload(t)

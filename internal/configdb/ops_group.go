@@ -125,7 +125,9 @@ func (o *UpdateGroup) Describe() string {
 	return "update group " + o.ID + f.String()
 }
 
-// DeleteGroup deletes group ID; its members stay, without the group.
+// DeleteGroup deletes group ID; its members stay, without the group. The
+// auth providers' group mappings lose it too: a mapping rule left without
+// any group is removed.
 type DeleteGroup struct {
 	ID string
 }
@@ -141,7 +143,29 @@ func (o *DeleteGroup) Apply(s *State, _ time.Time) (*State, error) {
 		d.setMember(s.userByID[uid], gi, false)
 	}
 	d.Groups = slices.Delete(d.Groups, gi, gi+1)
+	for i := range d.Providers {
+		if ms, changed := mappingsWithoutGroup(d.Providers[i].GroupMappings, o.ID); changed {
+			d.Providers[i].GroupMappings = ms
+		}
+	}
 	return d.finish()
+}
+
+// mappingsWithoutGroup returns ms without group id gid, dropping the rules
+// left without a group, and whether anything changed. ms is not modified.
+func mappingsWithoutGroup(ms []iam.GroupMapping, gid string) ([]iam.GroupMapping, bool) {
+	if !slices.ContainsFunc(ms, func(m iam.GroupMapping) bool { return slices.Contains(m.Groups, gid) }) {
+		return ms, false
+	}
+	var out []iam.GroupMapping
+	for _, m := range ms {
+		m = m.Clone()
+		m.Groups = slices.DeleteFunc(m.Groups, func(g string) bool { return g == gid })
+		if len(m.Groups) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out, true
 }
 
 // Describe implements Op.

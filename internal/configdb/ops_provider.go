@@ -28,6 +28,9 @@ func (o *CreateProvider) Apply(s *State, _ time.Time) (*State, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkMappingGroups(s, p.GroupMappings); err != nil {
+		return nil, err
+	}
 	if i, ok := s.providerByID[p.ID]; ok {
 		if s.providers[i].Name == p.Name {
 			return s, nil
@@ -59,6 +62,10 @@ type UpdateProvider struct {
 	Enabled      *bool
 	Priority     *int
 	DisplayName  *string
+	// RedirectURL and GroupMappings (schema 3): GroupMappings replaces
+	// the whole list.
+	RedirectURL   *string
+	GroupMappings *[]iam.GroupMapping
 }
 
 // Apply implements Op.
@@ -82,6 +89,10 @@ func (o *UpdateProvider) Apply(s *State, _ time.Time) (*State, error) {
 	setIf(&p.Enabled, o.Enabled)
 	setIf(&p.Priority, o.Priority)
 	setIf(&p.DisplayName, o.DisplayName)
+	setIf(&p.RedirectURL, o.RedirectURL)
+	if o.GroupMappings != nil {
+		p.GroupMappings = iam.CloneGroupMappings(*o.GroupMappings)
+	}
 	if o.Scopes != nil {
 		p.Scopes = slices.Clone(*o.Scopes)
 		if len(p.Scopes) == 0 {
@@ -91,8 +102,24 @@ func (o *UpdateProvider) Apply(s *State, _ time.Time) (*State, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if o.GroupMappings != nil {
+		if err := checkMappingGroups(s, p.GroupMappings); err != nil {
+			return nil, err
+		}
+	}
 	d.Providers[pi] = p
 	return d.finish()
+}
+
+// checkMappingGroups reports the first group of the mapping rules that s
+// does not hold, naming its field.
+func checkMappingGroups(s *State, ms []iam.GroupMapping) error {
+	for i, m := range ms {
+		if err := checkIDs(fmt.Sprintf("group_mappings[%d].groups", i), "group", m.Groups, s.groupByID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func setIf[T any](dst *T, v *T) {
@@ -113,6 +140,8 @@ func (o *UpdateProvider) Describe() string {
 	f.add("enabled", o.Enabled != nil)
 	f.add("priority", o.Priority != nil)
 	f.add("display_name", o.DisplayName != nil)
+	f.add("redirect_url", o.RedirectURL != nil)
+	f.add("group_mappings", o.GroupMappings != nil)
 	return "update auth provider " + o.ID + f.String()
 }
 

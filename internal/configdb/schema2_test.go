@@ -79,7 +79,7 @@ func TestSealSchemas(t *testing.T) {
 		if err != nil {
 			t.Fatalf("schema %d: %v", schema, err)
 		}
-		if h.Schema != want || h.MinReaderSchema != want || b[8] != FormatVersion {
+		if h.Schema != want || h.MinReaderSchema != minReaderSchema(want) || b[8] != formatOf(want) {
 			t.Fatalf("schema %d: header %+v", schema, h)
 		}
 		sameContent(t, s, got)

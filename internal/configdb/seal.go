@@ -47,7 +47,9 @@ type SealOptions struct {
 	// else from MinWriteSchema to CurrentSchema. A writer in a fleet keeps
 	// the schema of the DB it replaces until told otherwise (configsync's
 	// write-schema policy, docs/upgrading.md), so that instances not yet
-	// upgraded keep reading it.
+	// upgraded keep reading it. It is a floor: a State holding what an
+	// older schema cannot store is sealed in the lowest schema that can
+	// (ContentSchema), never losing a field.
 	Schema int
 }
 
@@ -59,8 +61,32 @@ const MinWriteSchema = 1
 // an additive schema. Schema 2 is not additive: a schema 1 binary reading
 // it (without member_ids) would find every group empty, and refuse every
 // user listing a group, since it validates membership on both sides.
+//
+// Schema 3 is additive (auth providers gain redirect_url and
+// group_mappings): a schema 2 binary reads it, ignoring those fields, and
+// enforces users and groups exactly; it never rewrites it (Header.Newer).
 func minReaderSchema(schema uint16) uint16 {
+	if schema == 3 {
+		return 2
+	}
 	return schema
+}
+
+// MinReaderSchema returns the min_reader_schema Seal writes for a DB of
+// schema: schema itself, or lower for an additive schema (3 is readable
+// from 2).
+func MinReaderSchema(schema int) int { return int(minReaderSchema(uint16(schema))) }
+
+// ContentSchema returns the lowest schema that can store everything s
+// holds: 3 when an auth provider has a redirect URL or group mappings,
+// else MinWriteSchema. Seal never writes a lower one.
+func (s *State) ContentSchema() int {
+	for i := range s.providers {
+		if s.providers[i].RedirectURL != "" || len(s.providers[i].GroupMappings) > 0 {
+			return 3
+		}
+	}
+	return MinWriteSchema
 }
 
 // Seal encodes s and encrypts it with AES-256-GCM under
@@ -73,7 +99,7 @@ func Seal(s *State, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, er
 		if opts.Schema < MinWriteSchema || opts.Schema > CurrentSchema {
 			return nil, fmt.Errorf("seal config db: schema %d: this binary writes schemas %d to %d", opts.Schema, MinWriteSchema, CurrentSchema)
 		}
-		schema = uint16(opts.Schema)
+		schema = uint16(max(opts.Schema, s.ContentSchema()))
 	}
 	payload, err := encodeAt(s, schema)
 	if err != nil {
@@ -86,7 +112,10 @@ func Seal(s *State, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, er
 func encodeData(s *State) ([]byte, error) { return encodeAt(s, CurrentSchema) }
 
 // encodeAt encodes s in the form of schema: schema 1 stores membership on
-// both sides (the groups' member_ids as well), schema 2 on the users only.
+// both sides (the groups' member_ids as well), schema 2 on the users only;
+// schema 3 adds the providers' redirect_url and group_mappings, which
+// older forms omit (Seal never encodes a State in a schema below its
+// ContentSchema).
 func encodeAt(s *State, schema uint16) ([]byte, error) {
 	groups := s.groups
 	if schema >= 2 && len(groups) > 0 {
@@ -96,7 +125,15 @@ func encodeAt(s *State, schema uint16) ([]byte, error) {
 			groups[i].MemberIDs = nil // omitted (omitempty)
 		}
 	}
-	b, err := json.Marshal(Data{Users: s.users, Groups: groups, Providers: s.providers, Revocations: s.revocations})
+	providers := s.providers
+	if schema < 3 && len(providers) > 0 {
+		providers = make([]iam.AuthProvider, len(s.providers))
+		copy(providers, s.providers)
+		for i := range providers {
+			providers[i].RedirectURL, providers[i].GroupMappings = "", nil // omitted (omitempty)
+		}
+	}
+	b, err := json.Marshal(Data{Users: s.users, Groups: groups, Providers: providers, Revocations: s.revocations})
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}

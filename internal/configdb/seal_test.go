@@ -28,6 +28,14 @@ func sealTest(tb testing.TB, s *State, keys *KeyCache, opts SealOptions) []byte 
 	return b
 }
 
+// formatOf is the container format Seal writes a schema in.
+func formatOf(schema uint16) uint8 {
+	if minReaderSchema(schema) < schema {
+		return FormatVersionMinReader
+	}
+	return FormatVersion
+}
+
 func sameContent(tb testing.TB, a, b *State) {
 	tb.Helper()
 	if a.Generation() != b.Generation() {
@@ -51,7 +59,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	sameContent(t, s, got)
-	want := Header{FormatVersion: 1, Schema: CurrentSchema, MinReaderSchema: CurrentSchema, Generation: 17, SealedAt: now.Truncate(time.Millisecond),
+	want := Header{FormatVersion: formatOf(CurrentSchema), Schema: CurrentSchema, MinReaderSchema: minReaderSchema(CurrentSchema), Generation: 17, SealedAt: now.Truncate(time.Millisecond),
 		WriterNode: "node-a", KDF: testKDF, Salt: h.Salt, Nonce: h.Nonce, CiphertextLen: uint32(len(b) - h.Len())}
 	if !reflect.DeepEqual(h, want) {
 		t.Errorf("header\n got %+v\nwant %+v", h, want)
@@ -231,7 +239,8 @@ func TestOpenRejectsEveryTruncation(t *testing.T) {
 
 func TestOpenHeaderRejections(t *testing.T) {
 	keys := NewKeyCache(4)
-	good := sealTest(t, sample(t), keys, SealOptions{WriterNode: "node"})
+	// Schema 2 is written in format 1, whose offsets the patches use.
+	good := sealTest(t, sample(t), keys, SealOptions{WriterNode: "node", Schema: 2})
 	h, _ := ReadHeader(good)
 	kdfOff := headerPrefixLen + len(h.WriterNode)
 

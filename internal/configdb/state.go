@@ -31,8 +31,9 @@ var (
 // writes and reads (it also reads a newer one whose min_reader_schema is at
 // most this, see Header.Newer). Schema 2 stores group membership on the
 // users only (User.GroupIDs); Group.MemberIDs is derived when a DB is
-// opened (schema 1 stored both sides).
-const CurrentSchema = 2
+// opened (schema 1 stored both sides). Schema 3 adds the auth providers'
+// redirect_url and group_mappings; it is additive (min_reader_schema 2).
+const CurrentSchema = 3
 
 // Data is the plain, encodable content of a State.
 type Data struct {

@@ -58,6 +58,12 @@ type AuthProvider struct {
 	Enabled      bool     `json:"enabled"`
 	Priority     int      `json:"priority"`
 	DisplayName  string   `json:"display_name,omitempty"`
+	// RedirectURL is the URL the provider sends the browser back to: an
+	// absolute http(s) URL ending in OIDCCallbackPath (schema 3).
+	RedirectURL string `json:"redirect_url,omitempty"`
+	// GroupMappings map a signed-in person to dgp groups (schema 3); see
+	// GroupMapping and MapGroups.
+	GroupMappings []GroupMapping `json:"group_mappings,omitempty"`
 }
 
 // Clone returns a deep copy of r. Empty slices become nil.
@@ -94,6 +100,7 @@ func (g Group) Clone() Group {
 // Clone returns a deep copy of p. Empty slices become nil.
 func (p AuthProvider) Clone() AuthProvider {
 	p.Scopes = cloneSlice(p.Scopes)
+	p.GroupMappings = CloneGroupMappings(p.GroupMappings)
 	return p
 }
 

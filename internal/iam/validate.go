@@ -274,7 +274,9 @@ func (g Group) Validate() error {
 
 // Validate checks the provider's fields: id, name, a lowercase type token,
 // an absolute http(s) issuer URL when set, printable client id, secret,
-// scopes and display name.
+// scopes and display name, a redirect URL ending in OIDCCallbackPath when
+// set, and valid group mapping rules (GroupMapping.Validate; whether their
+// groups exist is the config DB's check).
 func (p AuthProvider) Validate() error {
 	if err := ValidateID(p.ID); err != nil {
 		return PrefixError("id", err)
@@ -309,6 +311,14 @@ func (p AuthProvider) Validate() error {
 	}
 	if err := validateText(p.DisplayName, 128); err != nil {
 		return PrefixError("display_name", err)
+	}
+	if p.RedirectURL != "" {
+		if err := ValidateRedirectURL(p.RedirectURL); err != nil {
+			return PrefixError("redirect_url", err)
+		}
+	}
+	if err := ValidateGroupMappings(p.GroupMappings); err != nil {
+		return PrefixError("group_mappings", err)
 	}
 	return nil
 }
