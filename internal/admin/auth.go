@@ -17,10 +17,16 @@ type loginRequest struct {
 }
 
 type sessionInfo struct {
-	Identity  string    `json:"identity"`
-	Kind      string    `json:"kind"` // "admin" or "user"
-	UserID    string    `json:"user_id,omitempty"`
-	UserName  string    `json:"user_name,omitempty"`
+	Identity string `json:"identity"`
+	Kind     string `json:"kind"` // "admin", "user" or "oidc"
+	UserID   string `json:"user_id,omitempty"`
+	UserName string `json:"user_name,omitempty"`
+	// OIDC sessions: the auth provider's id, the dgp groups the mapping
+	// gave, and the person's name (email, else preferred_username, else
+	// name, else subject).
+	Provider  string    `json:"provider,omitempty"`
+	Groups    []string  `json:"groups,omitempty"`
+	Name      string    `json:"name,omitempty"`
 	SessionID string    `json:"session_id"`
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -30,6 +36,8 @@ func newSessionInfo(c claims, userName string) sessionInfo {
 	s := sessionInfo{Identity: c.Identity, Kind: "admin", SessionID: c.ID, IssuedAt: c.issuedAt(), ExpiresAt: c.expires()}
 	if id, ok := strings.CutPrefix(c.Identity, identityUserPrefix); ok {
 		s.Kind, s.UserID, s.UserName = "user", id, userName
+	} else if strings.HasPrefix(c.Identity, identityOIDCPrefix) {
+		s.Kind, s.Provider, s.Groups, s.Name = "oidc", c.Provider, c.Groups, c.Name
 	}
 	return s
 }

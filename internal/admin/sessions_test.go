@@ -401,3 +401,22 @@ func TestRevocationsPruned(t *testing.T) {
 		t.Fatalf("revocations %v", got)
 	}
 }
+
+func TestSessionInfoKinds(t *testing.T) {
+	for _, tc := range []struct {
+		c    claims
+		want sessionInfo
+	}{
+		{claims{Identity: "admin", ID: "s"}, sessionInfo{Identity: "admin", Kind: "admin", SessionID: "s"}},
+		{claims{Identity: "user:u1", ID: "s"}, sessionInfo{Identity: "user:u1", Kind: "user", UserID: "u1", UserName: "ann", SessionID: "s"}},
+		{claims{Identity: "oidc:p1:sub", ID: "s", Provider: "p1", Groups: []string{"g"}, Name: "a@example.com"},
+			sessionInfo{Identity: "oidc:p1:sub", Kind: "oidc", Provider: "p1", Groups: []string{"g"}, Name: "a@example.com", SessionID: "s"}},
+	} {
+		got := newSessionInfo(tc.c, "ann")
+		if got.Identity != tc.want.Identity || got.Kind != tc.want.Kind || got.UserID != tc.want.UserID ||
+			got.UserName != tc.want.UserName || got.Provider != tc.want.Provider || !slices.Equal(got.Groups, tc.want.Groups) ||
+			got.Name != tc.want.Name || got.SessionID != tc.want.SessionID {
+			t.Errorf("newSessionInfo(%+v) = %+v, want %+v", tc.c, got, tc.want)
+		}
+	}
+}
