@@ -29,6 +29,20 @@ const clockSkewMargin = 5 * time.Minute
 // can match has expired on every instance.
 func (a *API) retain() time.Duration { return a.ttl + clockSkewMargin }
 
+// RevokingOp returns op extended as the admin API publishes every change:
+// applying it also records, in the same change, a revocation for every
+// admin session the change ends (see docs/security.md), pruning the
+// revocations older than sessionTTL (0: DefaultSessionTTL) plus a
+// clock-skew margin. For changes published outside the API (declarative
+// reconciles), so that re-enabling a user in the config file does not
+// revive its old sessions either.
+func RevokingOp(op configdb.Op, sessionTTL time.Duration) configdb.Op {
+	if sessionTTL <= 0 {
+		sessionTTL = DefaultSessionTTL
+	}
+	return &revokingOp{op: op, retain: sessionTTL + clockSkewMargin}
+}
+
 // revokingOp applies op and, in the same change, records a revocation for
 // every session the change ends (see endedSessions), so that undoing the
 // change later (re-enabling the user, giving admin back) does not revive

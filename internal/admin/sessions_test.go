@@ -184,6 +184,14 @@ func TestRevokingOpRebase(t *testing.T) {
 	if op.Describe() != op.op.Describe() {
 		t.Fatalf("Describe %q", op.Describe())
 	}
+	// The exported form, for changes published outside the API.
+	ext := RevokingOp(&configdb.UpdateGroup{ID: "g1", Permissions: &[]iam.Rule{}}, 0)
+	if r := ext.(*revokingOp).retain; r != DefaultSessionTTL+clockSkewMargin {
+		t.Fatalf("retain %v", r)
+	}
+	if n, err := ext.Apply(newer, now); err != nil || len(n.Revocations()) != 2 {
+		t.Fatalf("RevokingOp: %v %v", err, n)
+	}
 }
 
 var adminIAMRule = iam.Rule{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionAdmin}, Resources: []string{"*"}}
