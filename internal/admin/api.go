@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -216,6 +217,9 @@ func (a *API) routes() {
 
 	a.handle("POST /config/sync-now", a.authed(read, a.syncNow))
 	a.handle("GET /config/sync-status", a.authed(read, a.syncStatus))
+
+	// read, not mutate: signing out is no IAM change (declarative mode too).
+	a.handle("POST /sessions/revoke-all", a.authed(read, a.revokeAll))
 }
 
 // handle registers h for "METHOD /path" under Prefix, counting requests.
@@ -229,6 +233,14 @@ func (a *API) handle(route string, h errHandler) {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w, r, done := a.guardBody(w, r)
 	defer done()
+	// A JSON API has no use for the mux's path-cleaning redirects: a 307
+	// keeps the method, so a client would DELETE "a/b" for the key "a//b".
+	if c := path.Clean(r.URL.Path); c != r.URL.Path && c+"/" != r.URL.Path {
+		writeError(w, &apiError{Status: http.StatusBadRequest, Code: "bad_path",
+			Message: "the path has empty, '.' or '..' segments: name such object keys with ?key="})
+		a.metrics.requests.WithLabelValues("unmatched", statusLabel(http.StatusBadRequest)).Inc()
+		return
+	}
 	if _, pattern := a.mux.Handler(r); pattern != "" {
 		a.mux.ServeHTTP(w, r)
 		return
