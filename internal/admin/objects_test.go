@@ -463,3 +463,52 @@ func TestAttachment(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectsOIDCSession: an OIDC session (as the sign-in mints it) acts
+// with its mapped groups' rules: allowed under the prefix they grant,
+// refused elsewhere; the group it lost since grants nothing.
+func TestObjectsOIDCSession(t *testing.T) {
+	h, _ := newObjectsHarness(t, "photos")
+	adm := h.client(t)
+	adm.login()
+	adm.must(http.StatusOK, "PUT", "/objects/photos/shared/a.txt", "a")
+	adm.must(http.StatusOK, "PUT", "/objects/photos/private/p.txt", "p")
+	prov := adm.must(http.StatusCreated, "POST", "/auth-providers", map[string]any{
+		"name": "corp", "issuer_url": "https://login.example.com", "client_id": "dgp", "client_secret": "s3cr3t-client",
+	}).obj(t)["id"].(string)
+	group := func(name string, rules ...map[string]any) string {
+		return adm.must(http.StatusCreated, "POST", "/groups", map[string]any{"name": name, "permissions": rules}).obj(t)["id"].(string)
+	}
+	admins := group("gui-admins", map[string]any{"effect": "Allow", "actions": []string{"admin"}, "resources": []string{"*"}})
+	sharers := group("sharers", map[string]any{"effect": "Allow", "actions": []string{"read", "write", "list"}, "resources": []string{"photos/shared/*"}})
+
+	c := h.claimsFor("oidc:"+prov+":carol", prov, "carol@example.com", admins, sharers)
+	cl := h.client(t)
+	u, _ := url.Parse(h.srv.URL)
+	cl.hc.Jar.SetCookies(u, []*http.Cookie{{Name: CookieName, Value: h.api.sign(c), Path: "/"}})
+
+	var la listAnswer
+	cl.must(http.StatusOK, "GET", "/objects/photos?prefix=shared/&delimiter=/", nil).json(t, &la)
+	if objectKeys(la) != "shared/a.txt" {
+		t.Fatalf("carol's listing: %+v", la)
+	}
+	cl.must(http.StatusOK, "PUT", "/objects/photos/shared/b.txt", "b")
+	m := wantError(t, cl.do("GET", "/objects/photos/private/p.txt", nil), http.StatusForbidden, "access_denied")
+	if !strings.Contains(m["message"].(string), "carol@example.com") || m["action"] != "read" {
+		t.Fatalf("refusal %v", m)
+	}
+	wantError(t, cl.do("DELETE", "/objects/photos/shared/a.txt", nil), http.StatusForbidden, "access_denied")
+
+	// The sharers group is deleted: the session stays (admin still
+	// mapped) but its object rights go with the group.
+	adm.must(http.StatusNoContent, "DELETE", "/groups/"+sharers, nil)
+	wantError(t, cl.do("GET", "/objects/photos/shared/a.txt", nil), http.StatusForbidden, "access_denied")
+}
+
+// claimsFor returns the claims of an OIDC session as the sign-in mints
+// them.
+func (h *harness) claimsFor(identity, provider, name string, groups ...string) claims {
+	c := h.api.newClaims(identity, "")
+	c.Provider, c.Name, c.Groups = provider, name, groups
+	return c
+}
