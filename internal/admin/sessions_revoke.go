@@ -76,9 +76,9 @@ func (o *revokingOp) Describe() string { return o.op.Describe() }
 //     base (enabled, admin) and cannot in next (deleted, disabled, admin
 //     removed by its own rules, a group's rules or its memberships), or
 //     whose access key changed (rotation);
-//   - "group:<id>" for every group whose own rules granted admin in base
-//     and do not in next (or that was deleted): the OIDC sessions mapped
-//     to it;
+//   - "group:<id>" for every group whose rules can take admin away from
+//     the OIDC sessions mapped to it: its Allow admin rule is gone (or the
+//     group deleted), or it gained a Deny admin rule;
 //   - "oidc:<provider id>" for every enabled provider that is disabled or
 //     deleted, or whose sign-in changed (see signInChanged): the groups of
 //     its sessions were mapped under the old settings.
@@ -99,7 +99,7 @@ func endedSessions(base, next *configdb.State) []string {
 		}
 	}
 	for id, g := range bx.groups {
-		if g.grants() && !nx.groups[id].grants() { // a deleted group's zero flags grant nothing
+		if g.weakens(nx.groups[id]) { // a deleted group has zero flags
 			ids = append(ids, identityGroupPrefix+id)
 		}
 	}
@@ -129,6 +129,10 @@ func signInChanged(p, q iam.AuthProvider) bool {
 type adminFlags struct{ allow, deny bool }
 
 func (f adminFlags) grants() bool { return f.allow && !f.deny }
+
+// weakens reports whether going from f to g can take admin away from a
+// set of rules that includes them: an Allow lost or a Deny gained.
+func (f adminFlags) weakens(g adminFlags) bool { return (f.allow && !g.allow) || (!f.deny && g.deny) }
 
 func (f adminFlags) with(g adminFlags) adminFlags {
 	return adminFlags{allow: f.allow || g.allow, deny: f.deny || g.deny}

@@ -244,6 +244,11 @@ func TestEndedSessionsOIDC(t *testing.T) {
 		{"group's admin rule removed", &configdb.UpdateGroup{ID: "g-adm", Permissions: &[]iam.Rule{}}, []string{"group:g-adm"}},
 		{"admin group deleted", &configdb.DeleteGroup{ID: "g-adm"}, []string{"group:g-adm"}},
 		{"other group deleted", &configdb.DeleteGroup{ID: "g-read"}, nil},
+		{"a deny admin rule added to another mapped group", &configdb.UpdateGroup{ID: "g-read",
+			Permissions: &[]iam.Rule{{Effect: iam.EffectDeny, Actions: []iam.Action{iam.ActionAll}, Resources: []string{"*"}}}},
+			[]string{"group:g-read"}},
+		{"a read rule added to another group", &configdb.UpdateGroup{ID: "g-read",
+			Permissions: &[]iam.Rule{{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionRead}, Resources: []string{"*"}}}}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
