@@ -33,11 +33,13 @@ func TestGUIEndToEnd(t *testing.T) {
 	g := startGUIFleet(t)
 	writer, reader := g.url(0), g.url(2)
 	data := guiBucket(t, g.s3, "guidata")
+	guiWatch(t, ctx)
 
 	// /_/ without a session lands on the sign-in page.
 	guiDo(t, ctx, "open /_/", chromedp.Navigate(writer+"/_/"))
 	guiUntil(t, ctx, "sign-in page", `location.pathname === "/_/ui/login" && !!document.getElementById("password")`)
 	harness.Screenshot(t, ctx, "login")
+	guiClean(t, ctx, "login page")
 
 	// A wrong password shows the API's message; the right one signs in.
 	guiDo(t, ctx, "wrong password",
@@ -50,6 +52,7 @@ func TestGUIEndToEnd(t *testing.T) {
 	guiUntil(t, ctx, "dashboard", `location.pathname === "/_/ui/" && document.getElementById("whoami").innerText.includes("bootstrap admin")`)
 	guiUntil(t, ctx, "dashboard sync status", `document.getElementById("sync").innerText.includes("writer")`)
 	harness.Screenshot(t, ctx, "dashboard")
+	guiClean(t, ctx, "dashboard page")
 
 	// Create a user with read and list on the data bucket.
 	const name = "gui-cli-user"
@@ -76,6 +79,7 @@ func TestGUIEndToEnd(t *testing.T) {
 		t.Fatal("the users page shows the secret again")
 	}
 	harness.Screenshot(t, ctx, "users")
+	guiClean(t, ctx, "users page")
 
 	// The keys work with the AWS CLI, on another instance too.
 	put := filepath.Join(t.TempDir(), "seed.txt")
@@ -140,6 +144,7 @@ func TestGUIEndToEnd(t *testing.T) {
 		t.Fatalf("sync-now: %s", msg)
 	}
 	harness.Screenshot(t, ctx, "fleet")
+	guiClean(t, ctx, "fleet page")
 
 	// Upload and download a file in the object browser.
 	dir := t.TempDir()
@@ -160,6 +165,7 @@ func TestGUIEndToEnd(t *testing.T) {
 		t.Errorf("progress bar at %v after the upload", v)
 	}
 	harness.Screenshot(t, ctx, "objects")
+	guiClean(t, ctx, "objects page")
 	// What the browser uploaded is what S3 clients read.
 	got := filepath.Join(dir, "via-cli.bin")
 	if out, err := root.run(reader, "s3", "cp", "--no-progress", "s3://"+data+"/upload.bin", got); err != nil {

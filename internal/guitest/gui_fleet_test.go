@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
 
@@ -287,4 +288,26 @@ func jsString(s string) string {
 
 func guiRow(attr, value string) string {
 	return fmt.Sprintf(`tr[%s=%s]`, attr, jsString(value))
+}
+
+// guiWatch records, in every page the tab opens from now on, what the CSP
+// blocked and the script errors nobody caught (guiClean reads them).
+func guiWatch(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.__dgpProblems = [];
+		document.addEventListener("securitypolicyviolation", (e) => window.__dgpProblems.push("CSP blocked " + e.violatedDirective + " " + e.blockedURI));
+		window.addEventListener("error", (e) => window.__dgpProblems.push("script error: " + e.message));
+		window.addEventListener("unhandledrejection", (e) => window.__dgpProblems.push("unhandled rejection: " + (e.reason && e.reason.message || e.reason)));
+	`})
+	testutil.Must(t, err, "install the page watcher")
+}
+
+// guiClean fails the test when the current page had a CSP violation or an
+// uncaught script error.
+func guiClean(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	if problems := guiEval[[]string](t, ctx, `Array.isArray(window.__dgpProblems) ? window.__dgpProblems : ["the page watcher is not installed"]`); len(problems) > 0 {
+		t.Errorf("%s: %v", what, problems)
+	}
 }
