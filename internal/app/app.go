@@ -288,6 +288,13 @@ func (a *App) routes(s3, adminAPI http.Handler) http.Handler {
 	mux.Handle("GET /_/metrics", obs.MetricsHandler(a.reg))
 	a.mountGUI(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The admin API answers its own paths, unclean ones included: the
+		// mux's path-cleaning redirect would move a request for the object
+		// key a//b onto a/b.
+		if strings.HasPrefix(r.URL.Path, admin.Prefix+"/") {
+			adminAPI.ServeHTTP(w, r)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/_/") {
 			mux.ServeHTTP(w, r)
 			return
