@@ -75,8 +75,9 @@ type oidcFlow struct {
 //
 //	GET /oidc/providers      the enabled providers, for the sign-in page's buttons
 //	GET /oidc/{id}/login     302 to the provider (authorization code flow, PKCE S256)
-//	GET /oidc/callback       the provider's redirect: 302 to /_/ui/ signed in,
-//	                         or to /_/ui/login?error=<code>
+//	GET /oidc/callback       the provider's redirect: signed in, a page that
+//	                         refreshes to /_/ui/ at once; else 302 to
+//	                         /_/ui/login?error=<code>
 //
 // None needs a session. The sign-in state travels in a signed cookie, so
 // the callback may land on any instance of the fleet.

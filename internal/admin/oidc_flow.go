@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -162,7 +163,7 @@ func (f *oidcFlow) login(w http.ResponseWriter, r *http.Request) error {
 // cookie, exchanges the code (with the PKCE verifier), verifies the ID
 // token (signature, issuer, audience, expiry, nonce), maps the person's
 // claims to dgp groups and, when those grant the admin API, sets the
-// session cookie.
+// session cookie and sends the browser on to the GUI (signedInPage).
 func (f *oidcFlow) callback(w http.ResponseWriter, r *http.Request) error {
 	f.setFlowCookie(w, "", -1) // one use, whatever happens
 	w.Header().Set("Cache-Control", "no-store")
@@ -242,7 +243,7 @@ func mergeUserInfo(ctx context.Context, op *oidc.Provider, tok *oauth2.Token, su
 }
 
 // signIn maps the person's claims to groups and, when those grant the
-// admin API, sets the session cookie and redirects to the GUI.
+// admin API, sets the session cookie and sends the browser on to the GUI.
 func (f *oidcFlow) signIn(w http.ResponseWriter, r *http.Request, fs flowState, prov iam.AuthProvider,
 	subject string, claims map[string]any) error {
 	st := f.a.iam.Current()
@@ -264,8 +265,29 @@ func (f *oidcFlow) signIn(w http.ResponseWriter, r *http.Request, fs flowState, 
 	p := principal{claims: c, userName: name}
 	f.a.log.Info().Str("identity", p.who()).Str("ip", clientIP(r)).Str("method", "oidc").Str("provider", prov.ID).
 		Strs("groups", groups).Str("session_id", c.ID).Msg("admin login")
-	http.Redirect(w, r, fs.Return, http.StatusFound)
+	writeSignedIn(w, fs.Return)
 	return nil
+}
+
+// signedInPage sends the browser on to the GUI. Not a redirect: the
+// callback is the end of a navigation that started at the provider, so a
+// browser treats a redirect from it as cross-site too and would not send
+// the new SameSite=Strict session cookie with it (the GUI would find no
+// session). A refresh started by this page is a same-site navigation.
+var signedInPage = template.Must(template.New("signed-in").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={{.}}"><title>Signed in</title></head>
+<body><p>Signed in. <a href="{{.}}">Continue</a></p></body></html>
+`))
+
+func writeSignedIn(w http.ResponseWriter, target string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer") // the callback's URL holds the code
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_ = signedInPage.Execute(w, target)
 }
 
 // fail logs why a sign-in failed and sends the person to the sign-in page

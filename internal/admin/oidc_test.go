@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,15 +92,28 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
 	return resp, body
 }
 
-// redirect GETs u and returns the Location of its 302.
+// redirect GETs u and returns where the browser goes next: the Location
+// of a 302, or the target of the signed-in page (a 200 HTML page that
+// refreshes at once).
 func redirect(t *testing.T, c *http.Client, u string) string {
 	t.Helper()
 	resp, body := get(t, c, u)
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET %s: status %d, want 302; body %s", u, resp.StatusCode, body)
+	switch resp.StatusCode {
+	case http.StatusFound:
+		return resp.Header.Get("Location")
+	case http.StatusOK:
+		m := refreshTarget.FindSubmatch(body)
+		if m == nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("GET %s: a 200 that is not the signed-in page: %v %s", u, resp.Header, body)
+		}
+		return html.UnescapeString(string(m[1]))
 	}
-	return resp.Header.Get("Location")
+	t.Fatalf("GET %s: status %d, want 302 or the signed-in page; body %s", u, resp.StatusCode, body)
+	return ""
 }
+
+var refreshTarget = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
 
 func (e *oidcEnv) loginURL(id string) string { return e.h.srv.URL + Prefix + "/oidc/" + id + "/login" }
 
