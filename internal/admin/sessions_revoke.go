@@ -60,7 +60,7 @@ func (o *revokingOp) Apply(s *configdb.State, now time.Time) (*configdb.State, e
 	if err != nil || next == s {
 		return next, err
 	}
-	ids := endedSessions(s, next)
+	ids := endedSessions(o.op, s, next)
 	if len(ids) == 0 {
 		return next, nil
 	}
@@ -82,24 +82,38 @@ func (o *revokingOp) Describe() string { return o.op.Describe() }
 //   - "oidc:<provider id>" for every enabled provider that is disabled or
 //     deleted, or whose sign-in changed (see signInChanged): the groups of
 //     its sessions were mapped under the old settings.
-func endedSessions(base, next *configdb.State) []string {
+//
+// op, the change, narrows the users looked at (see userCandidates).
+func endedSessions(op configdb.Op, base, next *configdb.State) []string {
 	var ids []string
 	bx, nx := newAdminIndex(base), newAdminIndex(next)
-	nextUsers := make(map[string]iam.User, next.NumUsers())
-	for _, u := range next.Users() {
-		nextUsers[u.ID] = u
-	}
-	for _, u := range base.Users() {
+	check := func(u iam.User, v iam.User, found bool) {
 		if !u.Enabled || !bx.user(u) {
-			continue
+			return
 		}
-		v, ok := nextUsers[u.ID]
-		if !ok || !v.Enabled || !nx.user(v) || v.AccessKeyID != u.AccessKeyID {
+		if !found || !v.Enabled || !nx.user(v) || v.AccessKeyID != u.AccessKeyID {
 			ids = append(ids, identityUserPrefix+u.ID)
 		}
 	}
+	if cands, all := userCandidates(op, bx, nx); all {
+		nextUsers := make(map[string]iam.User, next.NumUsers())
+		for _, v := range next.Users() {
+			nextUsers[v.ID] = v
+		}
+		for _, u := range base.Users() {
+			v, found := nextUsers[u.ID]
+			check(u, v, found)
+		}
+	} else {
+		for _, id := range cands {
+			if u, ok := base.User(id); ok {
+				v, found := next.User(id)
+				check(u, v, found)
+			}
+		}
+	}
 	for id, g := range bx.groups {
-		if g.weakens(nx.groups[id]) { // a deleted group has zero flags
+		if g.weakens(nx.groups[id].adminFlags) { // a deleted group has zero flags
 			ids = append(ids, identityGroupPrefix+id)
 		}
 	}
@@ -122,6 +136,44 @@ func endedSessions(base, next *configdb.State) []string {
 func signInChanged(p, q iam.AuthProvider) bool {
 	q.Name, q.DisplayName, q.Priority, q.ClientSecret = p.Name, p.DisplayName, p.Priority, p.ClientSecret
 	return !reflect.DeepEqual(p, q)
+}
+
+// userCandidates returns the ids of the users whose admin standing or
+// access key the change op (from the State indexed by bx to the one
+// indexed by nx) may have changed: the users op names, and the members
+// (before and after) of every group whose admin rules or members changed.
+// all is true when op is of a kind not listed here: then every user is
+// looked at. It spares a mutation of a large DB from comparing every user.
+func userCandidates(op configdb.Op, bx, nx adminIndex) (ids []string, all bool) {
+	switch o := op.(type) {
+	case *configdb.UpdateUser:
+		ids = append(ids, o.ID)
+	case *configdb.DeleteUser:
+		ids = append(ids, o.ID)
+	case *configdb.RotateKeys:
+		ids = append(ids, o.UserID)
+	case *configdb.AddMember:
+		ids = append(ids, o.UserID)
+	case *configdb.RemoveMember:
+		ids = append(ids, o.UserID)
+	case *configdb.CreateUser, *configdb.CreateGroup, *configdb.UpdateGroup, *configdb.DeleteGroup,
+		*configdb.CreateProvider, *configdb.UpdateProvider, *configdb.DeleteProvider, *configdb.RevokeSessions:
+	default:
+		return nil, true
+	}
+	for id, b := range bx.groups {
+		n, ok := nx.groups[id]
+		if !ok || b.adminFlags != n.adminFlags || !slices.Equal(b.members, n.members) {
+			ids = append(append(ids, b.members...), n.members...)
+		}
+	}
+	for id, n := range nx.groups {
+		if _, ok := bx.groups[id]; !ok {
+			ids = append(ids, n.members...)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), false
 }
 
 // adminFlags says whether a set of rules holds an Allow, and a Deny, rule
@@ -157,12 +209,18 @@ func rulesAdminFlags(rules []iam.Rule) adminFlags {
 
 // adminIndex answers isAdmin for every user of a State without looking
 // each group up again.
-type adminIndex struct{ groups map[string]adminFlags }
+type adminIndex struct{ groups map[string]groupEntry }
+
+// groupEntry is what adminIndex keeps of a group.
+type groupEntry struct {
+	adminFlags
+	members []string
+}
 
 func newAdminIndex(st *configdb.State) adminIndex {
-	x := adminIndex{groups: make(map[string]adminFlags)}
+	x := adminIndex{groups: make(map[string]groupEntry)}
 	for _, g := range st.Groups() {
-		x.groups[g.ID] = rulesAdminFlags(g.Permissions)
+		x.groups[g.ID] = groupEntry{adminFlags: rulesAdminFlags(g.Permissions), members: g.MemberIDs}
 	}
 	return x
 }
@@ -171,7 +229,7 @@ func newAdminIndex(st *configdb.State) adminIndex {
 func (x adminIndex) user(u iam.User) bool {
 	f := rulesAdminFlags(u.Permissions)
 	for _, gid := range u.GroupIDs {
-		f = f.with(x.groups[gid])
+		f = f.with(x.groups[gid].adminFlags)
 	}
 	return f.grants()
 }
