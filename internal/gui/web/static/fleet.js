@@ -12,6 +12,13 @@ function stateBadges(i, bucketGen) {
   return out;
 }
 
+function sourceText(s) {
+  if (typeof s === "string") return s;
+  const name = s.name || "?";
+  if (s.connected === false) return `${name} (disconnected${s.last_error ? ": " + s.last_error : ""})`;
+  return name;
+}
+
 async function syncNow(node) {
   try {
     const r = await api("POST", "/fleet/" + encodeURIComponent(node) + "/sync-now");
@@ -52,7 +59,7 @@ async function load() {
       el("td", { class: "generation" }, String(i.generation ?? "")),
       el("td", { class: "state" }, stateBadges(i, f.bucket_generation)),
       el("td", {}, fmtAgo(i.last_pull), i.pull_source ? ` (${i.pull_source})` : ""),
-      el("td", {}, (i.event_sources || []).map((s) => typeof s === "string" ? s : s.name || JSON.stringify(s)).join(", ") || "—"),
+      el("td", {}, (i.event_sources || []).map(sourceText).join(", ") || "—"),
       el("td", { title: fmtTime(i.updated_at) }, fmtAgo(i.updated_at)),
       el("td", { class: "actions" }, button("Sync now", () => syncNow(i.node), "secondary act-sync"))));
   }

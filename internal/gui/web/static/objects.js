@@ -1,7 +1,7 @@
 // The object browser: buckets, prefixes ("folders"), upload with a
 // progress bar, download and delete, acting with the signed-in identity's
 // own rights through /_/api/admin/objects.
-import { API, api, boot, $, el, clear, flash, showError, armed, button, notAvailable, fmtSize, fmtTime, ApiError } from "./common.js";
+import { API, api, boot, $, el, clear, flash, showError, armed, notAvailable, fmtSize, fmtTime, ApiError } from "./common.js";
 
 const state = { bucket: "", prefix: "", next: "" };
 
