@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -204,6 +205,19 @@ func TestObjectsBootstrapAdmin(t *testing.T) {
 		t.Fatalf("?key= download %q", r.body)
 	}
 	c.must(http.StatusOK, "DELETE", "/objects/photos?key="+url.QueryEscape("odd//key"), nil)
+	// In the path, such a key is refused, never redirected onto another
+	// (straight to the API: the test server's own mux would redirect).
+	req := httptest.NewRequest("DELETE", Prefix+"/objects/photos/dir//1.txt", nil)
+	base, _ := url.Parse(h.srv.URL)
+	for _, ck := range c.hc.Jar.Cookies(base) {
+		req.AddCookie(ck)
+	}
+	rec := httptest.NewRecorder()
+	h.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"bad_path"`) {
+		t.Fatalf("DELETE of an unclean path: %d %s", rec.Code, rec.Body)
+	}
+	c.must(http.StatusOK, "GET", "/objects/photos/dir/1.txt", nil)
 
 	// Delete, then the key is gone.
 	c.must(http.StatusOK, "DELETE", "/objects/photos/a.txt", nil)
@@ -222,8 +236,8 @@ func TestObjectsBootstrapAdmin(t *testing.T) {
 	wantError(t, c.put("/objects/photos/k", "x", "not a type"), http.StatusBadRequest, "invalid")
 	wantError(t, c.do("PUT", "/objects/photos/k?key=other", "x"), http.StatusBadRequest, "bad_request")
 	c.must(http.StatusOK, "PUT", "/objects/photos/once", "1")
-	req := map[string]string{"If-None-Match": "*"}
-	wantError(t, c.doHeaders("PUT", "/objects/photos/once", "2", req), http.StatusPreconditionFailed, "precondition_failed")
+	hdr := map[string]string{"If-None-Match": "*"}
+	wantError(t, c.doHeaders("PUT", "/objects/photos/once", "2", hdr), http.StatusPreconditionFailed, "precondition_failed")
 }
 
 func objectKeys(la listAnswer) string {
