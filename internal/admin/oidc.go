@@ -177,10 +177,14 @@ func (a *API) oidcRedirectURL(p iam.AuthProvider, r *http.Request) string {
 	return scheme + "://" + r.Host + Prefix + oidcCallbackPath
 }
 
+// maxReturnPath bounds the return path kept in the flow cookie (a browser
+// drops a cookie over 4 KiB).
+const maxReturnPath = 512
+
 // safeReturnPath returns ret when it is a path of the GUI, else the GUI's
 // home: the sign-in never redirects off the instance.
 func safeReturnPath(ret string) string {
-	if !strings.HasPrefix(ret, guiHome) || strings.ContainsAny(ret, "\\\r\n") ||
+	if len(ret) > maxReturnPath || !strings.HasPrefix(ret, guiHome) || strings.ContainsAny(ret, "\\\r\n") ||
 		strings.Contains(ret, "//") || strings.Contains(ret, "/../") || strings.HasSuffix(ret, "/..") {
 		return guiHome
 	}

@@ -190,11 +190,12 @@ func TestOIDCSignIn(t *testing.T) {
 func TestOIDCReturnPath(t *testing.T) {
 	e := newOIDCEnv(t)
 	for ret, want := range map[string]string{
-		"/_/ui/fleet?x=1":        "/_/ui/fleet?x=1",
-		"https://evil.example/":  guiHome,
-		"//evil.example/_/ui/":   guiHome,
-		"/_/ui/../../etc/passwd": guiHome,
-		"/_/ui//evil.example":    guiHome,
+		"/_/ui/fleet?x=1":                             "/_/ui/fleet?x=1",
+		"https://evil.example/":                       guiHome,
+		"//evil.example/_/ui/":                        guiHome,
+		"/_/ui/../../etc/passwd":                      guiHome,
+		"/_/ui//evil.example":                         guiHome,
+		"/_/ui/" + strings.Repeat("x", maxReturnPath): guiHome,
 	} {
 		c := e.browser(t)
 		auth := redirect(t, c, e.loginURL(e.prov.ID)+"?return="+url.QueryEscape(ret))
