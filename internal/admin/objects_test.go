@@ -463,21 +463,6 @@ func isS3(err error, want *s3err.Error) bool {
 	return ok && e.Code == want.Code
 }
 
-func TestAttachment(t *testing.T) {
-	for key, want := range map[string]string{
-		"a/b/report.pdf":      `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`,
-		"dir/":                `attachment; filename="dir"; filename*=UTF-8''dir`,
-		`x/evil"; name=.html`: `attachment; filename="evil__ name_.html"; filename*=UTF-8''evil%22%3B%20name%3D.html`,
-		"photos/été 2026.jpg": `attachment; filename="_t_ 2026.jpg"; filename*=UTF-8''%C3%A9t%C3%A9%202026.jpg`,
-		"line\r\nbreak":       `attachment; filename="line__break"; filename*=UTF-8''line%0D%0Abreak`,
-		"/":                   `attachment; filename="download"; filename*=UTF-8''download`,
-	} {
-		if got := attachment(key); got != want {
-			t.Errorf("attachment(%q) = %s, want %s", key, got, want)
-		}
-	}
-}
-
 // TestObjectsOIDCSession: an OIDC session (as the sign-in mints it) acts
 // with its mapped groups' rules: allowed under the prefix they grant,
 // refused elsewhere; the group it lost since grants nothing.
