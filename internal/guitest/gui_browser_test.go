@@ -213,4 +213,23 @@ func TestGUIEndToEnd(t *testing.T) {
 	guiUntil(t, ctx, "signed out", `location.pathname === "/_/ui/login"`)
 	guiDo(t, ctx, "users after sign-out", chromedp.Navigate(writer+"/_/ui/users"))
 	guiUntil(t, ctx, "redirected to sign-in", `location.pathname === "/_/ui/login"`)
+
+	// Sign out everywhere (bootstrap admin, two clicks): every admin
+	// session ends, the API client's on a reader too.
+	if status, body, err := api.do(http.MethodGet, reader+"/_/api/admin/whoami", nil); err != nil || status != http.StatusOK {
+		t.Fatalf("API session before sign-out-everywhere: %d %s %v", status, body, err)
+	}
+	guiDo(t, ctx, "sign in again",
+		chromedp.SetValue(chromedp.ID("password"), dgpfleet.DefaultBootstrapPassword),
+		chromedp.Click(chromedp.ID("login-password-submit")))
+	guiUntil(t, ctx, "users page again", `location.pathname === "/_/ui/users" && !document.getElementById("signout-all").classList.contains("hidden")`)
+	guiDo(t, ctx, "sign out everywhere", chromedp.Click(chromedp.ID("signout-all")), chromedp.Click(chromedp.ID("signout-all")))
+	guiUntil(t, ctx, "signed out everywhere", `location.pathname === "/_/ui/login" && document.getElementById("login-error").innerText.includes("revoked")`)
+	testutil.RetryUntil(t, guiWait, func() error {
+		status, body, err := api.do(http.MethodGet, reader+"/_/api/admin/whoami", nil)
+		if err != nil || status != http.StatusUnauthorized {
+			return fmt.Errorf("API session on the reader after sign-out-everywhere: %d %s %v", status, body, err)
+		}
+		return nil
+	})
 }

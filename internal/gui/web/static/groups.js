@@ -2,7 +2,8 @@
 // add or remove members.
 import { api, boot, $, el, clear, flash, showError, armed, button, parseRules, rulesSummary } from "./common.js";
 
-const state = { editing: null, users: null };
+const state = { editing: null };
+const maxNamed = 20;
 
 async function load() {
   let groups;
@@ -33,11 +34,13 @@ async function userName(id) {
 
 async function row(g) {
   const members = el("ul", { class: "members" });
-  for (const id of g.member_ids) {
+  // Names of the first few members (one lookup each); the rest counted.
+  for (const id of g.member_ids.slice(0, maxNamed)) {
     const name = await userName(id);
     members.append(el("li", {}, name, " ",
       button("remove", () => removeMember(g, id, name), "link act-remove-member")));
   }
+  if (g.member_ids.length > maxNamed) members.append(el("li", { class: "hint" }, `and ${g.member_ids.length - maxNamed} more`));
   const add = el("form", { class: "add-member" },
     el("input", { type: "text", placeholder: "user name or id", "aria-label": "User to add", class: "member-input" }),
     el("button", { type: "submit", class: "secondary" }, "Add"));
