@@ -3,7 +3,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/fleetstatus"
 	"github.com/dgp-proxy/dgp/internal/jobs"
 	"github.com/dgp-proxy/dgp/internal/notify"
 	"github.com/dgp-proxy/dgp/internal/obs"
@@ -48,7 +48,8 @@ type Options struct {
 	// Environ default os.Environ). See declarative.go.
 	ConfigFile string
 	Environ    func() []string
-	// Version is this binary's version ("dev" when unset), published in
+	// Version is this binary's version (unset or "dev": from the build
+	// info), published in
 	// the probe witness and the instance's fleet status.
 	Version string
 	// BodyReadTimeout is how long an S3 request body may send nothing
@@ -65,7 +66,8 @@ type App struct {
 	reg          *prometheus.Registry
 	root         RootCredentials
 	nodeID       string
-	version      string // Options.Version
+	version      string             // Options.Version
+	fleet        *fleetstatus.Fleet // the fleet view and status publisher (fleet.go); nil when it failed to build
 	router       *storage.Router
 	health       *obs.Health
 	handler      http.Handler
@@ -98,7 +100,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		o.Registry = obs.NewRegistry()
 	}
 	cfg := o.Config
-	a := &App{cfg: cfg, log: o.Logger, now: o.Now, reg: o.Registry, version: cmp.Or(o.Version, "dev")}
+	a := &App{cfg: cfg, log: o.Logger, now: o.Now, reg: o.Registry, version: o.Version}
+	if a.version == "" || a.version == "dev" {
+		a.version = buildVersion() // fleet.go: the module version, else dev-<revision>
+	}
 
 	dataDir := cfg.Advanced.DataDir
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {

@@ -20,6 +20,7 @@ func (a *App) mountFleet(api *admin.API) {
 		a.log.Error().Err(err).Msg("fleet view unavailable")
 		return
 	}
+	a.fleet = f
 	api.MountFleet(fleetAPI{f: f, node: a.nodeID})
 }
 
@@ -31,13 +32,11 @@ func (a *App) runFleetStatus(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	f, err := a.newFleet(ctx)
-	if err != nil {
-		a.log.Error().Err(err).Msg("fleet status not published")
+	if a.fleet == nil { // mountFleet failed and said why
 		<-ctx.Done()
 		return nil
 	}
-	return f.Run(ctx)
+	return a.fleet.Run(ctx)
 }
 
 // fleetSynced reports whether the fleet status lives in the sync bucket:
@@ -86,7 +85,7 @@ func (a *App) localFleetStatus() fleetstatus.Status {
 	ss := a.syncer.Status()
 	st := fleetstatus.Status{
 		Node:         a.nodeID,
-		Version:      buildVersion(),
+		Version:      a.version,
 		Role:         ss.Role,
 		Schema:       ss.Schema,
 		Generation:   ss.Generation,
