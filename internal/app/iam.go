@@ -83,7 +83,24 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		if err != nil {
 			return fmt.Errorf("config sync bucket client: %w", err)
 		}
-		opts.Bucket = configsync.NewS3Bucket(store, adv.ConfigSyncBucket)
+		// The pull's conditional GET, which every instance sends on every
+		// IAM change, goes as one signed request on the fast path; a GET it
+		// gets no answer to (network, 5xx, throttling) is sent again through
+		// store's SDK path and retryer (configsync.NewS3BucketThinGet).
+		getter, err := s3backend.New(ctx, s3backend.Options{
+			Name:            "config-sync-get",
+			Endpoint:        s.Endpoint,
+			Region:          s.Region,
+			AccessKeyID:     s.AccessKeyID,
+			SecretAccessKey: s.SecretAccessKey,
+			ForcePathStyle:  s.ForcePathStyle,
+			PingBucket:      adv.ConfigSyncBucket,
+			Retryer:         syncBucketRetryer,
+		})
+		if err != nil {
+			return fmt.Errorf("config sync bucket client: %w", err)
+		}
+		opts.Bucket = configsync.NewS3BucketThinGet(store, getter, adv.ConfigSyncBucket)
 		opts.BucketName = adv.ConfigSyncBucket
 		opts.Endpoint = s.Endpoint
 		a.eventMetrics = notify.NewMetrics(a.reg)

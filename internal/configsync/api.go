@@ -131,6 +131,12 @@ type Options struct {
 	// declarative IAM as a writer without a sync bucket, and New refuses
 	// Declarative with a Bucket or the reader role.
 	Declarative bool
+	// SaveDelay is how long after a pull applied a DB, while Run runs, the
+	// local file is written (with the latest DB pulled by then): pulls
+	// coming in a burst cost one write, and none is on a pull's path
+	// (default 1s; see Run). Publishes, and pulls without Run, write at
+	// once.
+	SaveDelay time.Duration
 }
 
 // PullResult is the answer of SyncNow.

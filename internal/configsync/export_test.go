@@ -21,4 +21,13 @@ func (s *Syncer) Forget() {
 	s.mu.Lock()
 	s.etag, s.hdr, s.sum = "", nil, [32]byte{}
 	s.mu.Unlock()
+	s.unsaved = nil
+}
+
+// DefersLocalWrites reports whether pulls leave the local file write to
+// Run (Run has started and not returned).
+func DefersLocalWrites(s *Syncer) bool {
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
+	return s.deferSaves
 }

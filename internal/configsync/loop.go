@@ -129,14 +129,23 @@ func fatal(err error) bool {
 
 // Run serves the triggers until ctx ends: pulls requested by hints and
 // resyncs, the poll every PollInterval with ±10% jitter (none when 0), and
-// retries with a capped backoff while the bucket is unreachable. It returns
-// nil when ctx ends, or the error of a bucket found unusable (see Start)
-// after an unreachable boot. Without a bucket it just waits for ctx.
+// retries with a capped backoff while the bucket is unreachable. While it
+// runs, pulls leave the local file write to it: it writes the latest DB
+// pulled SaveDelay after the first unwritten one, and before it returns.
+// It returns nil when ctx ends, or the error of a bucket found unusable
+// (see Start) after an unreachable boot. Without a bucket it just waits
+// for ctx.
 func (s *Syncer) Run(ctx context.Context) error {
 	if s.bucket == nil {
 		<-ctx.Done()
 		return nil
 	}
+	s.deferLocalWrites(true)
+	defer s.deferLocalWrites(false)
+	saveTimer := time.NewTimer(time.Hour)
+	saveTimer.Stop()
+	defer saveTimer.Stop()
+	var saveC <-chan time.Time
 	var pollC <-chan time.Time
 	var pollTimer *time.Timer
 	armPoll := func() {
@@ -183,6 +192,14 @@ func (s *Syncer) Run(ctx context.Context) error {
 		case <-retryC:
 			retryC = nil
 			err = s.Poll(ctx)
+		case <-s.save:
+			if saveC == nil {
+				saveTimer.Reset(s.o.SaveDelay)
+				saveC = saveTimer.C
+			}
+		case <-saveC:
+			saveC = nil
+			s.saveUnsaved()
 		}
 		if ctx.Err() != nil {
 			return nil

@@ -399,7 +399,7 @@ func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag stri
 	if _, held, _ := s.held(); olderThanHeld(h, s.Current().Generation(), held) {
 		return
 	}
-	_ = s.install(next, h, etag, sha256.Sum256(sealed), sealed)
+	_ = s.install(next, h, etag, sha256.Sum256(sealed), sealed, false)
 }
 
 // adopt applies the bucket's DB a publish fetched but did not supersede,

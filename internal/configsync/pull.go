@@ -232,9 +232,10 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 			Msg("applying a lower generation sealed later than the held db: the sync bucket was reset")
 	}
 	// The lag ends when S3 requests see the new snapshot: install swaps it
-	// first and only then writes the local file (an fsync).
+	// first and only then writes the local file (two fsyncs), or leaves
+	// that to Run (see install).
 	now := s.now()
-	_ = s.install(next, f.hdr, f.etag, f.sum, persist)
+	_ = s.install(next, f.hdr, f.etag, f.sum, persist, true)
 	ev := s.log.Info().Str("etag", f.etag).Uint64("generation", next.Generation()).
 		Uint64("previous_generation", cur.Generation()).Str("source", t.source).Int("bytes", len(f.body)).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Int("users", next.NumUsers()).Str("writer", f.hdr.WriterNode)

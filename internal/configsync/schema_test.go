@@ -78,7 +78,7 @@ func TestNewerAdditiveSchemaAppliedNeverRewritten(t *testing.T) {
 	mustPublish(t, w, createUser("alice"))
 	mustPublish(t, w, createUser("bob"))
 	mustSyncNow(t, n)
-	wantSchema(t, n, configdb.CurrentSchema, configdb.CurrentSchema)
+	wantSchema(t, n, configdb.CurrentSchema, configdb.MinReaderSchema(configdb.CurrentSchema))
 	alice, _ := n.Current().UserByName("alice")
 	if _, ok := n.Current().Lookup(alice.AccessKeyID); !ok {
 		t.Fatal("alice's key is not accepted before the newer db")
@@ -148,7 +148,7 @@ func TestNewerAdditiveSchemaAppliedNeverRewritten(t *testing.T) {
 	mem.Set(testKey, sealState(t, n2.Current(), 4, t0.Add(2*time.Hour), testSecret))
 	mustSyncNow(t, n2)
 	mustPublish(t, n2, createUser("frank"))
-	wantSchema(t, n2, configdb.CurrentSchema, configdb.CurrentSchema)
+	wantSchema(t, n2, configdb.CurrentSchema, configdb.MinReaderSchema(configdb.CurrentSchema))
 }
 
 // TestNewerSchemaMergedRevocationsKeepTheBytes: revocations held here and
@@ -227,7 +227,7 @@ func TestUnreadableSchemaKeepsStateNeverPublishes(t *testing.T) {
 	if len(lines) != 1 || lines[0]["action"] != "upgrade this instance" || lines[0]["result"] != configsync.ResultSchemaTooNew {
 		t.Fatalf("refusal log: %v", lines)
 	}
-	wantSchema(t, n, configdb.CurrentSchema, configdb.CurrentSchema) // still the held db's
+	wantSchema(t, n, configdb.CurrentSchema, configdb.MinReaderSchema(configdb.CurrentSchema)) // still the held db's
 
 	_, err = n.Publish(context.Background(), createUser("bob"))
 	wantErrIs(t, err, configsync.ErrMidUpgrade)

@@ -29,6 +29,7 @@ const (
 	DefaultConflictBackoff    = 20 * time.Millisecond
 	DefaultRequestTimeout     = 60 * time.Second
 	DefaultRetryMax           = time.Minute
+	DefaultSaveDelay          = time.Second
 	// retryFirst is the first wait of the background retry while the
 	// bucket is unreachable; it doubles up to RetryMax.
 	retryFirst = time.Second
@@ -65,6 +66,17 @@ type Syncer struct {
 	// kick holds at most one pending trigger: a trigger arriving while a
 	// pull runs marks it dirty and the pull runs once more.
 	kick chan struct{}
+
+	// Deferred local writes (see install). Guarded by xchg: deferSaves is
+	// set while Run runs (Run writes unsaved SaveDelay after the first
+	// pending one, and before it returns); unsaved are the sealed bytes of
+	// the current snapshot when the local file does not hold them yet
+	// (nil: it does, or the snapshot is not to be written). save wakes Run
+	// (one pending wake-up).
+	deferSaves bool
+	unsaved    []byte
+	unsavedGen uint64
+	save       chan struct{}
 
 	pollGate   logGate // poll / retry errors
 	rejectGate logGate // refused DBs
@@ -156,6 +168,9 @@ func New(o Options) (*Syncer, error) {
 	if o.RetryMax <= 0 {
 		o.RetryMax = DefaultRetryMax
 	}
+	if o.SaveDelay <= 0 {
+		o.SaveDelay = DefaultSaveDelay
+	}
 	if o.PollInterval > 0 && o.RetryMax > o.PollInterval {
 		o.RetryMax = o.PollInterval
 	}
@@ -174,6 +189,7 @@ func New(o Options) (*Syncer, error) {
 		conflict: backoff.Policy{First: o.ConflictBackoff, Max: 50 * o.ConflictBackoff, Rand: o.Rand},
 		retry:    backoff.Policy{First: retryFirst, Max: o.RetryMax},
 		kick:     make(chan struct{}, 1),
+		save:     make(chan struct{}, 1),
 		stale:    o.Bucket != nil,
 	}
 	switch {
@@ -326,11 +342,22 @@ func (s *Syncer) removeLeftovers() {
 }
 
 // install makes st current (from the sealed bytes whose header is h,
-// SHA-256 sum and bucket ETag etag) and writes the local file. persist are the
-// bytes for the local file (sealed, or st re-sealed; nil: none). The
-// caller holds xchg. A local write failure is logged and returned; the
-// snapshot is installed either way (the bucket holds the DB).
-func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum [sha256.Size]byte, persist []byte) error {
+// SHA-256 sum and bucket ETag etag) and has the local file written.
+// persist are the bytes for the local file (sealed, or st re-sealed; nil:
+// none, the file keeps what it holds or is about to be written with). The
+// caller holds xchg.
+//
+// With deferred set (a pull) while Run runs, the write is left to Run,
+// which writes the latest such snapshot SaveDelay later (coalescing the
+// pulls in between) and before it returns: the pull's cost is the swap
+// alone. The file only ever lags the snapshot, never leads it: a crash
+// before the write leaves an older DB there, which a restart loads and then
+// replaces by pulling the bucket (the DB applied came from it), as it
+// does for every change made while an instance is down. Otherwise (a
+// publish, or no Run) the file is written at once; a failure is logged and
+// returned, and the snapshot is installed either way (the bucket holds the
+// DB).
+func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum [sha256.Size]byte, persist []byte, deferred bool) error {
 	s.store.Swap(st)
 	s.mu.Lock()
 	s.etag, s.hdr, s.sum = etag, &h, sum
@@ -339,12 +366,55 @@ func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum
 	if persist == nil {
 		return nil
 	}
-	if err := configdb.WriteFile(s.o.LocalPath, persist); err != nil {
-		s.log.Error().Err(err).Str("path", s.o.LocalPath).Uint64("generation", st.Generation()).
+	if deferred && s.deferSaves {
+		s.unsaved, s.unsavedGen = persist, st.Generation()
+		select {
+		case s.save <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	s.unsaved = nil
+	return s.writeLocal(persist, st.Generation())
+}
+
+// writeLocal writes the local file. The caller holds xchg.
+func (s *Syncer) writeLocal(b []byte, generation uint64) error {
+	if err := configdb.WriteFile(s.o.LocalPath, b); err != nil {
+		s.log.Error().Err(err).Str("path", s.o.LocalPath).Uint64("generation", generation).
 			Msg("local config db not written: the snapshot is served from memory")
 		return err
 	}
 	return nil
+}
+
+// saveUnsaved writes the local file of the latest deferred pull, if any
+// (Run, SaveDelay after the first pending one). A failure is logged; the
+// next pull's deferred write tries again.
+func (s *Syncer) saveUnsaved() {
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
+	s.saveUnsavedLocked()
+}
+
+func (s *Syncer) saveUnsavedLocked() {
+	if s.unsaved == nil {
+		return
+	}
+	b, gen := s.unsaved, s.unsavedGen
+	s.unsaved = nil
+	_ = s.writeLocal(b, gen)
+}
+
+// deferLocalWrites turns deferred local writes on (Run starts) or off
+// (Run returns: the pending write, if any, is made first).
+func (s *Syncer) deferLocalWrites(on bool) {
+	s.xchg.Lock()
+	defer s.xchg.Unlock()
+	if !on {
+		s.saveUnsavedLocked()
+	}
+	s.deferSaves = on
 }
 
 // held returns what the snapshot came from.
