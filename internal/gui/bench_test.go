@@ -108,7 +108,7 @@ func (e *benchEnv) cases() []struct{ name, path string } {
 		{"static_users_js", gui.StaticPath + "users.js"},
 		{"api_users_first_page", admin.Prefix + "/users?limit=50"},
 		{"api_users_middle_page", admin.Prefix + "/users?limit=50&after=" + e.middle},
-		{"api_users_search", admin.Prefix + "/users?limit=50&q=user-09"},
+		{"api_users_search", admin.Prefix + "/users?limit=50&q=user-0099"},
 	}
 }
 

@@ -51,6 +51,8 @@ func TestGUIEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.ID("login-password-submit")))
 	guiUntil(t, ctx, "dashboard", `location.pathname === "/_/ui/" && document.getElementById("whoami").innerText.includes("bootstrap admin")`)
 	guiUntil(t, ctx, "dashboard sync status", `document.getElementById("sync").innerText.includes("writer")`)
+	guiUntil(t, ctx, "dashboard fleet summary", `document.getElementById("fleet-summary").innerText.includes("instance")`)
+	guiUntil(t, ctx, "dashboard IAM summary", `document.getElementById("iam-summary").innerText.includes("users")`)
 	harness.Screenshot(t, ctx, "dashboard")
 	guiClean(t, ctx, "dashboard page")
 
