@@ -13,7 +13,8 @@ import (
 // revocation of one of them ends the sessions that depend on it.
 const (
 	// identityGroupPrefix + group id: the OIDC sessions whose mapped
-	// groups include that group (recorded when it stops granting admin).
+	// groups include that group (recorded when its rules can take admin
+	// away from them).
 	identityGroupPrefix = "group:"
 	// identityEveryone: every session of every identity (sign-out
 	// everywhere for everyone).
