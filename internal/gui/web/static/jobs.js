@@ -24,7 +24,7 @@ async function load() {
   const tbody = clear($("jobs"));
   if (jobs.length === 0) tbody.append(el("tr", { class: "empty" }, el("td", { colspan: 7 }, "No jobs configured.")));
   for (const j of jobs) {
-    const last = j.last_run ? `${fmtTime(j.last_run.finished || j.last_run.started)} ${j.last_run.result || ""}` : "—";
+    const last = j.last_run ? `${fmtTime(j.last_run.finished || j.last_run.started)} ${j.last_run.status || ""}${j.last_run.error ? ": " + j.last_run.error : ""}` : "—";
     tbody.append(el("tr", { "data-id": j.id },
       el("td", {}, el("strong", {}, j.id), el("div", { class: "hint" }, j.rule || "")),
       el("td", {}, j.kind || ""),
