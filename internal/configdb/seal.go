@@ -49,7 +49,9 @@ type SealOptions struct {
 	// write-schema policy, docs/upgrading.md), so that instances not yet
 	// upgraded keep reading it. It is a floor: a State holding what an
 	// older schema cannot store is sealed in the lowest schema that can
-	// (ContentSchema), never losing a field.
+	// (ContentSchema), never losing a field, provided the binaries that
+	// read Schema read that one too (its min_reader_schema is at most
+	// Schema); otherwise Seal refuses with ErrInvalid.
 	Schema int
 }
 
@@ -81,12 +83,19 @@ func MinReaderSchema(schema int) int { return int(minReaderSchema(uint16(schema)
 // holds: 3 when an auth provider has a redirect URL or group mappings,
 // else MinWriteSchema. Seal never writes a lower one.
 func (s *State) ContentSchema() int {
+	schema, _ := s.contentSchema()
+	return schema
+}
+
+// contentSchema is ContentSchema and the id of a provider that needs it
+// (when it is above MinWriteSchema).
+func (s *State) contentSchema() (int, string) {
 	for i := range s.providers {
 		if s.providers[i].RedirectURL != "" || len(s.providers[i].GroupMappings) > 0 {
-			return 3
+			return 3, s.providers[i].ID
 		}
 	}
-	return MinWriteSchema
+	return MinWriteSchema, ""
 }
 
 // Seal encodes s and encrypts it with AES-256-GCM under
@@ -99,7 +108,16 @@ func Seal(s *State, opts SealOptions, keys *KeyCache, secret []byte) ([]byte, er
 		if opts.Schema < MinWriteSchema || opts.Schema > CurrentSchema {
 			return nil, fmt.Errorf("seal config db: schema %d: this binary writes schemas %d to %d", opts.Schema, MinWriteSchema, CurrentSchema)
 		}
-		schema = uint16(max(opts.Schema, s.ContentSchema()))
+		schema = uint16(opts.Schema)
+	}
+	if need, who := s.contentSchema(); need > int(schema) {
+		if MinReaderSchema(need) > int(schema) {
+			return nil, fmt.Errorf("seal config db: %w", &iam.FieldError{Field: "auth_providers[" + who + "]", Msg: fmt.Sprintf(
+				"a redirect URL or group mappings need config DB schema %d, which binaries of schema %d cannot read, and this fleet writes schema %d: "+
+					"raise advanced.config_sync_write_schema to %d once every instance runs a binary of schema %d or later (docs/upgrading.md)",
+				need, schema, schema, need, MinReaderSchema(need))})
+		}
+		schema = uint16(need)
 	}
 	payload, err := encodeAt(s, schema)
 	if err != nil {
