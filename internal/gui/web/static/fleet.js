@@ -8,6 +8,7 @@ function stateBadges(i, bucketGen) {
   const out = [];
   if (i.stale) out.push(el("span", { class: "badge bad", title: "no status for more than three intervals" }, "stale"));
   if (i.behind) out.push(el("span", { class: "badge warn", title: `holds generation ${i.generation}, the bucket has ${bucketGen}` }, "behind"));
+  if (i.verified === false) out.push(el("span", { class: "badge bad", title: "the status object's signature does not match this fleet's secret" }, "unverified"));
   if (!i.stale && !i.behind) out.push(el("span", { class: "badge ok" }, "current"));
   return out;
 }
@@ -52,7 +53,7 @@ async function load() {
   if (instances.length === 0) tbody.append(el("tr", { class: "empty" }, el("td", { colspan: 10 }, "No instance has published its status yet.")));
   for (const i of instances) {
     tbody.append(el("tr", { "data-node": i.node, class: i.stale ? "stale" : i.behind ? "behind" : "current" },
-      el("td", { class: "mono" }, i.node),
+      el("td", { class: "mono", title: i.admin_url || "no advertised URL" }, i.node, i.self ? el("span", { class: "hint" }, " (this instance)") : ""),
       el("td", {}, i.role || ""),
       el("td", {}, i.version || ""),
       el("td", {}, String(i.schema ?? "")),
