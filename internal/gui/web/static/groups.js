@@ -50,7 +50,7 @@ async function row(g) {
   });
   const del = armed(el("button", { type: "button", class: "danger act-delete" }, "Delete"), "Really delete?", () => deleteGroup(g));
   return el("tr", { "data-name": g.name },
-    el("td", {}, el("strong", {}, g.name)),
+    el("td", {}, el("strong", {}, g.name), el("div", { class: "hint mono" }, g.id)),
     el("td", {}, g.description || ""),
     el("td", {}, members, add),
     el("td", {}, rulesSummary(g.permissions)),
