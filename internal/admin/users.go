@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -90,27 +91,8 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *principal) er
 		}
 		limit = n
 	}
-	q := strings.ToLower(strings.TrimSpace(query.Get("q")))
-	after := query.Get("after")
-	users := a.iam.Current().Users() // ordered by name
-	out := make([]userView, 0, min(len(users), max(limit, 0)))
-	total, next := 0, ""
-	for _, u := range users {
-		if q != "" && !userMatches(u, q) {
-			continue
-		}
-		total++
-		if after != "" && u.Name <= after {
-			continue
-		}
-		if limit >= 0 && len(out) == limit {
-			if next == "" {
-				next = out[len(out)-1].Name
-			}
-			continue
-		}
-		out = append(out, newUserView(u))
-	}
+	out, total, next := pageUsers(rangerOf(a.iam.Current()),
+		strings.ToLower(strings.TrimSpace(query.Get("q"))), query.Get("after"), limit)
 	w.Header().Set(headerTotal, strconv.Itoa(total))
 	if next != "" {
 		w.Header().Set(headerNextAfter, next)
@@ -119,9 +101,81 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *principal) er
 	return nil
 }
 
+// userRanger ranges over the users in name order without copying them
+// (f must neither modify nor keep a user), from the first name after
+// after, until f returns false.
+type userRanger interface {
+	NumUsers() int
+	UsersPage(after string, f func(u *iam.User) bool)
+}
+
+// rangerOf returns st itself when it ranges without copying, else a
+// ranger over a copy of its users.
+func rangerOf(st *configdb.State) userRanger {
+	if r, ok := any(st).(userRanger); ok {
+		return r
+	}
+	return copiedUsers(st.Users())
+}
+
+// copiedUsers ranges over a copy of the users, ordered by name.
+type copiedUsers []iam.User
+
+func (c copiedUsers) NumUsers() int { return len(c) }
+
+func (c copiedUsers) UsersPage(after string, f func(u *iam.User) bool) {
+	i := 0
+	if after != "" {
+		i = sort.Search(len(c), func(i int) bool { return c[i].Name > after })
+	}
+	for ; i < len(c); i++ {
+		if !f(&c[i]) {
+			return
+		}
+	}
+}
+
+// pageUsers returns the users of one page (limit < 0: all), the number of
+// users matching lowerQ (all when empty), and the name to continue after
+// when more follow. Only the page's users are copied.
+func pageUsers(src userRanger, lowerQ, after string, limit int) (page []userView, total int, next string) {
+	page = make([]userView, 0, max(min(limit, src.NumUsers()), 0))
+	full := func() bool { return limit >= 0 && len(page) == limit }
+	if lowerQ == "" {
+		total = src.NumUsers()
+		src.UsersPage(after, func(u *iam.User) bool {
+			if full() {
+				next = page[len(page)-1].Name
+				return false
+			}
+			page = append(page, newUserView(u.Clone()))
+			return true
+		})
+		return page, total, next
+	}
+	// A search counts every match, so it ranges over all users.
+	src.UsersPage("", func(u *iam.User) bool {
+		if !userMatches(u, lowerQ) {
+			return true
+		}
+		total++
+		switch {
+		case after != "" && u.Name <= after:
+		case full():
+			if next == "" {
+				next = page[len(page)-1].Name
+			}
+		default:
+			page = append(page, newUserView(u.Clone()))
+		}
+		return true
+	})
+	return page, total, next
+}
+
 // userMatches reports whether lowerQ (lower case) is in u's name, id or
 // access key id, ignoring case.
-func userMatches(u iam.User, lowerQ string) bool {
+func userMatches(u *iam.User, lowerQ string) bool {
 	return strings.Contains(strings.ToLower(u.Name), lowerQ) ||
 		strings.Contains(strings.ToLower(u.ID), lowerQ) ||
 		strings.Contains(strings.ToLower(u.AccessKeyID), lowerQ)

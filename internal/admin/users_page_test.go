@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+
+	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
 // TestUsersPagination walks GET /users with limit/after and q, as the GUI
@@ -72,5 +74,52 @@ func TestUsersPagination(t *testing.T) {
 	}
 	for _, bad := range []string{"0", "-1", "x", "1001"} {
 		wantError(t, c.do("GET", "/users?limit="+bad, nil), http.StatusBadRequest, "invalid")
+	}
+}
+
+// countingRanger is a userRanger that counts the users it hands out.
+type countingRanger struct {
+	copiedUsers
+	visited int
+}
+
+func (c *countingRanger) UsersPage(after string, f func(u *iam.User) bool) {
+	c.copiedUsers.UsersPage(after, func(u *iam.User) bool {
+		c.visited++
+		return f(u)
+	})
+}
+
+// TestPageUsersStopsAtThePage: without a search, a page visits only its
+// own users (plus one to know more follow), not the whole DB.
+func TestPageUsersStopsAtThePage(t *testing.T) {
+	users := make(copiedUsers, 100)
+	for i := range users {
+		users[i] = iam.User{ID: fmt.Sprintf("id%03d", i), Name: fmt.Sprintf("u%03d", i)}
+	}
+	src := &countingRanger{copiedUsers: users}
+	page, total, next := pageUsers(src, "", "u049", 10)
+	if len(page) != 10 || page[0].Name != "u050" || page[9].Name != "u059" || total != 100 || next != "u059" {
+		t.Fatalf("page %d [%s..], total %d, next %q", len(page), page[0].Name, total, next)
+	}
+	if src.visited != 11 {
+		t.Fatalf("visited %d users for a page of 10", src.visited)
+	}
+	page, total, next = pageUsers(src, "", "u095", 10)
+	if len(page) != 4 || total != 100 || next != "" {
+		t.Fatalf("last page: %d, total %d, next %q", len(page), total, next)
+	}
+	// The page's users are copies: changing one leaves the source alone.
+	users[0].Permissions = []iam.Rule{{Effect: iam.EffectAllow, Actions: []iam.Action{iam.ActionRead}, Resources: []string{"b/*"}}}
+	page, _, _ = pageUsers(src, "", "", 1)
+	page[0].Permissions[0].Resources[0] = "changed"
+	if users[0].Permissions[0].Resources[0] != "b/*" {
+		t.Fatal("a page shares its users' slices with the state")
+	}
+	// A search counts every match.
+	src.visited = 0
+	page, total, next = pageUsers(src, "u09", "", 3)
+	if len(page) != 3 || total != 10 || next != "u092" || src.visited != 100 {
+		t.Fatalf("search: %d, total %d, next %q, visited %d", len(page), total, next, src.visited)
 	}
 }
