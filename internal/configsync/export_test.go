@@ -19,7 +19,7 @@ func (s *Syncer) Forget() {
 	defer s.xchg.Unlock()
 	s.store.Swap(configdb.Empty())
 	s.mu.Lock()
-	s.etag, s.hdr, s.sum = "", nil, [32]byte{}
+	s.etag, s.hdr, s.sealed = "", nil, nil
 	s.mu.Unlock()
 	s.unsaved = nil
 }

@@ -3,7 +3,6 @@ package configsync
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -108,7 +107,7 @@ func (s *Syncer) installLocal(next *configdb.State, sealed []byte) error {
 	}
 	s.store.Swap(next)
 	s.mu.Lock()
-	s.hdr, s.sum = &h, sha256.Sum256(sealed)
+	s.hdr, s.sealed = &h, sealed
 	s.mu.Unlock()
 	s.m.setHeld(next.Generation(), h)
 	return nil
@@ -399,7 +398,7 @@ func (s *Syncer) installPublished(next *configdb.State, sealed []byte, etag stri
 	if _, held, _ := s.held(); olderThanHeld(h, s.Current().Generation(), held) {
 		return
 	}
-	_ = s.install(next, h, etag, sha256.Sum256(sealed), sealed, false)
+	_ = s.install(next, h, etag, sealed, sealed, false)
 }
 
 // adopt applies the bucket's DB a publish fetched but did not supersede,

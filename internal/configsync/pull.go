@@ -2,7 +2,6 @@ package configsync
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,7 +48,6 @@ type fetched struct {
 	hdr   configdb.Header
 	etag  string
 	body  []byte
-	sum   [sha256.Size]byte
 }
 
 // fetch GETs the object unless its ETag is ifNoneMatch, and verifies it.
@@ -67,8 +65,8 @@ func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, er
 	case err != nil:
 		return fetchResult{kind: fetchUnavailable}, fmt.Errorf("%w: get %s: %w", ErrUnavailable, s.o.Key, err)
 	}
-	f := &fetched{etag: normETag(etag), body: body, sum: sha256.Sum256(body)}
-	if _, _, held := s.held(); f.sum == held {
+	f := &fetched{etag: normETag(etag), body: body}
+	if _, _, held := s.held(); sameDB(held, body) {
 		return fetchResult{kind: fetchSame, f: f}, nil
 	}
 	// The caller holds xchg: the snapshot is the one this DB replaces.
@@ -186,10 +184,10 @@ func (s *Syncer) pull(ctx context.Context, t trigger) (PullResult, error) {
 // It returns the pull result label with the answer. The caller holds xchg.
 func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResult, string, error) {
 	cur := s.Current()
-	heldETag, held, sum := s.held()
+	heldETag, held, sealed := s.held()
 	res := PullResult{ETag: heldETag, Generation: cur.Generation(), Status: ResultCurrent}
 	switch {
-	case sum == f.sum:
+	case sameDB(sealed, f.body):
 		s.setETag(f.etag)
 		res.ETag = f.etag
 		return res, ResultCurrent, nil
@@ -235,7 +233,7 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 	// first and only then writes the local file (two fsyncs), or leaves
 	// that to Run (see install).
 	now := s.now()
-	_ = s.install(next, f.hdr, f.etag, f.sum, persist, true)
+	_ = s.install(next, f.hdr, f.etag, f.body, persist, true)
 	ev := s.log.Info().Str("etag", f.etag).Uint64("generation", next.Generation()).
 		Uint64("previous_generation", cur.Generation()).Str("source", t.source).Int("bytes", len(f.body)).
 		Int64("duration_ms", time.Since(start).Milliseconds()).Int("users", next.NumUsers()).Str("writer", f.hdr.WriterNode)

@@ -186,3 +186,32 @@ func TestRestartBeforeDeferredWrite(t *testing.T) {
 		t.Fatal("the restarted instance serves the disabled credential as enabled")
 	}
 }
+
+// TestEmptyObjectIsNotTheHeldDB: a zero-byte object in the sync key is
+// refused, never taken for the DB held, whether the node holds nothing
+// (a fresh instance) or a DB.
+func TestEmptyObjectIsNotTheHeldDB(t *testing.T) {
+	mem := configsynctest.NewMemBucket()
+	n := newNode(t, mem)
+	mustStart(t, n)
+	mem.Set(testKey, []byte{})
+	res, err := n.SyncNow(context.Background())
+	if err == nil || res.Status == configsync.ResultCurrent {
+		t.Fatalf("empty object, nothing held: sync-now = %+v, %v; want a refusal", res, err)
+	}
+
+	a := newNode(t, mem)
+	mustStart(t, a)
+	mem.Set(testKey, nil)
+	if err := mem.Delete(context.Background(), testKey); err != nil {
+		t.Fatal(err)
+	}
+	mustPublish(t, a, createUser("alice"))
+	mustSyncNow(t, n)
+	held := n.Current()
+	mem.Set(testKey, []byte{})
+	res, err = n.SyncNow(context.Background())
+	if err == nil || res.Status == configsync.ResultCurrent || n.Current() != held {
+		t.Fatalf("empty object, a db held: sync-now = %+v, %v; want a refusal keeping the db", res, err)
+	}
+}

@@ -1,8 +1,8 @@
 package configsync
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -60,7 +60,7 @@ type Syncer struct {
 	// xchg makes exchanges with the bucket and the local file take turns:
 	// one publish or pull at a time (a trigger arriving meanwhile is
 	// coalesced, see kick), so every snapshot swap and every write of etag,
-	// hdr and sum happens under it.
+	// hdr and sealed happens under it.
 	xchg sync.Mutex
 
 	// kick holds at most one pending trigger: a trigger arriving while a
@@ -81,12 +81,12 @@ type Syncer struct {
 	pollGate   logGate // poll / retry errors
 	rejectGate logGate // refused DBs
 
-	// mu guards the fields below. etag, hdr and sum are only written with
+	// mu guards the fields below. etag, hdr and sealed are only written with
 	// xchg held as well, so they do not change under a holder of xchg.
 	mu          sync.Mutex
 	etag        string // ETag of the bucket object the snapshot matches; "" unknown or absent
 	hdr         *configdb.Header
-	sum         [sha256.Size]byte // SHA-256 of the sealed bytes the snapshot came from
+	sealed      []byte // the sealed bytes the snapshot came from (never modified; nil: none)
 	started     bool
 	probed      bool // conditional writes verified (writers only)
 	synced      bool // a pull has reached the bucket since start
@@ -308,7 +308,7 @@ func (s *Syncer) loadLocal() error {
 	defer s.xchg.Unlock()
 	s.store.Swap(st)
 	s.mu.Lock()
-	s.hdr, s.sum = &h, sha256.Sum256(b)
+	s.hdr, s.sealed = &h, b
 	s.mu.Unlock()
 	s.m.setHeld(st.Generation(), h)
 	s.log.Info().Str("path", path).Uint64("generation", st.Generation()).Int("users", st.NumUsers()).
@@ -341,8 +341,8 @@ func (s *Syncer) removeLeftovers() {
 	}
 }
 
-// install makes st current (from the sealed bytes whose header is h,
-// SHA-256 sum and bucket ETag etag) and has the local file written.
+// install makes st current (from the sealed bytes from, whose header is
+// h and bucket ETag etag) and has the local file written.
 // persist are the bytes for the local file (sealed, or st re-sealed; nil:
 // none, the file keeps what it holds or is about to be written with). The
 // caller holds xchg.
@@ -357,10 +357,10 @@ func (s *Syncer) removeLeftovers() {
 // publish, or no Run) the file is written at once; a failure is logged and
 // returned, and the snapshot is installed either way (the bucket holds the
 // DB).
-func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, sum [sha256.Size]byte, persist []byte, deferred bool) error {
+func (s *Syncer) install(st *configdb.State, h configdb.Header, etag string, from, persist []byte, deferred bool) error {
 	s.store.Swap(st)
 	s.mu.Lock()
-	s.etag, s.hdr, s.sum = etag, &h, sum
+	s.etag, s.hdr, s.sealed = etag, &h, from
 	s.mu.Unlock()
 	s.m.setHeld(st.Generation(), h)
 	if persist == nil {
@@ -417,11 +417,19 @@ func (s *Syncer) deferLocalWrites(on bool) {
 	s.deferSaves = on
 }
 
-// held returns what the snapshot came from.
-func (s *Syncer) held() (etag string, h *configdb.Header, sum [sha256.Size]byte) {
+// held returns what the snapshot came from: the bucket ETag, the header
+// and the sealed bytes (read only).
+func (s *Syncer) held() (etag string, h *configdb.Header, sealed []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.etag, s.hdr, s.sum
+	return s.etag, s.hdr, s.sealed
+}
+
+// sameDB reports whether body is the very DB held (sealed): comparing the
+// bytes costs nothing for a different DB (its header differs in the first
+// bytes) and a memory compare for the same one, less than hashing.
+func sameDB(sealed, body []byte) bool {
+	return len(sealed) > 0 && bytes.Equal(sealed, body)
 }
 
 // sealOpts are the options of a publish replacing the DB whose header is
