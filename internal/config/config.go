@@ -183,6 +183,22 @@ type AuthProvider struct {
 	Enabled     *bool  `yaml:"enabled,omitempty"`
 	Priority    int    `yaml:"priority"`
 	DisplayName string `yaml:"display_name"`
+	// RedirectURL is where the provider sends the browser back:
+	// <public base URL>/_/api/admin/oidc/callback.
+	RedirectURL string `yaml:"redirect_url"`
+	// GroupMappings map a signed-in person to declared groups (by name).
+	GroupMappings []GroupMapping `yaml:"group_mappings"`
+}
+
+// GroupMapping is one group mapping rule of a declared auth provider:
+// exactly one matcher (email; claim with value; claim with regex) and the
+// names of the declared groups it maps to (see docs/iam.md).
+type GroupMapping struct {
+	Email  string   `yaml:"email"`
+	Claim  string   `yaml:"claim"`
+	Value  string   `yaml:"value"`
+	Regex  string   `yaml:"regex"`
+	Groups []string `yaml:"groups"`
 }
 
 // IsEnabled reports whether the provider is enabled (unset means enabled).

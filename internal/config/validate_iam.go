@@ -1,11 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	dgpiam "github.com/dgp-proxy/dgp/internal/iam"
 )
 
 // iamKeyID is what declared IAM users' access key ids look like.
@@ -94,7 +97,48 @@ func (c *Config) validateIAM(v *collector) {
 		if len(ap.Scopes) > 0 && !slices.Contains(ap.Scopes, "openid") {
 			v.add(p+".scopes", "must include openid")
 		}
+		if ap.RedirectURL != "" {
+			if err := dgpiam.ValidateRedirectURL(ap.RedirectURL); err != nil {
+				v.add(p+".redirect_url", fieldMsg(err))
+			}
+		}
+		checkMappings(v, p+".group_mappings", ap.GroupMappings, groups)
 	}
+}
+
+// checkMappings validates group mapping rules as the config DB does
+// (groups are names of declared groups here, ids there).
+func checkMappings(v *collector, path string, ms []GroupMapping, groups map[string]bool) {
+	if len(ms) > dgpiam.MaxGroupMappings {
+		v.add(path, fmt.Sprintf("at most %d rules are allowed, got %d", dgpiam.MaxGroupMappings, len(ms)))
+		return
+	}
+	for i, m := range ms {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		rule := dgpiam.GroupMapping{Email: m.Email, Claim: m.Claim, Value: m.Value, Regex: m.Regex, Groups: m.Groups}
+		if err := rule.Validate(); err != nil {
+			var fe *dgpiam.FieldError
+			if errors.As(err, &fe) && fe.Field != "" {
+				p += "." + fe.Field
+			}
+			v.add(p, fieldMsg(err))
+			continue
+		}
+		for j, g := range m.Groups {
+			if !groups[g] {
+				v.add(fmt.Sprintf("%s.groups[%d]", p, j), fmt.Sprintf("no group named %s in access.iam.groups", strconv.Quote(g)))
+			}
+		}
+	}
+}
+
+// fieldMsg is the message of a validation error without its field path.
+func fieldMsg(err error) string {
+	var fe *dgpiam.FieldError
+	if errors.As(err, &fe) {
+		return fe.Msg
+	}
+	return err.Error()
 }
 
 // checkRules validates permission rules.

@@ -60,7 +60,8 @@ type Group struct {
 }
 
 // Provider is one declared auth provider; its ID is the one it gets if it
-// is new (NewReconcile sets it).
+// is new (NewReconcile sets it). The Groups of its GroupMappings are names
+// of declared groups (Reconcile stores their ids).
 type Provider = iam.AuthProvider
 
 // Path prefixes of the configuration keys, used in error messages.
@@ -97,15 +98,17 @@ func FromConfig(cfg *config.Config) (Desired, error) {
 	}
 	for _, p := range src.AuthProviders {
 		d.Providers = append(d.Providers, Provider{
-			Name:         p.Name,
-			Type:         p.Type,
-			IssuerURL:    p.IssuerURL,
-			ClientID:     p.ClientID,
-			ClientSecret: p.ClientSecret,
-			Scopes:       p.EffectiveScopes(),
-			Enabled:      p.IsEnabled(),
-			Priority:     p.Priority,
-			DisplayName:  p.DisplayName,
+			Name:          p.Name,
+			Type:          p.Type,
+			IssuerURL:     p.IssuerURL,
+			ClientID:      p.ClientID,
+			ClientSecret:  p.ClientSecret,
+			Scopes:        p.EffectiveScopes(),
+			Enabled:       p.IsEnabled(),
+			Priority:      p.Priority,
+			DisplayName:   p.DisplayName,
+			RedirectURL:   p.RedirectURL,
+			GroupMappings: convertMappings(p.GroupMappings),
 		})
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -115,6 +118,19 @@ func FromConfig(cfg *config.Config) (Desired, error) {
 		return Desired{}, err
 	}
 	return d, nil
+}
+
+// convertMappings turns the file's group mapping rules into the IAM
+// model's, groups still by name (nil when none).
+func convertMappings(ms []config.GroupMapping) []iam.GroupMapping {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]iam.GroupMapping, len(ms))
+	for i, m := range ms {
+		out[i] = iam.GroupMapping{Email: m.Email, Claim: m.Claim, Value: m.Value, Regex: m.Regex, Groups: slices.Clone(m.Groups)}
+	}
+	return out
 }
 
 // convertRules turns the file's rules into the IAM model's; a rule with an
@@ -143,8 +159,8 @@ func convertRules(path string, rules []config.Rule) ([]iam.Rule, error) {
 // Validate checks the declared IAM as a whole and reports every problem at
 // once (errors.Join of *iam.FieldError values, each naming the key, e.g.
 // "invalid access.iam.users[1].groups[0]: no group named ..."): valid and
-// unique names, complete and unique key pairs, known groups, valid rules
-// and providers. It matches iam.ErrInvalid with errors.Is.
+// unique names, complete and unique key pairs, known groups (of users and
+// of group mapping rules), valid rules and providers. It matches iam.ErrInvalid with errors.Is.
 func (d Desired) Validate() error {
 	var errs []error
 	add := func(path string, err error) {
@@ -217,6 +233,13 @@ func (d Desired) Validate() error {
 		check := pr.Clone()
 		check.ID = "x"
 		add(p, check.Validate())
+		for j, m := range pr.GroupMappings {
+			for k, g := range m.Groups {
+				if !groups[g] {
+					bad(fmt.Sprintf("%s.group_mappings[%d].groups[%d]", p, j, k), "no group named %q in %s", g, groupsPath)
+				}
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

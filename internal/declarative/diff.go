@@ -120,9 +120,30 @@ func Diff(prev, next *configdb.State) Plan {
 	nu := func(u iam.User) userView { return viewUser(next, u) }
 	p.Changes = append(p.Changes, diffKind(KindUser, mapAll(prev.Users(), pu), mapAll(next.Users(), nu),
 		func(u userView) string { return u.Name }, userFields)...)
-	p.Changes = append(p.Changes, diffKind(KindProvider, prev.Providers(), next.Providers(),
-		func(pr iam.AuthProvider) string { return pr.Name }, providerFields)...)
+	pp := func(pr iam.AuthProvider) providerView { return viewProvider(prev, pr) }
+	np := func(pr iam.AuthProvider) providerView { return viewProvider(next, pr) }
+	p.Changes = append(p.Changes, diffKind(KindProvider, mapAll(prev.Providers(), pp), mapAll(next.Providers(), np),
+		func(pr providerView) string { return pr.Name }, providerFields)...)
 	return p
+}
+
+// providerView is a provider with the groups of its mapping rules by
+// name.
+type providerView struct {
+	iam.AuthProvider
+}
+
+func viewProvider(s *configdb.State, p iam.AuthProvider) providerView {
+	for i := range p.GroupMappings {
+		names := make([]string, 0, len(p.GroupMappings[i].Groups))
+		for _, id := range p.GroupMappings[i].Groups {
+			if g, ok := s.Group(id); ok {
+				names = append(names, g.Name)
+			}
+		}
+		p.GroupMappings[i].Groups = names
+	}
+	return providerView{AuthProvider: p}
 }
 
 // userView is a user with its groups by name.
@@ -230,7 +251,7 @@ func userFields(a, b userView) []FieldChange {
 	return d
 }
 
-func providerFields(a, b iam.AuthProvider) []FieldChange {
+func providerFields(a, b providerView) []FieldChange {
 	var d fieldDiff
 	d.str("type", a.Type, b.Type)
 	d.str("issuer_url", a.IssuerURL, b.IssuerURL)
@@ -242,7 +263,29 @@ func providerFields(a, b iam.AuthProvider) []FieldChange {
 		d = append(d, FieldChange{Field: "priority", Old: strconv.Itoa(a.Priority), New: strconv.Itoa(b.Priority)})
 	}
 	d.str("display_name", a.DisplayName, b.DisplayName)
+	d.str("redirect_url", a.RedirectURL, b.RedirectURL)
+	if as, bs := mappingsString(a.GroupMappings), mappingsString(b.GroupMappings); as != bs {
+		d = append(d, FieldChange{Field: "group_mappings", Old: as, New: bs})
+	}
 	return d
+}
+
+// mappingsString renders group mapping rules compactly and in order:
+// [email "*@example.com" -> ["ops"]; claim "groups" = "x" -> ["a", "b"]].
+func mappingsString(ms []iam.GroupMapping) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		switch {
+		case m.Email != "":
+			parts[i] = "email " + quote(m.Email)
+		case m.Regex != "":
+			parts[i] = "claim " + quote(m.Claim) + " ~ " + quote(m.Regex)
+		default:
+			parts[i] = "claim " + quote(m.Claim) + " = " + quote(m.Value)
+		}
+		parts[i] += " -> " + listString(m.Groups)
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
 }
 
 func quote(s string) string { return strconv.Quote(s) }

@@ -66,9 +66,19 @@ func Export(st *configdb.State, showSecrets bool) (doc []byte, vars []string, er
 			Scopes:       flowList(p.Scopes),
 			Priority:     p.Priority,
 			DisplayName:  p.DisplayName,
+			RedirectURL:  p.RedirectURL,
 		}
 		if !p.Enabled {
 			ep.Enabled = new(false)
+		}
+		for _, m := range p.GroupMappings {
+			em := exportMapping{Email: m.Email, Claim: m.Claim, Value: m.Value, Regex: m.Regex}
+			for _, id := range m.Groups {
+				if g, ok := st.Group(id); ok {
+					em.Groups = append(em.Groups, g.Name)
+				}
+			}
+			ep.GroupMappings = append(ep.GroupMappings, em)
 		}
 		x.Providers = append(x.Providers, ep)
 	}
@@ -163,15 +173,26 @@ type exportUser struct {
 }
 
 type exportProvider struct {
-	Name         string      `yaml:"name"`
-	Type         string      `yaml:"type"`
-	IssuerURL    string      `yaml:"issuer_url,omitempty"`
-	ClientID     string      `yaml:"client_id,omitempty"`
-	ClientSecret string      `yaml:"client_secret,omitempty"`
-	Scopes       flowStrings `yaml:"scopes,omitempty"`
-	Enabled      *bool       `yaml:"enabled,omitempty"`
-	Priority     int         `yaml:"priority,omitempty"`
-	DisplayName  string      `yaml:"display_name,omitempty"`
+	Name          string          `yaml:"name"`
+	Type          string          `yaml:"type"`
+	IssuerURL     string          `yaml:"issuer_url,omitempty"`
+	ClientID      string          `yaml:"client_id,omitempty"`
+	ClientSecret  string          `yaml:"client_secret,omitempty"`
+	Scopes        flowStrings     `yaml:"scopes,omitempty"`
+	Enabled       *bool           `yaml:"enabled,omitempty"`
+	Priority      int             `yaml:"priority,omitempty"`
+	DisplayName   string          `yaml:"display_name,omitempty"`
+	RedirectURL   string          `yaml:"redirect_url,omitempty"`
+	GroupMappings []exportMapping `yaml:"group_mappings,omitempty"`
+}
+
+// exportMapping is a group mapping rule, its groups by name.
+type exportMapping struct {
+	Email  string      `yaml:"email,omitempty"`
+	Claim  string      `yaml:"claim,omitempty"`
+	Value  string      `yaml:"value,omitempty"`
+	Regex  string      `yaml:"regex,omitempty"`
+	Groups flowStrings `yaml:"groups"`
 }
 
 // exportRule is a permission rule, written on one line:

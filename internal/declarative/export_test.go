@@ -35,7 +35,12 @@ func richState(t testing.TB) *configdb.State {
 	apply(configdb.NewCreateUser("bob_b", true, nil, nil))
 	apply(configdb.NewCreateProvider(iam.AuthProvider{Name: "corp", Type: "oidc", IssuerURL: "https://id.example.com",
 		ClientID: "dgp", ClientSecret: "client-secret-1", Scopes: []string{"openid", "email"}, Enabled: true, Priority: 2,
-		DisplayName: "Corp SSO"}))
+		DisplayName: "Corp SSO", RedirectURL: "https://dgp.example.com" + iam.OIDCCallbackPath,
+		GroupMappings: []iam.GroupMapping{
+			{Email: "*@example.com", Groups: []string{g1.ID}},
+			{Claim: "groups", Value: "dgp-ops", Groups: []string{g2.ID, g1.ID}},
+			{Claim: "hd", Regex: `^example\.(com|org)$`, Groups: []string{g2.ID}},
+		}}))
 	return s.WithGeneration(12)
 }
 

@@ -119,6 +119,12 @@ func (r *Reconcile) Apply(s *configdb.State, now time.Time) (*configdb.State, er
 		if cur, ok := s.ProviderByName(p.Name); ok {
 			np.ID = cur.ID
 		}
+		for i := range np.GroupMappings {
+			ids := np.GroupMappings[i].Groups
+			for j, g := range ids {
+				ids[j] = groupID[g] // declared names to ids
+			}
+		}
 		data.Providers = append(data.Providers, np)
 	}
 
