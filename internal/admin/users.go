@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/iam"
@@ -176,9 +177,25 @@ func pageUsers(src userRanger, lowerQ, after string, limit int) (page []userView
 // userMatches reports whether lowerQ (lower case) is in u's name, id or
 // access key id, ignoring case.
 func userMatches(u *iam.User, lowerQ string) bool {
-	return strings.Contains(strings.ToLower(u.Name), lowerQ) ||
-		strings.Contains(strings.ToLower(u.ID), lowerQ) ||
-		strings.Contains(strings.ToLower(u.AccessKeyID), lowerQ)
+	return containsFold(u.Name, lowerQ) || containsFold(u.ID, lowerQ) || containsFold(u.AccessKeyID, lowerQ)
+}
+
+// containsFold reports whether s contains lowerQ ignoring case, without
+// allocating (a search visits every user).
+func containsFold(s, lowerQ string) bool {
+	if lowerQ == "" {
+		return true
+	}
+	first := lowerQ[0]
+	for i := 0; i+len(lowerQ) <= len(s); i++ {
+		if c := s[i]; first < utf8.RuneSelf && c != first && c+('a'-'A') != first {
+			continue // cheap first-byte check (ASCII)
+		}
+		if strings.EqualFold(s[i:i+len(lowerQ)], lowerQ) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *principal) error {

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
 // TestUsersPagination walks GET /users with limit/after and q, as the GUI
@@ -121,5 +123,55 @@ func TestPageUsersStopsAtThePage(t *testing.T) {
 	page, total, next = pageUsers(src, "u09", "", 3)
 	if len(page) != 3 || total != 10 || next != "u092" || src.visited != 100 {
 		t.Fatalf("search: %d, total %d, next %q, visited %d", len(page), total, next, src.visited)
+	}
+}
+
+// BenchmarkPageUsers10k: one page of 50 from 10,000 users, through a copy
+// of the state's users (State.Users, today) and through a ranger that does
+// not copy (what State.UsersPage gives).
+func BenchmarkPageUsers10k(b *testing.B) {
+	users, groups := testutil.BigIAM(10_000, 20)
+	st, err := configdb.NewState(1, configdb.Data{Users: users, Groups: groups})
+	if err != nil {
+		b.Fatal(err)
+	}
+	held := copiedUsers(st.Users())
+	for _, c := range []struct {
+		name string
+		src  func() userRanger
+		q    string
+	}{
+		{"copy/first_page", func() userRanger { return rangerOf(st) }, ""},
+		{"nocopy/first_page", func() userRanger { return held }, ""},
+		{"nocopy/middle_page", func() userRanger { return held }, ""},
+		{"nocopy/search", func() userRanger { return held }, "user-0099"},
+	} {
+		after := ""
+		if c.name == "nocopy/middle_page" {
+			after = held[len(held)/2].Name
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if page, _, _ := pageUsers(c.src(), c.q, after, 50); len(page) != 50 {
+					b.Fatalf("page of %d", len(page))
+				}
+			}
+		})
+	}
+}
+
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, q string
+		want bool
+	}{
+		{"Zed-Ops", "zed", true}, {"Zed-Ops", "d-op", true}, {"AKQ3N8W1", "q3n", true},
+		{"alice", "", true}, {"alice", "alicex", false}, {"alice", "bob", false},
+		{"Ünïcode-Name", "ünï", true}, {"ALICE", "lic", true},
+	} {
+		if got := containsFold(c.s, c.q); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v", c.s, c.q, got)
+		}
 	}
 }
