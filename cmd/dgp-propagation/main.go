@@ -75,6 +75,8 @@ type options struct {
 	pause         time.Duration
 	workDir       string
 	cpuProfile    string
+	perf          string // --perf: perf record of the reader processes into FILE.<mode>-<readers>
+	perfBin       string
 	trace         bool
 	users         int      // users in the DB before the measured mutations
 	processes     bool     // readers run as dgp processes
@@ -148,6 +150,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
+	fs.StringVar(&o.perf, "perf", "", "with --processes: record the reader processes' CPU with `perf record -e cpu-clock -g` over each measured phase into FILE.<mode>-<readers> (read it with perf report -i)")
+	fs.StringVar(&o.perfBin, "perf-bin", "perf", "perf binary for --perf")
 	if err := fs.Parse(args); err != nil {
 		return o, &exitError{code: 2, err: err}
 	}
@@ -190,6 +194,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if (o.dgpBin != "" || len(o.readerEnv) > 0) && !o.processes {
 		return o, usageErr("--dgp-bin and --reader-env go with --processes")
+	}
+	if o.perf != "" && !o.processes {
+		return o, usageErr("--perf goes with --processes (in process, use --cpuprofile)")
 	}
 	if o.users < 1 || o.users > 100000 {
 		return o, usageErr("--users: from 1 to 100000")

@@ -72,10 +72,23 @@ func TestParseFlags(t *testing.T) {
 		append(slices.Clone(self), "--mutations", "0"),
 		append(slices.Clone(self), "extra"),
 		append(slices.Clone(self), "--poll-interval", "100ms"),
+		append(slices.Clone(self), "--perf", "/tmp/p"),
 	} {
 		var ee *exitError
 		if _, err := parseFlags(bad, io.Discard); !errors.As(err, &ee) || ee.code != 2 {
 			t.Errorf("%v: %v, want a usage error", bad, err)
 		}
+	}
+}
+
+func TestPerfArgs(t *testing.T) {
+	got := perfArgs("/tmp/p.nats-core-2", []int{41, 42})
+	want := []string{"record", "-e", "cpu-clock", "-g", "-q", "-o", "/tmp/p.nats-core-2", "-p", "41,42"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("perf args %q, want %q", got, want)
+	}
+	self := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--processes", "--perf", "/tmp/p"}
+	if o, err := parseFlags(self, io.Discard); err != nil || o.perf != "/tmp/p" || o.perfBin != "perf" {
+		t.Fatalf("--perf with --processes: %+v %v", o, err)
 	}
 }

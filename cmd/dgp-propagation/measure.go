@@ -159,6 +159,11 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	defer stopProfile()
+	stopPerf, err := o.perfReaders(ctx, mode, readers)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = stopPerf() }()
 	rcpu0, err := readerCPU(readers)
 	if err != nil {
 		return nil, err
@@ -199,6 +204,9 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 	m.readerCPU = rcpu1 - rcpu0
 	stopProfile()
+	if err := stopPerf(); err != nil {
+		return nil, err
+	}
 	if m.processes {
 		m.rss = readerRSS(readers)
 		if m.probeCPU, err = probeCost(ctx, readers, warm, m.samples); err != nil {
