@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/admin"
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/declarative"
@@ -194,7 +195,9 @@ func (a *App) reconcile(ctx context.Context, trigger string, op *declarative.Rec
 		return nil
 	}
 	plan := declarative.Diff(cur, next)
-	st, err := a.syncer.Publish(ctx, op)
+	// Revocations recorded in the same change, as for the admin API: a user
+	// disabled in the file and enabled again does not get its sessions back.
+	st, err := a.syncer.Publish(ctx, admin.RevokingOp(op, a.cfg.Access.SessionTTL))
 	if err != nil {
 		d.count.WithLabelValues(trigger, resultFailed).Inc()
 		d.log.Error().Err(err).Str("trigger", trigger).Msg("declarative iam not applied: the config db could not be written")
