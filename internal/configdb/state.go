@@ -147,6 +147,27 @@ func (s *State) Data() Data {
 // Users returns a copy of all users, ordered by name.
 func (s *State) Users() []iam.User { return cloneAll(s.users, iam.User.Clone) }
 
+// UsersPage calls f, in name order, for the users whose name sorts after
+// after ("" = from the first), until f returns false. f gets the stored
+// user without a copy: it must neither modify nor keep it (clone what it
+// keeps). A page of a large DB costs what the page holds, not the DB.
+func (s *State) UsersPage(after string, f func(u *iam.User) bool) {
+	i := 0
+	if after != "" {
+		i, _ = slices.BinarySearchFunc(s.users, after, func(u iam.User, name string) int {
+			if u.Name <= name {
+				return -1
+			}
+			return 1
+		})
+	}
+	for ; i < len(s.users); i++ {
+		if !f(&s.users[i]) {
+			return
+		}
+	}
+}
+
 // Groups returns a copy of all groups, ordered by name.
 func (s *State) Groups() []iam.Group { return cloneAll(s.groups, iam.Group.Clone) }
 

@@ -2,6 +2,7 @@ package configdb
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -173,5 +174,42 @@ func TestMergeRevocations(t *testing.T) {
 	}
 	if a["x"] != t0 {
 		t.Error("input modified")
+	}
+}
+
+// TestUsersPage: pages in name order from after (exclusive), stopping when
+// f says so, without copying.
+func TestUsersPage(t *testing.T) {
+	s := sample(t) // alice, bob, carol
+	page := func(after string, n int) []string {
+		var out []string
+		s.UsersPage(after, func(u *iam.User) bool {
+			out = append(out, u.Name)
+			return len(out) < n
+		})
+		return out
+	}
+	for _, tt := range []struct {
+		after string
+		n     int
+		want  []string
+	}{
+		{"", 10, []string{"alice", "bob", "carol"}},
+		{"", 2, []string{"alice", "bob"}},
+		{"alice", 10, []string{"bob", "carol"}},
+		{"b", 10, []string{"bob", "carol"}},
+		{"bob", 1, []string{"carol"}},
+		{"carol", 10, nil},
+		{"zzz", 10, nil},
+		{"A", 10, []string{"alice", "bob", "carol"}},
+	} {
+		if got := page(tt.after, tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("UsersPage(%q) first %d = %q, want %q", tt.after, tt.n, got, tt.want)
+		}
+	}
+	var first *iam.User
+	s.UsersPage("", func(u *iam.User) bool { first = u; return false })
+	if first != &s.users[0] {
+		t.Error("UsersPage copied the user")
 	}
 }
