@@ -64,7 +64,6 @@ type OIDCOptions struct {
 // oidcFlow serves OIDC sign-in for an API.
 type oidcFlow struct {
 	a         *API
-	client    *http.Client
 	discovery *discoveryCache
 	flowTTL   time.Duration
 }
@@ -93,7 +92,6 @@ func (a *API) MountOIDC(o OIDCOptions) {
 	}
 	f := &oidcFlow{
 		a:         a,
-		client:    o.HTTPClient,
 		discovery: newDiscoveryCache(o.HTTPClient, o.DiscoveryTTL, a.now),
 		flowTTL:   o.FlowTTL,
 	}
