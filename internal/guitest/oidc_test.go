@@ -300,7 +300,6 @@ func TestOIDCSignIn(t *testing.T) {
 		if who["kind"] != "oidc" || who["name"] != alice.Email || who["provider"] != s.providerID {
 			t.Errorf("whoami %v: want kind oidc, name %s, provider %s", who, alice.Email, s.providerID)
 		}
-		browser.Screenshot(t, ctx, "oidc-signed-in")
 	})
 
 	t.Run("unmapped person is refused", func(t *testing.T) {
