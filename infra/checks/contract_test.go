@@ -211,6 +211,19 @@ func probeKeyName(t testing.TB) string {
 	return ""
 }
 
+// fleetStatusPrefix is the key prefix of the fleet status objects, read
+// from internal/fleetstatus/status.go (the only literal of that form there).
+func fleetStatusPrefix(t testing.TB) string {
+	t.Helper()
+	for _, l := range stringLiterals(t, filepath.Join(repoRoot(t), "internal", "fleetstatus", "status.go"), "") {
+		if strings.HasPrefix(l, ".deltaglider/") && strings.HasSuffix(l, "/") {
+			return l
+		}
+	}
+	t.Fatal("internal/fleetstatus/status.go: no status key prefix: the checks need updating")
+	return ""
+}
+
 // stringLiterals lists the string literals of a Go file, or of one of its
 // functions when fn is not empty.
 func stringLiterals(t testing.TB, path, fn string) []string {

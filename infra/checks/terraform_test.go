@@ -387,10 +387,11 @@ func (m *tfModule) checkBucketStatements(t *testing.T, key, probeName string) {
 	}
 	object := bucketARN + "/" + key
 	probe := bucketARN + "/" + wantProbe + "*"
+	status := bucketARN + "/" + fleetStatusPrefix(t) + "*" // every instance's fleet status
 	want := map[string][]string{
-		"s3:GetObject":    {object, probe},
-		"s3:PutObject":    {object, probe},
-		"s3:DeleteObject": {probe},
+		"s3:GetObject":    {object, probe, status},
+		"s3:PutObject":    {object, probe, status},
+		"s3:DeleteObject": {probe, status},
 		"s3:ListBucket":   {bucketARN},
 	}
 	for a, w := range want {

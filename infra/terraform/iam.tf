@@ -22,6 +22,14 @@ locals {
         resources = ["${local.bucket_arn}/${local.probe_prefix}*"]
       },
       {
+        # Each instance's fleet status ".deltaglider/instances/<node>.json",
+        # rewritten every 30 s and on every change; any instance may delete
+        # one left by an instance gone for a day (internal/fleetstatus).
+        sid       = "FleetStatus"
+        actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        resources = ["${local.bucket_arn}/.deltaglider/instances/*"]
+      },
+      {
         # HeadBucket (readiness) and 404 rather than 403 for a DB not yet
         # published (S3 answers 403 for a missing key without ListBucket).
         sid       = "SyncBucket"

@@ -98,5 +98,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "sync" {
     }
   }
 
+  rule {
+    # Fleet status objects: rewritten every 30 s by every instance, so
+    # their old versions go after a day; one not rewritten for a day
+    # belongs to an instance that is gone (docs/fleet.md).
+    id     = "fleet-status"
+    status = "Enabled"
+
+    filter {
+      prefix = ".deltaglider/instances/"
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+
+    expiration {
+      days = 1
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.sync]
 }
