@@ -131,12 +131,14 @@ type Options struct {
 	// declarative IAM as a writer without a sync bucket, and New refuses
 	// Declarative with a Bucket or the reader role.
 	Declarative bool
-	// SaveDelay is how long after a pull applied a DB, while Run runs, the
-	// local file is written (with the latest DB pulled by then): pulls
-	// coming in a burst cost one write, and none is on a pull's path
-	// (default 1s; see Run). Publishes, and pulls without Run, write at
-	// once.
-	SaveDelay time.Duration
+	// SaveDelay and SaveMaxDelay: while Run runs, the local file of pulls
+	// is written (with the latest DB pulled by then) once no pull has
+	// applied a DB for SaveDelay (default 1s), and at the latest
+	// SaveMaxDelay (default 10s, never less than SaveDelay) after the
+	// first DB not written yet: a burst of changes costs one write, and
+	// none is on a pull's path (see Run). Publishes, and pulls without Run,
+	// write at once.
+	SaveDelay, SaveMaxDelay time.Duration
 }
 
 // PullResult is the answer of SyncNow.

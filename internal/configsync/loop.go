@@ -131,7 +131,8 @@ func fatal(err error) bool {
 // resyncs, the poll every PollInterval with ±10% jitter (none when 0), and
 // retries with a capped backoff while the bucket is unreachable. While it
 // runs, pulls leave the local file write to it: it writes the latest DB
-// pulled SaveDelay after the first unwritten one, and before it returns.
+// pulled once no pull has applied one for SaveDelay, at the latest
+// SaveMaxDelay after the first unwritten one, and before it returns.
 // It returns nil when ctx ends, or the error of a bucket found unusable
 // (see Start) after an unreachable boot. Without a bucket it just waits
 // for ctx.
@@ -146,6 +147,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	saveTimer.Stop()
 	defer saveTimer.Stop()
 	var saveC <-chan time.Time
+	var saveBy time.Time // the latest time the pending write waits for
 	var pollC <-chan time.Time
 	var pollTimer *time.Timer
 	armPoll := func() {
@@ -193,10 +195,14 @@ func (s *Syncer) Run(ctx context.Context) error {
 			retryC = nil
 			err = s.Poll(ctx)
 		case <-s.save:
+			// Written once pulls have stopped for SaveDelay, and at the
+			// latest SaveMaxDelay after the first unwritten one.
+			now := time.Now()
 			if saveC == nil {
-				saveTimer.Reset(s.o.SaveDelay)
-				saveC = saveTimer.C
+				saveBy = now.Add(s.o.SaveMaxDelay)
 			}
+			saveTimer.Reset(max(0, min(s.o.SaveDelay, saveBy.Sub(now))))
+			saveC = saveTimer.C
 		case <-saveC:
 			saveC = nil
 			s.saveUnsaved()

@@ -30,6 +30,7 @@ const (
 	DefaultRequestTimeout     = 60 * time.Second
 	DefaultRetryMax           = time.Minute
 	DefaultSaveDelay          = time.Second
+	DefaultSaveMaxDelay       = 10 * time.Second
 	// retryFirst is the first wait of the background retry while the
 	// bucket is unreachable; it doubles up to RetryMax.
 	retryFirst = time.Second
@@ -68,8 +69,8 @@ type Syncer struct {
 	kick chan struct{}
 
 	// Deferred local writes (see install). Guarded by xchg: deferSaves is
-	// set while Run runs (Run writes unsaved SaveDelay after the first
-	// pending one, and before it returns); unsaved are the sealed bytes of
+	// set while Run runs (Run writes unsaved once pulls pause for
+	// SaveDelay, within SaveMaxDelay, and before it returns); unsaved are the sealed bytes of
 	// the current snapshot when the local file does not hold them yet
 	// (nil: it does, or the snapshot is not to be written). save wakes Run
 	// (one pending wake-up).
@@ -171,6 +172,10 @@ func New(o Options) (*Syncer, error) {
 	if o.SaveDelay <= 0 {
 		o.SaveDelay = DefaultSaveDelay
 	}
+	if o.SaveMaxDelay <= 0 {
+		o.SaveMaxDelay = DefaultSaveMaxDelay
+	}
+	o.SaveMaxDelay = max(o.SaveMaxDelay, o.SaveDelay)
 	if o.PollInterval > 0 && o.RetryMax > o.PollInterval {
 		o.RetryMax = o.PollInterval
 	}
@@ -348,9 +353,9 @@ func (s *Syncer) removeLeftovers() {
 // caller holds xchg.
 //
 // With deferred set (a pull) while Run runs, the write is left to Run,
-// which writes the latest such snapshot SaveDelay later (coalescing the
-// pulls in between) and before it returns: the pull's cost is the swap
-// alone. The file only ever lags the snapshot, never leads it: a crash
+// which writes the latest such snapshot once pulls pause for SaveDelay
+// (within SaveMaxDelay of the first unwritten one) and before it returns:
+// the pull's cost is the swap alone. The file only ever lags the snapshot, never leads it: a crash
 // before the write leaves an older DB there, which a restart loads and then
 // replaces by pulling the bucket (the DB applied came from it), as it
 // does for every change made while an instance is down. Otherwise (a
@@ -389,8 +394,8 @@ func (s *Syncer) writeLocal(b []byte, generation uint64) error {
 }
 
 // saveUnsaved writes the local file of the latest deferred pull, if any
-// (Run, SaveDelay after the first pending one). A failure is logged; the
-// next pull's deferred write tries again.
+// (Run, see install). A failure is logged; the next pull's deferred write
+// tries again.
 func (s *Syncer) saveUnsaved() {
 	s.xchg.Lock()
 	defer s.xchg.Unlock()
