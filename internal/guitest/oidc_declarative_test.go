@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,34 +137,18 @@ func TestOIDCDeclarative(t *testing.T) {
 		{dev, "oidc_denied"},
 	} {
 		t.Run(tc.user.Username, func(t *testing.T) {
-			jar, _ := cookiejar.New(nil)
-			hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-			resp, err := hc.Get(login) // on to the provider's login page
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			id := resp.Request.URL.Query().Get("authRequestID")
-			if id == "" {
-				t.Fatalf("not at the provider's login page: %s", resp.Request.URL)
-			}
-			resp, err = hc.PostForm(prov.Issuer+"login/username",
-				url.Values{"id": {id}, "username": {tc.user.Username}, "password": {tc.user.Password}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			hc := newJarClient(t)
+			resp, body := formSignIn(t, hc, login, prov.Issuer, tc.user)
 			if tc.want != "" {
 				if got := resp.Request.URL.String(); got != base+"/_/ui/login?error="+tc.want {
 					t.Fatalf("ended at %s, want the sign-in page with %s", got, tc.want)
 				}
 				return
 			}
-			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `url=/_/ui/`) {
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, `url=/_/ui/`) {
 				t.Fatalf("callback answered %d: %s", resp.StatusCode, body)
 			}
-			resp, err = hc.Get(base + "/_/api/admin/whoami")
+			resp, err := hc.Get(base + "/_/api/admin/whoami")
 			if err != nil {
 				t.Fatal(err)
 			}
