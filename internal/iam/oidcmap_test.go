@@ -3,9 +3,11 @@ package iam
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // claimsOf decodes a JSON object as the sign-in code gets ID-token claims:
@@ -22,7 +24,9 @@ func claimsOf(t *testing.T, s string) map[string]any {
 func TestMapGroupsMatchers(t *testing.T) {
 	email := func(glob string) GroupMapping { return GroupMapping{Email: glob, Groups: []string{"g"}} }
 	value := func(claim, v string) GroupMapping { return GroupMapping{Claim: claim, Value: v, Groups: []string{"g"}} }
-	regex := func(claim, re string) GroupMapping { return GroupMapping{Claim: claim, Regex: re, Groups: []string{"g"}} }
+	regex := func(claim, re string) GroupMapping {
+		return GroupMapping{Claim: claim, Regex: re, Groups: []string{"g"}}
+	}
 	tests := []struct {
 		name   string
 		rule   GroupMapping
@@ -265,4 +269,28 @@ func TestProviderCloneCopiesMappings(t *testing.T) {
 	if p.GroupMappings[0].Groups[0] != "a" || p.GroupMappings[0].Email != "*" {
 		t.Fatal("Clone shares the mapping rules")
 	}
+}
+
+// FuzzGlobMatch compares globMatch with a reference: the glob turned into
+// an anchored regular expression ('*' = "(?s:.*)", the rest quoted).
+func FuzzGlobMatch(f *testing.F) {
+	for _, s := range [][2]string{{"*@example.com", "a@example.com"}, {"a*b*c", "aXbYc"}, {"**", ""}, {"*.*", "a.b.c"}, {"x*", "\xff"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if len(pattern) > 64 || len(s) > 256 {
+			return
+		}
+		parts := strings.Split(pattern, "*")
+		for i, p := range parts {
+			parts[i] = regexp.QuoteMeta(p)
+		}
+		re, err := regexp.Compile(`^(?s:` + strings.Join(parts, ".*") + `)$`)
+		if err != nil || !utf8.ValidString(pattern) || !utf8.ValidString(s) {
+			return // the reference works on UTF-8 text
+		}
+		if got, want := globMatch(pattern, s), re.MatchString(s); got != want {
+			t.Fatalf("globMatch(%q, %q) = %v, reference %v", pattern, s, got, want)
+		}
+	})
 }
