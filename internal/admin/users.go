@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +91,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *principal) er
 		}
 		limit = n
 	}
-	out, total, next := pageUsers(rangerOf(a.iam.Current()),
+	out, total, next := pageUsers(a.iam.Current(),
 		strings.ToLower(strings.TrimSpace(query.Get("q"))), query.Get("after"), limit)
 	w.Header().Set(headerTotal, strconv.Itoa(total))
 	if next != "" {
@@ -104,37 +103,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *principal) er
 
 // userRanger ranges over the users in name order without copying them
 // (f must neither modify nor keep a user), from the first name after
-// after, until f returns false.
+// after, until f returns false. *configdb.State is one.
 type userRanger interface {
 	NumUsers() int
 	UsersPage(after string, f func(u *iam.User) bool)
 }
 
-// rangerOf returns st itself when it ranges without copying, else a
-// ranger over a copy of its users.
-func rangerOf(st *configdb.State) userRanger {
-	if r, ok := any(st).(userRanger); ok {
-		return r
-	}
-	return copiedUsers(st.Users())
-}
-
-// copiedUsers ranges over a copy of the users, ordered by name.
-type copiedUsers []iam.User
-
-func (c copiedUsers) NumUsers() int { return len(c) }
-
-func (c copiedUsers) UsersPage(after string, f func(u *iam.User) bool) {
-	i := 0
-	if after != "" {
-		i = sort.Search(len(c), func(i int) bool { return c[i].Name > after })
-	}
-	for ; i < len(c); i++ {
-		if !f(&c[i]) {
-			return
-		}
-	}
-}
+var _ userRanger = (*configdb.State)(nil)
 
 // pageUsers returns the users of one page (limit < 0: all), the number of
 // users matching lowerQ (all when empty), and the name to continue after
