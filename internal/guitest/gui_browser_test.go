@@ -73,6 +73,19 @@ func TestGUIEndToEnd(t *testing.T) {
 		t.Fatalf("created user's keys: %q / %q", akid, secret)
 	}
 	guiUntil(t, ctx, "user listed", `!!document.querySelector(`+jsString(guiRow("data-name", name))+`)`)
+	// The copy button puts the secret on the clipboard.
+	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: perm}, Setting: browser.PermissionSettingGranted, Origin: writer})
+		testutil.Must(t, err, "grant %s", perm)
+	}
+	guiDo(t, ctx, "copy secret", chromedp.Click(chromedp.ID("copy-secret")))
+	guiUntil(t, ctx, "copied", `document.getElementById("messages").innerText.includes("Secret copied")`)
+	clip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	testutil.Must(t, err, "read the clipboard")
+	if clip != secret {
+		t.Fatalf("clipboard holds %q, want the secret", clip)
+	}
 	// Once: closing the card forgets it, and the list never shows it.
 	guiDo(t, ctx, "close secret", chromedp.Click(chromedp.ID("secret-done")))
 	guiDo(t, ctx, "reload users", chromedp.Navigate(writer+"/_/ui/users"))
@@ -100,7 +113,11 @@ func TestGUIEndToEnd(t *testing.T) {
 	})
 	// No admin: its keys do not sign in to the GUI.
 	api := newGUIAPI(t)
-	status, body, err := api.do(http.MethodPost, writer+"/_/api/admin/login", map[string]string{"access_key_id": akid, "secret_access_key": secret})
+	var (
+		status int
+		body   []byte
+	)
+	status, body, err = api.do(http.MethodPost, writer+"/_/api/admin/login", map[string]string{"access_key_id": akid, "secret_access_key": secret})
 	testutil.Must(t, err, "login with the user's keys")
 	if status != http.StatusForbidden || !strings.Contains(string(body), "not_admin") {
 		t.Fatalf("user's keys on the admin login: %d %s", status, body)
