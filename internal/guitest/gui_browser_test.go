@@ -139,23 +139,39 @@ func TestGUIEndToEnd(t *testing.T) {
 	// The fleet page shows the three instances at the bucket's generation.
 	api.must(http.StatusOK, http.MethodPost, writer+"/_/api/admin/login", map[string]string{"password": dgpfleet.DefaultBootstrapPassword}, nil)
 	guiDo(t, ctx, "fleet page", chromedp.Navigate(writer+"/_/ui/fleet"))
-	testutil.RetryUntil(t, guiWait, func() error {
-		var view struct {
-			BucketGeneration uint64 `json:"bucket_generation"`
-		}
-		api.must(http.StatusOK, http.MethodGet, writer+"/_/api/admin/fleet", nil, &view)
-		rows := guiEval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#fleet tr[data-node]"),
-			(r) => [r.dataset.node, r.querySelector(".generation").innerText, r.className])`)
-		if len(rows) != len(g.nodes) {
-			return fmt.Errorf("fleet page shows %d rows, want %d: %v", len(rows), len(g.nodes), rows)
-		}
-		for i, r := range rows {
-			if r[0] != g.nodes[i] || r[1] != fmt.Sprint(view.BucketGeneration) || r[2] != "current" {
-				return fmt.Errorf("fleet row %d: %v, want %s at generation %d, current", i, r, g.nodes[i], view.BucketGeneration)
+	// fleetAt checks the page shows every instance current at the bucket's
+	// generation, which must be above min.
+	fleetAt := func(min uint64) func() error {
+		return func() error {
+			var view struct {
+				BucketGeneration uint64 `json:"bucket_generation"`
 			}
+			api.must(http.StatusOK, http.MethodGet, writer+"/_/api/admin/fleet", nil, &view)
+			if view.BucketGeneration <= min {
+				return fmt.Errorf("bucket generation %d, want > %d", view.BucketGeneration, min)
+			}
+			rows := guiEval[[][]string](t, ctx, `Array.from(document.querySelectorAll("#fleet tr[data-node]"),
+				(r) => [r.dataset.node, r.querySelector(".generation").innerText, r.className])`)
+			if len(rows) != len(g.nodes) {
+				return fmt.Errorf("fleet page shows %d rows, want %d: %v", len(rows), len(g.nodes), rows)
+			}
+			for i, r := range rows {
+				if r[0] != g.nodes[i] || r[1] != fmt.Sprint(view.BucketGeneration) || r[2] != "current" {
+					return fmt.Errorf("fleet row %d: %v, want %s at generation %d, current", i, r, g.nodes[i], view.BucketGeneration)
+				}
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	testutil.RetryUntil(t, guiWait, fleetAt(0))
+	// The page refreshes itself: a change made elsewhere shows up without
+	// reloading it.
+	var gen struct {
+		BucketGeneration uint64 `json:"bucket_generation"`
+	}
+	api.must(http.StatusOK, http.MethodGet, writer+"/_/api/admin/fleet", nil, &gen)
+	api.must(http.StatusCreated, http.MethodPost, writer+"/_/api/admin/users", map[string]string{"name": "refresh-probe"}, nil)
+	testutil.RetryUntil(t, guiWait, fleetAt(gen.BucketGeneration))
 	// Sync-now on a reader, from the writer's page.
 	guiDo(t, ctx, "sync-now", chromedp.Click(chromedp.CSS(guiRow("data-node", g.nodes[2])+" button.act-sync")))
 	guiUntil(t, ctx, "sync-now answer", `document.getElementById("messages").innerText.includes("Sync-now on `+g.nodes[2]+`")`)
