@@ -70,7 +70,7 @@ func (s *Server) uploadPart(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rq.w.Header().Set("ETag", quoteETag(res.ETag))
+	rq.w.Header()["Etag"] = []string{quoteETag(res.ETag)} // Set's canonical key, not re-canonicalised
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -256,7 +256,8 @@ func (s *Server) putObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	rq.w.Header().Set("ETag", quoteETag(res.ETag))
+	// Set's canonical key, without the canonicalisation's allocation.
+	rq.w.Header()["Etag"] = []string{quoteETag(res.ETag)}
 	setVersionID(rq.w.Header(), res.VersionID)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil

@@ -234,7 +234,7 @@ func userMetadata(h http.Header) map[string]string {
 	const prefix = "x-amz-meta-"
 	var m map[string]string
 	for k, v := range h {
-		if len(k) < len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) || len(v) == 0 {
+		if len(k) < len(prefix) || k[0]|0x20 != 'x' || !strings.EqualFold(k[:len(prefix)], prefix) || len(v) == 0 {
 			continue
 		}
 		if m == nil {

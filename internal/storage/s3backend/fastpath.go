@@ -3,16 +3,20 @@ package s3backend
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
@@ -58,7 +62,11 @@ type httpDoer interface {
 // fastPath holds what the fast path shares across requests. It is safe for
 // concurrent use.
 type fastPath struct {
-	http     httpDoer
+	http httpDoer
+	// rt, when set, sends requests without http.Client's per-request
+	// work (see send): a transport configured as the SDK client's own
+	// (a clone of it, so a pool of its own).
+	rt       http.RoundTripper
 	creds    aws.CredentialsProvider
 	signer   *sigv4.Signer
 	resolver s3.EndpointResolverV2
@@ -75,6 +83,11 @@ type fastPath struct {
 type target struct {
 	// base is "scheme://host" of the resolved endpoint.
 	base string
+	// scheme and host are base's parts (host without an empty port, as
+	// http.NewRequest sets it).
+	scheme, host string
+	// plainPrefix: prefix needs no escaping (rawPrefix is the same).
+	plainPrefix bool
 	// prefix and rawPrefix are the URL path before the key (decoded and
 	// escaped), e.g. "/bucket/" (path style) or "/" (virtual-hosted style).
 	prefix, rawPrefix string
@@ -93,8 +106,17 @@ func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
 		legacyResolver || o.Region == "" || strings.Contains(o.Region, "fips") {
 		return nil
 	}
+	var rt http.RoundTripper
+	if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok && bc.GetTimeout() == 0 {
+		if _, set := bc.GetReadTimeout(); !set {
+			// The client New built: its transport, dialer and TLS
+			// settings (AWS_CA_BUNDLE included) are all in this clone.
+			rt = bc.GetTransport()
+		}
+	}
 	return &fastPath{
 		http:  o.HTTPClient,
+		rt:    rt,
 		creds: o.Credentials,
 		// S3 signs the path as sent: escaped exactly once.
 		signer:   sigv4.NewSigner(),
@@ -162,11 +184,15 @@ func (f *fastPath) resolve(ctx context.Context, bucket string) *target {
 	if raw == "" {
 		raw = u.Path
 	}
+	prefix, rawPrefix := pathPrefix(u.Path), pathPrefix(raw)
 	return &target{
-		base:      u.Scheme + "://" + u.Host,
-		prefix:    pathPrefix(u.Path),
-		rawPrefix: pathPrefix(raw),
-		region:    region,
+		plainPrefix: prefix == rawPrefix && escapePath(prefix) == prefix,
+		base:        u.Scheme + "://" + u.Host,
+		scheme:      u.Scheme,
+		host:        strings.TrimSuffix(u.Host, ":"),
+		prefix:      prefix,
+		rawPrefix:   rawPrefix,
+		region:      region,
 	}
 }
 
@@ -183,24 +209,43 @@ func pathPrefix(p string) string {
 	return p
 }
 
+// outgoing is what newRequest allocates for one request, together.
+type outgoing struct {
+	url  url.URL
+	vals [2]string // Accept-Encoding, X-Amz-Content-Sha256
+}
+
 // newRequest builds a request for key (not empty) in t, with rawQuery
-// already encoded.
+// already encoded. It is what http.NewRequestWithContext(ctx, method,
+// t.base+path, nil) builds, without parsing the URL again: its URL and
+// its first header values are one allocation.
 func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key, rawQuery string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, t.base, nil)
-	if err != nil {
-		return nil, fmt.Errorf("s3backend: build request: %w", err)
+	if ctx == nil {
+		return nil, errors.New("s3backend: build request: nil context")
 	}
-	req.URL.Path = t.prefix + key
-	req.URL.RawPath = t.rawPrefix + escapePath(key)
-	req.URL.RawQuery = rawQuery
+	o := &outgoing{}
+	o.url = url.URL{Scheme: t.scheme, Host: t.host, Path: t.prefix + key, RawQuery: rawQuery}
+	if raw := escapePath(key); raw != key || !t.plainPrefix {
+		// Without RawPath the URL escapes Path itself, which gives
+		// the same when the key needs no escaping.
+		o.url.RawPath = t.rawPrefix + raw
+	}
 	// Ask for the stored bytes as they are: without it net/http would ask
 	// for gzip and transparently decompress objects stored gzip-encoded.
-	// One allocation holds this value and the payload hash send fills in.
-	vals := make([]string, 2)
-	vals[0] = "identity"
-	req.Header["Accept-Encoding"] = vals[0:1:1]
-	req.Header["X-Amz-Content-Sha256"] = vals[1:2:2]
-	return req, nil
+	o.vals[0] = "identity"
+	r := http.Request{
+		Method:     method,
+		URL:        &o.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header: http.Header{
+			"Accept-Encoding":      o.vals[0:1:1],
+			"X-Amz-Content-Sha256": o.vals[1:2:2],
+		},
+		Host: t.host,
+	}
+	return r.WithContext(ctx), nil
 }
 
 // send signs req with the current credentials and sends it. Its error is
@@ -219,7 +264,44 @@ func (f *fastPath) send(req *http.Request, t *target, payloadHash string) (*http
 	f.signer.SignHTTP(req, sigv4.Credentials{
 		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken,
 	}, payloadHash, "s3", t.region, f.now())
-	return f.http.Do(req)
+	if f.rt == nil {
+		return f.http.Do(req)
+	}
+	return f.roundTrip(req)
+}
+
+// roundTrip sends req through f.rt as f.http.Do would: the same answer,
+// and the same *url.Error around a failure. The SDK's client follows
+// only 307 and 308 redirects (with a Location, for a request without a
+// body: a streamed body cannot be sent again); such an answer is left
+// and the request sent again through the client, which follows it. Every
+// other answer is returned as it is, as the client returns it.
+func (f *fastPath) roundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := f.rt.RoundTrip(req)
+	if err != nil {
+		var tlsErr tls.RecordHeaderError
+		if errors.As(err, &tlsErr) && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		// (The URL has no user information to hide: see resolve.)
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	if (resp.StatusCode == http.StatusTemporaryRedirect || resp.StatusCode == http.StatusPermanentRedirect) &&
+		req.Body == nil && resp.Header.Get("Location") != "" {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		return f.http.Do(req)
+	}
+	return resp, nil
+}
+
+// urlErrorOp is the Op of the *url.Error http.Client returns: "Get",
+// "Put", "Head".
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 // errorComponents are the fields of an S3 XML error body

@@ -300,12 +300,18 @@ func copySource(ref storage.ObjectRef) string {
 
 func escapePath(s string) string {
 	const hex = "0123456789ABCDEF"
+	clean := true
+	for i := 0; i < len(s) && clean; i++ {
+		clean = pathSafe(s[i])
+	}
+	if clean {
+		return s
+	}
 	var sb strings.Builder
 	sb.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
+		if pathSafe(c) {
 			sb.WriteByte(c)
 			continue
 		}
@@ -314,6 +320,12 @@ func escapePath(s string) string {
 		sb.WriteByte(hex[c&15])
 	}
 	return sb.String()
+}
+
+// pathSafe reports whether escapePath keeps c as it is.
+func pathSafe(c byte) bool {
+	return ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') ||
+		c == '-' || c == '_' || c == '.' || c == '~' || c == '/'
 }
 
 // quoteETag returns etag in double quotes, as S3 sends it (some services

@@ -59,6 +59,16 @@
 // Backend built with Options.DisableFastPath (advanced.s3_fast_path: false
 // for the data plane; always for the config sync bucket's client).
 //
+// When New builds the HTTP client itself (no Options.HTTPClient), the fast
+// path sends through a transport configured as that client's (dialer, TLS
+// and AWS_CA_BUNDLE, pool sizes: a clone, so a connection pool of its own)
+// by RoundTrip, without http.Client's per-request work (a copy of the
+// headers and URL, redirect bookkeeping); it answers as the client would:
+// the same *url.Error around a failure, and a 307 or 308 answer to a
+// request without a body sent again through the client, which follows it
+// (the SDK's client follows no other redirect, and cannot resend a streamed
+// body). A Backend given Options.HTTPClient sends through that client.
+//
 // Two differences from the SDK path, both deliberate: the fast path does
 // not retry (net/http itself resends a GET or HEAD whose reused keep-alive
 // connection turned out to be closed; any other failure goes back to the
