@@ -139,7 +139,7 @@ func writeReport(w io.Writer, machine, command string, ms []*measurement) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s.mode, s.readers, s.samples, s.p50, s.p95, s.p99, s.max, s.timeouts)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Where the time goes, ms (applied = the reader's \"config db applied\" log line, after swap and fsync; event = MinIO's event seen by the tool on NATS or at the webhook; hint = the reader's event source handed over the hint (--trace); pull = the pull's own duration as logged, ms resolution; ack = admin request -> 201 on the writer):")
+	fmt.Fprintln(w, "Where the time goes, ms (applied = the reader's \"config db applied\" log line, after the swap (a running dgp writes the local file later, off the pull); event = MinIO's event seen by the tool on NATS or at the webhook; hint = the reader's event source handed over the hint (--trace); pull = the pull's own duration as logged, ms resolution; ack = admin request -> 201 on the writer):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| mode | readers | event p50 | hint p50 | hint p99 | applied p50 | applied p99 | applied before ack | pull p50 | ack p50 | pulls by trigger | probe every | salt | generations |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
