@@ -61,7 +61,7 @@ func (s *Server) uploadPart(rq *request) error {
 	if err != nil {
 		return err
 	}
-	body := newBodyReader(rq.res.Body, size, &rq.bytesIn, s.bufs)
+	body := rq.uploadBody(size, s.bufs)
 	res, err := b.UploadPart(rq.ctx, name, rq.t.Key, id, pn, body, size,
 		storage.PartOptions{ContentMD5: rq.r.Header.Get("Content-Md5")})
 	if f := body.failure(); f != nil {

@@ -248,7 +248,7 @@ func (s *Server) putObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	body := newBodyReader(rq.res.Body, size, &rq.bytesIn, s.bufs)
+	body := rq.uploadBody(size, s.bufs)
 	res, err := b.PutObject(rq.ctx, name, rq.t.Key, body, size, opts)
 	if f := body.failure(); f != nil {
 		return f

@@ -146,6 +146,21 @@ type request struct {
 	err       *s3err.Error
 	// streamErr is a failure after the response status was sent.
 	streamErr error
+	// upload is the request's one upload body reader (see uploadBody).
+	upload *bodyReader
+}
+
+// uploadBody returns the reader of the request's verified body, size bytes
+// counted into bytesIn, as newBodyReader would, without an allocation
+// (the request's state holds it). It is called at most once per request.
+func (rq *request) uploadBody(size int64, pool *bufPool) *bodyReader {
+	if rq.upload == nil {
+		return newBodyReader(rq.res.Body, size, &rq.bytesIn, pool)
+	}
+	b := rq.upload
+	rq.upload = nil
+	*b = bodyReader{src: rq.res.Body, remain: size, count: &rq.bytesIn, pool: pool}
+	return b
 }
 
 // requestState is what one request needs, allocated together.
@@ -154,6 +169,9 @@ type requestState struct {
 	rq    request
 	body  deadlineBody
 	idVal [1]string // the x-amz-request-id header's value
+	// upload is the reader of an upload's verified body (PutObject,
+	// UploadPart), handed out by request.uploadBody.
+	upload bodyReader
 }
 
 // ServeHTTP serves one S3 request.
@@ -175,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rq := &st.rq
-	*rq = request{w: rw, r: r, ctx: r.Context(), id: newRequestID()}
+	*rq = request{w: rw, r: r, ctx: r.Context(), id: newRequestID(), upload: &st.upload}
 	// Set's canonical form of x-amz-request-id, without canonicalising.
 	st.idVal[0] = rq.id
 	rw.Header()["X-Amz-Request-Id"] = st.idVal[:1:1]

@@ -35,7 +35,11 @@ type bodyReader struct {
 	err      error
 	eof      bool
 	probe    [1]byte
-	sum      [64]byte
+	// sum[:32] receives the digests verify computes; sum[32:] holds the
+	// signed payload hash of a payload check.
+	sum [64]byte
+	// pool, when set, takes back checks[0]'s digest once verified.
+	pool *hashes
 }
 
 var _ io.ReadCloser = (*bodyReader)(nil)
@@ -116,15 +120,24 @@ func (b *bodyReader) finish() error {
 	return io.EOF
 }
 
-// verify compares every digest with its expected value.
+// verify compares every digest with its expected value. It is called
+// once: the body has ended (eof or err is set after it), so its digests
+// are not used again, and a pooled one goes back to its pool.
 func (b *bodyReader) verify() *s3err.Error {
+	var failed *s3err.Error
 	for _, c := range b.checks {
 		got := c.h.Sum(b.sum[:0])
 		if subtle.ConstantTimeCompare(got, c.want) != 1 {
-			return c.fail
+			failed = c.fail
+			break
 		}
 	}
-	return nil
+	if b.pool != nil {
+		b.pool.putPayloadSHA256(b.checks[0].h)
+		b.checks[0].h = nil
+		b.pool = nil
+	}
+	return failed
 }
 
 func (b *bodyReader) fail(err error) error {

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"hash/crc64"
 	"strings"
+	"sync"
 )
 
 // checksumAlgorithm names one of the S3 flexible checksum algorithms.
@@ -77,14 +78,30 @@ func decodeChecksum(alg checksumAlgorithm, value string) ([]byte, bool) {
 type hashes struct {
 	crc32c *crc32.Table
 	crc64  *crc64Slicing
+	// payload holds SHA-256 digests for signed payloads, returned by a
+	// body once it has verified them (see bodyReader.verify).
+	payload sync.Pool
 }
 
 func newHashes() *hashes {
-	return &hashes{
+	h := &hashes{
 		crc32c: crc32.MakeTable(crc32.Castagnoli),
 		crc64:  newCRC64Slicing(crc64.MakeTable(crc64NVMEPoly)),
 	}
+	h.payload.New = func() any { return sha256.New() }
+	return h
 }
+
+// payloadSHA256 returns a reset SHA-256 digest from the pool; give it back
+// with putPayloadSHA256 once nothing uses it.
+func (h *hashes) payloadSHA256() hash.Hash {
+	d := h.payload.Get().(hash.Hash)
+	d.Reset()
+	return d
+}
+
+// putPayloadSHA256 returns a digest from payloadSHA256 to the pool.
+func (h *hashes) putPayloadSHA256(d hash.Hash) { h.payload.Put(d) }
 
 // newChecksum returns a fresh hash for alg.
 func (h *hashes) newChecksum(alg checksumAlgorithm) hash.Hash {

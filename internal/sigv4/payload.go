@@ -115,8 +115,12 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput, b *bodyReader) (int64,
 	// A body declared empty is checked for being empty (the length check),
 	// which makes the SHA-256 of the empty body a foregone conclusion.
 	if in.mode == payloadSigned && (r.ContentLength != 0 || !isEmptySHA256(in.payloadHash)) {
-		want := in.payloadHash
-		checks = append(checks, digestCheck{h: v.hashes.newChecksum(checksumSHA256), want: want[:], fail: s3err.ErrXAmzContentSHA256Mismatch})
+		// The body holds the expected sum, and lends the digest back
+		// to the pool once it has verified it.
+		want := b.sum[32:64:64]
+		copy(want, in.payloadHash[:])
+		b.pool = v.hashes
+		checks = append(checks, digestCheck{h: v.hashes.payloadSHA256(), want: want, fail: s3err.ErrXAmzContentSHA256Mismatch})
 	}
 	if vals := r.Header[headerContentMD5]; len(vals) > 0 {
 		want, err := base64.StdEncoding.DecodeString(vals[0])

@@ -61,7 +61,7 @@ func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, r
 	if opts.PartNumber > 0 || opts.VersionID != "" {
 		query = versionQuery(opts.PartNumber, opts.VersionID)
 	}
-	req, err := b.fast.newRequest(ctx, method, t, key, query)
+	req, err := b.fast.newRequest(ctx, method, t, key, query, "")
 	if err != nil {
 		return nil, err
 	}
@@ -84,14 +84,11 @@ func (b *Backend) fastRead(ctx context.Context, method string, t *target, key, r
 
 // fastPutObject is PutObject on the fast path (size >= 0).
 func (b *Backend) fastPutObject(ctx context.Context, t *target, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
-	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, "")
+	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, "", opts.ContentType)
 	if err != nil {
 		return nil, err
 	}
 	h := req.Header
-	if opts.ContentType != "" {
-		h["Content-Type"] = []string{opts.ContentType}
-	}
 	setHeader(h, "Content-Md5", opts.ContentMD5)
 	setHeader(h, "If-Match", opts.IfMatch)
 	setHeader(h, "If-None-Match", opts.IfNoneMatch)
@@ -119,7 +116,7 @@ func (b *Backend) fastPutObject(ctx context.Context, t *target, key string, body
 // validated).
 func (b *Backend) fastUploadPart(ctx context.Context, t *target, key, uploadID string, partNumber int, body io.Reader, size int64, opts storage.PartOptions) (*storage.PartResult, error) {
 	query := "partNumber=" + strconv.Itoa(partNumber) + "&uploadId=" + url.QueryEscape(uploadID)
-	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, query)
+	req, err := b.fast.newRequest(ctx, http.MethodPut, t, key, query, "")
 	if err != nil {
 		return nil, err
 	}

@@ -212,14 +212,14 @@ func pathPrefix(p string) string {
 // outgoing is what newRequest allocates for one request, together.
 type outgoing struct {
 	url  url.URL
-	vals [2]string // Accept-Encoding, X-Amz-Content-Sha256
+	vals [3]string // Accept-Encoding, X-Amz-Content-Sha256, Content-Type
 }
 
 // newRequest builds a request for key (not empty) in t, with rawQuery
-// already encoded. It is what http.NewRequestWithContext(ctx, method,
+// already encoded, and a Content-Type header unless contentType is empty. It is what http.NewRequestWithContext(ctx, method,
 // t.base+path, nil) builds, without parsing the URL again: its URL and
 // its first header values are one allocation.
-func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key, rawQuery string) (*http.Request, error) {
+func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key, rawQuery, contentType string) (*http.Request, error) {
 	if ctx == nil {
 		return nil, errors.New("s3backend: build request: nil context")
 	}
@@ -244,6 +244,10 @@ func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key
 			"X-Amz-Content-Sha256": o.vals[1:2:2],
 		},
 		Host: t.host,
+	}
+	if contentType != "" {
+		o.vals[2] = contentType
+		r.Header["Content-Type"] = o.vals[2:3:3]
 	}
 	return r.WithContext(ctx), nil
 }
