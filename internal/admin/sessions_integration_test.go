@@ -4,22 +4,15 @@ package admin_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/dgp-proxy/dgp/internal/admin"
-	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
+	"github.com/dgp-proxy/dgp/internal/testharness/syncfleet"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -72,49 +65,8 @@ func want(t *testing.T, status, wantStatus int, m map[string]any, what string) {
 // on both, and re-enabling the user does not bring it back, while a new
 // sign-in works; a cross-site mutation is refused by a real instance.
 func TestRevocationAcrossFleet(t *testing.T) {
-	m := testutil.RequireMinIO(t)
-	bucket := testutil.UniqueName("dgp-sess")
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(m.AccessKey, m.SecretKey, "")})
-	ctx := context.Background()
-	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	testutil.Must(t, err, "create sync bucket")
-	t.Cleanup(func() {
-		out, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		if out != nil {
-			for _, o := range out.Contents {
-				_, _ = s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = s3c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
-
-	dir := t.TempDir()
-	f, err := dgpfleet.StartN(ctx, 2, 1, func(i int) dgpfleet.Spec {
-		return dgpfleet.Spec{
-			DataDir: filepath.Join(dir, fmt.Sprint("node-", i)),
-			NodeID:  fmt.Sprint("sess-", i),
-			Configure: func(c *config.Config) {
-				c.Storage.S3 = m.Endpoint
-				c.Storage.Region = "us-east-1"
-				c.Storage.AccessKeyID = m.AccessKey
-				c.Storage.SecretAccessKey = m.SecretKey
-				c.Storage.ForcePathStyle = true
-				c.Advanced.ConfigSyncBucket = bucket
-				c.Advanced.ConfigSyncPollInterval = time.Hour // sync-now only
-				if i > 0 {
-					c.Advanced.ConfigSyncRole = config.SyncRoleReader
-				}
-			},
-		}
-	})
-	testutil.Must(t, err, "start fleet")
-	t.Cleanup(func() {
-		if err := f.Close(); err != nil {
-			t.Errorf("stop fleet: %v", err)
-		}
-	})
-	w, r := f[0].URL(), f[1].URL()
+	f := syncfleet.Start(t, syncfleet.Options{Nodes: []string{"sess-0", "sess-1"}, BucketPrefix: "dgp-sess"})
+	w, r := f.URL(0), f.URL(1)
 
 	st, body, adm := call(t, w, "POST", "/login", "", map[string]string{"password": dgpfleet.DefaultBootstrapPassword})
 	want(t, st, 200, body, "bootstrap login")

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/dgp-proxy/dgp/internal/fleetstatus"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
+	"github.com/dgp-proxy/dgp/internal/testharness/syncfleet"
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
@@ -24,19 +22,7 @@ import (
 func TestS3StoreOnMinIO(t *testing.T) {
 	m := testutil.RequireMinIO(t)
 	ctx := context.Background()
-	bucket := testutil.UniqueName("fleetstore")
-	c := minioClient(m)
-	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	testutil.Must(t, err, "create bucket")
-	t.Cleanup(func() {
-		out, _ := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		if out != nil {
-			for _, o := range out.Contents {
-				_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
+	bucket := syncfleet.TempBucket(t, syncfleet.Client(m), "fleetstore")
 	client, err := s3backend.New(ctx, s3backend.Options{Name: "test", Endpoint: m.Endpoint, AccessKeyID: m.AccessKey,
 		SecretAccessKey: m.SecretKey, ForcePathStyle: true, DisableFastPath: true})
 	testutil.Must(t, err, "client")
