@@ -3,26 +3,18 @@
 package guitest
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/dgp-proxy/dgp/internal/config"
-	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
+	"github.com/dgp-proxy/dgp/internal/testharness/adminclient"
 	"github.com/dgp-proxy/dgp/internal/testharness/oidcprovider"
-	"github.com/dgp-proxy/dgp/internal/testutil"
+	"github.com/dgp-proxy/dgp/internal/testharness/syncfleet"
 )
 
 // formSignIn signs in as u with a plain HTTP client (cookie jar, following
@@ -61,72 +53,29 @@ func newJarClient(t *testing.T) *http.Client {
 // sign-in started on the writer whose callback lands on the reader (as
 // behind a load balancer) succeeds, and the session works on both.
 func TestOIDCAcrossFleet(t *testing.T) {
-	m := testutil.RequireMinIO(t)
-	ctx := context.Background()
-	bucket := testutil.UniqueName("dgp-oidc")
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(m.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(m.AccessKey, m.SecretKey, "")})
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		out, _ := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		if out != nil {
-			for _, o := range out.Contents {
-				_, _ = s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			}
-		}
-		_, _ = s3c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
-	})
-	dir := t.TempDir()
-	fleet, err := dgpfleet.StartN(ctx, 2, 1, func(i int) dgpfleet.Spec {
-		return dgpfleet.Spec{
-			DataDir: filepath.Join(dir, fmt.Sprint("node-", i)),
-			NodeID:  fmt.Sprint("oidc-", i),
-			Configure: func(c *config.Config) {
-				c.Storage.S3 = m.Endpoint
-				c.Storage.Region = "us-east-1"
-				c.Storage.AccessKeyID = m.AccessKey
-				c.Storage.SecretAccessKey = m.SecretKey
-				c.Storage.ForcePathStyle = true
-				c.Advanced.ConfigSyncBucket = bucket
-				c.Advanced.ConfigSyncPollInterval = time.Hour // sync-now only
-				if i > 0 {
-					c.Advanced.ConfigSyncRole = config.SyncRoleReader
-				}
-			},
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := fleet.Close(); err != nil {
-			t.Errorf("stop fleet: %v", err)
-		}
-	})
-	writer, reader := fleet[0].URL(), fleet[1].URL()
+	fleet := syncfleet.Start(t, syncfleet.Options{Nodes: []string{"oidc-0", "oidc-1"}, BucketPrefix: "dgp-oidc"})
+	writer, reader := fleet.URL(0), fleet.URL(1)
 	callback := reader + "/_/api/admin/oidc/callback"
 	prov := oidcprovider.New(t, oidcprovider.Options{Users: []oidcprovider.User{alice, bob}, RedirectURIs: []string{callback}})
 
-	api := newAPIClient(t, writer)
-	api.login(t)
+	api := adminclient.New(t, adminclient.API(writer), 30*time.Second)
+	api.Login(writer)
 	var group, created struct {
 		ID string `json:"id"`
 	}
-	api.must(t, http.StatusCreated, "POST", "/groups", map[string]any{
+	api.Must(http.StatusCreated, "POST", "/groups", map[string]any{
 		"name":        "oidc-admins",
 		"permissions": []map[string]any{{"effect": "Allow", "actions": []string{"admin"}, "resources": []string{"*"}}},
 	}, &group)
-	api.must(t, http.StatusCreated, "POST", "/auth-providers", map[string]any{
+	api.Must(http.StatusCreated, "POST", "/auth-providers", map[string]any{
 		"name": "test-idp", "type": "oidc", "issuer_url": prov.Issuer, "client_id": prov.ClientID,
 		"client_secret": prov.ClientSecret, "redirect_url": callback,
 		"group_mappings": []map[string]any{{"email": "*@example.com", "groups": []string{group.ID}}},
 	}, &created)
 	// The reader learns of the provider from the sync bucket.
-	readerAPI := &apiClient{base: reader + "/_/api/admin", hc: api.hc} // same session: fleet-wide
-	api.must(t, http.StatusOK, "POST", "/config/sync-now", nil, nil)
-	readerAPI.must(t, http.StatusOK, "POST", "/config/sync-now", nil, nil)
+	readerAPI := api.At(adminclient.API(reader)) // same session: fleet-wide
+	api.Must(http.StatusOK, "POST", "/config/sync-now", nil, nil)
+	readerAPI.Must(http.StatusOK, "POST", "/config/sync-now", nil, nil)
 
 	hc := newJarClient(t) // cookies ignore the port: both instances are one host to it
 	resp, body := formSignIn(t, hc, writer+"/_/api/admin/oidc/"+created.ID+"/login", prov.Issuer, alice)
@@ -148,9 +97,9 @@ func TestOIDCAcrossFleet(t *testing.T) {
 
 	// Disabling the provider on the writer ends the session on the reader
 	// too once it pulled.
-	api.must(t, http.StatusOK, "PUT", "/auth-providers/"+created.ID, map[string]any{"enabled": false}, nil)
-	readerAPI.must(t, http.StatusOK, "POST", "/config/sync-now", nil, nil)
-	resp, err = hc.Get(reader + "/_/api/admin/whoami")
+	api.Must(http.StatusOK, "PUT", "/auth-providers/"+created.ID, map[string]any{"enabled": false}, nil)
+	readerAPI.Must(http.StatusOK, "POST", "/config/sync-now", nil, nil)
+	resp, err := hc.Get(reader + "/_/api/admin/whoami")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,10 @@
 package guitest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/testharness/adminclient"
 	"github.com/dgp-proxy/dgp/internal/testharness/browser"
 	"github.com/dgp-proxy/dgp/internal/testharness/dgpfleet"
 	"github.com/dgp-proxy/dgp/internal/testharness/oidcprovider"
@@ -70,10 +68,10 @@ func startOIDC(t *testing.T) *oidcSetup {
 		RedirectURIs: []string{s.dgp + "/_/api/admin/oidc/callback"},
 	})
 
-	api := newAPIClient(t, s.dgp)
-	api.login(t)
+	api := adminclient.New(t, adminclient.API(s.dgp), 30*time.Second)
+	api.Login(s.dgp)
 	var group struct{ ID string }
-	api.must(t, http.StatusCreated, "POST", "/groups", map[string]any{
+	api.Must(http.StatusCreated, "POST", "/groups", map[string]any{
 		"name":        "oidc-admins",
 		"permissions": []map[string]any{{"effect": "Allow", "actions": []string{"admin"}, "resources": []string{"*"}}},
 	}, &group)
@@ -81,7 +79,7 @@ func startOIDC(t *testing.T) *oidcSetup {
 		ID           string `json:"id"`
 		ClientSecret string `json:"client_secret"`
 	}
-	api.must(t, http.StatusCreated, "POST", "/auth-providers", map[string]any{
+	api.Must(http.StatusCreated, "POST", "/auth-providers", map[string]any{
 		"name": "test-idp", "type": "oidc", "display_name": "Test IdP",
 		"issuer_url": s.provider.Issuer, "client_id": s.provider.ClientID, "client_secret": s.provider.ClientSecret,
 		"scopes": []string{"openid", "email", "profile"}, "redirect_url": s.dgp + "/_/api/admin/oidc/callback",
@@ -92,75 +90,6 @@ func startOIDC(t *testing.T) *oidcSetup {
 	}
 	s.providerID = prov.ID
 	return s
-}
-
-// apiClient calls dgp's admin API with a cookie jar.
-type apiClient struct {
-	base string
-	hc   *http.Client
-}
-
-func newAPIClient(t *testing.T, base string) *apiClient {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &apiClient{base: base + "/_/api/admin", hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-}
-
-func (c *apiClient) do(method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
-}
-
-func (c *apiClient) must(t *testing.T, want int, method, path string, body, out any) {
-	t.Helper()
-	status, data, err := c.do(method, path, body)
-	if err != nil || status != want {
-		t.Fatalf("%s %s: %d %v, want %d: %s", method, path, status, err, want, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, data)
-		}
-	}
-}
-
-// login signs in with the bootstrap password, retrying while the instance
-// starts.
-func (c *apiClient) login(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		status, data, err := c.do("POST", "/login", map[string]string{"password": dgpfleet.DefaultBootstrapPassword})
-		if err == nil && status == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("login: %d %v %s", status, err, data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // loginURL is the sign-in button's target.
