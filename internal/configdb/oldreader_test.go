@@ -17,6 +17,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/testharness/gitbuild"
 )
 
 // schema2RefEnv overrides the commit the schema 2 binary is built from
@@ -32,36 +33,13 @@ const schema2RefEnv = "DGP_TEST_SCHEMA2_REF"
 // applying the DB and refusing to publish over it, is configsync's newer
 // additive schema path, unit-tested there.)
 func TestSchema2BinaryReadsSchema3(t *testing.T) {
-	root := gitOut(t, ".", "rev-parse", "--show-toplevel")
-	ref := os.Getenv(schema2RefEnv)
-	if ref == "" {
-		if gitOut(t, root, "rev-parse", "--is-shallow-repository") == "true" {
-			t.Skip("this clone is shallow: the test builds the schema 2 release from the repository's history (git fetch --unshallow)")
-		}
-		out := gitOut(t, root, "log", "--format=%H", "-G", "CurrentSchema = 3", "--", "internal/configdb/state.go")
-		if out == "" {
-			t.Fatal("no commit sets `CurrentSchema = 3` in internal/configdb/state.go; set " + schema2RefEnv)
-		}
-		lines := strings.Split(out, "\n")
-		ref = lines[len(lines)-1] + "^"
-	}
-	commit := gitOut(t, root, "rev-parse", "--verify", ref+"^{commit}")
+	root := gitbuild.RepoRoot(t)
+	commit, _ := gitbuild.CommitBefore(t, root, 3, schema2RefEnv)
 	dir := t.TempDir()
-	wt := filepath.Join(dir, "schema2-src")
-	gitOut(t, root, "worktree", "add", "--detach", wt, commit)
-	t.Cleanup(func() {
-		if out, err := exec.Command("git", "-C", root, "worktree", "remove", "--force", wt).CombinedOutput(); err != nil {
-			t.Errorf("git worktree remove: %v\n%s", err, out)
-		}
-	})
 	old := filepath.Join(dir, "dgp-schema2")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	gitbuild.BuildAt(t, root, commit, dir, old)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", old, "./cmd/dgp")
-	build.Dir, build.Env = wt, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the schema 2 binary (commit %s): %v\n%s", commit[:12], err, out)
-	}
 
 	// The bootstrap secret of a DGP_BOOTSTRAP_PASSWORD_HASH is the hash.
 	hash, err := bcrypt.GenerateFromPassword([]byte("old-reader-password"), bcrypt.MinCost)
@@ -144,16 +122,4 @@ func cleanEnv() []string {
 		}
 	}
 	return out
-}
-
-func gitOut(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
 }
