@@ -7,11 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -63,37 +61,22 @@ type awsCLI struct {
 }
 
 func (in *instance) cli(t *testing.T, accessKey, secretKey string) *awsCLI {
-	bin := testutil.AWSCLI(t)
-	home := t.TempDir()
-	env := testutil.Env(
-		"AWS_ACCESS_KEY_ID="+accessKey,
-		"AWS_SECRET_ACCESS_KEY="+secretKey,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-		"AWS_PAGER=",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HOME="+home,
-	)
+	var extra []string
 	if in.ca != nil {
-		env = append(env, "AWS_CA_BUNDLE="+in.ca.CAFile)
+		extra = append(extra, "AWS_CA_BUNDLE="+in.ca.CAFile)
 	}
-	return &awsCLI{t: t, bin: bin, endpoint: in.app.URL(), env: env}
+	r := testutil.NewAWSCLI(t, accessKey, secretKey, extra...)
+	return &awsCLI{t: t, bin: r.Bin, endpoint: in.app.URL(), env: r.Env}
 }
 
-// run executes `aws --endpoint-url URL args...` and returns its output and error.
+// run executes `aws --endpoint-url URL args...` (with --no-progress for
+// copies) and returns its output and error.
 func (c *awsCLI) run(args ...string) (string, error) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := append([]string{"--endpoint-url", c.endpoint}, args...)
 	if len(args) > 1 && args[0] == "s3" && (args[1] == "cp" || args[1] == "sync" || args[1] == "mv") {
-		full = append(full, "--no-progress")
+		args = append(args[:len(args):len(args)], "--no-progress")
 	}
-	cmd := exec.CommandContext(ctx, c.bin, full...)
-	cmd.Env = c.env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return (&testutil.AWSCLIRunner{Bin: c.bin, Env: c.env}).Run(c.endpoint, args...)
 }
 
 // must runs the CLI and fails the test on error.

@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -65,35 +63,14 @@ func (a *guiAPI) must(want int, method, url string, body, out any) {
 }
 
 // guiCLI runs the real AWS CLI with a key pair, HOME in a temp dir.
-type guiCLI struct {
-	t   *testing.T
-	bin string
-	env []string
-}
+type guiCLI struct{ *testutil.AWSCLIRunner }
 
 func newGUICLI(t *testing.T, accessKey, secretKey string) *guiCLI {
-	bin := testutil.AWSCLI(t)
-	home := t.TempDir()
-	env := testutil.Env(
-		"AWS_ACCESS_KEY_ID="+accessKey,
-		"AWS_SECRET_ACCESS_KEY="+secretKey,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-		"AWS_PAGER=",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HOME="+home,
-	)
-	return &guiCLI{t: t, bin: bin, env: env}
+	return &guiCLI{testutil.NewAWSCLI(t, accessKey, secretKey)}
 }
 
 func (c *guiCLI) run(endpoint string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--endpoint-url", endpoint}, args...)...)
-	cmd.Env = c.env
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return c.Run(endpoint, args...)
 }
 
 // --- browser helpers ---
