@@ -51,24 +51,47 @@ func waitFile(t testing.TB, n *node, want []byte, what string) {
 	}
 }
 
+// writerAndReader starts two nodes on one in-memory bucket: a, and b
+// whose Run writes pulled DBs saveDelay late.
+func writerAndReader(t testing.TB, saveDelay time.Duration) (mem *configsynctest.MemBucket, a, b *node) {
+	t.Helper()
+	mem = configsynctest.NewMemBucket()
+	a = newNode(t, mem)
+	b = newNode(t, mem, withSaveDelay(saveDelay))
+	mustStart(t, a)
+	mustStart(t, b)
+	return mem, a, b
+}
+
+// startDeferring runs n's loop (startLoop) and waits until it defers the
+// local writes of pulls.
+func startDeferring(t testing.TB, n *node) (stop func()) {
+	t.Helper()
+	stop = startLoop(t, n)
+	waitDeferring(t, n)
+	return stop
+}
+
+// fileHoldsBucketDB reports whether n's local file holds the bucket's
+// current DB, byte for byte.
+func fileHoldsBucketDB(t testing.TB, mem *configsynctest.MemBucket, n *node) bool {
+	t.Helper()
+	obj, _, _ := mem.Object(testKey)
+	return bytes.Equal(mustReadFile(t, n.path), obj)
+}
+
 // TestRunDefersPulledWrites: while Run runs, a pull applies the bucket's
 // DB at once and leaves the local file to Run, which writes the latest DB
 // pulled before it returns.
 func TestRunDefersPulledWrites(t *testing.T) {
-	mem := configsynctest.NewMemBucket()
-	a := newNode(t, mem)
-	b := newNode(t, mem, withSaveDelay(time.Hour))
-	mustStart(t, a)
-	mustStart(t, b)
+	mem, a, b := writerAndReader(t, time.Hour)
 	mustPublish(t, a, createUser("alice"))
 	mustSyncNow(t, b) // no Run yet: written at once
-	first, _, _ := mem.Object(testKey)
-	if !bytes.Equal(mustReadFile(t, b.path), first) {
+	if !fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("a pull without Run did not write the local file")
 	}
 
-	stop := startLoop(t, b)
-	waitDeferring(t, b)
+	stop := startDeferring(t, b)
 	mustPublish(t, a, createUser("dave"))
 	if res := mustSyncNow(t, b); res.Status != configsync.ResultUpdated {
 		t.Fatalf("sync-now = %+v", res)
@@ -76,19 +99,17 @@ func TestRunDefersPulledWrites(t *testing.T) {
 	if !hasUser(b.Current(), "dave") {
 		t.Fatal("the pull did not apply the bucket's db")
 	}
-	latest, _, _ := mem.Object(testKey)
-	if bytes.Equal(mustReadFile(t, b.path), latest) {
+	if fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("the local file was written on the pull's path (SaveDelay is an hour)")
 	}
 	stop()
-	if !bytes.Equal(mustReadFile(t, b.path), latest) {
+	if !fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("Run returned without writing the latest pulled db to the local file")
 	}
 	// After Run, pulls write at once again.
 	mustPublish(t, a, createUser("erin"))
 	mustSyncNow(t, b)
-	latest, _, _ = mem.Object(testKey)
-	if !bytes.Equal(mustReadFile(t, b.path), latest) {
+	if !fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("a pull after Run returned did not write the local file")
 	}
 }
@@ -108,13 +129,8 @@ func waitDeferring(t testing.TB, n *node) {
 // TestRunWritesPulledAfterDelay: with a short SaveDelay the loop writes
 // the latest pulled DB by itself.
 func TestRunWritesPulledAfterDelay(t *testing.T) {
-	mem := configsynctest.NewMemBucket()
-	a := newNode(t, mem)
-	b := newNode(t, mem, withSaveDelay(time.Millisecond))
-	mustStart(t, a)
-	mustStart(t, b)
-	startLoop(t, b)
-	waitDeferring(t, b)
+	mem, a, b := writerAndReader(t, time.Millisecond)
+	startDeferring(t, b)
 	for _, name := range []string{"alice", "bob", "carol"} {
 		mustPublish(t, a, createUser(name))
 		mustSyncNow(t, b)
@@ -131,22 +147,16 @@ func TestRunWritesPulledAfterDelay(t *testing.T) {
 // and the deferred write of an earlier pull never replaces it with the
 // older DB.
 func TestPublishAfterDeferredPull(t *testing.T) {
-	mem := configsynctest.NewMemBucket()
-	a := newNode(t, mem)
-	b := newNode(t, mem, withSaveDelay(time.Hour))
-	mustStart(t, a)
-	mustStart(t, b)
-	stop := startLoop(t, b)
-	waitDeferring(t, b)
+	mem, a, b := writerAndReader(t, time.Hour)
+	stop := startDeferring(t, b)
 	mustPublish(t, a, createUser("alice"))
 	mustSyncNow(t, b) // deferred
 	mustPublish(t, b, createUser("bob"))
-	published, _, _ := mem.Object(testKey)
-	if !bytes.Equal(mustReadFile(t, b.path), published) {
+	if !fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("the publish did not write the local file at once")
 	}
 	stop()
-	if !bytes.Equal(mustReadFile(t, b.path), published) {
+	if !fileHoldsBucketDB(t, mem, b) {
 		t.Fatal("Run's deferred write replaced the published db with the older pulled one")
 	}
 }
@@ -155,15 +165,10 @@ func TestPublishAfterDeferredPull(t *testing.T) {
 // deferred write restarts from its older local file and pulls the DB it had
 // applied (and anything newer) back from the bucket.
 func TestRestartBeforeDeferredWrite(t *testing.T) {
-	mem := configsynctest.NewMemBucket()
-	a := newNode(t, mem)
-	b := newNode(t, mem, withSaveDelay(time.Hour))
-	mustStart(t, a)
-	mustStart(t, b)
+	mem, a, b := writerAndReader(t, time.Hour)
 	mustPublish(t, a, createUser("alice"))
 	mustSyncNow(t, b) // written at once: the file holds alice
-	startLoop(t, b)
-	waitDeferring(t, b)
+	startDeferring(t, b)
 	alice, _ := a.Current().UserByName("alice")
 	off := false
 	mustPublish(t, a, &configdb.UpdateUser{ID: alice.ID, Enabled: &off})
