@@ -238,6 +238,15 @@ func TestOIDCFlowCookie(t *testing.T) {
 	}
 }
 
+// signInWith is a refusal case: the provider misbehaves as knobs say while
+// user signs in.
+func signInWith(knobs fakeKnobs, user string) func(t *testing.T, e *oidcEnv, c *http.Client) string {
+	return func(t *testing.T, e *oidcEnv, c *http.Client) string {
+		e.op.setKnobs(knobs)
+		return e.signIn(t, c, user)
+	}
+}
+
 // TestOIDCRefused: every way a sign-in fails lands on the sign-in page
 // with its error code, sets no session, and logs why.
 func TestOIDCRefused(t *testing.T) {
@@ -290,26 +299,11 @@ func TestOIDCRefused(t *testing.T) {
 			c.Jar, _ = cookiejar.New(nil) // signed out, the flow cookie gone
 			return redirect(t, c, cb)
 		}},
-		{"nonce mismatch", oidcErrNonce, func(t *testing.T, e *oidcEnv, c *http.Client) string {
-			e.op.setKnobs(fakeKnobs{nonce: "someone-elses-nonce"})
-			return e.signIn(t, c, "alice")
-		}},
-		{"foreign signature", oidcErrFailed, func(t *testing.T, e *oidcEnv, c *http.Client) string {
-			e.op.setKnobs(fakeKnobs{signer: otherKey})
-			return e.signIn(t, c, "alice")
-		}},
-		{"wrong audience", oidcErrFailed, func(t *testing.T, e *oidcEnv, c *http.Client) string {
-			e.op.setKnobs(fakeKnobs{audience: "another-client"})
-			return e.signIn(t, c, "alice")
-		}},
-		{"expired id token", oidcErrFailed, func(t *testing.T, e *oidcEnv, c *http.Client) string {
-			e.op.setKnobs(fakeKnobs{expired: true})
-			return e.signIn(t, c, "alice")
-		}},
-		{"userinfo of another subject", oidcErrFailed, func(t *testing.T, e *oidcEnv, c *http.Client) string {
-			e.op.setKnobs(fakeKnobs{uiSub: "mallory"})
-			return e.signIn(t, c, "bob")
-		}},
+		{"nonce mismatch", oidcErrNonce, signInWith(fakeKnobs{nonce: "someone-elses-nonce"}, "alice")},
+		{"foreign signature", oidcErrFailed, signInWith(fakeKnobs{signer: otherKey}, "alice")},
+		{"wrong audience", oidcErrFailed, signInWith(fakeKnobs{audience: "another-client"}, "alice")},
+		{"expired id token", oidcErrFailed, signInWith(fakeKnobs{expired: true}, "alice")},
+		{"userinfo of another subject", oidcErrFailed, signInWith(fakeKnobs{uiSub: "mallory"}, "bob")},
 		{"provider answered an error", oidcErrFailed, func(t *testing.T, e *oidcEnv, c *http.Client) string {
 			auth, _ := url.Parse(e.start(t, c))
 			q := url.Values{"error": {"access_denied"}, "state": {auth.Query().Get("state")}}
