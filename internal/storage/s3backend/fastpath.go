@@ -27,13 +27,16 @@ import (
 
 // The fast path sends the hot object operations (GetObject, HeadObject,
 // PutObject, UploadPart) as plain net/http requests signed as the SDK's
-// own SigV4 signer signs them (sigv4.Signer, checked against it), instead of going through the SDK's per-call middleware
-// stack, which costs several times more CPU and allocations than the
-// request itself. It reuses what the SDK client was configured with: the
-// same HTTP client (so the same connection pool), the same cached
-// credentials, and the SDK's own endpoint rules (resolved once per bucket),
-// so it sends what the SDK would send. Whatever it cannot reproduce exactly
-// goes through the SDK path instead (see fastPath.targetFor).
+// own SigV4 signer signs them (sigv4.Signer, checked against it), instead
+// of going through the SDK's per-call middleware stack, which costs several
+// times more CPU and allocations than the request itself. It reuses what
+// the SDK client was configured with: its HTTP client's settings (the
+// client itself when it was given in Options.HTTPClient; otherwise a clone
+// of the built client's transport, used by RoundTrip: see
+// fastPath.roundTrip), the same cached credentials, and the SDK's own
+// endpoint rules (resolved once per bucket), so it sends what the SDK would
+// send. Whatever it cannot reproduce exactly goes through the SDK path
+// instead (see fastPath.targetFor).
 
 const (
 	// emptyPayloadHash is the SHA-256 of an empty body, the payload hash
