@@ -219,15 +219,19 @@ func TestBodyTimeoutOverTLS(t *testing.T) {
 }
 
 func TestBodyTimeoutSteadyClientNotCut(t *testing.T) {
-	e := newTestEnv(t, false, withBodyTimeout(testBodyTimeout))
+	// A longer timeout than the other tests': the gaps must stay far
+	// below it even on a loaded machine under the race detector (at 400
+	// ms a stalled scheduler cut it now and then).
+	const timeout = 1500 * time.Millisecond
+	e := newTestEnv(t, false, withBodyTimeout(timeout))
 	_, err := e.root().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("slow")})
 	must(t, err, "CreateBucket")
-	body := pattern(40)
+	body := pattern(90)
 	rc := e.dialRaw(t)
 	rc.send(e.rawHead("PUT", "/slow/trickle", nil, "UNSIGNED-PAYLOAD", int64(len(body)), rootAK, rootSK))
-	// One byte every testBodyTimeout/8: the whole body takes five
-	// timeouts, no gap comes near one.
-	tick := time.NewTicker(testBodyTimeout / 8)
+	// One byte every timeout/30: the whole body takes three timeouts, no
+	// gap comes near one.
+	tick := time.NewTicker(timeout / 30)
 	defer tick.Stop()
 	for i := range body {
 		<-tick.C
