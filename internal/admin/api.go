@@ -264,7 +264,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(sw, &apiError{Status: http.StatusNotFound, Code: "not_found",
 			Message: "no admin API endpoint at " + r.URL.Path})
 	}
-	a.metrics.requests.WithLabelValues("unmatched", statusLabel(sw.status)).Inc()
+	a.metrics.requests.WithLabelValues("unmatched", statusLabel(sw.Status())).Inc()
 }
 
 // headerRecorder captures the status and headers the mux would send for an

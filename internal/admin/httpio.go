@@ -16,6 +16,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/httpstatus"
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
@@ -66,12 +67,12 @@ func (a *API) serve(route string, h errHandler) http.Handler {
 					panic(v)
 				}
 				a.log.Error().Str("route", route).Interface("panic", v).Bytes("stack", debug.Stack()).Msg("admin handler panicked")
-				if sw.status == 0 {
+				if sw.Status() == 0 {
 					writeError(sw, &apiError{Status: http.StatusInternalServerError, Code: "internal",
 						Message: "internal error (see the server log)"})
 				}
 			}
-			status := sw.status
+			status := sw.Status()
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -89,28 +90,8 @@ func (a *API) serve(route string, h errHandler) http.Handler {
 
 func statusLabel(status int) string { return strconv.Itoa(status) }
 
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(status int) {
-	if s.status == 0 {
-		s.status = status
-	}
-	s.ResponseWriter.WriteHeader(status)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+// statusWriter remembers the status written (for the request metric).
+type statusWriter = httpstatus.Recorder
 
 // mapError turns an error of an endpoint or of IAM.Publish into the answer
 // the client sees. A 5xx answer is logged with its route (the operation):

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/dgp-proxy/dgp/internal/httpstatus"
 	"github.com/dgp-proxy/dgp/internal/vhost"
 )
 
@@ -57,9 +58,9 @@ func WriteHook(next http.Handler, domains []string, covers func(bucket string) b
 			body = &cappedBuffer{max: maxDeleteBody}
 			r.Body = readCloser{io.TeeReader(r.Body, body), r.Body}
 		}
-		sw := &hookStatus{ResponseWriter: w}
+		sw := &httpstatus.Recorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status < 200 || sw.status > 299 {
+		if st := sw.Status(); st < 200 || st > 299 {
 			return
 		}
 		if !multi {
@@ -107,38 +108,6 @@ func writeOp(method string, hasKey bool, q map[string][]string, h http.Header) (
 		return WriteDelete, false
 	}
 	return "", false
-}
-
-// hookStatus records the status of the answer.
-type hookStatus struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *hookStatus) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *hookStatus) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *hookStatus) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// Flush passes a flush through (streamed answers).
-func (s *hookStatus) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		if s.status == 0 {
-			s.status = http.StatusOK
-		}
-		f.Flush()
-	}
 }
 
 // cappedBuffer keeps up to max bytes and notes an overflow.
