@@ -237,6 +237,14 @@ func (o onlyReaderStub) Read(p []byte) (int, error) { return o.r.Read(p) }
 // stub: the requests must match (URL, escaping, headers, body, signed
 // header list and scope) and so must the results read from the answers.
 func TestFastPathSendsWhatTheSDKSends(t *testing.T) {
+	compareFastWithSDK(t, func(_ *testing.T, _ *s3Stub, _ Options, fast *Backend) *Backend { return fast })
+}
+
+// compareFastWithSDK runs every fast-path operation on every awkward key,
+// for every stub configuration, through the SDK path and through the
+// backend fastOf picks (given the stub backend's fast path), and compares
+// the requests sent and the results read.
+func compareFastWithSDK(t *testing.T, fastOf func(t *testing.T, stub *s3Stub, o Options, fast *Backend) *Backend) {
 	stub := newS3Stub(t)
 	stub.setAnswer(okAnswer)
 	ctx := context.Background()
@@ -244,7 +252,8 @@ func TestFastPathSendsWhatTheSDKSends(t *testing.T) {
 		t.Run(cfg.name, func(t *testing.T) {
 			o := cfg.opts
 			o.AccessKeyID, o.SecretAccessKey = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-			fast, sdk := stubBackends(t, stub, o)
+			stubFast, sdk := stubBackends(t, stub, o)
+			fast := fastOf(t, stub, o, stubFast)
 			for _, op := range stubOps() {
 				for _, key := range awkwardKeys {
 					what := op.name + " " + key

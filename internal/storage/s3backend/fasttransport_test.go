@@ -58,37 +58,7 @@ func TestFastPathTransport(t *testing.T) {
 // TestFastPathOwnTransportSendsWhatTheSDKSends is
 // TestFastPathSendsWhatTheSDKSends through the fast path's own transport.
 func TestFastPathOwnTransportSendsWhatTheSDKSends(t *testing.T) {
-	stub := newS3Stub(t)
-	stub.setAnswer(okAnswer)
-	ctx := context.Background()
-	for _, cfg := range stubConfigs {
-		t.Run(cfg.name, func(t *testing.T) {
-			o := cfg.opts
-			o.AccessKeyID, o.SecretAccessKey = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-			_, sdk := stubBackends(t, stub, o)
-			fast := ownTransport(t, stub, o)
-			for _, op := range stubOps() {
-				for _, key := range awkwardKeys {
-					what := op.name + " " + key
-					stub.take()
-					sdkRes, sdkErr := op.call(ctx, sdk, cfg.bucket, key)
-					sdkReqs := stub.take()
-					fastRes, fastErr := op.call(ctx, fast, cfg.bucket, key)
-					fastReqs := stub.take()
-					if sdkErr != nil || fastErr != nil {
-						t.Fatalf("%s: SDK error %v, fast path error %v", what, sdkErr, fastErr)
-					}
-					if len(sdkReqs) != 1 || len(fastReqs) != 1 {
-						t.Fatalf("%s: SDK sent %d requests, fast path %d", what, len(sdkReqs), len(fastReqs))
-					}
-					compareRequests(t, what, sdkReqs[0], fastReqs[0])
-					if !reflect.DeepEqual(sdkRes, fastRes) {
-						t.Errorf("%s: results differ:\n SDK  %+v\n fast %+v", what, sdkRes, fastRes)
-					}
-				}
-			}
-		})
-	}
+	compareFastWithSDK(t, func(t *testing.T, stub *s3Stub, o Options, _ *Backend) *Backend { return ownTransport(t, stub, o) })
 }
 
 // TestFastPathRedirects: through its own transport, the fast path answers
