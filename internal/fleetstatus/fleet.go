@@ -28,9 +28,17 @@ type Options struct {
 	Key []byte
 	// Interval is how often the status is republished (default 30 s).
 	Interval time.Duration
-	// Watch is how often Local is compared with what was last published,
-	// to publish a change at once (default 1 s).
+	// Watch is how often Local is compared with what was last published
+	// (default 1 s).
 	Watch time.Duration
+	// Settle: a changed status is published once it stayed the same for
+	// this long (checked every Watch; default 2 s), so that a burst of
+	// changes costs one write, not one a second per instance.
+	Settle time.Duration
+	// MaxDelay: during changes that never pause, the status is published
+	// at the latest this long after its first unpublished change (default
+	// 10 s).
+	MaxDelay time.Duration
 	// Retention: status objects older than this are omitted from the
 	// view and removed by Cleanup (default 24 h).
 	Retention time.Duration
@@ -67,6 +75,12 @@ func New(o Options) (*Fleet, error) {
 	if o.Watch <= 0 {
 		o.Watch = DefaultWatch
 	}
+	if o.Settle <= 0 {
+		o.Settle = DefaultSettle
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = DefaultMaxDelay
+	}
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
@@ -96,6 +110,12 @@ func (f *Fleet) local() Status {
 	st.UpdatedAt = f.o.Now().UTC()
 	return st
 }
+
+// PublishLag is how long after a change this instance's status may still
+// show the previous one (MaxDelay and a Watch, for a status changed just
+// after a check), and how long the view waits after a change of the
+// bucket's DB before it calls an instance behind.
+func (f *Fleet) PublishLag() time.Duration { return f.o.MaxDelay + f.o.Watch }
 
 // Publish writes this instance's status now.
 func (f *Fleet) Publish(ctx context.Context) error {
@@ -155,8 +175,9 @@ func equalIgnoringTime(a, b Status) bool {
 		a.AdminURL == b.AdminURL && a.IntervalSeconds == b.IntervalSeconds
 }
 
-// Run publishes at once, then on every change (checked every Watch) and
-// every Interval, and calls Cleanup every CleanupEvery, until ctx ends.
+// Run publishes at once, then every change once it settled (see
+// Options.Settle and MaxDelay; checked every Watch) and every Interval,
+// and calls Cleanup every CleanupEvery, until ctx ends.
 // Failures are logged and retried; it returns nil when ctx ends. Without
 // a Store it only waits for ctx.
 func (f *Fleet) Run(ctx context.Context) error {
@@ -172,14 +193,16 @@ func (f *Fleet) Run(ctx context.Context) error {
 	defer beat.Stop()
 	clean := time.NewTicker(f.o.CleanupEvery)
 	defer clean.Stop()
+	d := f.newDebounce()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-watch.C:
-			_, _ = f.PublishIfChanged(ctx)
+			_, _ = d.check(ctx)
 		case <-beat.C:
 			_ = f.Publish(ctx)
+			d.reset()
 		case <-clean.C:
 			f.cleanup(ctx)
 		}
@@ -246,11 +269,11 @@ func (f *Fleet) List(ctx context.Context) (View, error) {
 		v.Instances = []Instance{{Status: self, Verified: true, Self: true}}
 		return v, nil
 	}
-	gen, etag, err := f.o.Store.Current(ctx)
+	cur, err := f.o.Store.Current(ctx)
 	if err != nil {
 		return View{}, fmt.Errorf("fleet view: %w", err)
 	}
-	v.BucketGeneration, v.BucketETag = gen, etag
+	v.BucketGeneration, v.BucketETag = cur.Generation, cur.ETag
 	entries, err := f.o.Store.List(ctx, Prefix)
 	if err != nil {
 		return View{}, fmt.Errorf("fleet view: %w", err)
@@ -288,27 +311,30 @@ func (f *Fleet) List(ctx context.Context) (View, error) {
 		if r == nil || now.Sub(r.UpdatedAt) > f.o.Retention {
 			continue
 		}
-		f.mark(r, now, gen)
+		f.mark(r, now, cur)
 		haveSelf = haveSelf || r.Self
 		v.Instances = append(v.Instances, *r)
 	}
 	if !haveSelf { // not published yet (starting, or the bucket refused it)
 		r := Instance{Status: self, Verified: true}
-		f.mark(&r, now, gen)
+		f.mark(&r, now, cur)
 		v.Instances = append(v.Instances, r)
 	}
 	slices.SortFunc(v.Instances, func(a, b Instance) int { return strings.Compare(a.Node, b.Node) })
 	return v, nil
 }
 
-// mark sets the conclusions of the view on r.
-func (f *Fleet) mark(r *Instance, now time.Time, bucketGen uint64) {
+// mark sets the conclusions of the view on r. An instance is behind when
+// it published an older generation than the bucket's, once the bucket's
+// DB is older than PublishLag: until then its status may simply not be
+// published yet (see Options.Settle).
+func (f *Fleet) mark(r *Instance, now time.Time, bucket BucketDB) {
 	interval := time.Duration(r.IntervalSeconds) * time.Second
 	if interval <= 0 {
 		interval = f.o.Interval
 	}
 	r.Stale = now.Sub(r.UpdatedAt) > StaleIntervals*interval
-	r.Behind = r.Generation < bucketGen
+	r.Behind = r.Generation < bucket.Generation && now.Sub(bucket.Modified) > f.PublishLag()
 	r.Self = r.Node == f.o.Node && r.Verified
 	if !r.Verified {
 		r.AdminURL = ""
@@ -344,6 +370,6 @@ func (f *Fleet) Lookup(ctx context.Context, node string) (Instance, error) {
 		return Instance{}, fmt.Errorf("%w: %q", ErrUnverified, node)
 	}
 	r := Instance{Status: st, Verified: true}
-	f.mark(&r, now, 0)
+	f.mark(&r, now, BucketDB{})
 	return r, nil
 }

@@ -24,6 +24,7 @@ type memStore struct {
 	objs    map[string]memObj
 	gen     uint64
 	etag    string
+	genMod  time.Time
 	putErr  error
 	deleted []string
 }
@@ -87,16 +88,21 @@ func (m *memStore) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-func (m *memStore) Current(context.Context) (uint64, string, error) {
+func (m *memStore) Current(context.Context) (BucketDB, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.gen, m.etag, nil
+	return BucketDB{Generation: m.gen, ETag: m.etag, Modified: m.genMod}, nil
 }
 
+// setCurrent sets the bucket's config DB, last modified long ago.
 func (m *memStore) setCurrent(gen uint64, etag string) {
+	m.setCurrentAt(gen, etag, time.Time{})
+}
+
+func (m *memStore) setCurrentAt(gen uint64, etag string, mod time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.gen, m.etag = gen, etag
+	m.gen, m.etag, m.genMod = gen, etag, mod
 }
 
 func (m *memStore) keys() []string {
@@ -496,7 +502,7 @@ func TestRunPublishesChangesAndCleansUp(t *testing.T) {
 	store.putAt(Key("long-gone"), []byte("{}"), t0.Add(-48*time.Hour))
 	l := &local{st: Status{Generation: 1}}
 	f, err := New(Options{Store: store, Node: "runner", Local: l.get, Key: fleetKey,
-		Now: func() time.Time { return t0 }, Watch: 5 * time.Millisecond, Interval: time.Hour})
+		Now: func() time.Time { return t0 }, Watch: 5 * time.Millisecond, Settle: 10 * time.Millisecond, Interval: time.Hour})
 	testutil.Must(t, err, "new")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

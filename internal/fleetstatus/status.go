@@ -1,9 +1,11 @@
 // Package fleetstatus is the fleet view: every instance publishes a small
-// status object to the sync bucket (Prefix + node + ".json") on every
-// change of its applied config DB and every Interval, and any instance
-// lists them, marking an instance stale when its status is older than
-// three of its intervals and behind when the config DB it applied is older
-// than the bucket's. Status objects older than Retention are removed.
+// status object to the sync bucket (Prefix + node + ".json") once a change
+// of its applied config DB settled (a burst of changes costs one write)
+// and every Interval, and any instance lists them, marking an instance
+// stale when its status is older than three of its intervals and behind
+// when the config DB it applied is older than the bucket's (and the
+// bucket's is older than the publish lag). Status objects older than
+// Retention are removed.
 //
 // Status objects are not IAM state: they never enter the config DB. They
 // are signed with a key every instance of the fleet derives from the
@@ -30,6 +32,8 @@ const Prefix = ".deltaglider/instances/"
 const (
 	DefaultInterval     = 30 * time.Second
 	DefaultWatch        = time.Second
+	DefaultSettle       = 2 * time.Second
+	DefaultMaxDelay     = 10 * time.Second
 	DefaultRetention    = 24 * time.Hour
 	DefaultCleanupEvery = time.Hour
 	// StaleIntervals is how many of its publish intervals a status may age

@@ -24,9 +24,18 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]Entry, error)
 	// Delete removes an object; a missing one is not an error.
 	Delete(ctx context.Context, key string) error
-	// Current returns the generation and ETag of the config DB in the
-	// bucket (0 and "" when there is none yet).
-	Current(ctx context.Context) (generation uint64, etag string, err error)
+	// Current describes the config DB in the bucket (the zero BucketDB
+	// when there is none yet).
+	Current(ctx context.Context) (BucketDB, error)
+}
+
+// BucketDB is the config DB in the sync bucket.
+type BucketDB struct {
+	Generation uint64
+	ETag       string
+	// Modified is the object's last modification (the bucket's clock);
+	// zero when unknown.
+	Modified time.Time
 }
 
 // Entry is one listed object.
@@ -122,22 +131,22 @@ func (s *s3Store) Delete(ctx context.Context, key string) error {
 
 // Current reads the clear header of the config DB (its first bytes: no
 // secret is needed and the DB is not downloaded whole).
-func (s *s3Store) Current(ctx context.Context) (uint64, string, error) {
+func (s *s3Store) Current(ctx context.Context) (BucketDB, error) {
 	o, err := s.obj.GetObject(ctx, s.bucket, s.configKey, storage.GetOptions{Range: &storage.Range{Start: 0, End: headerBytes - 1}})
 	if errors.Is(err, s3err.ErrNoSuchKey) {
-		return 0, "", nil
+		return BucketDB{}, nil
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("read config db header: %w", err)
+		return BucketDB{}, fmt.Errorf("read config db header: %w", err)
 	}
 	defer o.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(o.Body, headerBytes))
 	if err != nil {
-		return 0, "", fmt.Errorf("read config db header: %w", err)
+		return BucketDB{}, fmt.Errorf("read config db header: %w", err)
 	}
 	h, err := configdb.ReadHeader(b)
 	if err != nil {
-		return 0, "", fmt.Errorf("read config db header: %w", err)
+		return BucketDB{}, fmt.Errorf("read config db header: %w", err)
 	}
-	return h.Generation, strings.Trim(o.Info.ETag, `"`), nil
+	return BucketDB{Generation: h.Generation, ETag: strings.Trim(o.Info.ETag, `"`), Modified: o.Info.LastModified}, nil
 }
