@@ -109,17 +109,27 @@ func New(name, root string, now func() time.Time) (*Backend, error) {
 		_ = r.Close()
 		return nil, fmt.Errorf("clean staging directory: %w", err)
 	}
-	for _, d := range []string{stagingDir, multipartDir} {
+	for _, d := range []string{stagingDir, multipartDir, indexDir} {
 		if err := r.MkdirAll(d, dirPerm); err != nil {
 			_ = r.Close()
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	ixRoot, err := r.OpenRoot(indexDir)
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("open %s: %w", indexDir, err)
+	}
+	b.dirs.ix = newIndexStore(ixRoot, b.dirs, time.Now, time.After)
+	b.dirs.ix.start()
 	return b, nil
 }
 
-// Close releases the root directory. The Backend must not be used after.
-func (b *Backend) Close() error { return b.root.Close() }
+// Close writes the directory indexes still pending, stops their writer
+// and releases the root directory. The Backend must not be used after.
+func (b *Backend) Close() error {
+	return errors.Join(b.closeIndex(), b.root.Close())
+}
 
 // Name returns the configured backend name.
 func (b *Backend) Name() string { return b.name }
@@ -241,19 +251,6 @@ func (b *Backend) bucketExists(bucket string) error {
 		return s3err.ErrNoSuchBucket.WithResource(bucket)
 	}
 	return nil
-}
-
-// mkdirAll is Root.MkdirAll, retried when it races another creation
-// (EEXIST) or the removal of an emptied parent (ENOENT).
-func (b *Backend) mkdirAll(dir string) error {
-	var err error
-	for range commitAttempts {
-		err = b.root.MkdirAll(dir, dirPerm)
-		if err == nil || !(isNotExist(err) || errors.Is(err, fs.ErrExist)) {
-			return err
-		}
-	}
-	return err
 }
 
 // moveAside renames a directory into the staging area and removes it

@@ -110,7 +110,7 @@ func (b *Backend) writeBucketMeta(bucket string, m *bucketMeta) error {
 		_ = b.root.Remove(tmp)
 		return err
 	}
-	if err := b.root.Rename(tmp, path.Join(bucket, bucketMetaName)); err != nil {
+	if err := b.renameTo(tmp, path.Join(bucket, bucketMetaName)); err != nil {
 		_ = b.root.Remove(tmp)
 		return fmt.Errorf("replace bucket metadata: %w", err)
 	}
@@ -215,6 +215,7 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := b.moveAside(path.Join(multipartDir, bucket)); err != nil && !isNotExist(err) {
 		return fmt.Errorf("abort bucket uploads: %w", err)
 	}
+	b.dirs.forgetBucket(bucket)
 	return nil
 }
 

@@ -96,7 +96,7 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 	}
 	// A concurrent delete of another key may remove a directory it
 	// emptied while MkdirAll or Rename runs: inDir creates it again.
-	if err := b.inDir(kf.dir, func() error { return b.root.Rename(st.name, kf.obj) }); err != nil {
+	if err := b.inDir(kf.dir, func() error { return b.renameTo(st.name, kf.obj) }); err != nil {
 		return "", fmt.Errorf("commit object: %w", err)
 	}
 	st.committed()
@@ -107,7 +107,7 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 		if err := b.removeNullVersions(kf, ""); err != nil {
 			return "", err
 		}
-		_ = b.root.Remove(kf.vdir) // when it is left empty
+		_ = b.remove(kf.vdir) // when it is left empty
 	}
 	return reportID(m, state), nil
 }
@@ -144,7 +144,7 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts sto
 	case opts.VersionID != "":
 		return b.deleteVersion(bucket, key, kf, opts.VersionID, opts.BypassGovernance)
 	case bm.Versioning == storage.VersioningOff:
-		if err := b.root.Remove(kf.obj); err != nil {
+		if err := b.remove(kf.obj); err != nil {
 			if isNotExist(err) {
 				return &storage.DeleteResult{}, nil
 			}
@@ -197,7 +197,7 @@ func (b *Backend) addMarker(key string, kf keyFiles, state storage.VersioningSta
 	}
 	st.committed()
 	if cur != nil {
-		if err := b.root.Remove(kf.obj); err != nil && !isNotExist(err) {
+		if err := b.remove(kf.obj); err != nil && !isNotExist(err) {
 			return nil, fmt.Errorf("delete object: %w", err)
 		}
 	}
@@ -236,16 +236,16 @@ func (b *Backend) deleteVersion(bucket, key string, kf keyFiles, id string, bypa
 	case promote:
 		// Over the object file when v is it: one rename removes v and
 		// makes the next version the latest.
-		if err := b.root.Rename(rest[0].rel, kf.obj); err != nil {
+		if err := b.renameTo(rest[0].rel, kf.obj); err != nil {
 			return nil, fmt.Errorf("promote version: %w", err)
 		}
 		if !v.current {
-			if err := b.root.Remove(v.rel); err != nil && !isNotExist(err) {
+			if err := b.remove(v.rel); err != nil && !isNotExist(err) {
 				return nil, fmt.Errorf("delete version: %w", err)
 			}
 		}
 	default:
-		if err := b.root.Remove(v.rel); err != nil && !isNotExist(err) {
+		if err := b.remove(v.rel); err != nil && !isNotExist(err) {
 			return nil, fmt.Errorf("delete version: %w", err)
 		}
 	}
@@ -257,7 +257,7 @@ func (b *Backend) deleteVersion(bucket, key string, kf keyFiles, id string, bypa
 // empty. Failures (a directory that is not empty) just stop it.
 func (b *Backend) pruneDirs(bucket, dir string) {
 	for dir != bucket && strings.HasPrefix(dir, bucket+"/") {
-		if err := b.root.Remove(dir); err != nil {
+		if err := b.remove(dir); err != nil {
 			return
 		}
 		dir = path.Dir(dir)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -29,7 +28,7 @@ type level struct {
 	base *os.Root
 	rel  string
 	own  *os.Root // the directory's own handle, closed when popped
-	ents []dirEnt
+	ents entCursor
 	i    int
 }
 
@@ -79,14 +78,14 @@ func (w *walker) pushDir(base *os.Root, rel, dir, prefix string) error {
 			return fmt.Errorf("open directory: %w", err)
 		}
 	}
-	ents, err := sortedEntries(w.cache, lvl.base, lvl.rel, dir)
+	l, err := sortedEntries(w.cache, lvl.base, lvl.rel, dir)
 	if err != nil {
 		if lvl.own != nil {
 			_ = lvl.own.Close()
 		}
 		return fmt.Errorf("read directory: %w", err)
 	}
-	lvl.ents = ents
+	lvl.ents = newCursor(l)
 	w.stack = append(w.stack, lvl)
 	return nil
 }
@@ -121,18 +120,28 @@ func entBelow(e *dirEnt, rb string) bool {
 func (w *walker) next(bound string, collapse func(full string) bool) (item, bool, error) {
 	for len(w.stack) > 0 {
 		top := w.stack[len(w.stack)-1]
+		n := top.ents.l.Len()
 		if strings.HasPrefix(bound, top.prefix) {
 			rb := bound[len(top.prefix):]
-			rest := top.ents[top.i:]
-			top.i += sort.Search(len(rest), func(j int) bool { return !entBelow(&rest[j], rb) })
+			i, err := top.ents.search(top.i, func(e *dirEnt) bool { return !entBelow(e, rb) })
+			if err != nil {
+				w.cache.invalidate(top.dir)
+				return item{}, false, fmt.Errorf("read directory index: %w", err)
+			}
+			top.i = i
 		} else if bound > top.prefix {
-			top.i = len(top.ents) // the whole directory is below bound
+			top.i = n // the whole directory is below bound
 		}
-		if top.i >= len(top.ents) {
+		if top.i >= n {
 			w.pop()
 			continue
 		}
-		e := &top.ents[top.i]
+		ent, err := top.ents.at(top.i)
+		if err != nil {
+			w.cache.invalidate(top.dir)
+			return item{}, false, fmt.Errorf("read directory index: %w", err)
+		}
+		e := &ent
 		top.i++
 		full := top.prefix + e.s
 		if full > w.limit && !strings.HasPrefix(full, w.limit) && !strings.HasPrefix(w.limit, full) {

@@ -200,7 +200,7 @@ func TestListCacheRefusesRecentDirectories(t *testing.T) {
 // to stay within its budget.
 func TestDirCacheBudget(t *testing.T) {
 	c := newDirCache(10)
-	ents := func(n int) []dirEnt { return make([]dirEnt, n) }
+	ents := func(n int) *entList { return newEntList(make([]dirEnt, n)) }
 	c.put("a", dirStamp{ino: 1}, ents(4))
 	c.put("b", dirStamp{ino: 2}, ents(4))
 	if c.get("a", dirStamp{ino: 1}) == nil {

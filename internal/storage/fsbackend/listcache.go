@@ -29,6 +29,7 @@ const (
 	// (an entry is about 60 bytes: 2M entries is ~120 MiB at most).
 	cacheBudget = 2 << 20
 	racyWindow  = 100 * time.Millisecond
+	dirStripes  = 256
 )
 
 // dirStamp identifies a state of a directory.
@@ -41,7 +42,7 @@ type dirStamp struct {
 type cachedDir struct {
 	path  string
 	stamp dirStamp
-	ents  []dirEnt // sorted; never modified once cached
+	list  *entList // replaced, never modified, by dgp's own changes
 	elem  *clist.Element
 }
 
@@ -51,16 +52,22 @@ type dirCache struct {
 	mu     sync.Mutex
 	dirs   map[string]*cachedDir
 	lru    clist.List // of *cachedDir, most recent first
-	total  int
+	total  int        // materialized entries over all lists
 	budget int
 	now    func() time.Time
+
+	// dirLocks serialise dgp's own changes of a directory (dirOp), so
+	// that no change of dgp's falls between another's two stats.
+	dirLocks [dirStripes]sync.Mutex
+	// ix persists the lists of large directories (nil: not persisted).
+	ix *indexStore
 }
 
 func newDirCache(budget int) *dirCache {
 	return &dirCache{dirs: map[string]*cachedDir{}, budget: budget, now: time.Now}
 }
 
-func (c *dirCache) get(path string, st dirStamp) []dirEnt {
+func (c *dirCache) get(path string, st dirStamp) *entList {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.dirs[path]
@@ -72,11 +79,28 @@ func (c *dirCache) get(path string, st dirStamp) []dirEnt {
 		return nil
 	}
 	c.lru.MoveToFront(d.elem)
-	return d.ents
+	return d.list
 }
 
-func (c *dirCache) put(path string, st dirStamp, ents []dirEnt) {
-	if len(ents) > c.budget {
+// snapshot returns the cached list of path and the stamp it is valid for.
+func (c *dirCache) snapshot(path string) (*entList, dirStamp, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dirs[path]
+	if d == nil {
+		return nil, dirStamp{}, false
+	}
+	return d.list, d.stamp, true
+}
+
+func (c *dirCache) has(path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dirs[path] != nil
+}
+
+func (c *dirCache) put(path string, st dirStamp, l *entList) {
+	if l.mem > c.budget {
 		return
 	}
 	c.mu.Lock()
@@ -84,26 +108,107 @@ func (c *dirCache) put(path string, st dirStamp, ents []dirEnt) {
 	if old := c.dirs[path]; old != nil {
 		c.drop(old)
 	}
-	d := &cachedDir{path: path, stamp: st, ents: ents}
+	d := &cachedDir{path: path, stamp: st, list: l}
 	d.elem = c.lru.PushFront(d)
 	c.dirs[path] = d
-	c.total += len(ents)
-	for c.total > c.budget {
+	c.total += l.mem
+	c.evict()
+}
+
+func (c *dirCache) evict() {
+	for c.total > c.budget && c.lru.Len() > 1 {
 		c.drop(c.lru.Back().Value.(*cachedDir))
 	}
+}
+
+// forgetBucket drops the entries and indexes of a deleted bucket.
+func (c *dirCache) forgetBucket(bucket string) {
+	c.mu.Lock()
+	for p, d := range c.dirs {
+		if p == bucket || strings.HasPrefix(p, bucket+"/") {
+			c.drop(d)
+		}
+	}
+	c.mu.Unlock()
+	c.ix.forgetBucket(bucket)
+}
+
+// invalidate drops the entry and the index of path (unreadable).
+func (c *dirCache) invalidate(path string) {
+	if c == nil {
+		return
+	}
+	c.forget(path)
+	c.ix.remove(path)
+}
+
+// forget drops the entry of path, if any.
+func (c *dirCache) forget(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.dirs[path]; d != nil {
+		c.drop(d)
+	}
+}
+
+// apply records a change dgp made in directory path: the entry name is
+// now present or not, and the directory's stamp went from st0 to st1. The
+// cached list is kept (changed) only if it was valid for st0; otherwise
+// the directory changed in another way and the entry is dropped. The
+// caller holds the directory's lock (dirOp).
+func (c *dirCache) apply(path string, st0, st1 dirStamp, name string, present bool) {
+	c.mu.Lock()
+	d := c.dirs[path]
+	if d == nil {
+		c.mu.Unlock()
+		return
+	}
+	if d.stamp != st0 {
+		c.drop(d)
+		c.mu.Unlock()
+		return
+	}
+	l := d.list
+	c.mu.Unlock()
+
+	nl := l
+	if e, ok := entOf(name); ok {
+		var err error
+		if nl, err = l.with(e, present); err != nil {
+			nl = nil // an unreadable index chunk: read the directory again
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dirs[path] != d {
+		return // replaced by a listing's read, or dropped, meanwhile
+	}
+	if nl == nil || d.list != l {
+		c.drop(d)
+		return
+	}
+	c.total += nl.mem - l.mem
+	d.list, d.stamp = nl, st1
+	if c.ix != nil {
+		c.ix.markDirty(path)
+	}
+	c.evict()
 }
 
 func (c *dirCache) drop(d *cachedDir) {
 	c.lru.Remove(d.elem)
 	delete(c.dirs, d.path)
-	c.total -= len(d.ents)
+	c.total -= d.list.mem
 }
 
 // sortedEntries returns the entries of directory rel of base, sorted by
 // piece; dir is its path relative to the backend root (the cache key).
 // With a nil cache, or for small or recently changed directories, it reads
-// the directory. Missing directories have no entries.
-func sortedEntries(c *dirCache, base *os.Root, rel, dir string) ([]dirEnt, error) {
+// the directory. A directory not cached but with a persisted index valid
+// for its stamp is served from the index. Missing directories have no
+// entries.
+func sortedEntries(c *dirCache, base *os.Root, rel, dir string) (*entList, error) {
 	var st dirStamp
 	stamped := false
 	if c != nil {
@@ -112,13 +217,17 @@ func sortedEntries(c *dirCache, base *os.Root, rel, dir string) ([]dirEnt, error
 		case err == nil:
 			st, stamped = stampOf(fi)
 		case isNotExist(err):
-			return nil, nil
+			return newEntList(nil), nil
 		default:
 			return nil, err
 		}
 		if stamped {
-			if ents := c.get(dir, st); ents != nil {
-				return ents, nil
+			if l := c.get(dir, st); l != nil {
+				return l, nil
+			}
+			if l := c.ix.load(dir, st); l != nil {
+				c.put(dir, st, l)
+				return l, nil
 			}
 		}
 	}
@@ -130,15 +239,16 @@ func sortedEntries(c *dirCache, base *os.Root, rel, dir string) ([]dirEnt, error
 	if err != nil {
 		return nil, err
 	}
-	ents := decodeEntries(names)
-	if stamped && len(ents) >= cacheMinEntries && time.Unix(0, st.mtime).Before(start.Add(-racyWindow)) {
+	l := newEntList(decodeEntries(names))
+	if stamped && l.Len() >= cacheMinEntries && time.Unix(0, st.mtime).Before(start.Add(-racyWindow)) {
 		if fi, err := base.Stat(rel); err == nil {
 			if st2, ok := stampOf(fi); ok && st2 == st {
-				c.put(dir, st, ents)
+				c.put(dir, st, l)
+				c.ix.markDirty(dir)
 			}
 		}
 	}
-	return ents, nil
+	return l, nil
 }
 
 // decodeEntries decodes directory entry names into pieces (skipping
@@ -146,22 +256,10 @@ func sortedEntries(c *dirCache, base *os.Root, rel, dir string) ([]dirEnt, error
 func decodeEntries(names []string) []dirEnt {
 	ents := make([]dirEnt, 0, len(names))
 	for _, name := range names {
-		p, kind, ok := parseName(name)
-		if !ok {
-			continue
+		if e, ok := entOf(name); ok {
+			ents = append(ents, e)
 		}
-		if kind == kindDir {
-			p += "/"
-		}
-		ents = append(ents, dirEnt{s: p, name: name, kind: kind})
 	}
-	slices.SortFunc(ents, func(a, b dirEnt) int {
-		if c := strings.Compare(a.s, b.s); c != 0 {
-			return c
-		}
-		// An object, its versions and a cut at the same bytes: the
-		// object's key is the shorter, so it comes first.
-		return a.kind.sortRank() - b.kind.sortRank()
-	})
+	slices.SortFunc(ents, func(a, b dirEnt) int { return cmpEnt(&a, &b) })
 	return ents
 }

@@ -328,7 +328,7 @@ func (b *Backend) rewriteMeta(rel string, m *objMeta) error {
 	if err := st.finish(); err != nil {
 		return err
 	}
-	if err := b.root.Rename(st.name, rel); err != nil {
+	if err := b.renameTo(st.name, rel); err != nil {
 		return fmt.Errorf("replace version: %w", err)
 	}
 	st.committed()

@@ -75,7 +75,7 @@ func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts st
 	prefix, delim := opts.Prefix, opts.Delimiter
 
 	names, consumed := prefixDir(prefix)
-	w := &walker{limit: prefix, versions: true}
+	w := &walker{limit: prefix, versions: true, cache: b.dirs}
 	defer w.Close()
 	if err := w.push(b.root, path.Join(append([]string{bucket}, names...)...), consumed); err != nil {
 		return nil, err

@@ -429,7 +429,7 @@ func (b *Backend) removeNullVersions(kf keyFiles, keep string) error {
 // pruneKey removes the key's versions directory when it is empty, then
 // its parent directories while they are empty.
 func (b *Backend) pruneKey(bucket string, kf keyFiles) {
-	if err := b.root.Remove(kf.vdir); err != nil && !isNotExist(err) {
+	if err := b.remove(kf.vdir); err != nil && !isNotExist(err) {
 		return
 	}
 	b.pruneDirs(bucket, kf.dir)
