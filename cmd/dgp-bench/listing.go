@@ -24,7 +24,7 @@ import (
 const listingUsage = `  dgp-bench listing [--minio URL --minio-access-key KEY --minio-secret-key SECRET]
                     [--n 50000] [--targets minio,minio-sa,dgp-minio,dgp-dir,dir-api] [--layouts flat,deep]
                     [--rounds 5] [--full-rounds 1] [--data-dir DIR] [--bucket NAME]
-                    [--cpuprofile FILE]
+                    [--cpuprofile FILE] [--cold-rounds 0]
   (dgp-bench listing -h describes every flag)
 `
 
@@ -53,6 +53,7 @@ type listingOptions struct {
 	dataDir, bucket                string
 	cpuProfile                     string
 	fillWorkers                    int
+	coldRounds                     int
 }
 
 func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) {
@@ -71,6 +72,7 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 	fs.StringVar(&o.bucket, "bucket", "", "bucket name (default dgp-listing-N); a MinIO bucket already filled is reused and kept")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured listings to FILE")
 	fs.IntVar(&o.fillWorkers, "fill-workers", 16, "concurrent PUTs filling MinIO")
+	fs.IntVar(&o.coldRounds, "cold-rounds", 0, "rounds of the directory backend's cold and after-a-write cases (flat layout, in-process; needs target dir-api), after the others")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -99,7 +101,10 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 	if o.n < 2 || o.n > 9_999_999 {
 		problems = append(problems, "--n must be within 2..9999999")
 	}
-	if o.rounds < 1 || o.fullRounds < 0 || o.fillWorkers < 1 {
+	if o.coldRounds > 0 && (!contains(o.targets, tgtDirAPI) || !contains(o.layouts, layoutFlat)) {
+		problems = append(problems, "--cold-rounds needs target dir-api and layout flat")
+	}
+	if o.rounds < 1 || o.fullRounds < 0 || o.fillWorkers < 1 || o.coldRounds < 0 {
 		problems = append(problems, "--rounds and --fill-workers must be at least 1, --full-rounds at least 0")
 	}
 	if o.bucket == "" {
@@ -402,6 +407,13 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 	}
 	rep.loadAfter = loadAverage()
 	rep.write(stdout)
+	if o.coldRounds > 0 {
+		objects := filepath.Join(dataDir, "dir", "objects")
+		if err := runColdListing(ctx, objects, o.bucket, o.n, o.coldRounds, stdout, stderr); err != nil {
+			return fmt.Errorf("cold listings: %w", err)
+		}
+		fmt.Fprintf(stdout, "\nLoad after the cold cases: %s\n", loadAverage())
+	}
 	return nil
 }
 
