@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -87,6 +88,14 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		// IAM change, goes as one signed request on the fast path; a GET it
 		// gets no answer to (network, 5xx, throttling) is sent again through
 		// store's SDK path and retryer (configsync.NewS3BucketThinGet).
+		// On a plain-HTTP endpoint it is sent and answered on the pulling
+		// goroutine (configsync.DirectTransport: no transport goroutines
+		// to wake on every change).
+		var getHTTP *http.Client
+		if configsync.DirectTransportFits(s.Endpoint) {
+			getHTTP = &http.Client{Transport: configsync.NewDirectTransport(),
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
 		getter, err := s3backend.New(ctx, s3backend.Options{
 			Name:            "config-sync-get",
 			Endpoint:        s.Endpoint,
@@ -96,6 +105,7 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 			ForcePathStyle:  s.ForcePathStyle,
 			PingBucket:      adv.ConfigSyncBucket,
 			Retryer:         syncBucketRetryer,
+			HTTPClient:      getHTTP,
 		})
 		if err != nil {
 			return fmt.Errorf("config sync bucket client: %w", err)

@@ -5,6 +5,7 @@ package configsync_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -35,17 +36,38 @@ func syncBackend(tb testing.TB, fast bool) *s3backend.Backend {
 	return be
 }
 
-// readerBucket is the reader's Bucket: the SDK path only ("sdk"), or
-// conditional GETs on the fast path first ("thin").
+// directBackend is the fast-path s3backend sending through a
+// configsync.DirectTransport, as the app builds the pull's getter on a
+// plain-HTTP endpoint.
+func directBackend(tb testing.TB) *s3backend.Backend {
+	tb.Helper()
+	m := testutil.RequireMinIO(tb)
+	if !configsync.DirectTransportFits(m.Endpoint) {
+		tb.Skipf("%s does not fit the direct transport", m.Endpoint)
+	}
+	be, err := s3backend.New(context.Background(), s3backend.Options{
+		Name: "config-sync-get", Endpoint: m.Endpoint, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey,
+		ForcePathStyle: true, HTTPClient: &http.Client{Transport: configsync.NewDirectTransport()},
+	})
+	testutil.Must(tb, err, "s3backend.New")
+	return be
+}
+
+// readerBucket is the reader's Bucket: the SDK path only ("sdk"),
+// conditional GETs on the fast path first ("thin"), or on the fast path
+// through a DirectTransport ("direct").
 func readerBucket(tb testing.TB, kind, bucket string) configsync.Bucket {
-	if kind == "thin" {
+	switch kind {
+	case "thin":
 		return configsync.NewS3BucketThinGet(syncBackend(tb, false), syncBackend(tb, true), bucket)
+	case "direct":
+		return configsync.NewS3BucketThinGet(syncBackend(tb, false), directBackend(tb), bucket)
 	}
 	return configsync.NewS3Bucket(syncBackend(tb, false), bucket)
 }
 
 // bucketKinds are the reader Bucket variants the fan-out benchmarks compare.
-var bucketKinds = []string{"sdk", "thin"}
+var bucketKinds = []string{"sdk", "thin", "direct"}
 
 // BenchmarkIntegrationFanoutPull100Users is one reader's share of an IAM
 // change on a 100-user DB: the writer publishes a new user (not timed),

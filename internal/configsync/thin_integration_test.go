@@ -11,13 +11,19 @@ import (
 	"github.com/dgp-proxy/dgp/internal/testutil"
 )
 
-// TestIntegrationThinGet: the thin getter (an s3backend fast path) reads,
-// conditionally reads and misses the config object on MinIO as the SDK
-// path does.
+// TestIntegrationThinGet: the thin getter (an s3backend fast path, through
+// http.Transport or a DirectTransport) reads, conditionally reads and
+// misses the config object on MinIO as the SDK path does.
 func TestIntegrationThinGet(t *testing.T) {
+	for _, kind := range []string{"thin", "direct"} {
+		t.Run(kind, func(t *testing.T) { testThinGet(t, kind) })
+	}
+}
+
+func testThinGet(t *testing.T, kind string) {
 	be := syncBackend(t, false)
 	bucket := mustBucket(t, be)
-	b := configsync.NewS3BucketThinGet(be, syncBackend(t, true), bucket)
+	b := readerBucket(t, kind, bucket)
 	ctx := context.Background()
 	if _, _, err := b.Get(ctx, testKey, ""); !errors.Is(err, configsync.ErrNotFound) {
 		t.Fatalf("get of a missing object: %v, want ErrNotFound", err)
