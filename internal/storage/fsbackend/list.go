@@ -90,6 +90,23 @@ func (w *walker) pushDir(base *os.Root, rel, dir, prefix string) error {
 	return nil
 }
 
+// reread replaces a level's entries, read from a persisted index that
+// turned out unreadable, by the directory's own (the index is removed).
+// The walk is driven by its bound, so it goes on from the level's first
+// entry: what was yielded already is below the bound.
+func (w *walker) reread(lvl *level) error {
+	w.cache.invalidate(lvl.dir)
+	l, err := sortedEntries(w.cache, lvl.base, lvl.rel, lvl.dir)
+	if err != nil {
+		return fmt.Errorf("read directory: %w", err)
+	}
+	if l.Len() > 0 && l.chunks[0].ents == nil {
+		return fmt.Errorf("read directory: index of %s still in use", lvl.dir)
+	}
+	lvl.ents, lvl.i = newCursor(l), 0
+	return nil
+}
+
 func (w *walker) pop() {
 	top := w.stack[len(w.stack)-1]
 	if top.own != nil {
@@ -125,8 +142,10 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			rb := bound[len(top.prefix):]
 			i, err := top.ents.search(top.i, func(e *dirEnt) bool { return !entBelow(e, rb) })
 			if err != nil {
-				w.cache.invalidate(top.dir)
-				return item{}, false, fmt.Errorf("read directory index: %w", err)
+				if err := w.reread(top); err != nil {
+					return item{}, false, err
+				}
+				continue
 			}
 			top.i = i
 		} else if bound > top.prefix {
@@ -138,8 +157,10 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 		}
 		ent, err := top.ents.at(top.i)
 		if err != nil {
-			w.cache.invalidate(top.dir)
-			return item{}, false, fmt.Errorf("read directory index: %w", err)
+			if err := w.reread(top); err != nil {
+				return item{}, false, err
+			}
+			continue
 		}
 		e := &ent
 		top.i++
