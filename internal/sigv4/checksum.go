@@ -36,11 +36,32 @@ func parseChecksumName(name string) (checksumAlgorithm, bool) {
 	if len(name) <= len(checksumHeaderPrefix) || !strings.EqualFold(name[:len(checksumHeaderPrefix)], checksumHeaderPrefix) {
 		return "", false
 	}
-	switch alg := checksumAlgorithm(strings.ToLower(name[len(checksumHeaderPrefix):])); alg {
-	case checksumCRC32, checksumCRC32C, checksumSHA1, checksumSHA256, checksumCRC64NVME:
-		return alg, true
+	alg := name[len(checksumHeaderPrefix):]
+	for _, a := range [...]checksumAlgorithm{checksumCRC32, checksumCRC32C, checksumSHA1, checksumSHA256, checksumCRC64NVME} {
+		if asciiEqualFold(alg, string(a)) {
+			return a, true
+		}
 	}
 	return "", false
+}
+
+// asciiEqualFold reports whether s equals lower, a lower-case ASCII
+// string, ignoring the case of ASCII letters only (as strings.ToLower(s)
+// == lower would, without building the lower-case copy).
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // size is the digest length in bytes.

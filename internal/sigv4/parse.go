@@ -137,7 +137,7 @@ type authorization struct {
 // parseAuthorization parses an "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..."
 // header value. The error is a message for AuthorizationHeaderMalformed.
 func parseAuthorization(v string) (authorization, string) {
-	v = strings.Trim(v, " \t")
+	v = trimSpaceTab(v)
 	rest, ok := strings.CutPrefix(v, algorithm)
 	if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
 		return authorization{}, "the authorization header is malformed; expecting \"AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...\""
@@ -147,7 +147,7 @@ func parseAuthorization(v string) (authorization, string) {
 	for rest != "" {
 		var part string
 		part, rest, _ = strings.Cut(rest, ",")
-		part = strings.Trim(part, " \t")
+		part = trimSpaceTab(part)
 		key, val, ok := strings.Cut(part, "=")
 		if !ok || val == "" {
 			return authorization{}, "the authorization header is malformed; component " + strconv.Quote(truncate(part)) + " is not of the form key=value"
@@ -186,6 +186,17 @@ func parseAuthorization(v string) (authorization, string) {
 		return authorization{}, "the authorization header is malformed; Credential, SignedHeaders and Signature are all required"
 	}
 	return a, ""
+}
+
+// trimSpaceTab is strings.Trim(s, " \t") without building a cutset.
+func trimSpaceTab(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // truncate shortens client-supplied text quoted in error messages.

@@ -84,6 +84,7 @@ func parsePayloadMode(v string) (payloadMode, [sha256.Size]byte, *s3err.Error) {
 type bodyInput struct {
 	mode        payloadMode
 	payloadHash [sha256.Size]byte // payloadSigned only
+	checksum    checksumHeaders   // from scanAmzHeaders
 	// Streaming signed modes.
 	key     []byte
 	amzDate string
@@ -129,7 +130,7 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput, b *bodyReader) (int64,
 		}
 		checks = append(checks, digestCheck{h: newMD5(), want: want, fail: s3err.ErrBadDigest})
 	}
-	alg, want, err := checksumHeader(r)
+	alg, want, err := in.checksum.decode()
 	if err != nil {
 		return 0, err
 	}
@@ -177,30 +178,19 @@ func (v *Verifier) newBody(r *http.Request, in bodyInput, b *bodyReader) (int64,
 	return length, nil
 }
 
-// checksumHeader finds the one x-amz-checksum-<alg> header, if any.
-func checksumHeader(r *http.Request) (checksumAlgorithm, []byte, error) {
-	var (
-		alg   checksumAlgorithm
-		value string
-	)
-	for name, vals := range r.Header {
-		a, ok := parseChecksumName(name)
-		if !ok {
-			continue
-		}
-		if alg != "" || len(vals) != 1 {
-			return "", nil, s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-		}
-		alg, value = a, vals[0]
+// decode checks the x-amz-checksum-<alg> header found, if any, and decodes its value.
+func (c checksumHeaders) decode() (checksumAlgorithm, []byte, error) {
+	if c.several {
+		return "", nil, s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 	}
-	if alg == "" {
+	if c.alg == "" {
 		return "", nil, nil
 	}
-	want, ok := decodeChecksum(alg, value)
+	want, ok := decodeChecksum(c.alg, c.value)
 	if !ok {
-		return "", nil, s3err.ErrInvalidRequest.WithMessage("Value for %s header is invalid.", alg.headerName())
+		return "", nil, s3err.ErrInvalidRequest.WithMessage("Value for %s header is invalid.", c.alg.headerName())
 	}
-	return alg, want, nil
+	return c.alg, want, nil
 }
 
 // trailerHeader validates x-amz-trailer against the payload mode.

@@ -125,6 +125,17 @@ func TestVerifyAndSignAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(200, verify); n > 1 {
 		t.Errorf("Verify: %.0f allocations, want at most 1", n)
 	}
+	var into Verification
+	verifyInto := func() {
+		res, err := v.VerifyInto(r, testLookup, &into)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	if n := testing.AllocsPerRun(200, verifyInto); n != 0 {
+		t.Errorf("VerifyInto: %.0f allocations, want none", n)
+	}
 
 	s := NewSigner()
 	out := &http.Request{Method: "GET", URL: &url.URL{Scheme: "http", Host: "127.0.0.1:9000", Path: "/b/k"}}

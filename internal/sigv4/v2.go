@@ -29,7 +29,7 @@ const v2SignatureSize = (sha1.Size + 2) / 3 * 4
 
 // verifyV2Header authenticates "Authorization: AWS <AKID>:<signature>";
 // cred is what follows "AWS ".
-func (v *Verifier) verifyV2Header(r *http.Request, cred string, query []queryPair, lookup SecretLookup) (*Result, error) {
+func (v *Verifier) verifyV2Header(r *http.Request, cred string, query []queryPair, lookup SecretLookup, into *Verification) (*Result, error) {
 	if !v.sigV2 {
 		return nil, errSigV2Disabled
 	}
@@ -67,12 +67,12 @@ func (v *Verifier) verifyV2Header(r *http.Request, cred string, query []queryPai
 	if err := checkV2Signature(r, in, secret, signature); err != nil {
 		return nil, err
 	}
-	return v.v2Result(r, accessKeyID, false)
+	return v.v2Result(r, accessKeyID, false, into)
 }
 
 // verifyV2Query authenticates a SigV2 presigned URL
 // (?AWSAccessKeyId=...&Expires=...&Signature=...).
-func (v *Verifier) verifyV2Query(r *http.Request, query []queryPair, lookup SecretLookup) (*Result, error) {
+func (v *Verifier) verifyV2Query(r *http.Request, query []queryPair, lookup SecretLookup, into *Verification) (*Result, error) {
 	if !v.sigV2 {
 		return nil, errSigV2Disabled
 	}
@@ -105,14 +105,14 @@ func (v *Verifier) verifyV2Query(r *http.Request, query []queryPair, lookup Secr
 	if err := checkV2Signature(r, in, secret, signature); err != nil {
 		return nil, err
 	}
-	return v.v2Result(r, accessKeyID, true)
+	return v.v2Result(r, accessKeyID, true, into)
 }
 
 // v2Result builds the Result of a verified SigV2 request. SigV2 signs no
 // payload hash; Content-MD5, x-amz-checksum-* and a hex
 // x-amz-content-sha256 (a signed x-amz-* header) are still enforced, as is
 // the declared length.
-func (v *Verifier) v2Result(r *http.Request, accessKeyID string, presigned bool) (*Result, error) {
+func (v *Verifier) v2Result(r *http.Request, accessKeyID string, presigned bool, into *Verification) (*Result, error) {
 	mode, sum := payloadUnsigned, [sha256.Size]byte{}
 	if h := headerGet(r.Header, headerContentSHA256); h != "" {
 		var perr *s3err.Error
@@ -123,8 +123,12 @@ func (v *Verifier) v2Result(r *http.Request, accessKeyID string, presigned bool)
 			return nil, s3err.ErrInvalidRequest.WithMessage("aws-chunked payloads (%s) require Signature Version 4.", h)
 		}
 	}
-	vr := &verified{}
-	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum}, &vr.body)
+	checksum, err := scanAmzHeaders(r, "", false)
+	if err != nil {
+		return nil, err
+	}
+	vr := into.result()
+	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum, checksum: checksum}, &vr.body)
 	if err != nil {
 		return nil, err
 	}

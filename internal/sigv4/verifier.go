@@ -103,6 +103,27 @@ type Result struct {
 // Verify authenticates r. Errors are *s3err.Error values. Verify does not
 // read the body; Result.Body performs the payload checks as it is read.
 func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error) {
+	return v.VerifyInto(r, lookup, nil)
+}
+
+// Verification holds a Result and its Body, so that a caller can allocate
+// them along with its own per-request state (VerifyInto). The zero value is
+// ready for use; it must not be copied.
+type Verification struct{ v verified }
+
+// result resets and returns the storage of one verification: vn's, or a
+// new one when vn is nil.
+func (vn *Verification) result() *verified {
+	if vn == nil {
+		return &verified{}
+	}
+	vn.v = verified{}
+	return &vn.v
+}
+
+// VerifyInto is Verify keeping the Result and its Body in into (which
+// must not be reused while they are in use); a nil into allocates them.
+func (v *Verifier) VerifyInto(r *http.Request, lookup SecretLookup, into *Verification) (*Result, error) {
 	var qbuf [8]queryPair // most requests have fewer parameters
 	query, ok := appendQuery(qbuf[:0], r.URL.RawQuery)
 	if !ok {
@@ -116,24 +137,24 @@ func (v *Verifier) Verify(r *http.Request, lookup SecretLookup) (*Result, error)
 	case len(authz) > 0 && (hasQuerySig || hasV2QuerySig), hasQuerySig && hasV2QuerySig:
 		return nil, s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified.")
 	case len(authz) > 0:
-		return v.verifyHeader(r, authz, query, lookup)
+		return v.verifyHeader(r, authz, query, lookup, into)
 	case hasQuerySig:
-		return v.verifyPresigned(r, queryAlg, query, lookup)
+		return v.verifyPresigned(r, queryAlg, query, lookup, into)
 	case hasV2QuerySig:
-		return v.verifyV2Query(r, query, lookup)
+		return v.verifyV2Query(r, query, lookup, into)
 	}
 	// Like S3, an AWSAccessKeyId without a Signature is an unsigned request.
 	return nil, s3err.ErrAccessDenied.WithMessage("Anonymous access is not allowed; sign the request with AWS Signature Version 4.")
 }
 
-func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPair, lookup SecretLookup) (*Result, error) {
+func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPair, lookup SecretLookup, into *Verification) (*Result, error) {
 	if len(authz) > 1 {
 		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The request has more than one Authorization header.")
 	}
 	h := authz[0]
 	switch {
 	case len(h) > 4 && strings.EqualFold(h[:4], "AWS "):
-		return v.verifyV2Header(r, h[4:], query, lookup)
+		return v.verifyV2Header(r, h[4:], query, lookup, into)
 	case strings.HasPrefix(h, "AWS4-ECDSA-P256-SHA256"):
 		return nil, s3err.ErrNotImplemented.WithMessage("AWS Signature Version 4A is not supported; use Signature Version 4.")
 	case !strings.HasPrefix(h, algorithm):
@@ -186,7 +207,8 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 	if !hasSignedHeader(a.signedHeaders, "host") || !hasSignedHeader(a.signedHeaders, dateHeader) {
 		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The authorization header is malformed; SignedHeaders must include host and %s.", dateHeader)
 	}
-	if err := checkAmzHeadersSigned(r, a.signedHeaders); err != nil {
+	checksum, err := scanAmzHeaders(r, a.signedHeaders, true)
+	if err != nil {
 		return nil, err
 	}
 
@@ -202,9 +224,9 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 		return nil, err
 	}
 
-	vr := &verified{}
+	vr := into.result()
 	length, err := v.newBody(r, bodyInput{
-		mode: mode, payloadHash: sum,
+		mode: mode, payloadHash: sum, checksum: checksum,
 		key: key.raw, amzDate: amzDate, scope: a.cred.scope, seed: a.signature,
 	}, &vr.body)
 	if err != nil {
@@ -220,7 +242,7 @@ func (v *Verifier) verifyHeader(r *http.Request, authz []string, query []queryPa
 	return &vr.res, nil
 }
 
-func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPair, lookup SecretLookup) (*Result, error) {
+func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPair, lookup SecretLookup, into *Verification) (*Result, error) {
 	switch alg {
 	case algorithm:
 	case "AWS4-ECDSA-P256-SHA256":
@@ -264,7 +286,8 @@ func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPai
 	if !hasSignedHeader(p.signedHeaders, "host") {
 		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-SignedHeaders must include host.")
 	}
-	if err := checkAmzHeadersSigned(r, p.signedHeaders); err != nil {
+	checksum, err := scanAmzHeaders(r, p.signedHeaders, true)
+	if err != nil {
 		return nil, err
 	}
 
@@ -280,8 +303,8 @@ func (v *Verifier) verifyPresigned(r *http.Request, alg string, query []queryPai
 	if err := v.checkSignature(r, in, key, p.amzDate, p.cred.scope, p.signature); err != nil {
 		return nil, err
 	}
-	vr := &verified{}
-	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum}, &vr.body)
+	vr := into.result()
+	length, err := v.newBody(r, bodyInput{mode: mode, payloadHash: sum, checksum: checksum}, &vr.body)
 	if err != nil {
 		return nil, err
 	}
@@ -313,18 +336,41 @@ func (v *Verifier) checkSignature(r *http.Request, in canonicalInput, key *signi
 	return nil
 }
 
-// checkAmzHeadersSigned refuses x-amz-* request headers left out of the
-// signature, as S3 does: they change what a request means.
-func checkAmzHeadersSigned(r *http.Request, signedHeaders string) error {
-	for name := range r.Header {
-		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
+// checksumHeaders is what scanAmzHeaders learns of the x-amz-checksum-*
+// request headers: the algorithm and value of the one there should be.
+type checksumHeaders struct {
+	alg   checksumAlgorithm
+	value string
+	// several: more than one checksum header, or one with several values.
+	several bool
+}
+
+// scanAmzHeaders looks at every x-amz-* request header once: when mustSign,
+// it refuses those left out of the signature, as S3 does (they change what
+// a request means); and it finds the x-amz-checksum-* header, checked once
+// the signature is (newBody).
+func scanAmzHeaders(r *http.Request, signedHeaders string, mustSign bool) (checksumHeaders, error) {
+	var c checksumHeaders
+	for name, vals := range r.Header {
+		if len(name) < 6 || name[0]|0x20 != 'x' || !strings.EqualFold(name[:6], "x-amz-") {
 			continue
 		}
-		if !hasSignedHeaderFold(signedHeaders, name) {
-			return s3err.ErrAccessDenied.WithMessage("There were headers present in the request which were not signed: %s", strings.ToLower(name))
+		if mustSign && !hasSignedHeaderFold(signedHeaders, name) {
+			return checksumHeaders{}, s3err.ErrAccessDenied.WithMessage("There were headers present in the request which were not signed: %s", strings.ToLower(name))
+		}
+		a, ok := parseChecksumName(name)
+		if !ok {
+			continue
+		}
+		if c.alg != "" || len(vals) != 1 {
+			c.several = true
+		}
+		c.alg = a
+		if len(vals) > 0 {
+			c.value = vals[0]
 		}
 	}
-	return nil
+	return c, nil
 }
 
 // regionAccepted reports whether a credential scope may name region, and
