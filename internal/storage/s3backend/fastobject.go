@@ -1,6 +1,7 @@
 package s3backend
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -138,21 +139,35 @@ func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size 
 		// The SDK's serialiser sends this default (MinIO and S3 store it).
 		req.Header["Content-Type"] = []string{defaultContentType}
 	}
-	ub := newUploadBody(body, size)
 	req.ContentLength = size
-	if size > 0 {
+	var ub *uploadBody
+	switch {
+	case size > 0 && size <= maxBufferedUpload:
+		// A small body is read (and verified) whole first: a reader
+		// net/http knows is in memory goes out with the headers in
+		// one write, where a streamed one costs a write of its own
+		// (net/http flushes the headers first) and a copy buffer.
 		// No GetBody: net/http then neither retries nor redirects it.
+		data, err := readUpload(body, size)
+		if err != nil {
+			return "", "", bodyError(op, err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(data))
+	case size > 0:
+		ub = newUploadBody(body, size)
 		req.Body = ub
 	}
 	if size >= continueThreshold {
 		req.Header["Expect"] = []string{"100-continue"}
 	}
 	resp, err := b.fast.send(req, t, unsignedPayload)
-	if bodyErr := ub.finish(); bodyErr != nil {
-		if resp != nil {
-			resp.Body.Close()
+	if ub != nil {
+		if bodyErr := ub.finish(); bodyErr != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return "", "", bodyError(op, bodyErr)
 		}
-		return "", "", bodyError(op, bodyErr)
 	}
 	if err != nil {
 		return "", "", translate(err, kind)
@@ -160,10 +175,38 @@ func (b *Backend) fastUpload(req *http.Request, t *target, body io.Reader, size 
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return "", "", responseError(resp, kind)
 	}
-	// Drain the (empty) answer so that the connection is reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	// Drain the (empty) answer so that the connection is reused
+	// (nothing to drain when net/http knows it is empty).
+	if resp.Body != http.NoBody {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	}
 	resp.Body.Close()
 	return quoteETag(headerValue(resp.Header, "Etag")), headerValue(resp.Header, hdrVersionID), nil
+}
+
+// readUpload reads exactly size bytes of body, failing as an uploadBody
+// read by the transport does: a body that ends early is
+// io.ErrUnexpectedEOF, a read error (even with the last bytes) is returned
+// as it is.
+func readUpload(body io.Reader, size int64) ([]byte, error) {
+	data := make([]byte, size)
+	for n, empty := 0, 0; n < len(data); {
+		m, err := body.Read(data[n:])
+		n += m
+		switch {
+		case err == io.EOF && n < len(data):
+			return nil, io.ErrUnexpectedEOF
+		case err != nil && err != io.EOF:
+			return nil, err
+		case m > 0:
+			empty = 0
+		default:
+			if empty++; empty == 100 {
+				return nil, io.ErrNoProgress
+			}
+		}
+	}
+	return data, nil
 }
 
 // objectInfoFromHeaders reads a GET or HEAD answer's headers as the SDK

@@ -52,6 +52,12 @@ const (
 	continueThreshold = 2 << 20
 	// maxErrorBody bounds how much of an error answer is read and parsed.
 	maxErrorBody = 64 << 10
+	// maxBufferedUpload is the largest upload body read whole before it
+	// is sent (see fastUpload).
+	maxBufferedUpload = 12 << 10
+	// fastWriteBufferSize is the fast path's transport's write buffer:
+	// a buffered upload and its headers fit (net/http's default is 4 KiB).
+	fastWriteBufferSize = 16 << 10
 	// maxCachedTargets bounds the per-bucket endpoint cache; beyond it,
 	// buckets are resolved on every request (still on the fast path).
 	maxCachedTargets = 4096
@@ -114,7 +120,13 @@ func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
 		if _, set := bc.GetReadTimeout(); !set {
 			// The client New built: its transport, dialer and TLS
 			// settings (AWS_CA_BUNDLE included) are all in this clone.
-			rt = bc.GetTransport()
+			tr := bc.GetTransport()
+			if tr.WriteBufferSize < fastWriteBufferSize {
+				// Room for a small upload's headers and body
+				// together: one write (see fastUpload).
+				tr.WriteBufferSize = fastWriteBufferSize
+			}
+			rt = tr
 		}
 	}
 	return &fastPath{
@@ -214,6 +226,7 @@ func pathPrefix(p string) string {
 
 // outgoing is what newRequest allocates for one request, together.
 type outgoing struct {
+	req  http.Request
 	url  url.URL
 	vals [3]string // Accept-Encoding, X-Amz-Content-Sha256, Content-Type
 }
@@ -221,7 +234,7 @@ type outgoing struct {
 // newRequest builds a request for key (not empty) in t, with rawQuery
 // already encoded, and a Content-Type header unless contentType is empty. It is what http.NewRequestWithContext(ctx, method,
 // t.base+path, nil) builds, without parsing the URL again: its URL and
-// its first header values are one allocation.
+// its first header values are one allocation (with the request itself).
 func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key, rawQuery, contentType string) (*http.Request, error) {
 	if ctx == nil {
 		return nil, errors.New("s3backend: build request: nil context")
@@ -252,7 +265,10 @@ func (f *fastPath) newRequest(ctx context.Context, method string, t *target, key
 		o.vals[2] = contentType
 		r.Header["Content-Type"] = o.vals[2:3:3]
 	}
-	return r.WithContext(ctx), nil
+	// WithContext's copy is inlined and does not escape: only o.req
+	// is on the heap.
+	o.req = *r.WithContext(ctx)
+	return &o.req, nil
 }
 
 // send signs req with the current credentials and sends it. Its error is

@@ -115,6 +115,34 @@ func TestPutBodyFailureStoresNothing(t *testing.T) {
 			},
 		},
 		{
+			// Bodies up to maxBufferedUpload are read whole before
+			// anything is sent.
+			name: "buffered body fails midway",
+			body: func() io.Reader { return &failingReader{data: randomBytes(7, 2<<10), err: boom} },
+			size: 4 << 10,
+			wantErr: func(t *testing.T, err error) {
+				if !errors.Is(err, boom) {
+					t.Fatalf("PutObject error = %v, want the reader's error", err)
+				}
+			},
+		},
+		{
+			name: "buffered body s3 error passes through",
+			body: func() io.Reader { return &failingReader{data: randomBytes(8, 1<<10), err: sigErr} },
+			size: 4 << 10,
+			wantErr: func(t *testing.T, err error) {
+				wantS3Err(t, "PutObject", err, s3err.ErrSignatureDoesNotMatch)
+			},
+		},
+		{
+			name: "buffered body shorter than size",
+			body: func() io.Reader { return onlyReader{&failingReader{data: randomBytes(9, 3<<10), err: io.EOF}} },
+			size: 4 << 10,
+			wantErr: func(t *testing.T, err error) {
+				wantS3Err(t, "PutObject", err, s3err.ErrIncompleteBody)
+			},
+		},
+		{
 			name: "reader s3 error passes through",
 			body: func() io.Reader { return &failingReader{data: randomBytes(4, 4<<20), err: sigErr} },
 			size: 8 << 20,
