@@ -60,6 +60,13 @@ type proxyBuffers struct{ p *bufPool }
 func (p proxyBuffers) Get() []byte  { return *p.p.get() }
 func (p proxyBuffers) Put(b []byte) { p.p.put(&b) }
 
+// streamedBody is a request body net/http does not know to be in memory,
+// as a server's request body is: a transport sends it after the headers
+// rather than with them.
+type streamedBody struct{ io.Reader }
+
+func (streamedBody) Close() error { return nil }
+
 // connWriter is a discardWriter that, like a server's writer, lets
 // http.ResponseController set deadlines.
 type connWriter struct{ discardWriter }
@@ -147,7 +154,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 			start := cpuTime()
 			for b.Loop() {
 				r := put.Clone(context.Background())
-				r.Body = io.NopCloser(bytes.NewReader(data))
+				r.Body = streamedBody{bytes.NewReader(data)}
 				w := &connWriter{discardWriter{h: http.Header{}}}
 				tc.h.ServeHTTP(w, r)
 				if w.h.Get("ETag") == "" {

@@ -148,6 +148,8 @@ type request struct {
 	streamErr error
 	// upload is the request's one upload body reader (see uploadBody).
 	upload *bodyReader
+	// verified is where the verification's result is kept.
+	verified *sigv4.Verification
 }
 
 // uploadBody returns the reader of the request's verified body, size bytes
@@ -172,6 +174,11 @@ type requestState struct {
 	// upload is the reader of an upload's verified body (PutObject,
 	// UploadPart), handed out by request.uploadBody.
 	upload bodyReader
+	// verified holds the request's sigv4 Result and its body.
+	verified sigv4.Verification
+	// req is the request as handlers see it when its body is replaced
+	// (a shallow copy, as r.WithContext makes).
+	req http.Request
 }
 
 // ServeHTTP serves one S3 request.
@@ -186,14 +193,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// given before the body was read closes the connection.
 		body := &st.body
 		body.Init(r.Body, w, s.bodyWait, requestTimeout)
-		r = r.WithContext(r.Context())
+		st.req = *r
+		r = &st.req
 		r.Body = body
 		if r.ProtoMajor == 1 {
 			rw.body = body
 		}
 	}
 	rq := &st.rq
-	*rq = request{w: rw, r: r, ctx: r.Context(), id: newRequestID(), upload: &st.upload}
+	*rq = request{w: rw, r: r, ctx: r.Context(), id: newRequestID(), upload: &st.upload, verified: &st.verified}
 	// Set's canonical form of x-amz-request-id, without canonicalising.
 	st.idVal[0] = rq.id
 	rw.Header()["X-Amz-Request-Id"] = st.idVal[:1:1]
@@ -238,7 +246,7 @@ func (s *Server) serve(rq *request) error {
 		return rq.op.handle(s, rq)
 	}
 
-	res, err := s.verifier.Verify(r, func(accessKeyID string) (string, bool) {
+	res, err := s.verifier.VerifyInto(r, func(accessKeyID string) (string, bool) {
 		rq.accessKey = accessKeyID
 		p, ok := s.principals.Lookup(accessKeyID)
 		if !ok || p == nil {
@@ -246,7 +254,7 @@ func (s *Server) serve(rq *request) error {
 		}
 		rq.principal = p
 		return p.SecretAccessKey(), true
-	})
+	}, rq.verified)
 	if err != nil {
 		return err
 	}
