@@ -66,3 +66,28 @@ func BenchmarkOpenOn100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenerOpenOn100 is BenchmarkOpenOn100 through an Opener (the
+// decryption buffer kept from one pull to the next).
+func BenchmarkOpenerOpenOn100(b *testing.B) {
+	first, keys, _ := sealed100(b)
+	held, _, err := Open(first, keys, testSecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	next, err := NewCreateUser("fresh", true, allowAll("x/*"), nil).Apply(held, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := Seal(next.WithGeneration(2), SealOptions{WriterNode: "bench"}, keys, testSecret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var o Opener
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := o.OpenOn(sealed, keys, testSecret, held); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

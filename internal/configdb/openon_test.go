@@ -165,3 +165,56 @@ func viewOf(tb testing.TB, s *State) string {
 	}
 	return string(b)
 }
+
+// TestOpenerReusesItsBufferSafely: one Opener opens a chain of DBs, each
+// over the State of the one before, as a reader does; every State equals
+// Open's and stays so after the Opener decrypted the next ones into the
+// same buffer. A DB that does not open leaves the Opener usable.
+func TestOpenerReusesItsBufferSafely(t *testing.T) {
+	keys := NewKeyCache(2)
+	var o Opener
+	s := bigState(t, 100)
+	var held *State
+	type opened struct {
+		st   *State
+		view string
+	}
+	var all []opened
+	ops := []Op{nil, NewCreateUser("fresh", true, allowAll("x/*"), nil), &UpdateUser{ID: s.Users()[3].ID, Enabled: ptr(false)},
+		&DeleteUser{ID: s.Users()[9].ID}, NewRotateKeys(s.Users()[20].ID), &UpdateGroup{ID: "g03", Permissions: ptr(allowAll("z/*"))}}
+	for i, op := range ops {
+		if op != nil {
+			s = mustApply(t, s, op).WithGeneration(s.Generation() + 1)
+		}
+		sealed := sealAt(t, s, keys)
+		if i == 2 {
+			if _, _, err := o.OpenOn(sealed, keys, []byte("another secret"), held); !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("wrong secret: %v, want ErrAuthFailed", err)
+			}
+			if _, _, err := o.OpenOn(sealed[:len(sealed)-1], keys, testSecret, held); !errors.Is(err, ErrTruncated) {
+				t.Fatalf("truncated: %v, want ErrTruncated", err)
+			}
+		}
+		want, wh, err := Open(sealed, keys, testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gh, err := o.OpenOn(sealed, keys, testSecret, held)
+		if err != nil {
+			t.Fatalf("DB %d: %v", i, err)
+		}
+		if gh != wh {
+			t.Fatalf("DB %d: header %+v, want %+v", i, gh, wh)
+		}
+		if g, w := viewOf(t, got), viewOf(t, want); g != w {
+			t.Fatalf("DB %d: Opener's view differs from Open's:\n%s\nwant\n%s", i, g, w)
+		}
+		all = append(all, opened{got, viewOf(t, want)})
+		held = got
+	}
+	for i, a := range all {
+		if g := viewOf(t, a.st); g != a.view {
+			t.Fatalf("DB %d changed after the Opener opened the next ones:\n%s\nwant\n%s", i, g, a.view)
+		}
+	}
+}

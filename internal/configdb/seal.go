@@ -249,14 +249,31 @@ func Open(b []byte, keys *KeyCache, secret []byte) (*State, Header, error) {
 // form is shared with base. The result, and every error, are those of
 // Open.
 func OpenOn(b []byte, keys *KeyCache, secret []byte, base *State) (*State, Header, error) {
-	return openOn(b, keys, secret, schemaMigrations(), base)
+	return openOn(b, keys, secret, schemaMigrations(), base, nil)
+}
+
+// Opener opens DBs as OpenOn does, one at a time, decrypting into a buffer
+// it keeps from one call to the next (a reader opens a DB of about the
+// same size on every IAM change; a new buffer each time is zeroed memory,
+// often fresh pages). Nothing it returns refers to that buffer: the
+// decoder keeps copies. Not safe for concurrent use; the zero Opener is
+// ready.
+type Opener struct {
+	plain []byte
+}
+
+// OpenOn is the package's OpenOn, decrypting into o's buffer.
+func (o *Opener) OpenOn(b []byte, keys *KeyCache, secret []byte, base *State) (*State, Header, error) {
+	return openOn(b, keys, secret, schemaMigrations(), base, &o.plain)
 }
 
 func open(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migration) (*State, Header, error) {
-	return openOn(b, keys, secret, migrations, nil)
+	return openOn(b, keys, secret, migrations, nil, nil)
 }
 
-func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migration, base *State) (*State, Header, error) {
+// openOn opens b over base; with scratch, the payload is decrypted into
+// *scratch (grown as needed), which the State built never refers to.
+func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migration, base *State, scratch *[]byte) (*State, Header, error) {
 	h, err := ReadHeader(b)
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", err)
@@ -284,7 +301,14 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", err)
 	}
-	payload, err := aead.Open(nil, h.Nonce[:], b[hl:], b[:hl])
+	var dst []byte
+	if scratch != nil {
+		dst = (*scratch)[:0]
+	}
+	payload, err := aead.Open(dst, h.Nonce[:], b[hl:], b[:hl])
+	if scratch != nil && cap(payload) > cap(*scratch) {
+		*scratch = payload[:0]
+	}
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", ErrAuthFailed)
 	}

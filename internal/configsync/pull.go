@@ -70,7 +70,7 @@ func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, er
 		return fetchResult{kind: fetchSame, f: f}, nil
 	}
 	// The caller holds xchg: the snapshot is the one this DB replaces.
-	st, h, err := configdb.OpenOn(body, s.keys, s.o.Secret, s.Current())
+	st, h, err := s.opener.OpenOn(body, s.keys, s.o.Secret, s.Current())
 	f.hdr = h
 	if err != nil {
 		return fetchResult{kind: fetchRejected, f: f, reason: classifyOpen(err)}, err

@@ -63,6 +63,9 @@ type Syncer struct {
 	// coalesced, see kick), so every snapshot swap and every write of etag,
 	// hdr and sealed happens under it.
 	xchg sync.Mutex
+	// opener opens the pulled DBs (fetch), reusing its decryption buffer.
+	// Guarded by xchg.
+	opener configdb.Opener
 
 	// kick holds at most one pending trigger: a trigger arriving while a
 	// pull runs marks it dirty and the pull runs once more.
