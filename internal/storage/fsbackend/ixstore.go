@@ -178,7 +178,16 @@ func (s *indexStore) write(dir string) {
 	}
 	// A failure leaves the old index, which its stamp makes unused, or
 	// none: the next start reads the directory. Nothing to report.
-	_ = writeIndex(s.root, dir, st, l)
+	if writeIndex(s.root, dir, st, l) != nil {
+		return
+	}
+	// The cache may now read the list from the index too: it holds a
+	// chunk table instead of every entry (memory O(n/chunkSize)).
+	if ix, err := openIndex(s.root, dir); err == nil {
+		if ix.stamp != st || !s.cache.swap(dir, l, st, indexEntList(ix)) {
+			_ = ix.f.Close()
+		}
+	}
 }
 
 func randSuffix() string { return rand.Text() }

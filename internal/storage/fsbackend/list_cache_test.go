@@ -35,10 +35,16 @@ func backdate(t *testing.T, root string) {
 	}
 }
 
+// cachedEntries counts the entries of the cached directories (held in
+// memory or read from their index).
 func cachedEntries(b *Backend) int {
 	b.dirs.mu.Lock()
 	defer b.dirs.mu.Unlock()
-	return b.dirs.total
+	n := 0
+	for _, d := range b.dirs.dirs {
+		n += d.list.Len()
+	}
+	return n
 }
 
 // sortedKeys returns the keys of set in byte order.

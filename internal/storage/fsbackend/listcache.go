@@ -142,6 +142,20 @@ func (c *dirCache) invalidate(path string) {
 	c.ix.remove(path)
 }
 
+// swap replaces the list of path by nl, an equal list, if the cache still
+// holds l for stamp st.
+func (c *dirCache) swap(path string, l *entList, st dirStamp, nl *entList) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dirs[path]
+	if d == nil || d.list != l || d.stamp != st || nl.Len() != l.Len() {
+		return false
+	}
+	c.total += nl.mem - l.mem
+	d.list = nl
+	return true
+}
+
 // forget drops the entry of path, if any.
 func (c *dirCache) forget(path string) {
 	c.mu.Lock()
