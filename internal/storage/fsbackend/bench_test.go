@@ -2,7 +2,9 @@ package fsbackend
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -77,4 +79,38 @@ func TestAllocsIndependentOfBodySize(t *testing.T) {
 		t.Fatalf("allocations grow with body size: %.0f for 4 KiB, %.0f for 16 MiB", small, large)
 	}
 	t.Logf("allocs per put+get: 4 KiB %.0f, 16 MiB %.0f", small, large)
+}
+
+// BenchmarkEntListWith: one insertion and one removal in the cached list of
+// a directory of 1,000,000 entries (the cost dgp's own PUT and DELETE add
+// to keep the listing cache), against a copy of a flat slice.
+func BenchmarkEntListWith(b *testing.B) {
+	names := make([]string, 1_000_000)
+	for i := range names {
+		names[i] = fmt.Sprintf("k%07d%%o", 2*i)
+	}
+	ents := decodeEntries(names)
+	b.Run("chunked", func(b *testing.B) {
+		l := newEntList(ents)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			e, _ := entOf(fmt.Sprintf("k%07d%%o", 2*(i%1_000_000)+1))
+			nl, err := l.with(e, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := nl.with(e, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("flat-copy", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			e, _ := entOf(fmt.Sprintf("k%07d%%o", 2*(i%1_000_000)+1))
+			j, _ := slices.BinarySearchFunc(ents, e, func(a, b dirEnt) int { return cmpEnt(&a, &b) })
+			nl := slices.Insert(slices.Clone(ents), j, e)
+			_ = slices.Delete(slices.Clone(nl), j, j+1)
+		}
+	})
 }
