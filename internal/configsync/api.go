@@ -61,6 +61,16 @@ type Bucket interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// BucketGetInto is implemented by a Bucket whose Get can read the object
+// into a buffer the caller owns. A Syncer then alternates two receive
+// buffers instead of allocating a DB-sized one on every pull (see
+// Syncer.fetch).
+type BucketGetInto interface {
+	// GetInto is Get reading the body into buf from buf[:0] (a new array
+	// when buf is too small): the body returned may share buf's array.
+	GetInto(ctx context.Context, key, ifNoneMatch string, buf []byte) (body []byte, etag string, err error)
+}
+
 // Outcomes a Bucket reports; the Syncer branches on them.
 var (
 	// ErrNotModified: Get's ifNoneMatch matched the object's ETag (304).

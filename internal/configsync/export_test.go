@@ -31,3 +31,9 @@ func DefersLocalWrites(s *Syncer) bool {
 	defer s.xchg.Unlock()
 	return s.deferSaves
 }
+
+// HeldSealed returns a copy of the sealed bytes of the DB s holds.
+func HeldSealed(s *Syncer) []byte {
+	_, _, sealed := s.held()
+	return append([]byte(nil), sealed...)
+}

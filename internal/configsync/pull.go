@@ -56,7 +56,7 @@ type fetched struct {
 func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, error) {
 	ctx, cancel := s.request(ctx)
 	defer cancel()
-	body, etag, err := s.bucket.Get(ctx, s.o.Key, ifNoneMatch)
+	body, etag, err := s.get(ctx, ifNoneMatch)
 	switch {
 	case errors.Is(err, ErrNotModified):
 		return fetchResult{kind: fetchNotModified}, nil
@@ -77,6 +77,34 @@ func (s *Syncer) fetch(ctx context.Context, ifNoneMatch string) (fetchResult, er
 	}
 	f.state = st
 	return fetchResult{kind: fetchVerified, f: f}, nil
+}
+
+// get GETs the config object, into a receive buffer of s.bodies that
+// neither the held DB nor the pending local write uses, when the bucket
+// can. The caller holds xchg.
+func (s *Syncer) get(ctx context.Context, ifNoneMatch string) ([]byte, string, error) {
+	g, ok := s.bucket.(BucketGetInto)
+	if !ok {
+		return s.bucket.Get(ctx, s.o.Key, ifNoneMatch)
+	}
+	_, _, sealed := s.held()
+	for i, buf := range s.bodies {
+		if sameArray(buf, sealed) || sameArray(buf, s.unsaved) {
+			continue
+		}
+		body, etag, err := g.GetInto(ctx, s.o.Key, ifNoneMatch, buf)
+		if err == nil && body != nil {
+			s.bodies[i] = body[:0]
+		}
+		return body, etag, err
+	}
+	return g.GetInto(ctx, s.o.Key, ifNoneMatch, nil) // both in use: never kept
+}
+
+// sameArray reports whether a and b share their backing array's end (a
+// receive buffer and a body read into it do).
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:cap(a)][cap(a)-1] == &b[:cap(b)][cap(b)-1]
 }
 
 // classifyOpen names why configdb.Open refused a DB.

@@ -62,6 +62,13 @@ func NewS3BucketThinGet(store ObjectStore, get ObjectGetter, bucket string) Buck
 
 // Get implements Bucket.
 func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, string, error) {
+	return b.GetInto(ctx, key, ifNoneMatch, nil)
+}
+
+var _ BucketGetInto = (*s3Bucket)(nil)
+
+// GetInto implements BucketGetInto.
+func (b *s3Bucket) GetInto(ctx context.Context, key, ifNoneMatch string, buf []byte) ([]byte, string, error) {
 	var opts storage.GetOptions
 	if ifNoneMatch != "" {
 		opts.Conditions.IfNoneMatch = quoteETag(ifNoneMatch)
@@ -83,18 +90,36 @@ func (b *s3Bucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, st
 	if obj.ContentLength > b.max {
 		return nil, "", tooLarge(fmt.Errorf("object is %d bytes, more than the %d allowed", obj.ContentLength, b.max))
 	}
-	var buf bytes.Buffer
-	if obj.ContentLength > 0 {
-		buf.Grow(int(obj.ContentLength))
+	if n := obj.ContentLength; n >= 0 && int64(cap(buf)) <= n {
+		// Room for the body and the read that finds its end, and for the
+		// next DBs, a little larger, to fit as well.
+		buf = make([]byte, 0, n+n/8+512)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(obj.Body, b.max+1))
+	body, err := readAll(obj.Body, buf[:0], b.max)
 	if err != nil {
-		return nil, "", translate("get", err)
+		return nil, "", err
 	}
-	if n > b.max {
-		return nil, "", tooLarge(fmt.Errorf("object is more than the %d bytes allowed", b.max))
+	return body, normETag(obj.Info.ETag), nil
+}
+
+// readAll appends r's bytes to b until EOF, refusing more than max.
+func readAll(r io.Reader, b []byte, max int64) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > max {
+			return nil, tooLarge(fmt.Errorf("object is more than the %d bytes allowed", max))
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, translate("get", err)
+		}
 	}
-	return buf.Bytes(), normETag(obj.Info.ETag), nil
 }
 
 // Put implements Bucket.

@@ -114,3 +114,33 @@ func TestS3BucketBoundsTheBody(t *testing.T) {
 		t.Fatalf("oversized object: %v", err)
 	}
 }
+
+// GetInto reads into the buffer given when it has room for the body and
+// the read that finds its end, and into a new one otherwise; the body is
+// the object's either way.
+func TestS3BucketGetIntoReusesTheBuffer(t *testing.T) {
+	body := bytes.Repeat([]byte("db"), 500)
+	store := &errStore{body: body, size: int64(len(body))}
+	b := configsync.NewS3Bucket(store, "bucket").(configsync.BucketGetInto)
+	for _, c := range []struct {
+		name   string
+		buf    []byte
+		shared bool
+	}{
+		{"nil", nil, false},
+		{"too small", make([]byte, 10, len(body)), false},
+		{"large enough", make([]byte, 3, 2*len(body)), true},
+	} {
+		got, etag, err := b.GetInto(context.Background(), "k", "", c.buf)
+		if err != nil || etag != "abc" || !bytes.Equal(got, body) {
+			t.Fatalf("%s: %d bytes, etag %q, %v", c.name, len(got), etag, err)
+		}
+		if shared := cap(c.buf) > 0 && &c.buf[:1][0] == &got[:1][0]; shared != c.shared {
+			t.Errorf("%s: body in the buffer given %v, want %v", c.name, shared, c.shared)
+		}
+	}
+	store.size = -1 // length unknown: read whole all the same
+	if got, _, err := b.GetInto(context.Background(), "k", "", make([]byte, 0, 7)); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("unknown length: %d bytes, %v", len(got), err)
+	}
+}

@@ -66,6 +66,10 @@ type Syncer struct {
 	// opener opens the pulled DBs (fetch), reusing its decryption buffer.
 	// Guarded by xchg.
 	opener configdb.Opener
+	// bodies are fetch's two receive buffers (with a BucketGetInto): a
+	// pull reads into one the held DB (sealed) and the pending local
+	// write (unsaved) do not use. Guarded by xchg.
+	bodies [2][]byte
 
 	// kick holds at most one pending trigger: a trigger arriving while a
 	// pull runs marks it dirty and the pull runs once more.

@@ -68,6 +68,18 @@ func (b *MemBucket) Get(ctx context.Context, key, ifNoneMatch string) ([]byte, s
 	return append([]byte(nil), body...), etag, nil
 }
 
+var _ configsync.BucketGetInto = (*MemBucket)(nil)
+
+// GetInto implements configsync.BucketGetInto: Get, copying the body into
+// buf's array when it is large enough.
+func (b *MemBucket) GetInto(ctx context.Context, key, ifNoneMatch string, buf []byte) ([]byte, string, error) {
+	body, etag, err := b.Get(ctx, key, ifNoneMatch)
+	if err != nil || cap(buf) < len(body) {
+		return body, etag, err
+	}
+	return append(buf[:0], body...), etag, nil
+}
+
 // Put implements configsync.Bucket.
 func (b *MemBucket) Put(ctx context.Context, key string, body []byte, ifMatch, ifNoneMatch string) (string, error) {
 	if err := ctx.Err(); err != nil {
