@@ -22,18 +22,28 @@ type TimeoutError func(timeout time.Duration, cause error) error
 
 // Deadline is a request body whose every Read must receive data within
 // timeout: the connection's read deadline is moved to now+timeout before
-// each Read, so a client sending steadily, however slowly, is never cut,
-// and one that stalls gets the TimeoutError (sticky). It remembers whether
-// the body was read to its end, so the answer can close a connection that
-// still has unread body bytes. The zero value is not usable: Init it.
+// each Read (unless it was moved less than timeout/MoveSlack ago, so that
+// Reads in quick succession do not each reset a timer), so a client
+// sending steadily, however slowly, is never cut, and one that stalls gets
+// the TimeoutError (sticky) after timeout at most and timeout less
+// timeout/MoveSlack at least. It remembers whether the body was read to
+// its end, so the answer can close a connection that still has unread body
+// bytes. The zero value is not usable: Init it.
 type Deadline struct {
 	src     io.ReadCloser
 	rc      http.ResponseController
 	timeout time.Duration
 	errFn   TimeoutError
-	eof     atomic.Bool
-	failed  atomic.Bool
+	// moved is when the read deadline was last moved (by the reading
+	// goroutine only).
+	moved  time.Time
+	eof    atomic.Bool
+	failed atomic.Bool
 }
+
+// MoveSlack bounds how early a stalled body may be cut: by timeout/MoveSlack
+// (1.25 s of a 20 s timeout).
+const MoveSlack = 16
 
 // Init sets up d (not yet in use), so that it can be allocated along with
 // other per-request state. The first deadline is set at once, so that even
@@ -41,7 +51,11 @@ type Deadline struct {
 // 0 or less, or a writer without a connection, sets no deadline.
 func (d *Deadline) Init(src io.ReadCloser, w http.ResponseWriter, timeout time.Duration, errFn TimeoutError) {
 	d.src, d.rc, d.timeout, d.errFn = src, *http.NewResponseController(w), timeout, errFn
-	if timeout > 0 && d.rc.SetReadDeadline(time.Now().Add(timeout)) != nil {
+	if timeout <= 0 {
+		return
+	}
+	d.moved = time.Now()
+	if d.rc.SetReadDeadline(d.moved.Add(timeout)) != nil {
 		d.timeout = 0 // a writer without a connection: no deadline to move
 	}
 }
@@ -57,7 +71,10 @@ func (d *Deadline) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if d.timeout > 0 {
-		_ = d.rc.SetReadDeadline(time.Now().Add(d.timeout))
+		if now := time.Now(); now.Sub(d.moved) >= d.timeout/MoveSlack {
+			d.moved = now
+			_ = d.rc.SetReadDeadline(now.Add(d.timeout))
+		}
 	}
 	n, err := d.src.Read(p)
 	switch {
