@@ -157,22 +157,20 @@ func appendTrimmedValue(dst []byte, v string) []byte {
 	return appendCollapsedSpaces(dst, v)
 }
 
-// appendCollapsedSpaces appends v with every run of spaces collapsed to one.
+// appendCollapsedSpaces appends v with every run of spaces collapsed to
+// one, copying the runs between them whole.
 func appendCollapsedSpaces(dst []byte, v string) []byte {
-	space := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == ' ' {
-			if !space {
-				dst = append(dst, ' ')
-			}
-			space = true
-			continue
+	for {
+		i := strings.Index(v, "  ")
+		if i < 0 {
+			return append(dst, v...)
 		}
-		space = false
-		dst = append(dst, c)
+		dst = append(dst, v[:i+1]...)
+		v = v[i+1:]
+		for len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
+		}
 	}
-	return dst
 }
 
 // headerValues returns the values of the header with the lower-case name
@@ -209,7 +207,7 @@ func appendCanonicalHeaders(dst []byte, r *http.Request, signedHeaders string) [
 	list := signedHeaders
 	for list != "" {
 		var name string
-		name, list, _ = strings.Cut(list, ";")
+		name, list = cutSignedHeader(list)
 		dst = append(dst, name...)
 		dst = append(dst, ':')
 		if name == "host" {

@@ -236,14 +236,29 @@ func isLowerTokenByte(c byte) bool {
 	case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		return true
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// cutSignedHeader is strings.Cut(list, ";") without its result flag: a
+// plain loop, cheaper than IndexByte's call for names this short.
+func cutSignedHeader(list string) (name, rest string) {
+	for i := 0; i < len(list); i++ {
+		if list[i] == ';' {
+			return list[:i], list[i+1:]
+		}
+	}
+	return list, ""
 }
 
 // hasSignedHeader reports whether name is in the ;-separated list.
 func hasSignedHeader(list, name string) bool {
 	for list != "" {
 		var h string
-		h, list, _ = strings.Cut(list, ";")
+		h, list = cutSignedHeader(list)
 		if h == name {
 			return true
 		}
@@ -264,7 +279,7 @@ func hasSignedHeaderFold(list, name string) bool {
 	}
 	for list != "" {
 		var h string
-		h, list, _ = strings.Cut(list, ";")
+		h, list = cutSignedHeader(list)
 		if ascii && len(h) != len(name) {
 			continue
 		}
