@@ -169,7 +169,8 @@ func viewOf(tb testing.TB, s *State) string {
 // TestOpenerReusesItsBufferSafely: one Opener opens a chain of DBs, each
 // over the State of the one before, as a reader does; every State equals
 // Open's and stays so after the Opener decrypted the next ones into the
-// same buffer. A DB that does not open leaves the Opener usable.
+// same buffer, which DBs growing by a user or so keep using. A DB that
+// does not open leaves the Opener usable.
 func TestOpenerReusesItsBufferSafely(t *testing.T) {
 	keys := NewKeyCache(2)
 	var o Opener
@@ -180,6 +181,7 @@ func TestOpenerReusesItsBufferSafely(t *testing.T) {
 		view string
 	}
 	var all []opened
+	var first *byte // the Opener's buffer after the first DB
 	ops := []Op{nil, NewCreateUser("fresh", true, allowAll("x/*"), nil), &UpdateUser{ID: s.Users()[3].ID, Enabled: ptr(false)},
 		&DeleteUser{ID: s.Users()[9].ID}, NewRotateKeys(s.Users()[20].ID), &UpdateGroup{ID: "g03", Permissions: ptr(allowAll("z/*"))}}
 	for i, op := range ops {
@@ -211,6 +213,11 @@ func TestOpenerReusesItsBufferSafely(t *testing.T) {
 		}
 		all = append(all, opened{got, viewOf(t, want)})
 		held = got
+		if i == 0 {
+			first = &o.plain[:1][0]
+		} else if &o.plain[:1][0] != first {
+			t.Errorf("DB %d (%d bytes after %d): decrypted into a new buffer", i, len(sealed), len(all))
+		}
 	}
 	for i, a := range all {
 		if g := viewOf(t, a.st); g != a.view {

@@ -303,12 +303,14 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 	}
 	var dst []byte
 	if scratch != nil {
+		if n := int(h.CiphertextLen) - TagSize; cap(*scratch) < n {
+			// Room for the next DBs as well: a reader's DB grows a
+			// little with most changes.
+			*scratch = make([]byte, 0, n+n/8+4096)
+		}
 		dst = (*scratch)[:0]
 	}
 	payload, err := aead.Open(dst, h.Nonce[:], b[hl:], b[:hl])
-	if scratch != nil && cap(payload) > cap(*scratch) {
-		*scratch = payload[:0]
-	}
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w", ErrAuthFailed)
 	}
