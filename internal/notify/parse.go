@@ -56,9 +56,13 @@ type Hint struct {
 // envelope holds the top-level fields of every shape Parse recognises.
 // encoding/json matches names case-insensitively, so "time" (EventBridge)
 // and "Time" (test event) share one field, which only the test event ignores.
-type envelope struct {
+//
+// R is what a record decodes into: record in the first pass, which decodes
+// the whole message once; json.RawMessage in the second, taken only when
+// the first fails, so that a malformed record does not hide the good ones.
+type envelope[R any] struct {
 	// AWS S3 records, also inside MinIO's wrapper.
-	Records *[]json.RawMessage `json:"Records"`
+	Records *[]R `json:"Records"`
 
 	// MinIO wrapper.
 	EventName string `json:"EventName"`
@@ -117,6 +121,11 @@ func Parse(body []byte) ([]Hint, error) {
 }
 
 func parse(body []byte, depth int) ([]Hint, error) {
+	return parseWith(body, depth, false)
+}
+
+// parseWith is parse; rawOnly skips the first pass (tests compare both).
+func parseWith(body []byte, depth int, rawOnly bool) ([]Hint, error) {
 	if len(body) > MaxBodySize {
 		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMalformed, len(body), MaxBodySize)
 	}
@@ -127,20 +136,37 @@ func parse(body []byte, depth int) ([]Hint, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	var env envelope[record]
+	if !rawOnly && json.Unmarshal(body, &env) == nil {
+		if env.Records == nil || env.Event == "s3:TestEvent" {
+			return parseShape(env, depth)
+		}
+		return parseRecords(env, func(i int) (record, error) { return (*env.Records)[i], nil })
+	}
+	var raw envelope[json.RawMessage]
+	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	if raw.Records == nil || raw.Event == "s3:TestEvent" {
+		return parseShape(raw, depth)
+	}
+	return parseRecords(raw, func(i int) (record, error) {
+		var r record
+		if err := json.Unmarshal((*raw.Records)[i], &r); err != nil {
+			return r, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return r, nil
+	})
+}
 
+// parseShape handles every shape but a list of records.
+func parseShape[R any](env envelope[R], depth int) ([]Hint, error) {
 	switch {
 	case env.Event == "s3:TestEvent":
 		return nil, ErrTestEvent
 
 	case env.Message != nil && env.Type != "" && env.Records == nil:
 		return parseSNS(env, depth)
-
-	case env.Records != nil:
-		return parseRecords(*env.Records, env)
 
 	case env.Detail != nil && env.DetailType != "":
 		return parseEventBridge(env)
@@ -154,7 +180,7 @@ func parse(body []byte, depth int) ([]Hint, error) {
 // parseSNS decodes the S3 event carried as a JSON string in an SNS
 // notification. Only one level of envelope exists in practice; a second one
 // is refused so crafted input cannot recurse.
-func parseSNS(env envelope, depth int) ([]Hint, error) {
+func parseSNS[R any](env envelope[R], depth int) ([]Hint, error) {
 	if env.Type != "Notification" {
 		// SubscriptionConfirmation and friends: nothing changed.
 		return nil, nil
@@ -169,17 +195,23 @@ func parseSNS(env envelope, depth int) ([]Hint, error) {
 	return hints, err
 }
 
-func parseRecords(raw []json.RawMessage, env envelope) ([]Hint, error) {
-	if len(raw) == 0 {
+// parseRecords turns env's records, decoded one by one by rec, into hints.
+func parseRecords[R any](env envelope[R], rec func(i int) (record, error)) ([]Hint, error) {
+	n := len(*env.Records)
+	if n == 0 {
 		if env.EventName != "" && env.Key != "" {
 			return parseMinIOWrapper(env)
 		}
 		return nil, nil
 	}
-	hints := make([]Hint, 0, len(raw))
+	hints := make([]Hint, 0, n)
 	var firstErr error
-	for i, r := range raw {
-		h, err := parseRecord(r)
+	for i := range n {
+		r, err := rec(i)
+		var h Hint
+		if err == nil {
+			h, err = hintOf(r)
+		}
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("record %d: %w", i, err)
@@ -194,11 +226,7 @@ func parseRecords(raw []json.RawMessage, env envelope) ([]Hint, error) {
 	return hints, nil
 }
 
-func parseRecord(raw json.RawMessage) (Hint, error) {
-	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return Hint{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
+func hintOf(r record) (Hint, error) {
 	if r.EventName == "" || r.S3 == nil || r.S3.Bucket.Name == "" || r.S3.Object.Key == "" {
 		return Hint{}, fmt.Errorf("%w: record lacks eventName, bucket or key", ErrMalformed)
 	}
@@ -219,7 +247,7 @@ func parseRecord(raw json.RawMessage) (Hint, error) {
 	}, nil
 }
 
-func parseEventBridge(env envelope) ([]Hint, error) {
+func parseEventBridge[R any](env envelope[R]) ([]Hint, error) {
 	d := env.Detail
 	if d.Bucket.Name == "" || d.Object.Key == "" {
 		return nil, fmt.Errorf("%w: eventbridge detail lacks bucket or key", ErrMalformed)
@@ -241,7 +269,7 @@ func parseEventBridge(env envelope) ([]Hint, error) {
 
 // parseMinIOWrapper uses the wrapper's own fields when it carries no
 // records: Key is "bucket/decoded key".
-func parseMinIOWrapper(env envelope) ([]Hint, error) {
+func parseMinIOWrapper[R any](env envelope[R]) ([]Hint, error) {
 	bucket, key, ok := strings.Cut(env.Key, "/")
 	if !ok || bucket == "" || key == "" {
 		return nil, fmt.Errorf("%w: wrapper key %q is not bucket/key", ErrMalformed, env.Key)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +352,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"EventName":"s3:ObjectCreated:Put","Key":"b/k"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hints, err := Parse(body)
+		// The one-pass decode must agree with decoding record by record.
+		rawHints, rawErr := parseWith(body, 0, true)
+		if !reflect.DeepEqual(hints, rawHints) || (err == nil) != (rawErr == nil) ||
+			errors.Is(err, ErrTestEvent) != errors.Is(rawErr, ErrTestEvent) {
+			t.Fatalf("one pass: %+v, %v; record by record: %+v, %v", hints, err, rawHints, rawErr)
+		}
 		if err != nil {
 			if len(hints) != 0 {
 				t.Fatalf("hints %+v returned with error %v", hints, err)
@@ -372,4 +379,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseMinIO: the event every reader decodes per IAM change
+// (MinIO's NATS wrapper around one S3 record).
+func BenchmarkParseMinIO(b *testing.B) {
+	body := mustRead(b, "minio-nats-put.json")
+	for _, mode := range []struct {
+		name string
+		raw  bool
+	}{{"one-pass", false}, {"record-by-record", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if h, err := parseWith(body, 0, mode.raw); err != nil || len(h) != 1 {
+					b.Fatalf("%v %v", h, err)
+				}
+			}
+		})
+	}
 }
