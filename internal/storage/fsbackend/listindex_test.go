@@ -259,26 +259,32 @@ func TestDirIndexCorruptIgnored(t *testing.T) {
 }
 
 // TestDirIndexWritesBetweenRestarts: the index written at Close, changes
-// by dgp after the next start (served from the index, then patched), and
-// the index written again: each start lists exactly.
+// by dgp after the next start (before and after a listing: the list is
+// loaded from the index, then patched), and the index written again: each
+// start lists exactly.
 func TestDirIndexWritesBetweenRestarts(t *testing.T) {
 	b, keys := bigDir(t, 2*chunkSize+10)
 	ctx := context.Background()
 	for round := range 3 {
-		listAll(t, b, keys)
-		if !fromIndex(b, "bkt/d") {
-			t.Fatalf("round %d: not served from the index", round)
-		}
+		// A write before any listing since the start: the write loads
+		// the index and changes the list, which stays served from it.
 		add := "d/0" + strconv.Itoa(round)
 		mustPut(t, b, "bkt", add, "x")
+		keys = append([]string{add}, keys...)
+		slices.Sort(keys)
+		if !fromIndex(b, "bkt/d") {
+			t.Fatalf("round %d: a write after the start did not load the index", round)
+		}
+		listAll(t, b, keys)
 		rm := keys[len(keys)/2+round]
 		if _, err := b.DeleteObject(ctx, "bkt", rm, storage.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		keys = slices.DeleteFunc(keys, func(k string) bool { return k == rm })
-		keys = append([]string{add}, keys...)
-		slices.Sort(keys)
 		listAll(t, b, keys)
+		if !fromIndex(b, "bkt/d") {
+			t.Fatalf("round %d: not served from the index", round)
+		}
 		// The index writer writes the changed list, and the cache then
 		// reads it from the new index.
 		b.dirs.ix.flush(true)

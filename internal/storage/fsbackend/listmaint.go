@@ -22,7 +22,7 @@ func (b *Backend) dirOp(dir, name string, op func() error) error {
 	mu := &c.dirLocks[stripe(dirStripes, dir)]
 	mu.Lock()
 	defer mu.Unlock()
-	if !c.has(dir) {
+	if !c.has(dir) && !b.loadIndexed(dir) {
 		return op()
 	}
 	st0, ok0 := b.stampDir(dir)
@@ -35,6 +35,25 @@ func (b *Backend) dirOp(dir, name string, op func() error) error {
 	}
 	c.apply(dir, st0, st1, name, lerr == nil)
 	return err
+}
+
+// loadIndexed caches the list of dir from its persisted index if that is
+// valid, so that a write into a large directory after a start, before any
+// listing of it, keeps the index's work instead of making it stale.
+func (b *Backend) loadIndexed(dir string) bool {
+	if b.dirs.ix == nil {
+		return false
+	}
+	st, ok := b.stampDir(dir)
+	if !ok {
+		return false
+	}
+	l := b.dirs.ix.load(dir, st)
+	if l == nil {
+		return false
+	}
+	b.dirs.put(dir, st, l)
+	return true
 }
 
 // entryOp is dirOp for the entry at rel.
