@@ -94,6 +94,10 @@ func runColdListing(ctx context.Context, objects, bucket string, n, rounds int, 
 	}
 	midPage := min(1000, n-n/2-1)
 	for round := range rounds {
+		// The previous round's PUT and DELETE changed the directory just
+		// now; a directory changed within the cache's racy window (100 ms)
+		// is read but not cached (nor indexed). A restart takes longer.
+		time.Sleep(200 * time.Millisecond)
 		if err := os.RemoveAll(filepath.Join(objects, ".index")); err != nil {
 			return err
 		}
