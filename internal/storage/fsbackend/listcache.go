@@ -171,43 +171,54 @@ func (c *dirCache) forget(path string) {
 // the directory changed in another way and the entry is dropped. The
 // caller holds the directory's lock (dirOp).
 func (c *dirCache) apply(path string, st0, st1 dirStamp, name string, present bool) {
-	c.mu.Lock()
-	d := c.dirs[path]
-	if d == nil {
-		c.mu.Unlock()
-		return
-	}
-	if d.stamp != st0 {
-		c.drop(d)
-		c.mu.Unlock()
-		return
-	}
-	l := d.list
-	c.mu.Unlock()
-
-	nl := l
-	if e, ok := entOf(name); ok {
-		var err error
-		if nl, err = l.with(e, present); err != nil {
-			nl = nil // an unreadable index chunk: read the directory again
+	e, isPiece := entOf(name)
+	// The index writer may swap the list for an equal one read from the
+	// new index meanwhile (same stamp): then the change is made again on
+	// that list. Only dirOp changes a list's content, under the lock the
+	// caller holds, so this ends.
+	for {
+		c.mu.Lock()
+		d := c.dirs[path]
+		if d == nil {
+			c.mu.Unlock()
+			return
 		}
-	}
+		if d.stamp != st0 {
+			c.drop(d)
+			c.mu.Unlock()
+			return
+		}
+		l := d.list
+		c.mu.Unlock()
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dirs[path] != d {
-		return // replaced by a listing's read, or dropped, meanwhile
-	}
-	if nl == nil || d.list != l {
-		c.drop(d)
+		nl := l
+		if isPiece {
+			var err error
+			if nl, err = l.with(e, present); err != nil {
+				nl = nil // an unreadable index chunk: read the directory again
+			}
+		}
+
+		c.mu.Lock()
+		switch {
+		case c.dirs[path] != d:
+			// Replaced by a listing's read, or dropped, meanwhile.
+		case d.list != l && d.stamp == st0:
+			c.mu.Unlock()
+			continue
+		case nl == nil || d.list != l:
+			c.drop(d)
+		default:
+			c.total += nl.mem - l.mem
+			d.list, d.stamp = nl, st1
+			if c.ix != nil {
+				c.ix.markDirty(path)
+			}
+			c.evict()
+		}
+		c.mu.Unlock()
 		return
 	}
-	c.total += nl.mem - l.mem
-	d.list, d.stamp = nl, st1
-	if c.ix != nil {
-		c.ix.markDirty(path)
-	}
-	c.evict()
 }
 
 func (c *dirCache) drop(d *cachedDir) {
