@@ -484,3 +484,30 @@ func searchEnts(ents []dirEnt, x dirEnt) int {
 	i, _ := slices.BinarySearchFunc(ents, x, func(a, b dirEnt) int { return cmpEnt(&a, &b) })
 	return i
 }
+
+// TestOldDataDirWithoutIndex: a data directory from before the index (no
+// <root>/.index at all) opens and lists as before; its large directory is
+// indexed at Close and served from the index after the next start.
+func TestOldDataDirWithoutIndex(t *testing.T) {
+	b, keys := bigDir(t, cacheMinEntries+20)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(b.Root(), indexDir)); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := New("fs", b.Root(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b2.Close() })
+	listAll(t, b2, keys)
+	if fromIndex(b2, "bkt/d") {
+		t.Fatal("served from an index that does not exist")
+	}
+	b3 := reopen(t, b2)
+	listAll(t, b3, keys)
+	if !fromIndex(b3, "bkt/d") {
+		t.Fatal("not indexed after a start and Close")
+	}
+}
