@@ -25,7 +25,10 @@
 //
 // Request bodies (PutObject, UploadPart) are streamed to the upstream with
 // Content-Length set and an UNSIGNED-PAYLOAD signature, so they need not be
-// seekable and are never buffered; such requests are never retried.
+// seekable and are not buffered whole; such requests are never retried. The
+// one exception: on the fast path a body of at most 12 KiB
+// (maxBufferedUpload, less than one copy buffer) is read whole before it is
+// sent, so that it goes out with its headers in one write.
 // Response bodies (GetObject) are the HTTP response stream, handed through.
 //
 // # Versioning and object lock
