@@ -55,8 +55,10 @@ const (
 	// maxBufferedUpload is the largest upload body read whole before it
 	// is sent (see fastUpload).
 	maxBufferedUpload = 12 << 10
-	// fastWriteBufferSize is the fast path's transport's write buffer:
-	// a buffered upload and its headers fit (net/http's default is 4 KiB).
+	// fastWriteBufferSize is the fast path's transport's write and read
+	// buffer size: a buffered upload and its headers fit, and so do a
+	// small object's answer headers and body (net/http's default is
+	// 4 KiB).
 	fastWriteBufferSize = 16 << 10
 	// maxCachedTargets bounds the per-bucket endpoint cache; beyond it,
 	// buckets are resolved on every request (still on the fast path).
@@ -125,6 +127,11 @@ func newFastPath(client *s3.Client, now func() time.Time) *fastPath {
 				// Room for a small upload's headers and body
 				// together: one write (see fastUpload).
 				tr.WriteBufferSize = fastWriteBufferSize
+			}
+			if tr.ReadBufferSize < fastWriteBufferSize {
+				// And for a small object's answer headers and
+				// body together: one read.
+				tr.ReadBufferSize = fastWriteBufferSize
 			}
 			rt = tr
 		}
