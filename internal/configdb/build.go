@@ -39,18 +39,19 @@ func buildWith(generation uint64, d Data, base *State, detach bool) (*State, err
 		d.Revocations[k] = v.UTC()
 	}
 	inOrder := sortByName(d.Users, func(u *iam.User) string { return u.Name })
-	sortByName(d.Groups, func(g *iam.Group) string { return g.Name })
+	groupsInOrder := sortByName(d.Groups, func(g *iam.Group) string { return g.Name })
 	sortByName(d.Providers, func(p *iam.AuthProvider) string { return p.Name })
 	if d.Revocations == nil {
 		d.Revocations = map[string]time.Time{}
 	}
 	s := &State{
-		generation:   generation,
-		users:        d.Users,
-		groups:       d.Groups,
-		providers:    d.Providers,
-		revocations:  d.Revocations,
-		usersInOrder: inOrder,
+		generation:    generation,
+		users:         d.Users,
+		groups:        d.Groups,
+		providers:     d.Providers,
+		revocations:   d.Revocations,
+		usersInOrder:  inOrder,
+		groupsInOrder: groupsInOrder,
 	}
 	x, same, err := s.validate(base)
 	if err != nil {

@@ -67,6 +67,11 @@ type decoder struct {
 	reuse     *State
 	texts     []string
 	usersSeen bool
+	// reuseGroups, groupTexts and groupsSeen are the same for groups
+	// (decodeOn records no group texts before schema 2).
+	reuseGroups *State
+	groupTexts  []string
+	groupsSeen  bool
 
 	strScratch  []string
 	actScratch  []iam.Action

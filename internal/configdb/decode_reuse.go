@@ -7,45 +7,57 @@ import (
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
 
-// rawUsers are the JSON texts of the users of a State opened from a
-// sealed DB, aligned with State.users, and the form they were decoded in:
-// a later pull that finds the very same text at about the same place
-// takes the user from that State instead of decoding it again (OpenOn).
-// The texts are slices of the payload the users' strings already keep.
-type rawUsers struct {
-	texts   []string
-	schema  uint16
-	lenient bool
+// rawTexts are the JSON texts of the users and groups of a State opened
+// from a sealed DB, aligned with State.users and State.groups (nil when
+// not known), and the form they were decoded in: a later pull that finds
+// the very same text at about the same place takes the user or group from
+// that State instead of decoding it again (OpenOn). The texts are slices
+// of the payload the users' and groups' strings already keep.
+type rawTexts struct {
+	users, groups []string
+	schema        uint16
+	lenient       bool
 }
 
-// decodeOn is decodePayload reusing the users of base whose JSON text
-// recurs unchanged in payload (base may be nil). It also returns the JSON
-// texts of the decoded users, in payload order (nil when the payload
-// repeats its "users" key: positions then do not say which text a user
-// came from).
+// decodeOn is decodePayload reusing the users and groups of base whose
+// JSON text recurs unchanged in payload (base may be nil). It also returns
+// the JSON texts of the decoded users and groups, in payload order (users
+// nil when the payload repeats its "users" key, groups likewise: positions
+// then do not say which text an element came from; groups nil before
+// schema 2, whose groups' member lists are replaced by deriveMembers).
 //
 // Decoding is deterministic: the same text in the same form (schema,
-// lenient) decodes to the same user, so reusing base's user gives the
+// lenient) decodes to the same user or group, so reusing base's gives the
 // State decoding would. Base's users went through build, which sorts
 // group ids and makes times UTC; build does the same to the decoded
-// users, so the State built is the same.
-func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, []string, error) {
+// users, so the State built is the same. Base's groups differ from their
+// decoded form only in their member lists (derived from the users since
+// schema 2, where a group's text holds none): a reused group is taken
+// without them, as it decodes.
+func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, rawTexts, error) {
 	d := decoder{buf: payload, str: string(payload), schema: schema, lenient: lenient}
-	if base != nil && base.raw != nil && base.raw.schema == schema && base.raw.lenient == lenient &&
-		len(base.raw.texts) == len(base.users) {
-		d.reuse = base
+	if base != nil && base.raw != nil && base.raw.schema == schema && base.raw.lenient == lenient {
+		if len(base.raw.users) == len(base.users) {
+			d.reuse = base
+		}
+		if base.raw.groups != nil && len(base.raw.groups) == len(base.groups) {
+			d.reuseGroups = base
+		}
 	}
 	d.texts = []string{}
+	if schema >= 2 {
+		d.groupTexts = []string{}
+	}
 	var out Data
 	d.ws()
 	if err := d.data(&out); err != nil {
-		return Data{}, nil, fmt.Errorf("decode state: %w", err)
+		return Data{}, rawTexts{}, fmt.Errorf("decode state: %w", err)
 	}
 	d.ws()
 	if d.pos < len(d.buf) {
-		return Data{}, nil, fmt.Errorf("decode state: trailing data")
+		return Data{}, rawTexts{}, fmt.Errorf("decode state: trailing data")
 	}
-	return out, d.texts, nil
+	return out, rawTexts{users: d.texts, groups: d.groupTexts, schema: schema, lenient: lenient}, nil
 }
 
 // users decodes the list of users over cur as list does, taking from
@@ -66,6 +78,7 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 	var out []iam.User
 	if base != nil {
 		out = make([]iam.User, 0, len(base.users)+1)
+		d.texts = make([]string, 0, cap(out))
 	}
 	next := 0 // the base user expected next
 	for first := true; ; {
@@ -81,10 +94,11 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 			// Size the list once, guessing that the other users are as
 			// long as the first (as list does).
 			out = append(make([]iam.User, 0, max((len(d.buf)-start)/max(len(d.texts[0]), 64), 1)+1), out...)
+			d.texts = append(make([]string, 0, cap(out)), d.texts...)
 		}
-		if j, ok := d.recurring(base, next); ok {
+		if j, ok := d.recurring(base.rawUsers(), next); ok {
 			out = append(out, base.users[j])
-			d.texts = append(d.texts, base.raw.texts[j])
+			d.texts = append(d.texts, base.raw.users[j])
 			next = j + 1
 			continue
 		}
@@ -109,17 +123,23 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 	return out, nil
 }
 
-// recurring reports whether the text at d.pos is that of base's user
-// next, next+1 or next+2 (a user added, changed or removed just before
-// leaves the rest in place), and if so consumes it. A text is a whole
-// JSON object, so the input holding it as a prefix holds that object.
-func (d *decoder) recurring(base *State, next int) (int, bool) {
-	if base == nil {
-		return 0, false
+// rawUsers returns the texts of s's users (nil for a nil s).
+func (s *State) rawUsers() []string {
+	if s == nil {
+		return nil
 	}
+	return s.raw.users
+}
+
+// recurring reports whether the text at d.pos is texts[next], [next+1] or
+// [next+2] (a user added, changed or removed just before leaves the rest
+// in place), and if so consumes it and returns its index. A text is a
+// whole JSON object, so the input holding it as a prefix holds that
+// object.
+func (d *decoder) recurring(texts []string, next int) (int, bool) {
 	rest := d.str[d.pos:]
-	for j := next; j < min(next+3, len(base.raw.texts)); j++ {
-		if t := base.raw.texts[j]; strings.HasPrefix(rest, t) {
+	for j := next; j < min(next+3, len(texts)); j++ {
+		if t := texts[j]; strings.HasPrefix(rest, t) {
 			d.pos += len(t)
 			return j, true
 		}
@@ -138,4 +158,83 @@ func detachDecoded(u iam.User) iam.User {
 		u.GroupIDs = ids
 	}
 	return u
+}
+
+// groups decodes the list of groups as list does, taking from
+// d.reuseGroups the groups whose text recurs, and records the texts.
+func (d *decoder) groups(cur []iam.Group) ([]iam.Group, error) {
+	if len(cur) > 0 || d.groupsSeen || d.groupTexts == nil {
+		// A repeated "groups" key decodes over the earlier list; without
+		// decodeOn (or before schema 2) nothing is recorded.
+		d.groupTexts, d.reuseGroups = nil, nil
+		return list(d, cur, "a list of groups", (*decoder).group)
+	}
+	d.groupsSeen = true
+	isNull, err := d.beginArray("a list of groups")
+	if isNull || err != nil {
+		return nil, err
+	}
+	base := d.reuseGroups
+	var texts []string
+	out := make([]iam.Group, 0, 8)
+	if base != nil {
+		texts = base.raw.groups
+		out = make([]iam.Group, 0, len(base.groups)+1)
+	}
+	d.groupTexts = make([]string, 0, cap(out))
+	next := 0 // the base group expected next
+	for first := true; ; {
+		more, err := d.nextElem(&first)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		start := d.pos
+		if j, ok := d.recurring(texts, next); ok {
+			g := base.groups[j]
+			// As decoded: schema 2 texts hold no member list.
+			out = append(out, iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions})
+			d.groupTexts = append(d.groupTexts, texts[j])
+			next = j + 1
+			continue
+		}
+		var g iam.Group
+		if err := d.group(&g); err != nil {
+			return nil, fmt.Errorf("[%d]: %w", len(out), err)
+		}
+		text := d.str[start:d.pos]
+		if base != nil {
+			// Not pinning this payload for as long as the group stays
+			// unchanged (as users does).
+			g = detachDecodedGroup(g)
+			text = strings.Clone(text)
+		}
+		out = append(out, g)
+		d.groupTexts = append(d.groupTexts, text)
+	}
+	return out, nil // [] is an empty list, as encoding/json gives
+}
+
+// detachDecodedGroup returns g with copies of all its strings.
+func detachDecodedGroup(g iam.Group) iam.Group {
+	g = detachGroup(g)
+	g.Name, g.Description = strings.Clone(g.Name), strings.Clone(g.Description)
+	return g
+}
+
+// keptTexts returns the texts s keeps (nil: none): those of its users and
+// of its groups, each when build left them in payload order.
+func keptTexts(texts rawTexts, s *State) *rawTexts {
+	if texts.users == nil || !s.usersInOrder || len(texts.users) != len(s.users) {
+		texts.users = nil
+	}
+	if texts.groups == nil || !s.groupsInOrder || len(texts.groups) != len(s.groups) {
+		texts.groups = nil
+	}
+	if texts.users == nil && texts.groups == nil {
+		return nil
+	}
+	return &texts
 }

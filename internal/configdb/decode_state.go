@@ -26,7 +26,7 @@ func (d *decoder) data(out *Data) error {
 		case "users":
 			out.Users, err = d.users(out.Users)
 		case "groups":
-			out.Groups, err = list(d, out.Groups, "a list of groups", (*decoder).group)
+			out.Groups, err = d.groups(out.Groups)
 		case "auth_providers":
 			out.Providers, err = list(d, out.Providers, "a list of auth providers", (*decoder).provider)
 		case "session_revocations":

@@ -137,10 +137,13 @@ func sameDecoding(t *testing.T, payload []byte) {
 		case err == nil && !reflect.DeepEqual(on, got):
 			t.Fatalf("schema %d, payload %q:\ndecodeOn: %#v\ndecodePayload: %#v", schema, payload, on, got)
 		}
-		if err != nil || texts == nil || len(texts) != len(on.Users) {
+		if err != nil || texts.users == nil || len(texts.users) != len(on.Users) {
 			continue
 		}
-		held := &State{users: on.Users, raw: &rawUsers{texts: texts, schema: schema}}
+		held := &State{users: on.Users, groups: on.Groups, raw: &texts}
+		if texts.groups != nil && len(texts.groups) != len(on.Groups) {
+			held.raw.groups = nil
+		}
 		again, _, againErr := decodeOn(payload, schema, false, held)
 		if againErr != nil || !reflect.DeepEqual(again, got) {
 			t.Fatalf("schema %d, payload %q:\ndecodeOn over its own texts: %#v (%v)\ndecodePayload: %#v", schema, payload, again, againErr, got)

@@ -315,14 +315,14 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 		return nil, h, fmt.Errorf("open config db: %w", ErrAuthFailed)
 	}
 	var d Data
-	var texts []string
+	var texts rawTexts
 	schema := h.Schema
 	if newer {
 		schema = CurrentSchema
 		d, texts, err = decodeOn(payload, schema, true, base)
 	} else if d, texts, err = decodeOn(payload, schema, false, base); err == nil {
 		if schema != CurrentSchema {
-			texts = nil // migrated users may no longer hold what their texts say
+			texts = rawTexts{} // migrated users and groups may no longer hold what their texts say
 		}
 		err = migrate(&d, h.Schema, migrations)
 	}
@@ -334,8 +334,7 @@ func openOn(b []byte, keys *KeyCache, secret []byte, migrations map[uint16]Migra
 	if err != nil {
 		return nil, h, fmt.Errorf("open config db: %w: %w", ErrInvalidState, err)
 	}
-	if texts != nil && s.usersInOrder && len(texts) == len(s.users) {
-		s.raw = &rawUsers{texts: texts, schema: schema, lenient: newer}
-	}
+	s.raw = keptTexts(texts, s)
+
 	return s, h, nil
 }

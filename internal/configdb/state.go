@@ -61,12 +61,13 @@ type State struct {
 	// derived from this one reuses those whose input did not change.
 	compiledUsers  []*iam.CompiledUser
 	compiledGroups []*iam.CompiledGroup
-	// raw are the JSON texts of users when s was opened from a sealed DB
-	// whose users were in order (nil otherwise): see decodeOn.
-	raw *rawUsers
-	// usersInOrder says build found the users sorted already (positions
-	// in the input are positions in users).
-	usersInOrder bool
+	// raw are the JSON texts of users and groups when s was opened from a
+	// sealed DB whose users or groups were in order (nil otherwise): see
+	// decodeOn.
+	raw *rawTexts
+	// usersInOrder and groupsInOrder say build found the users (groups)
+	// sorted already (positions in the input are positions in users).
+	usersInOrder, groupsInOrder bool
 }
 
 // indexes map ids, names and access keys to positions in State's slices.
