@@ -52,14 +52,15 @@ func planJobs(cfg *config.Config, rules []declarative.JobRule, offline, preview 
 			fmt.Fprintf(stderr, "dgp: jobs: no lifecycle preview: %v\n", err)
 		} else {
 			p.PreviewLifecycle(ctx, cfg, lifecycle.RouterResolver(router), now)
+			closeBackends(router)
 		}
 	}
 	return p.Write(stdout, now)
 }
 
 // previewRouter builds the configured backends as the server does, for
-// listings only: a directory backend whose root does not exist is an
-// error (opening it would create it).
+// listings only: directory backends read-only (a server may be using
+// them), and one whose root does not exist is an error.
 func previewRouter(ctx context.Context, cfg *config.Config) (*storage.Router, error) {
 	for _, bc := range cfg.Backends() {
 		if bc.Type != config.BackendFilesystem {
@@ -69,7 +70,16 @@ func previewRouter(ctx context.Context, cfg *config.Config) (*storage.Router, er
 			return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
 		}
 	}
-	return app.BuildRouter(ctx, cfg, time.Now)
+	return app.BuildReadOnlyRouter(ctx, cfg, time.Now)
+}
+
+// closeBackends closes the router's backends that hold resources.
+func closeBackends(r *storage.Router) {
+	for _, b := range r.Backends() {
+		if c, ok := b.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // fleetReader opens where the engine keeps job leases and state: the

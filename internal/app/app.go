@@ -311,11 +311,23 @@ func (a *App) routes(s3, adminAPI http.Handler) http.Handler {
 // BuildRouter builds the configured storage backends and the bucket routes
 // (the server's, and `dgp iam plan --lifecycle-preview`'s).
 func BuildRouter(ctx context.Context, cfg *config.Config, now func() time.Time) (*storage.Router, error) {
+	return buildRouter(ctx, cfg, now, fsbackend.New)
+}
+
+// BuildReadOnlyRouter is BuildRouter for tools that only read beside a
+// running server: directory backends are opened read-only (their staging
+// directories, where the server's uploads in flight are, left alone).
+func BuildReadOnlyRouter(ctx context.Context, cfg *config.Config, now func() time.Time) (*storage.Router, error) {
+	return buildRouter(ctx, cfg, now, fsbackend.OpenReadOnly)
+}
+
+func buildRouter(ctx context.Context, cfg *config.Config, now func() time.Time,
+	openDir func(name, root string, now func() time.Time) (*fsbackend.Backend, error)) (*storage.Router, error) {
 	var backends []storage.Backend
 	for _, bc := range cfg.Backends() {
 		switch bc.Type {
 		case config.BackendFilesystem:
-			b, err := fsbackend.New(bc.Name, bc.Path, now)
+			b, err := openDir(bc.Name, bc.Path, now)
 			if err != nil {
 				return nil, fmt.Errorf("backend %s: %w", bc.Name, err)
 			}

@@ -49,6 +49,7 @@ type Backend struct {
 	rootPath string
 	root     *os.Root
 	now      func() time.Time
+	readOnly bool // OpenReadOnly: every change returns ErrReadOnly
 
 	bufs sync.Pool // *[]byte of bufSize
 
@@ -84,6 +85,24 @@ type Backend struct {
 // times; nil means time.Now. Leftovers of interrupted writes in the staging
 // directory are removed.
 func New(name, root string, now func() time.Time) (*Backend, error) {
+	return open(name, root, now, false)
+}
+
+// ErrReadOnly is returned by every change asked of a Backend opened by
+// OpenReadOnly.
+var ErrReadOnly = errors.New("fsbackend: opened read-only")
+
+// OpenReadOnly opens the existing backend rooted at root for reading and
+// listing only, for tools that run beside a server using the same
+// directory (dgp iam plan --lifecycle-preview): it neither cleans the
+// staging directory (where the server's uploads in flight are), nor
+// creates anything, nor writes directory indexes; every change returns
+// ErrReadOnly.
+func OpenReadOnly(name, root string, now func() time.Time) (*Backend, error) {
+	return open(name, root, now, true)
+}
+
+func open(name, root string, now func() time.Time, readOnly bool) (*Backend, error) {
 	if name == "" {
 		return nil, errors.New("fsbackend: empty backend name")
 	}
@@ -93,17 +112,22 @@ func New(name, root string, now func() time.Time) (*Backend, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(root, dirPerm); err != nil {
-		return nil, fmt.Errorf("create storage root: %w", err)
+	if !readOnly {
+		if err := os.MkdirAll(root, dirPerm); err != nil {
+			return nil, fmt.Errorf("create storage root: %w", err)
+		}
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget)}
+	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget), readOnly: readOnly}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf
+	}
+	if readOnly {
+		return b, nil
 	}
 	if err := r.RemoveAll(stagingDir); err != nil {
 		_ = r.Close()
@@ -123,6 +147,14 @@ func New(name, root string, now func() time.Time) (*Backend, error) {
 	b.dirs.ix = newIndexStore(ixRoot, b.dirs, time.Now, time.After)
 	b.dirs.ix.start()
 	return b, nil
+}
+
+// writable refuses changes to a backend opened read-only.
+func (b *Backend) writable() error {
+	if b.readOnly {
+		return ErrReadOnly
+	}
+	return nil
 }
 
 // Close writes the directory indexes still pending, stops their writer

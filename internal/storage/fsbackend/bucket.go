@@ -124,6 +124,9 @@ func (b *Backend) writeBucketMeta(bucket string, m *bucketMeta) error {
 // CreateBucket creates an empty bucket. The directory appears atomically
 // with its metadata file (it is built in the staging area and renamed).
 func (b *Backend) CreateBucket(ctx context.Context, bucket string, opts storage.CreateBucketOptions) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}
@@ -192,6 +195,9 @@ func (b *Backend) writeSynced(name string, data []byte) error {
 // object, a non-current version or a delete marker. In-progress multipart
 // uploads do not count: they are aborted with the bucket, as S3 does.
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}

@@ -119,6 +119,9 @@ func (b *Backend) commit(bucket, key string, st *staged, m *objMeta, co commitOp
 // permitting (a version that does not exist, or could not, is not an
 // error either, as in S3).
 func (b *Backend) DeleteObject(ctx context.Context, bucket, key string, opts storage.DeleteOptions) (*storage.DeleteResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
 	}

@@ -67,6 +67,9 @@ func (b *Backend) checkParts(dir string, parts []storage.CompletedPart) ([]check
 // (atomically: it appears whole or not at all) and removes the upload. The
 // ETag is S3's: the MD5 of the concatenated part MD5s, "-", the part count.
 func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []storage.CompletedPart) (*storage.PutResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if _, err := b.loadUpload(bucket, key, uploadID); err != nil {
 		return nil, err
 	}

@@ -155,6 +155,9 @@ func checkLockConfig(cfg storage.ObjectLockConfig) error {
 
 // PutObjectLockConfiguration implements storage.ObjectLock.
 func (b *Backend) PutObjectLockConfiguration(ctx context.Context, bucket string, cfg storage.ObjectLockConfig) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}
@@ -224,6 +227,9 @@ func (b *Backend) GetObjectLegalHold(ctx context.Context, bucket, key, versionID
 
 // PutObjectRetention implements storage.ObjectLock.
 func (b *Backend) PutObjectRetention(ctx context.Context, bucket, key, versionID string, r storage.Retention, bypassGovernance bool) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	now := b.now()
 	if r != (storage.Retention{}) {
 		if err := checkLockRequest(storage.LockState{Retention: r}, now); err != nil {
@@ -241,6 +247,9 @@ func (b *Backend) PutObjectRetention(ctx context.Context, bucket, key, versionID
 
 // PutObjectLegalHold implements storage.ObjectLock.
 func (b *Backend) PutObjectLegalHold(ctx context.Context, bucket, key, versionID string, on bool) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	return b.updateLock(bucket, key, versionID, func(l *lockMeta) error {
 		l.LegalHold, l.HoldSet = on, true
 		return nil

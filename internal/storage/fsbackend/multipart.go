@@ -143,6 +143,9 @@ func (b *Backend) uploadIDs(bucket string) ([]string, error) {
 // CreateMultipartUpload starts an upload; opts are stored for the final
 // object. The upload directory appears atomically with its upload.json.
 func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string, opts storage.PutOptions) (string, error) {
+	if err := b.writable(); err != nil {
+		return "", err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return "", err
 	}
@@ -229,6 +232,9 @@ func (b *Backend) commitPart(st *staged, bucket, id string, n int, m *objMeta) e
 
 // UploadPart stores one part of an upload.
 func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, body io.Reader, size int64, opts storage.PartOptions) (*storage.PartResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if _, err := b.loadUpload(bucket, key, uploadID); err != nil {
 		return nil, err
 	}
@@ -250,6 +256,9 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 // UploadPartCopy stores a part copied from an object (or an inclusive byte
 // range of it, which must lie within the object).
 func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, bucket, key, uploadID string, partNumber int, opts storage.CopyPartOptions) (*storage.CopyResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if _, err := b.loadUpload(bucket, key, uploadID); err != nil {
 		return nil, err
 	}
@@ -299,6 +308,9 @@ func (b *Backend) UploadPartCopy(ctx context.Context, src storage.ObjectRef, buc
 
 // AbortMultipartUpload discards an upload and its parts.
 func (b *Backend) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	if _, err := b.loadUpload(bucket, key, uploadID); err != nil {
 		return err
 	}

@@ -253,6 +253,9 @@ func metaFromPut(m *objMeta, opts storage.PutOptions) {
 // PutObject stores body as key. Nothing is stored unless the whole body
 // arrives (and matches Content-MD5); the previous object stays intact.
 func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
 	}
@@ -282,6 +285,9 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 // CopyObject copies src to dst within this backend. The ETag (and the
 // part layout of a multipart source) is kept, as the data is the same.
 func (b *Backend) CopyObject(ctx context.Context, src, dst storage.ObjectRef, opts storage.CopyOptions) (*storage.CopyResult, error) {
+	if err := b.writable(); err != nil {
+		return nil, err
+	}
 	if err := validateBucket(dst.Bucket); err != nil {
 		return nil, err
 	}

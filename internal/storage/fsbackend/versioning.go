@@ -22,6 +22,9 @@ func (b *Backend) GetBucketVersioning(ctx context.Context, bucket string) (stora
 // PutBucketVersioning implements storage.Versioning. The state changes
 // under the bucket's write lock, so no write is half way through it.
 func (b *Backend) PutBucketVersioning(ctx context.Context, bucket string, status storage.VersioningStatus) error {
+	if err := b.writable(); err != nil {
+		return err
+	}
 	if err := validateBucket(bucket); err != nil {
 		return err
 	}
