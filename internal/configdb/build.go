@@ -85,7 +85,7 @@ func (s *State) index(base *State) (indexes, error) {
 	var x indexes
 	if base != nil && sameUserKeys(s.users, base.users) {
 		x.userByID, x.userByName, x.userByKey = base.userByID, base.userByName, base.userByKey
-	} else {
+	} else if base == nil || !userIndexOn(&x, s.users, base) {
 		x.userByID = make(map[string]int, len(s.users))
 		x.userByName = make(map[string]int, len(s.users))
 		x.userByKey = make(map[string]int, len(s.users))
@@ -101,6 +101,13 @@ func (s *State) index(base *State) (indexes, error) {
 			}
 			x.userByID[u.ID], x.userByName[u.Name], x.userByKey[u.AccessKeyID] = i, i, i
 		}
+	}
+	if base != nil && sameIDsAndNames(s.groups, base.groups, groupKeys) &&
+		sameIDsAndNames(s.providers, base.providers, providerKeys) {
+		// Positions unchanged (base's maps are never modified).
+		x.groupByID, x.groupByName = base.groupByID, base.groupByName
+		x.providerByID, x.providerByName = base.providerByID, base.providerByName
+		return x, nil
 	}
 	x.groupByID = make(map[string]int, len(s.groups))
 	x.groupByName = make(map[string]int, len(s.groups))

@@ -99,6 +99,9 @@ func assertSameState(t *testing.T, step int, got, want *State) {
 	if err := got.Validate(); err != nil {
 		t.Fatalf("step %d: does not validate: %v", step, err)
 	}
+	if !reflect.DeepEqual(got.indexes, want.indexes) {
+		t.Fatalf("step %d: indexes differ from Open's:\n%v\nwant\n%v", step, got.indexes, want.indexes)
+	}
 	for _, u := range want.Users() {
 		for _, k := range []struct {
 			name string
