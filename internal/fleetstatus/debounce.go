@@ -38,11 +38,8 @@ func (d *debounce) check(ctx context.Context) (bool, error) {
 	if f.o.Store == nil {
 		return false, nil
 	}
-	st := f.local()
-	f.mu.Lock()
-	same := f.published != nil && equalIgnoringTime(*f.published, st)
-	f.mu.Unlock()
-	if same {
+	st, differs := f.unpublished()
+	if !differs {
 		d.reset()
 		return false, nil
 	}

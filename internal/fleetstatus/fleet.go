@@ -131,14 +131,20 @@ func (f *Fleet) PublishIfChanged(ctx context.Context) (bool, error) {
 	if f.o.Store == nil {
 		return false, nil
 	}
-	st := f.local()
-	f.mu.Lock()
-	same := f.published != nil && equalIgnoringTime(*f.published, st)
-	f.mu.Unlock()
-	if same {
+	st, differs := f.unpublished()
+	if !differs {
 		return false, nil
 	}
 	return true, f.publish(ctx, st)
+}
+
+// unpublished returns this instance's status and whether it differs from
+// the last one written (apart from its time).
+func (f *Fleet) unpublished() (Status, bool) {
+	st := f.local()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return st, f.published == nil || !equalIgnoringTime(*f.published, st)
 }
 
 func (f *Fleet) publish(ctx context.Context, st Status) error {
