@@ -273,9 +273,11 @@ func (s *State) validate(base *State) (indexes, unchanged, error) {
 // compare finds the users and groups of s equal to those of base.
 func (s *State) compare(base *State) unchanged {
 	same := unchanged{users: make([]bool, len(s.users)), groups: make([]bool, len(s.groups))}
+	off := 0 // base's position minus s's at the last user found (a user added or removed shifts the rest)
 	for i := range s.users {
-		if j, ok := base.userPos(i, s.users[i].ID); ok {
+		if j, ok := base.userPos(i+off, s.users[i].ID); ok {
 			same.users[i] = sameUser(&s.users[i], &base.users[j])
+			off = j - i
 		}
 	}
 	for i := range s.groups {
@@ -358,7 +360,7 @@ func (s *State) checkChanged(x indexes, base *State, same unchanged) error {
 // userPos returns the position in s of the user with id, trying position
 // hint first (a derived State mostly keeps positions).
 func (s *State) userPos(hint int, id string) (int, bool) {
-	if hint < len(s.users) && s.users[hint].ID == id {
+	if hint >= 0 && hint < len(s.users) && s.users[hint].ID == id {
 		return hint, true
 	}
 	i, ok := s.userByID[id]
@@ -439,9 +441,11 @@ func (s *State) compile(base *State, same unchanged, detach bool) error {
 	}
 	s.compiledUsers = make([]*iam.CompiledUser, len(s.users))
 	var todo []int // positions of the users to compile
+	off := 0       // as in compare
 	for i := range s.users {
 		if same.users != nil && same.users[i] {
-			j, _ := base.userPos(i, s.users[i].ID)
+			j, _ := base.userPos(i+off, s.users[i].ID)
+			off = j - i
 			if !recompiled || sharesGroups(s.users[i].GroupIDs, groups, base, j) {
 				s.compiledUsers[i] = base.compiledUsers[j]
 				continue
