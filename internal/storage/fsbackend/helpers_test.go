@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -93,4 +94,30 @@ func (f *failingReader) Read(p []byte) (int, error) {
 
 func failAfter(data []byte, err error) io.Reader {
 	return &failingReader{r: bytes.NewReader(data), err: err}
+}
+
+// untilDone runs step again and again until done is closed, or until step
+// fails: its error goes to errs (the loop of a concurrent test's lister).
+func untilDone(done <-chan struct{}, errs chan<- error, step func() error) {
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if err := step(); err != nil {
+			errs <- err
+			return
+		}
+	}
+}
+
+// inOrder reports the first object listed out of key order.
+func inOrder(objs []storage.ObjectInfo) error {
+	for i := 1; i < len(objs); i++ {
+		if objs[i-1].Key >= objs[i].Key {
+			return fmt.Errorf("listing out of order at %q", objs[i].Key)
+		}
+	}
+	return nil
 }

@@ -316,32 +316,25 @@ func TestListCacheConcurrent(t *testing.T) {
 	}
 	for range 3 {
 		listers.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			untilDone(done, errs, func() error {
 				res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
 				if err != nil {
-					errs <- err
-					return
+					return err
+				}
+				if err := inOrder(res.Objects); err != nil {
+					return err
 				}
 				stable := 0
-				for i, o := range res.Objects {
-					if i > 0 && res.Objects[i-1].Key >= o.Key {
-						errs <- fmt.Errorf("listing out of order at %q", o.Key)
-						return
-					}
+				for _, o := range res.Objects {
 					if strings.HasPrefix(o.Key, "d/s") {
 						stable++
 					}
 				}
 				if stable != cacheMinEntries {
-					errs <- fmt.Errorf("listed %d of the %d stable keys", stable, cacheMinEntries)
-					return
+					return fmt.Errorf("listed %d of the %d stable keys", stable, cacheMinEntries)
 				}
-			}
+				return nil
+			})
 		})
 	}
 	writers.Wait()

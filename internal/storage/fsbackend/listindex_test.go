@@ -334,35 +334,17 @@ func TestDirIndexConcurrent(t *testing.T) {
 	}
 	var bg sync.WaitGroup
 	bg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			b.dirs.ix.flush(true)
-		}
+		untilDone(done, errs, func() error { b.dirs.ix.flush(true); return nil })
 	})
 	for range 2 {
 		bg.Go(func() {
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			untilDone(done, errs, func() error {
 				res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
-				for i := 1; i < len(res.Objects); i++ {
-					if res.Objects[i-1].Key >= res.Objects[i].Key {
-						errs <- fmt.Errorf("listing out of order at %q", res.Objects[i].Key)
-						return
-					}
-				}
-			}
+				return inOrder(res.Objects)
+			})
 		})
 	}
 	wg.Wait()
