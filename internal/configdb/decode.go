@@ -55,7 +55,10 @@ func decodePayload(payload []byte, schema uint16, lenient bool) (Data, error) {
 type decoder struct {
 	buf []byte
 	str string // buf as a string: unescaped strings are sliced from it
-	pos int
+	// copyStrings: str is not set, each string is copied from buf (a
+	// payload mostly reused: copying it whole would cost more).
+	copyStrings bool
+	pos         int
 	// schema is the schema whose form is decoded (decodePayload).
 	schema uint16
 	// lenient skips unknown members instead of refusing them.
@@ -135,7 +138,7 @@ func (d *decoder) peek() byte {
 
 // literal consumes the literal word (true, false, null) at pos.
 func (d *decoder) literal(word string) error {
-	if !strings.HasPrefix(d.str[d.pos:], word) {
+	if rest := d.buf[d.pos:]; len(rest) < len(word) || string(rest[:len(word)]) != word {
 		return d.syntaxErr(word)
 	}
 	d.pos += len(word)
@@ -258,8 +261,16 @@ func field(key string, names ...string) (string, error) {
 	return "", fmt.Errorf("json: unknown field %q", key)
 }
 
+// sub returns buf[start:end] as a string: sliced from str, or a copy.
+func (d *decoder) sub(start, end int) string {
+	if d.copyStrings {
+		return string(d.buf[start:end])
+	}
+	return d.str[start:end]
+}
+
 // string reads the JSON string at pos. An unescaped, valid UTF-8 string is
-// sliced from d.str without allocating.
+// sliced from d.str without allocating (unless copyStrings).
 func (d *decoder) string() (string, error) {
 	start := d.pos + 1 // after the quote
 	i := start
@@ -267,7 +278,7 @@ func (d *decoder) string() (string, error) {
 		c := d.buf[i]
 		if c == '"' {
 			d.pos = i + 1
-			return d.str[start:i], nil
+			return d.sub(start, i), nil
 		}
 		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
 			break
@@ -282,7 +293,7 @@ func (d *decoder) string() (string, error) {
 			raw := d.buf[start:i]
 			d.pos = i + 1
 			if !escaped && utf8.Valid(raw) {
-				return d.str[start:i], nil
+				return d.sub(start, i), nil
 			}
 			return unquote(raw), nil
 		case c < 0x20:

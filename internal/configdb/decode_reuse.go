@@ -35,7 +35,7 @@ type rawTexts struct {
 // schema 2, where a group's text holds none): a reused group is taken
 // without them, as it decodes.
 func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, rawTexts, error) {
-	d := decoder{buf: payload, str: string(payload), schema: schema, lenient: lenient}
+	d := decoder{buf: payload, schema: schema, lenient: lenient}
 	if base != nil && base.raw != nil && base.raw.schema == schema && base.raw.lenient == lenient {
 		if len(base.raw.users) == len(base.users) {
 			d.reuse = base
@@ -43,6 +43,12 @@ func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, r
 		if base.raw.groups != nil && len(base.raw.groups) == len(base.groups) {
 			d.reuseGroups = base
 		}
+	}
+	// Reusing, most of the payload is not decoded: its few new strings
+	// are copied one by one (and so keep no payload alive) rather than
+	// the whole payload once.
+	if d.copyStrings = d.reuse != nil || d.reuseGroups != nil; !d.copyStrings {
+		d.str = string(payload)
 	}
 	d.texts = []string{}
 	if schema >= 2 {
@@ -106,8 +112,8 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 		if err := d.user(&u); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", len(out), err)
 		}
-		text := d.str[start:d.pos]
-		if base != nil {
+		text := d.sub(start, d.pos)
+		if base != nil && !d.copyStrings {
 			// A user decoded next to reused ones must not keep this whole
 			// payload alive for as long as it stays unchanged (the reused
 			// ones keep theirs): with every change pinning its payload, a
@@ -137,9 +143,9 @@ func (s *State) rawUsers() []string {
 // whole JSON object, so the input holding it as a prefix holds that
 // object.
 func (d *decoder) recurring(texts []string, next int) (int, bool) {
-	rest := d.str[d.pos:]
+	rest := d.buf[d.pos:]
 	for j := next; j < min(next+3, len(texts)); j++ {
-		if t := texts[j]; strings.HasPrefix(rest, t) {
+		if t := texts[j]; len(rest) >= len(t) && string(rest[:len(t)]) == t {
 			d.pos += len(t)
 			return j, true
 		}
@@ -204,8 +210,8 @@ func (d *decoder) groups(cur []iam.Group) ([]iam.Group, error) {
 		if err := d.group(&g); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", len(out), err)
 		}
-		text := d.str[start:d.pos]
-		if base != nil {
+		text := d.sub(start, d.pos)
+		if base != nil && !d.copyStrings {
 			// Not pinning this payload for as long as the group stays
 			// unchanged (as users does).
 			g = detachDecodedGroup(g)
