@@ -80,7 +80,9 @@ func sortByName[T any](items []T, name func(*T) string) bool {
 // index builds the lookup maps and reports the first duplicate id, name or
 // access key. It does not modify s. When s has the users of base (same
 // ids, names and access keys at the same positions), base's user maps are
-// shared: they are never modified.
+// shared: they are never modified; else they are updated from copies of
+// base's (userIndexOn). The group and provider maps are shared likewise
+// when both stand where they did in base.
 func (s *State) index(base *State) (indexes, error) {
 	var x indexes
 	if base != nil && sameUserKeys(s.users, base.users) {
