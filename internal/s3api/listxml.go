@@ -53,10 +53,26 @@ func elem(b *bytes.Buffer, name, s string) {
 	b.WriteByte('<')
 	b.WriteString(name)
 	b.WriteByte('>')
-	_ = xml.EscapeText(b, []byte(s))
+	if plainXML(s) {
+		b.WriteString(s) // what EscapeText writes for it, without the copy
+	} else {
+		_ = xml.EscapeText(b, []byte(s))
+	}
 	b.WriteString("</")
 	b.WriteString(name)
 	b.WriteByte('>')
+}
+
+// plainXML reports whether xml.EscapeText writes s unchanged: printable
+// ASCII without the five characters it escapes.
+func plainXML(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '<', c == '>', c == '&', c == '\'', c == '"':
+			return false
+		}
+	}
+	return true
 }
 
 // textElem writes <name>t</name> as xmlText.MarshalXML does.

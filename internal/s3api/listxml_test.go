@@ -79,3 +79,20 @@ func TestListingXMLMatchesEncodingXML(t *testing.T) {
 		}
 	}
 }
+
+// plainXML must agree with xml.EscapeText: a string it calls plain is
+// written unchanged.
+func TestPlainXMLAgreesWithEscapeText(t *testing.T) {
+	cases := []string{"", "STANDARD", `"0cc175b9"`, "2026-12-06T09:56:33.123Z", "a<b", "a&b", "it's", `"`,
+		"tab\there", "nl\n", "é", "\x7f", "~!@#$%^*()_+{}|:?,./;[]=-`"}
+	for c := range 256 {
+		cases = append(cases, string([]byte{'x', byte(c), 'y'}))
+	}
+	for _, s := range cases {
+		var b bytes.Buffer
+		_ = xml.EscapeText(&b, []byte(s))
+		if plainXML(s) && b.String() != s {
+			t.Errorf("plainXML(%q) but EscapeText writes %q", s, b.String())
+		}
+	}
+}

@@ -103,7 +103,7 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 func scanListV2(doc []byte) (*listPage, error) {
 	s := xmlScanner{doc: doc}
 	p := &listPage{}
-	var stack []string
+	var stack [][]byte // names of the open elements, slices of doc
 	var obj *listedObject
 	for {
 		tok, err := s.next()
@@ -118,12 +118,12 @@ func scanListV2(doc []byte) (*listPage, error) {
 			return p, nil
 		case tokStart:
 			if len(stack) == 0 {
-				if tok.name != "ListBucketResult" || s.sawRoot {
+				if string(tok.name) != "ListBucketResult" || s.sawRoot {
 					return nil, errListShape
 				}
 				s.sawRoot = true
 			}
-			if len(stack) == 1 && tok.name == "Contents" {
+			if len(stack) == 1 && string(tok.name) == "Contents" {
 				p.objects = append(p.objects, listedObject{})
 				obj = &p.objects[len(p.objects)-1]
 			}
@@ -132,47 +132,77 @@ func scanListV2(doc []byte) (*listPage, error) {
 			}
 			stack = append(stack, tok.name)
 		case tokEnd:
-			if len(stack) == 0 || stack[len(stack)-1] != tok.name {
+			if len(stack) == 0 || !bytes.Equal(stack[len(stack)-1], tok.name) {
 				return nil, errListShape
 			}
 			stack = stack[:len(stack)-1]
-			if len(stack) == 1 && tok.name == "Contents" {
+			if len(stack) == 1 && string(tok.name) == "Contents" {
 				obj = nil
 			}
 		case tokText:
 			if len(stack) < 2 {
 				continue // whitespace between elements
 			}
-			parent, name := stack[len(stack)-2], stack[len(stack)-1]
-			switch {
-			case len(stack) == 2 && name == "IsTruncated":
-				p.truncated = tok.text == "true"
-			case len(stack) == 2 && name == "NextContinuationToken":
-				p.nextToken = tok.text
-			case len(stack) == 2 && name == "EncodingType":
-				p.urlEncoding = tok.text == "url"
-			case len(stack) == 3 && parent == "Contents" && obj != nil:
-				switch name {
-				case "Key":
-					obj.key = tok.text
-				case "ETag":
-					obj.etag = tok.text
-				case "StorageClass":
-					obj.storageClass = tok.text
-				case "LastModified":
-					obj.lastModified = tok.text
-				case "Size":
-					n, err := strconv.ParseInt(tok.text, 10, 64)
-					if err != nil {
-						return nil, errListShape
-					}
-					obj.size = n
-				}
-			case len(stack) == 3 && parent == "CommonPrefixes" && name == "Prefix":
-				p.prefixes = append(p.prefixes, tok.text)
+			if err := p.take(&tok, stack, obj); err != nil {
+				return nil, err
 			}
 		}
 	}
+}
+
+// take keeps the text tok if the element it is in is one dgp reads;
+// strings are made only for those.
+func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error {
+	parent, name := string(stack[len(stack)-2]), string(stack[len(stack)-1])
+	var dst *string
+	switch {
+	case len(stack) == 2 && name == "IsTruncated":
+		p.truncated = string(tok.raw) == "true"
+		return nil
+	case len(stack) == 2 && name == "EncodingType":
+		p.urlEncoding = string(tok.raw) == "url"
+		return nil
+	case len(stack) == 2 && name == "NextContinuationToken":
+		dst = &p.nextToken
+	case len(stack) == 3 && parent == "Contents" && obj != nil:
+		switch name {
+		case "Key":
+			dst = &obj.key
+		case "ETag":
+			dst = &obj.etag
+		case "LastModified":
+			dst = &obj.lastModified
+		case "StorageClass":
+			if string(tok.raw) == "STANDARD" { // most of them: no copy
+				obj.storageClass = "STANDARD"
+				return nil
+			}
+			dst = &obj.storageClass
+		case "Size":
+			n, err := strconv.ParseInt(string(tok.raw), 10, 64)
+			if err != nil {
+				return errListShape
+			}
+			obj.size = n
+			return nil
+		}
+	case len(stack) == 3 && parent == "CommonPrefixes" && name == "Prefix":
+		text, err := tok.text()
+		if err != nil {
+			return err
+		}
+		p.prefixes = append(p.prefixes, text)
+		return nil
+	}
+	if dst == nil {
+		return tok.check()
+	}
+	text, err := tok.text()
+	if err != nil {
+		return err
+	}
+	*dst = text
+	return nil
 }
 
 // toResult turns a scanned page into the storage view, as the SDK path

@@ -27,11 +27,26 @@ const (
 	tokText
 )
 
+// xmlToken is a token of the document; name and raw are slices of it (no
+// copy): a caller keeps a text with text().
 type xmlToken struct {
 	kind        tokKind
-	name        string
-	text        string
+	name        []byte
+	raw         []byte // character data, entities not resolved
 	selfClosing bool
+}
+
+// text is the token's character data, entities resolved.
+func (t *xmlToken) text() (string, error) { return unescapeXML(t.raw) }
+
+// check reports malformed entities in character data that is not kept
+// (as reading it would).
+func (t *xmlToken) check() error {
+	if bytes.IndexByte(t.raw, '&') < 0 {
+		return nil
+	}
+	_, err := unescapeXML(t.raw)
+	return err
 }
 
 func (s *xmlScanner) next() (xmlToken, error) {
@@ -46,11 +61,7 @@ func (s *xmlScanner) next() (xmlToken, error) {
 			}
 			raw := s.doc[s.pos : s.pos+end]
 			s.pos += end
-			text, err := unescapeXML(raw)
-			if err != nil {
-				return xmlToken{}, err
-			}
-			return xmlToken{kind: tokText, text: text}, nil
+			return xmlToken{kind: tokText, raw: raw}, nil
 		}
 		rest := s.doc[s.pos:]
 		switch {
@@ -106,7 +117,7 @@ func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
 			}
 			quote = c
 		case c == '>':
-			tok := xmlToken{kind: tokStart, name: string(name)}
+			tok := xmlToken{kind: tokStart, name: name}
 			if end {
 				tok.kind = tokEnd
 			} else if rest[i-1] == '/' {
