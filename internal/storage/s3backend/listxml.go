@@ -95,11 +95,17 @@ func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
 		i++
 	}
 	start := i
-	for i < len(rest) && !isXMLSpace(rest[i]) && rest[i] != '>' && rest[i] != '/' {
-		i++
+	for ; i < len(rest); i++ {
+		c := rest[i]
+		if c == '>' || c == '/' || isXMLSpace(c) {
+			break
+		}
+		if c == ':' { // a namespace prefix
+			return xmlToken{}, errListShape
+		}
 	}
 	name := rest[start:i]
-	if len(name) == 0 || bytes.IndexByte(name, ':') >= 0 {
+	if len(name) == 0 {
 		return xmlToken{}, errListShape
 	}
 	// Attributes (only on start tags), skipped; quoted values may hold '>'.
