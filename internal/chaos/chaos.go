@@ -413,26 +413,28 @@ func finalChecks(ctx context.Context, f *Fleet, admin *adminClient, obs *observe
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// A running instance writes its local file after pulls pause (1 s, at
+	// most 10 s: configsync's deferred write), so a SIGKILL right after
+	// convergence may find the previous DB there, by design (a restart
+	// pulls the bucket). First wait for every file to reach the bucket's
+	// DB: a file that does not within the deferred write's bound is a
+	// problem; the SIGKILL below then checks it survives.
+	rep.Problems = append(rep.Problems, f.waitLocalWritten(ctx, dir, etag, deferredWriteBound)...)
 	for _, in := range f.inst {
 		if err := f.d.Kill(ctx, in.name, "KILL"); err != nil {
 			return err
 		}
-		dst := filepath.Join(dir, in.Node+".db")
-		if err := f.d.CopyFrom(ctx, in.name, dataDBPath, dst); err != nil {
-			return err
-		}
-		b, err := os.ReadFile(dst)
+		b, sum, err := f.localDB(ctx, in.name, filepath.Join(dir, in.Node+".db"))
 		if err != nil {
 			return err
 		}
-		sum := md5.Sum(b)
 		_, h, err := configdb.Open(b, configdb.NewKeyCache(4), []byte(password))
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: local DB file does not open: %v", in.Node, err))
 			continue
 		}
-		rep.LocalDBs = append(rep.LocalDBs, fmt.Sprintf("%s: generation %d, md5 %s", in.Node, h.Generation, hex.EncodeToString(sum[:])))
-		if hex.EncodeToString(sum[:]) != etag {
+		rep.LocalDBs = append(rep.LocalDBs, fmt.Sprintf("%s: generation %d, md5 %s", in.Node, h.Generation, sum))
+		if sum != etag {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: local DB file (generation %d) is not the bucket's DB %s", in.Node, h.Generation, etag))
 		}
 	}
@@ -465,4 +467,50 @@ func medianMax(ds []time.Duration) (time.Duration, time.Duration) {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(a, b int) bool { return s[a] < s[b] })
 	return s[len(s)/2], s[len(s)-1]
+}
+
+// deferredWriteBound is how long after its last pull an instance may take
+// to write its local DB file: configsync's SaveMaxDelay (10 s) and margin.
+const deferredWriteBound = 15 * time.Second
+
+// waitLocalWritten waits, up to bound, until every instance's local DB
+// file is the bucket's DB (md5 etag), and returns a problem for each that
+// is not.
+func (f *Fleet) waitLocalWritten(ctx context.Context, dir, etag string, bound time.Duration) []string {
+	var problems []string
+	deadline := time.Now().Add(bound)
+	for _, in := range f.inst {
+		dst := filepath.Join(dir, in.Node+".pending.db")
+		for {
+			_, sum, err := f.localDB(ctx, in.name, dst)
+			if err == nil && sum == etag {
+				break
+			}
+			if time.Now().After(deadline) {
+				problems = append(problems, fmt.Sprintf("%s: local DB file is not the bucket's DB %s %s after convergence (md5 %s, %v): the deferred write did not land",
+					in.Node, etag, bound, sum, err))
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return append(problems, ctx.Err().Error())
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	return problems
+}
+
+// localDB copies an instance's local DB file to dst and returns it with
+// its md5 (hex).
+func (f *Fleet) localDB(ctx context.Context, name, dst string) ([]byte, string, error) {
+	if err := f.d.CopyFrom(ctx, name, dataDBPath, dst); err != nil {
+		return nil, "", err
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := md5.Sum(b)
+	return b, hex.EncodeToString(sum[:]), nil
 }
