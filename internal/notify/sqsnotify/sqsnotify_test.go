@@ -83,8 +83,9 @@ func TestRawAndEnvelopedMessagesAreHandledAndDeleted(t *testing.T) {
 	}
 
 	sink := &notifytest.Sink{}
+	var logs testutil.LogBuffer
 	src := New(sourceClient(t, q, goaws.endpoint), Options{QueueURL: q, WaitTime: 2 * time.Second},
-		filter, sink, zerolog.Nop(), notify.NewMetrics(nil))
+		filter, sink, zerolog.New(&logs), notify.NewMetrics(nil))
 	notifytest.Start(t, src.Run)
 
 	waitMessages(t, src, map[string]uint64{"applied": 3, "irrelevant": 2, "test": 1, "malformed": 1})
@@ -94,8 +95,15 @@ func TestRawAndEnvelopedMessagesAreHandledAndDeleted(t *testing.T) {
 	if !st.Connected || st.LastError != "" || st.LastMessage.IsZero() {
 		t.Errorf("status %+v", st)
 	}
-	if rs := sink.Resyncs(); len(rs) != 0 {
-		t.Errorf("resync without errors: %+v", rs)
+	// Handling messages asks for no resync. A receive that failed on the
+	// way (the emulator, under a loaded CI machine, closed a connection
+	// once) is followed by one "reachable" resync, as designed: allowed,
+	// one per failure the source logged.
+	failures := strings.Count(logs.String(), "event source unavailable")
+	for i, r := range sink.Resyncs() {
+		if r.Reason != notify.ReasonReachable || i >= failures {
+			t.Errorf("resync %+v after %d failed receives; log:\n%s", r, failures, logs.String())
+		}
 	}
 }
 
