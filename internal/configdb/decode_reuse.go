@@ -2,7 +2,6 @@ package configdb
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
 )
@@ -76,17 +75,59 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 		return list(d, cur, "a list of users", (*decoder).user)
 	}
 	d.usersSeen = true
-	isNull, err := d.beginArray("a list of users")
+	r := reusing[iam.User]{what: "a list of users", decode: (*decoder).user, take: func(u iam.User) iam.User { return u }}
+	if d.reuse != nil {
+		r.base, r.texts = d.reuse.users, d.reuse.raw.users
+	}
+	return decodeReusing(d, &d.texts, r)
+}
+
+// groups decodes the list of groups as list does, taking from
+// d.reuseGroups the groups whose text recurs, and records the texts.
+func (d *decoder) groups(cur []iam.Group) ([]iam.Group, error) {
+	if len(cur) > 0 || d.groupsSeen || d.groupTexts == nil {
+		// A repeated "groups" key decodes over the earlier list; without
+		// decodeOn (or before schema 2) nothing is recorded.
+		d.groupTexts, d.reuseGroups = nil, nil
+		return list(d, cur, "a list of groups", (*decoder).group)
+	}
+	d.groupsSeen = true
+	r := reusing[iam.Group]{what: "a list of groups", decode: (*decoder).group, take: func(g iam.Group) iam.Group {
+		// As decoded: schema 2 texts hold no member list.
+		return iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions}
+	}}
+	if d.reuseGroups != nil {
+		r.base, r.texts = d.reuseGroups.groups, d.reuseGroups.raw.groups
+	}
+	return decodeReusing(d, &d.groupTexts, r)
+}
+
+// reusing is a list decodeReusing decodes: its elements' decoder, and the
+// elements of a base State with their texts (none without a base).
+type reusing[T any] struct {
+	what   string // for errors: "a list of users"
+	decode func(*decoder, *T) error
+	base   []T
+	texts  []string  // the texts of base, aligned with it
+	take   func(T) T // a base element as decoding its text gives it
+}
+
+// decodeReusing decodes the list at d.pos as list does, taking r.take of
+// the base element whose text recurs (see recurring) instead of decoding
+// it again, and appends the texts of the elements to *texts. A decoded
+// element keeps no payload alive: with a base, decodeOn copies every
+// string it decodes (copyStrings), the text too.
+func decodeReusing[T any](d *decoder, texts *[]string, r reusing[T]) ([]T, error) {
+	isNull, err := d.beginArray(r.what)
 	if isNull || err != nil {
 		return nil, err
 	}
-	base := d.reuse
-	var out []iam.User
-	if base != nil {
-		out = make([]iam.User, 0, len(base.users)+1)
-		d.texts = make([]string, 0, cap(out))
+	var out []T
+	if r.base != nil {
+		out = make([]T, 0, len(r.base)+1)
+		*texts = make([]string, 0, cap(out))
 	}
-	next := 0 // the base user expected next
+	next := 0 // the base element expected next
 	for first := true; ; {
 		more, err := d.nextElem(&first)
 		if err != nil {
@@ -96,45 +137,29 @@ func (d *decoder) users(cur []iam.User) ([]iam.User, error) {
 			break
 		}
 		start := d.pos
-		if n := len(out); n == 1 && base == nil {
-			// Size the list once, guessing that the other users are as
-			// long as the first (as list does).
-			out = append(make([]iam.User, 0, max((len(d.buf)-start)/max(len(d.texts[0]), 64), 1)+1), out...)
-			d.texts = append(make([]string, 0, cap(out)), d.texts...)
+		if len(out) == 1 && r.base == nil {
+			// Size the list once, guessing that the other elements are
+			// as long as the first (as list does).
+			out = append(make([]T, 0, max((len(d.buf)-start)/max(len((*texts)[0]), 64), 1)+1), out...)
+			*texts = append(make([]string, 0, cap(out)), *texts...)
 		}
-		if j, ok := d.recurring(base.rawUsers(), next); ok {
-			out = append(out, base.users[j])
-			d.texts = append(d.texts, base.raw.users[j])
+		if j, ok := d.recurring(r.texts, next); ok {
+			out = append(out, r.take(r.base[j]))
+			*texts = append(*texts, r.texts[j])
 			next = j + 1
 			continue
 		}
-		var u iam.User
-		if err := d.user(&u); err != nil {
+		var v T
+		if err := r.decode(d, &v); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", len(out), err)
 		}
-		text := d.sub(start, d.pos)
-		if base != nil && !d.copyStrings {
-			// A user decoded next to reused ones must not keep this whole
-			// payload alive for as long as it stays unchanged (the reused
-			// ones keep theirs): with every change pinning its payload, a
-			// reader would hold one payload per change.
-			u, text = detachDecoded(u), strings.Clone(text)
-		}
-		out = append(out, u)
-		d.texts = append(d.texts, text)
+		out = append(out, v)
+		*texts = append(*texts, d.sub(start, d.pos))
 	}
 	if out == nil {
-		out = make([]iam.User, 0) // [] is an empty list, as encoding/json gives
+		out = make([]T, 0) // [] is an empty list, as encoding/json gives
 	}
 	return out, nil
-}
-
-// rawUsers returns the texts of s's users (nil for a nil s).
-func (s *State) rawUsers() []string {
-	if s == nil {
-		return nil
-	}
-	return s.raw.users
 }
 
 // recurring reports whether the text at d.pos is texts[next], [next+1] or
@@ -151,83 +176,6 @@ func (d *decoder) recurring(texts []string, next int) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// detachDecoded returns u with copies of all its strings.
-func detachDecoded(u iam.User) iam.User {
-	u = detachUser(u)
-	if len(u.GroupIDs) > 0 {
-		ids := make([]string, len(u.GroupIDs))
-		for i, id := range u.GroupIDs {
-			ids[i] = strings.Clone(id)
-		}
-		u.GroupIDs = ids
-	}
-	return u
-}
-
-// groups decodes the list of groups as list does, taking from
-// d.reuseGroups the groups whose text recurs, and records the texts.
-func (d *decoder) groups(cur []iam.Group) ([]iam.Group, error) {
-	if len(cur) > 0 || d.groupsSeen || d.groupTexts == nil {
-		// A repeated "groups" key decodes over the earlier list; without
-		// decodeOn (or before schema 2) nothing is recorded.
-		d.groupTexts, d.reuseGroups = nil, nil
-		return list(d, cur, "a list of groups", (*decoder).group)
-	}
-	d.groupsSeen = true
-	isNull, err := d.beginArray("a list of groups")
-	if isNull || err != nil {
-		return nil, err
-	}
-	base := d.reuseGroups
-	var texts []string
-	out := make([]iam.Group, 0, 8)
-	if base != nil {
-		texts = base.raw.groups
-		out = make([]iam.Group, 0, len(base.groups)+1)
-	}
-	d.groupTexts = make([]string, 0, cap(out))
-	next := 0 // the base group expected next
-	for first := true; ; {
-		more, err := d.nextElem(&first)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			break
-		}
-		start := d.pos
-		if j, ok := d.recurring(texts, next); ok {
-			g := base.groups[j]
-			// As decoded: schema 2 texts hold no member list.
-			out = append(out, iam.Group{ID: g.ID, Name: g.Name, Description: g.Description, Permissions: g.Permissions})
-			d.groupTexts = append(d.groupTexts, texts[j])
-			next = j + 1
-			continue
-		}
-		var g iam.Group
-		if err := d.group(&g); err != nil {
-			return nil, fmt.Errorf("[%d]: %w", len(out), err)
-		}
-		text := d.sub(start, d.pos)
-		if base != nil && !d.copyStrings {
-			// Not pinning this payload for as long as the group stays
-			// unchanged (as users does).
-			g = detachDecodedGroup(g)
-			text = strings.Clone(text)
-		}
-		out = append(out, g)
-		d.groupTexts = append(d.groupTexts, text)
-	}
-	return out, nil // [] is an empty list, as encoding/json gives
-}
-
-// detachDecodedGroup returns g with copies of all its strings.
-func detachDecodedGroup(g iam.Group) iam.Group {
-	g = detachGroup(g)
-	g.Name, g.Description = strings.Clone(g.Name), strings.Clone(g.Description)
-	return g
 }
 
 // keptTexts returns the texts s keeps (nil: none): those of its users and
