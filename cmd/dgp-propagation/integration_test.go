@@ -45,32 +45,52 @@ func TestEveryModeRuns(t *testing.T) {
 }
 
 // TestProcessesModeRuns runs the tool with its readers as dgp processes
-// (built from this tree), tiny, and checks that every reader accepted
-// every key and that the per-reader CPU row was measured on processes.
+// (built from this tree), tiny, with each probing mode, and checks that no
+// reader timed out, that the per-reader CPU row was measured on processes,
+// and that --probes final sent no probe while measured (its final probe
+// of the last key failing would have failed the run).
 func TestProcessesModeRuns(t *testing.T) {
 	minio, natsServer := os.Getenv("DGP_TEST_MINIO_BIN"), os.Getenv("DGP_TEST_NATS_SERVER_BIN")
 	if minio == "" || natsServer == "" {
 		t.Skip("DGP_TEST_MINIO_BIN or DGP_TEST_NATS_SERVER_BIN not set (run through .ci/run)")
 	}
-	var out, errOut strings.Builder
-	err := run(context.Background(), []string{
-		"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
-		"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5",
-		"--processes", "--reader-env", "GOMAXPROCS=1",
-	}, &out, &errOut)
+	bin, err := buildDGP(context.Background(), t.TempDir())
 	if err != nil {
-		t.Fatalf("run: %v\n%s", err, errOut.String())
+		t.Fatal(err)
 	}
-	for _, row := range []string{"| nats-core | 2 | 6 | ", "| nats-core | 2 | 5 | processes | "} {
-		i := strings.Index(out.String(), row)
-		if i < 0 {
-			t.Fatalf("no row %q in:\n%s", row, out.String())
-		}
-		if row == "| nats-core | 2 | 6 | " {
-			line := out.String()[i:]
-			if line = line[:strings.IndexByte(line, '\n')]; !strings.HasSuffix(line, "| 0 |") {
-				t.Errorf("timeouts in %q", line)
+	for _, probes := range []string{"every", "final"} {
+		t.Run(probes, func(t *testing.T) {
+			var out, errOut strings.Builder
+			err := run(context.Background(), []string{
+				"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
+				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5",
+				"--processes", "--dgp-bin", bin, "--reader-env", "GOMAXPROCS=1", "--probes", probes,
+			}, &out, &errOut)
+			if err != nil {
+				t.Fatalf("run: %v\n%s", err, errOut.String())
 			}
-		}
+			latency := reportRow(t, out.String(), "| nats-core | 2 | 6 | ")
+			if !strings.HasSuffix(latency, "| 0 |") {
+				t.Errorf("timeouts in %q", latency)
+			}
+			cpu := reportRow(t, out.String(), "| nats-core | 2 | 5 | processes | ")
+			if probes == "final" && !strings.Contains(cpu, "| 0.0 |") {
+				t.Errorf("--probes final: probes were sent while measured: %q", cpu)
+			}
+			if probes == "every" && strings.Contains(cpu, "| 0.0 |") {
+				t.Errorf("--probes every: no probe counted: %q", cpu)
+			}
+		})
 	}
+}
+
+// reportRow returns the line of report that starts with prefix.
+func reportRow(t *testing.T, report, prefix string) string {
+	t.Helper()
+	i := strings.Index(report, prefix)
+	if i < 0 {
+		t.Fatalf("no row %q in:\n%s", prefix, report)
+	}
+	line := report[i:]
+	return line[:strings.IndexByte(line, '\n')]
 }

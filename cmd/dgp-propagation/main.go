@@ -71,6 +71,7 @@ type options struct {
 	mutations     int
 	pollInterval  time.Duration
 	probeInterval time.Duration // 0: automatic, see probe
+	probeFinal    bool          // --probes final: no probe while measured, one per reader after
 	timeout       time.Duration
 	pause         time.Duration
 	workDir       string
@@ -135,6 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.mutations, "mutations", 30, "mutations per (mode, readers)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll interval of the readers in the poll mode")
 	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers), at least 10ms in the poll mode)")
+	probes := fs.String("probes", "every", "every: probe each reader with each new key until it accepts it (accept latency); final: while measured, only watch the readers' \"config db applied\" log lines (no S3 request reaches a reader, so its CPU is the propagation's alone), then probe each reader once with the last key, which it must accept")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on a reader after this long")
 	fs.DurationVar(&o.pause, "pause", 100*time.Millisecond, "pause between mutations")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for data dirs and server logs (default: a temporary one)")
@@ -157,6 +159,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	switch *probes {
+	case "every":
+	case "final":
+		o.probeFinal = true
+	default:
+		return o, usageErr("--probes: %q is neither every nor final", *probes)
 	}
 	selfContained := o.minioBin != "" || o.natsServerBin != ""
 	switch {

@@ -58,6 +58,12 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !slices.Equal(o.modes, []string{modeNATSCore, modePoll}) {
 		t.Fatalf("external: %+v %v", o, err)
 	}
+	if o.probeFinal {
+		t.Fatal("--probes defaults to every")
+	}
+	if o, err := parseFlags(append(slices.Clone(self), "--probes", "final"), io.Discard); err != nil || !o.probeFinal {
+		t.Fatalf("--probes final: %+v %v", o, err)
+	}
 	if o.probe(modeNATSCore, 1) != time.Millisecond || o.probe(modeNATSCore, 100) != 10*time.Millisecond || o.probe(modePoll, 1) != 10*time.Millisecond {
 		t.Fatalf("probe intervals %v %v %v", o.probe(modeNATSCore, 1), o.probe(modeNATSCore, 100), o.probe(modePoll, 1))
 	}
@@ -73,6 +79,7 @@ func TestParseFlags(t *testing.T) {
 		append(slices.Clone(self), "extra"),
 		append(slices.Clone(self), "--poll-interval", "100ms"),
 		append(slices.Clone(self), "--perf", "/tmp/p"),
+		append(slices.Clone(self), "--probes", "sometimes"),
 	} {
 		var ee *exitError
 		if _, err := parseFlags(bad, io.Discard); !errors.As(err, &ee) || ee.code != 2 {

@@ -42,6 +42,9 @@ type sample struct {
 	hint    time.Duration
 	hasHint bool
 	probes  int // signed requests sent to the reader for this mutation
+	// probed: accept was measured (false with --probes final, where
+	// nothing is sent to the reader while measured).
+	probed bool
 }
 
 // measurement is the outcome of one (mode, readers) run.
@@ -169,6 +172,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	cpu0, wall0 := e.cpu(), time.Now()
+	var last user
 	for i := range o.mutations {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -180,8 +184,13 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		}
 		t0 := time.Now()
 		m.ack = append(m.ack, t0.Sub(start))
+		last = u
 		g := writer.watch.Published()
-		m.samples = append(m.samples, probeAll(ctx, readers, u, g, start, t0, m.probeInterval, o.timeout)...)
+		if o.probeFinal {
+			m.samples = append(m.samples, watchAll(ctx, readers, g, start, t0, o.timeout)...)
+		} else {
+			m.samples = append(m.samples, probeAll(ctx, readers, u, g, start, t0, m.probeInterval, o.timeout)...)
+		}
 		if mode != modePoll {
 			if at, ok := e.events.firstSince(bucket, start); ok {
 				m.event = append(m.event, at.Sub(t0))
@@ -206,6 +215,11 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	stopProfile()
 	if err := stopPerf(); err != nil {
 		return nil, err
+	}
+	if o.probeFinal {
+		if err := finalProbe(ctx, readers, last); err != nil {
+			return nil, err
+		}
 	}
 	if m.processes {
 		m.rss = readerRSS(readers)
@@ -236,6 +250,49 @@ func probeAll(ctx context.Context, readers []*node, u user, g uint64, start, t0 
 	return out
 }
 
+// watchAll waits until every reader logs that it applied generation g
+// (or later), sending nothing to the readers: the --probes final mode.
+func watchAll(ctx context.Context, readers []*node, g uint64, start, t0 time.Time, timeout time.Duration) []sample {
+	out := make([]sample, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			a, ok := r.watch.WaitApplied(wctx, g, nil)
+			if !ok {
+				out[i].timedOut = true
+				return
+			}
+			out[i].hasApply, out[i].apply, out[i].source, out[i].pullMS = true, a.at.Sub(t0), a.source, a.durationMS
+			if at, ok := r.watch.HintSince(start); ok {
+				out[i].hasHint, out[i].hint = true, at.Sub(t0)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// finalProbe checks, after a --probes final phase, that every reader
+// accepts the last mutation's key on a signed S3 request: the log lines
+// the phase watched stand for what S3 clients see.
+func finalProbe(ctx context.Context, readers []*node, u user) error {
+	errs := make([]error, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := r.s3Client(u.AccessKeyID, u.SecretAccessKey).ListBuckets(rctx, &s3.ListBucketsInput{}); err != nil {
+				errs[i] = fmt.Errorf("%s: the last key, after its apply was logged: %w", r.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // probe sends signed ListBuckets requests with u's key to r every
 // interval, and at once when r logs that it applied generation g, until r
 // accepts the key.
@@ -247,6 +304,7 @@ func probe(ctx context.Context, r *node, u user, g uint64, start, t0 time.Time, 
 	defer tick.Stop()
 	var s sample
 	seenApply := false
+	s.probed = true
 	for {
 		s.probes++
 		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)

@@ -24,6 +24,14 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[rank-1]
 }
 
+// msOf is percentile p of ds formatted by ms, or "-" for no samples.
+func msOf(ds []time.Duration, p float64) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	return ms(percentile(ds, p))
+}
+
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
 }
@@ -49,7 +57,9 @@ func summarize(m *measurement) summary {
 			timeouts++
 			continue
 		}
-		accept = append(accept, s.accept)
+		if s.probed {
+			accept = append(accept, s.accept)
+		}
 		if s.hasHint {
 			hint = append(hint, s.hint)
 		}
@@ -77,7 +87,7 @@ func summarize(m *measurement) summary {
 	}
 	s := summary{
 		mode: m.mode, readers: fmt.Sprint(m.readers), samples: fmt.Sprint(len(m.samples)),
-		p50: ms(percentile(accept, 50)), p95: ms(percentile(accept, 95)), p99: ms(percentile(accept, 99)), max: ms(percentile(accept, 100)),
+		p50: msOf(accept, 50), p95: msOf(accept, 95), p99: msOf(accept, 99), max: msOf(accept, 100),
 		applyP50: ms(percentile(apply, 50)), applyP99: ms(percentile(apply, 99)),
 		applyBeforeAck: fmt.Sprintf("%d%%", percent(before, len(apply))),
 		eventP50:       ev, pullP50: ms(percentile(pull, 50)), ackP50: ms(percentile(m.ack, 50)),
@@ -128,7 +138,7 @@ func writeReport(w io.Writer, machine, command string, ms []*measurement) {
 	fmt.Fprintf(w, "## Propagation: writer acknowledgement -> reader accepts the new key\n\n")
 	fmt.Fprintf(w, "Machine: %s. Go %s %s/%s.\n\n", machine, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "Command:\n\n```\n%s\n```\n\n", command)
-	fmt.Fprintln(w, "Accept latency, ms (from the writer's 201 to a signed ListBuckets with the new key answered 200 by the reader):")
+	fmt.Fprintln(w, "Accept latency, ms (from the writer's 201 to a signed ListBuckets with the new key answered 200 by the reader; \"-\" with --probes final, which sends no probe while measured: see the applied latency):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| mode | readers | samples | p50 | p95 | p99 | max | timeouts |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
