@@ -22,7 +22,7 @@ func TestEveryModeRuns(t *testing.T) {
 	var out, errOut strings.Builder
 	err := run(context.Background(), []string{
 		"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
-		"--readers", "2", "--mutations", "2", "--poll-interval", "1s", "--pause", "10ms", "--users", "3",
+		"--readers", "2", "--mutations", "2", "--poll-interval", "1s", "--pause", "10ms", "--users", "3", "--warmup", "0",
 	}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errOut.String())
@@ -63,7 +63,7 @@ func TestProcessesModeRuns(t *testing.T) {
 			var out, errOut strings.Builder
 			err := run(context.Background(), []string{
 				"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
-				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5",
+				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5", "--warmup", "2",
 				"--processes", "--dgp-bin", bin, "--reader-env", "GOMAXPROCS=1", "--probes", probes,
 			}, &out, &errOut)
 			if err != nil {
@@ -73,7 +73,7 @@ func TestProcessesModeRuns(t *testing.T) {
 			if !strings.HasSuffix(latency, "| 0 |") {
 				t.Errorf("timeouts in %q", latency)
 			}
-			cpu := reportRow(t, out.String(), "| nats-core | 2 | 5 | processes | ")
+			cpu := reportRow(t, out.String(), "| nats-core | 2 | 7 | processes | ")
 			if probes == "final" && !strings.Contains(cpu, "| 0.0 |") {
 				t.Errorf("--probes final: probes were sent while measured: %q", cpu)
 			}

@@ -69,6 +69,7 @@ type options struct {
 	modes         []string
 	readers       []int
 	mutations     int
+	warmup        int // mutations before the measured ones, not measured
 	pollInterval  time.Duration
 	probeInterval time.Duration // 0: automatic, see probe
 	probeFinal    bool          // --probes final: no probe while measured, one per reader after
@@ -134,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	mode := fs.String("mode", "all", "comma-separated: nats-core, nats-jetstream, sqs, poll, or all")
 	readers := fs.String("readers", "1,5,10,100", "comma-separated reader counts")
 	fs.IntVar(&o.mutations, "mutations", 30, "mutations per (mode, readers)")
+	fs.IntVar(&o.warmup, "warmup", 100, "mutations before the measured ones, each awaited on every reader and not measured, so that the readers are measured in their steady state (a process just started first grows its heap: fresh pages, each a page fault)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll interval of the readers in the poll mode")
 	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers), at least 10ms in the poll mode)")
 	probes := fs.String("probes", "every", "every: probe each reader with each new key until it accepts it (accept latency); final: while measured, only watch the readers' \"config db applied\" log lines (no S3 request reaches a reader, so its CPU is the propagation's alone), then probe each reader once with the last key, which it must accept")
@@ -212,6 +214,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.mutations < 1 || o.timeout <= 0 || o.pause < 0 || o.probeInterval < 0 {
 		return o, usageErr("--mutations and --timeout must be positive")
+	}
+	if o.warmup < 0 {
+		return o, usageErr("--warmup must not be negative")
 	}
 	if o.pollInterval < time.Second {
 		return o, usageErr("--poll-interval: dgp polls at most every second")

@@ -32,8 +32,8 @@ func TestSummarize(t *testing.T) {
 	m := &measurement{mode: modeNATSCore, readers: 2, saltReused: true, firstGen: 1, lastGen: 3, probeInterval: time.Millisecond,
 		ack: []time.Duration{4 * time.Millisecond},
 		samples: []sample{
-			{accept: 2 * time.Millisecond, hasApply: true, apply: -time.Millisecond, source: "event", pullMS: 3},
-			{accept: 4 * time.Millisecond, hasApply: true, apply: 3 * time.Millisecond, source: "event", pullMS: 5},
+			{probed: true, accept: 2 * time.Millisecond, hasApply: true, apply: -time.Millisecond, source: "event", pullMS: 3},
+			{probed: true, accept: 4 * time.Millisecond, hasApply: true, apply: 3 * time.Millisecond, source: "event", pullMS: 5},
 			{timedOut: true},
 		}}
 	s := summarize(m)
@@ -80,6 +80,7 @@ func TestParseFlags(t *testing.T) {
 		append(slices.Clone(self), "--poll-interval", "100ms"),
 		append(slices.Clone(self), "--perf", "/tmp/p"),
 		append(slices.Clone(self), "--probes", "sometimes"),
+		append(slices.Clone(self), "--warmup", "-1"),
 	} {
 		var ee *exitError
 		if _, err := parseFlags(bad, io.Discard); !errors.As(err, &ee) || ee.code != 2 {

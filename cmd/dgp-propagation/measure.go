@@ -78,6 +78,9 @@ type measurement struct {
 	// (measured over at most idleWindow and scaled).
 	idleCPU time.Duration
 	rss     int64
+	// faults is the reader processes' minor page faults during the
+	// measured phase, summed (each one a fresh page touched).
+	faults int64
 }
 
 // idleWindow bounds the idle measurement of the reader processes.
@@ -148,8 +151,20 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	if err := waitReady(ctx, mode, readers, writer.watch.Published()); err != nil {
 		return nil, err
 	}
+	for i := range o.warmup {
+		if _, err := adm.createUser(ctx, "warm-up-"+strconv.Itoa(i)); err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		for _, s := range watchAll(ctx, readers, writer.watch.Published(), now, now, o.timeout) {
+			if s.timedOut {
+				return nil, fmt.Errorf("warm-up mutation %d: a reader did not apply it within %v", i, o.timeout)
+			}
+		}
+		time.Sleep(o.pause)
+	}
 	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(mode, n),
-		users: max(o.users, 1), processes: o.dgpBin != ""}
+		users: max(o.users, 1) + o.warmup, processes: o.dgpBin != ""}
 	firstSalt, firstGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
 		return nil, err
@@ -168,6 +183,10 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 	defer func() { _ = stopPerf() }()
 	rcpu0, err := readerCPU(readers)
+	if err != nil {
+		return nil, err
+	}
+	faults0, err := readerFaults(readers)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +231,11 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	m.readerCPU = rcpu1 - rcpu0
+	faults1, err := readerFaults(readers)
+	if err != nil {
+		return nil, err
+	}
+	m.faults = faults1 - faults0
 	stopProfile()
 	if err := stopPerf(); err != nil {
 		return nil, err

@@ -209,6 +209,23 @@ func readerCPU(readers []*node) (time.Duration, error) {
 	return total, nil
 }
 
+// readerFaults is the minor page faults of every reader process so far,
+// summed; zero without processes.
+func readerFaults(readers []*node) (int64, error) {
+	var total int64
+	for _, r := range readers {
+		if r.pid == 0 {
+			continue
+		}
+		n, err := procFaults(r.pid)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // readerRSS is the resident memory of every reader process, summed, from
 // /proc/<pid>/status (VmRSS); zero without processes.
 func readerRSS(readers []*node) int64 {
