@@ -171,6 +171,12 @@ func (c *adminClient) createUser(ctx context.Context, name string) (user, error)
 	return u, err
 }
 
+// deleteUser deletes a user; it returns when the writer acknowledged.
+func (c *adminClient) deleteUser(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/users/"+id, nil, http.StatusNoContent, nil)
+	return err
+}
+
 func (c *adminClient) do(ctx context.Context, method, path string, body any, want int, out any) (int, error) {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(b))

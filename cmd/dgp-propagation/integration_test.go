@@ -73,7 +73,7 @@ func TestProcessesModeRuns(t *testing.T) {
 			if !strings.HasSuffix(latency, "| 0 |") {
 				t.Errorf("timeouts in %q", latency)
 			}
-			cpu := reportRow(t, out.String(), "| nats-core | 2 | 7 | processes | ")
+			cpu := reportRow(t, out.String(), "| nats-core | 2 | 5 | processes | ")
 			if probes == "final" && !strings.Contains(cpu, "| 0.0 |") {
 				t.Errorf("--probes final: probes were sent while measured: %q", cpu)
 			}

@@ -135,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	mode := fs.String("mode", "all", "comma-separated: nats-core, nats-jetstream, sqs, poll, or all")
 	readers := fs.String("readers", "1,5,10,100", "comma-separated reader counts")
 	fs.IntVar(&o.mutations, "mutations", 30, "mutations per (mode, readers)")
-	fs.IntVar(&o.warmup, "warmup", 100, "mutations before the measured ones, each awaited on every reader and not measured, so that the readers are measured in their steady state (a process just started first grows its heap: fresh pages, each a page fault)")
+	fs.IntVar(&o.warmup, "warmup", 100, "mutations before the measured ones (a user created, then deleted, in turn: the DB keeps its --users users), each awaited on every reader and not measured, so that the readers are measured in their steady state (a process just started first grows its heap: fresh pages, each a page fault)")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll interval of the readers in the poll mode")
 	fs.DurationVar(&o.probeInterval, "probe-interval", 0, "interval of S3 probes per reader (0: max(1ms, 0.1ms x readers), at least 10ms in the poll mode)")
 	probes := fs.String("probes", "every", "every: probe each reader with each new key until it accepts it (accept latency); final: while measured, only watch the readers' \"config db applied\" log lines (no S3 request reaches a reader, so its CPU is the propagation's alone), then probe each reader once with the last key, which it must accept")

@@ -151,20 +151,11 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	if err := waitReady(ctx, mode, readers, writer.watch.Published()); err != nil {
 		return nil, err
 	}
-	for i := range o.warmup {
-		if _, err := adm.createUser(ctx, "warm-up-"+strconv.Itoa(i)); err != nil {
-			return nil, err
-		}
-		now := time.Now()
-		for _, s := range watchAll(ctx, readers, writer.watch.Published(), now, now, o.timeout) {
-			if s.timedOut {
-				return nil, fmt.Errorf("warm-up mutation %d: a reader did not apply it within %v", i, o.timeout)
-			}
-		}
-		time.Sleep(o.pause)
+	if err := warmUp(ctx, o, adm, writer, readers); err != nil {
+		return nil, err
 	}
 	m := &measurement{mode: mode, readers: n, mutations: o.mutations, probeInterval: o.probe(mode, n),
-		users: max(o.users, 1) + o.warmup, processes: o.dgpBin != ""}
+		users: max(o.users, 1), processes: o.dgpBin != ""}
 	firstSalt, firstGen, err := readHeader(ctx, s3c, bucket)
 	if err != nil {
 		return nil, err
@@ -272,6 +263,37 @@ func probeAll(ctx context.Context, readers []*node, u user, g uint64, start, t0 
 	}
 	wg.Wait()
 	return out
+}
+
+// warmUp makes o.warmup mutations, each awaited on every reader and not
+// measured: a user created, then deleted, in turn, so that the DB the
+// measured phase starts from holds the --users users it would hold
+// without them.
+func warmUp(ctx context.Context, o options, adm *adminClient, writer *node, readers []*node) error {
+	var made user
+	for i := range o.warmup {
+		var err error
+		if made.ID == "" {
+			made, err = adm.createUser(ctx, "warm-up-"+strconv.Itoa(i))
+		} else {
+			err = adm.deleteUser(ctx, made.ID)
+			made = user{}
+		}
+		if err != nil {
+			return fmt.Errorf("warm-up mutation %d: %w", i, err)
+		}
+		now := time.Now()
+		for _, s := range watchAll(ctx, readers, writer.watch.Published(), now, now, o.timeout) {
+			if s.timedOut {
+				return fmt.Errorf("warm-up mutation %d: a reader did not apply it within %v", i, o.timeout)
+			}
+		}
+		time.Sleep(o.pause)
+	}
+	if made.ID != "" {
+		return adm.deleteUser(ctx, made.ID) // the last one, awaited by the first measured mutation
+	}
+	return nil
 }
 
 // watchAll waits until every reader logs that it applied generation g
