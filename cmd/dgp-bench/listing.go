@@ -293,7 +293,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 
 	if contains(o.targets, tgtMinio) || contains(o.targets, tgtMinioSA) || contains(o.targets, tgtDGPMinio) {
 		direct := newS3Client(hc, o.minioURL, o.accessKey, o.secretKey)
-		if err := fillBucket(ctx, direct, o.bucket, o.n, o.fillWorkers, stderr); err != nil {
+		if err := fillBucket(ctx, direct, o.bucket, o.n, o.layouts, o.fillWorkers, stderr); err != nil {
 			return err
 		}
 		listers[tgtMinio] = s3Lister(direct, o.bucket, false)
@@ -333,7 +333,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 			return fmt.Errorf("create bucket on dgp: %w", err)
 		}
 		objects := filepath.Join(dirData, "objects")
-		if err := fillDirectory(ctx, filepath.Join(objects, o.bucket), o.n, stderr); err != nil {
+		if err := fillDirectory(ctx, filepath.Join(objects, o.bucket), o.n, o.layouts, stderr); err != nil {
 			return err
 		}
 		listers[tgtDGPDir] = s3Lister(c, o.bucket, false)

@@ -43,9 +43,9 @@ func listingKey(layout string, i int) string {
 	return "flat/k" + s
 }
 
-// fillMarker is the object whose presence says a bucket holds all keys of
-// both layouts; it is outside the listed prefixes.
-func fillMarker(n int) string { return fmt.Sprintf("meta/filled-%d", n) }
+// fillMarker is the object whose presence says a bucket holds the n keys
+// of a layout; it is outside the listed prefixes.
+func fillMarker(n int, layout string) string { return fmt.Sprintf("meta/filled-%d-%s", n, layout) }
 
 const fillBody = "x"
 
@@ -74,70 +74,85 @@ func fsObjectFile(key string, modified time.Time) ([]byte, error) {
 	return append(out, fsTrailerMagic...), nil
 }
 
-// fillDirectory writes the keys of both layouts straight into the bucket
+// fillDirectory writes the keys of the layouts straight into the bucket
 // directory of a directory backend (keys need no escaping: [a-z0-9/]), as
 // the backend itself lays them out, unless a previous run did.
-func fillDirectory(ctx context.Context, bucketDir string, n int, stderr io.Writer) error {
-	done := filepath.Join(bucketDir, "meta", "filled-"+fmt.Sprint(n)+"%o")
+func fillDirectory(ctx context.Context, bucketDir string, n int, layouts []string, stderr io.Writer) error {
+	for _, layout := range layouts {
+		if err := fillDirectoryLayout(ctx, bucketDir, n, layout, stderr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fillDirectoryLayout(ctx context.Context, bucketDir string, n int, layout string, stderr io.Writer) error {
+	marker := fillMarker(n, layout)
+	done := filepath.Join(bucketDir, filepath.FromSlash(marker)+"%o")
 	if _, err := os.Stat(done); err == nil {
-		fmt.Fprintf(stderr, "dgp-bench: %s already holds %d keys per layout\n", bucketDir, n)
+		fmt.Fprintf(stderr, "dgp-bench: %s already holds %d %s keys\n", bucketDir, n, layout)
 		return nil
 	}
 	start := time.Now()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	for _, layout := range []string{layoutFlat, layoutDeep} {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(8)
-		const chunk = 1000
-		for lo := 0; lo < n; lo += chunk {
-			g.Go(func() error {
-				made := map[string]bool{}
-				for i := lo; i < min(lo+chunk, n); i++ {
-					if err := gctx.Err(); err != nil {
-						return err
-					}
-					key := listingKey(layout, i)
-					p := filepath.Join(bucketDir, filepath.FromSlash(key)+"%o")
-					if d := filepath.Dir(p); !made[d] {
-						if err := os.MkdirAll(d, 0o755); err != nil {
-							return err
-						}
-						made[d] = true
-					}
-					data, err := fsObjectFile(key, now)
-					if err != nil {
-						return err
-					}
-					if err := os.WriteFile(p, data, 0o644); err != nil {
-						return err
-					}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	const chunk = 1000
+	for lo := 0; lo < n; lo += chunk {
+		g.Go(func() error {
+			made := map[string]bool{}
+			for i := lo; i < min(lo+chunk, n); i++ {
+				if err := gctx.Err(); err != nil {
+					return err
 				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return fmt.Errorf("fill %s: %w", bucketDir, err)
-		}
+				key := listingKey(layout, i)
+				p := filepath.Join(bucketDir, filepath.FromSlash(key)+"%o")
+				if d := filepath.Dir(p); !made[d] {
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						return err
+					}
+					made[d] = true
+				}
+				data, err := fsObjectFile(key, now)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(p, data, 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("fill %s: %w", bucketDir, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(done), 0o755); err != nil {
 		return err
 	}
-	data, err := fsObjectFile(fillMarker(n), now)
+	data, err := fsObjectFile(marker, now)
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(done, data, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "dgp-bench: wrote %d keys per layout into %s in %s\n", n, bucketDir, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "dgp-bench: wrote %d %s keys into %s in %s\n", n, layout, bucketDir, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// fillBucket puts the keys of both layouts into a bucket through S3,
-// unless the bucket already holds them (its fill marker exists).
-func fillBucket(ctx context.Context, c *s3.Client, bucket string, n, workers int, stderr io.Writer) error {
-	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(fillMarker(n))}); err == nil {
-		fmt.Fprintf(stderr, "dgp-bench: bucket %s already holds %d keys per layout\n", bucket, n)
+// fillBucket puts the keys of the layouts into a bucket through S3,
+// unless the bucket already holds them (a layout's fill marker exists).
+func fillBucket(ctx context.Context, c *s3.Client, bucket string, n int, layouts []string, workers int, stderr io.Writer) error {
+	var todo []string
+	for _, layout := range layouts {
+		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(fillMarker(n, layout))}); err == nil {
+			fmt.Fprintf(stderr, "dgp-bench: bucket %s already holds %d %s keys\n", bucket, n, layout)
+			continue
+		}
+		todo = append(todo, layout)
+	}
+	if len(todo) == 0 {
 		return nil
 	}
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil &&
@@ -155,13 +170,13 @@ func fillBucket(ctx context.Context, c *s3.Client, bucket string, n, workers int
 			return fmt.Errorf("put %s: %w", key, err)
 		}
 		if d := done.Add(1); d%20000 == 0 {
-			fmt.Fprintf(stderr, "dgp-bench: %d of %d keys put (%s)\n", d, 2*n, time.Since(start).Round(time.Second))
+			fmt.Fprintf(stderr, "dgp-bench: %d of %d keys put (%s)\n", d, len(todo)*n, time.Since(start).Round(time.Second))
 		}
 		return nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
-	for _, layout := range []string{layoutFlat, layoutDeep} {
+	for _, layout := range todo {
 		for i := range n {
 			g.Go(func() error { return put(gctx, listingKey(layout, i)) })
 		}
@@ -169,10 +184,12 @@ func fillBucket(ctx context.Context, c *s3.Client, bucket string, n, workers int
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := put(ctx, fillMarker(n)); err != nil {
-		return err
+	for _, layout := range todo {
+		if err := put(ctx, fillMarker(n, layout)); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(stderr, "dgp-bench: put %d keys into %s in %s\n", 2*n, bucket, time.Since(start).Round(time.Second))
+	fmt.Fprintf(stderr, "dgp-bench: put %d keys into %s in %s\n", len(todo)*n, bucket, time.Since(start).Round(time.Second))
 	return nil
 }
 
