@@ -53,7 +53,9 @@ func NewKeyCache(size int) *KeyCache {
 // p must be valid (KDFParams.Validate).
 func (c *KeyCache) Key(secret []byte, salt [SaltSize]byte, p KDFParams) [KeySize]byte {
 	if c == nil {
-		return deriveKey(secret, salt, p)
+		key := deriveKey(secret, salt, p)
+		collectKDFArea(p)
+		return key
 	}
 	k := keyCacheKey{secret: sha256.Sum256(secret), salt: salt, kdf: p}
 	c.mu.Lock()
@@ -73,7 +75,8 @@ func (c *KeyCache) Key(secret []byte, salt [SaltSize]byte, p KDFParams) [KeySize
 	c.mu.Unlock()
 
 	e.key = deriveKey(secret, salt, p)
-	close(e.ready)
+	close(e.ready) // the waiters need not wait for the collection
+	collectKDFArea(p)
 	return e.key
 }
 
@@ -97,25 +100,28 @@ func (c *KeyCache) Derivations() int {
 	return c.derivations
 }
 
-// releaseKDFMemoryKiB is the Argon2 work area from which deriveKey has it
-// collected at once (the default parameters use 64 MiB).
-const releaseKDFMemoryKiB = 8 * 1024
-
 func deriveKey(secret []byte, salt [SaltSize]byte, p KDFParams) [KeySize]byte {
 	var k [KeySize]byte
 	copy(k[:], argon2.IDKey(secret, salt[:], p.Time, p.MemoryKiB, p.Threads, KeySize))
-	if p.MemoryKiB >= releaseKDFMemoryKiB {
-		// The work area is garbage now, but a collection that saw it live
-		// set the next one at twice the heap with it: until then (or the
-		// runtime's forced collection, 2 minutes on) everything the
-		// process allocates lands on fresh pages, each a page fault (a
-		// reader just started faulted 24 pages per IAM change, a tenth of
-		// a millisecond of CPU on a virtual machine, and held ~100 MiB).
-		// Collected now, the heap goal is the live heap's again, freed
-		// pages are reused, and the runtime hands the work area back to
-		// the OS in the background (~35 MiB). Derivations are rare (start,
-		// a new salt): one collection each is cheap.
+	return k
+}
+
+// collectKDFMemoryKiB is the Argon2 work area from which collectKDFArea
+// has it collected at once (the default parameters use 64 MiB).
+const collectKDFMemoryKiB = 8 * 1024
+
+// collectKDFArea runs a collection after a derivation with parameters p
+// whose work area is collectKDFMemoryKiB or more. The area is garbage
+// then, but a collection that saw it live set the next one at twice the
+// heap with it: until then (or the runtime's forced collection, 2 minutes
+// on) everything the process allocates lands on fresh pages, each a page
+// fault (a reader just started faulted 14-26 pages per IAM change, a fifth
+// of its CPU on a virtual machine, and held ~100 MiB). Collected now, the
+// heap goal is the live heap's again, freed pages are reused, and the
+// runtime hands the area back to the OS in the background (~35 MiB).
+// Derivations are rare (start, a new salt): one collection each is cheap.
+func collectKDFArea(p KDFParams) {
+	if p.MemoryKiB >= collectKDFMemoryKiB {
 		runtime.GC()
 	}
-	return k
 }
