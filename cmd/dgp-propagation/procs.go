@@ -194,34 +194,24 @@ func startProcessReaders(ctx context.Context, fo fleetOptions, n int, queues []s
 
 // readerCPU is the CPU time (user + system) used so far by each reader
 // process, summed; zero without processes.
-func readerCPU(readers []*node) (time.Duration, error) {
-	var total time.Duration
-	for _, r := range readers {
-		if r.pid == 0 {
-			continue
-		}
-		d, err := procCPU(r.pid)
-		if err != nil {
-			return 0, err
-		}
-		total += d
-	}
-	return total, nil
-}
+func readerCPU(readers []*node) (time.Duration, error) { return readerSum(readers, procCPU) }
 
 // readerFaults is the minor page faults of every reader process so far,
 // summed; zero without processes.
-func readerFaults(readers []*node) (int64, error) {
-	var total int64
+func readerFaults(readers []*node) (int64, error) { return readerSum(readers, procFaults) }
+
+// readerSum sums read over the reader processes.
+func readerSum[T time.Duration | int64](readers []*node, read func(pid int) (T, error)) (T, error) {
+	var total T
 	for _, r := range readers {
 		if r.pid == 0 {
 			continue
 		}
-		n, err := procFaults(r.pid)
+		v, err := read(r.pid)
 		if err != nil {
 			return 0, err
 		}
-		total += n
+		total += v
 	}
 	return total, nil
 }
