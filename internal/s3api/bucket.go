@@ -293,7 +293,7 @@ func (s *Server) listObjectsV1(rq *request) error {
 		out.NextMarker = p.enc(lastListed(res))
 	}
 	out.EncodingType = p.encodingType()
-	return writeListing(rq, &out)
+	return s.writeListing(rq, &out)
 }
 
 func (s *Server) listObjectsV2(rq *request) error {
@@ -335,7 +335,7 @@ func (s *Server) listObjectsV2(rq *request) error {
 		out.NextContinuationToken = encodeContinuation(lastListed(res), res.NextToken)
 	}
 	out.EncodingType = p.encodingType()
-	return writeListing(rq, &out)
+	return s.writeListing(rq, &out)
 }
 
 // getObjectTagging answers GET ?tagging on an object with an empty tag set:

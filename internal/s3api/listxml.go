@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strconv"
-	"sync"
 )
 
 // Listings are the largest XML answers dgp writes (a page of 1,000 keys is
@@ -16,10 +15,7 @@ import (
 // through escapeXMLText, the same elements in the same order and the same
 // omitted empty ones.
 
-// listBufs holds render buffers; ones grown past maxPooledListBuf are
-// dropped rather than kept.
-var listBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
+// maxPooledListBuf is the largest render buffer Server.listBufs keeps.
 const maxPooledListBuf = 4 << 20
 
 // listingXML is a ListBucketResult that renders itself.
@@ -28,14 +24,9 @@ type listingXML interface {
 }
 
 // writeListing writes a listing answer with status 200.
-func writeListing(rq *request, v listingXML) error {
-	buf := listBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledListBuf {
-			listBufs.Put(buf)
-		}
-	}()
+func (s *Server) writeListing(rq *request, v listingXML) error {
+	buf := s.listBufs.Get()
+	defer s.listBufs.Put(buf)
 	buf.WriteString(xml.Header)
 	v.appendXML(buf)
 	h := rq.w.Header()

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/dgp-proxy/dgp/internal/bufpool"
 	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/sigv4"
@@ -93,6 +94,7 @@ type Server struct {
 	region     string
 	now        func() time.Time
 	bufs       *bufPool
+	listBufs   bufpool.Pool // listing answers being rendered
 	bodyWait   time.Duration
 }
 
@@ -126,6 +128,7 @@ func New(o Options) (*Server, error) {
 		region:     o.Region,
 		now:        o.Now,
 		bufs:       newBufPool(),
+		listBufs:   bufpool.Pool{Max: maxPooledListBuf},
 		bodyWait:   o.BodyReadTimeout,
 	}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	smithytime "github.com/aws/smithy-go/time"
 
@@ -33,7 +32,8 @@ var errListShape = errors.New("s3backend: listing answer not in the expected sha
 // three times over, plus the fields, stay well below).
 const maxListBody = 16 << 20
 
-var listBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// maxPooledListBody is the largest answer buffer Backend.listBufs keeps.
+const maxPooledListBody = 4 << 20
 
 // listPage is what a ListObjectsV2 answer says.
 type listPage struct {
@@ -83,9 +83,8 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 		return nil, false, responseError(resp, kindBucket)
 	}
 	defer resp.Body.Close()
-	buf := listBufs.Get().(*bytes.Buffer)
-	defer listBufs.Put(buf)
-	buf.Reset()
+	buf := b.listBufs.Get()
+	defer b.listBufs.Put(buf)
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxListBody+1)); err != nil {
 		return nil, false, translate(err, kindBucket)
 	}

@@ -96,6 +96,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/dgp-proxy/dgp/internal/bufpool"
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
@@ -151,6 +152,7 @@ type Backend struct {
 	fast        *fastPath // nil: every request takes the SDK path
 	pingBucket  string
 	pingTimeout time.Duration
+	listBufs    bufpool.Pool // ListObjectsV2 answers being scanned (fast path)
 }
 
 var _ storage.Backend = (*Backend)(nil)
@@ -214,6 +216,7 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		client:      client,
 		pingBucket:  o.PingBucket,
 		pingTimeout: o.PingTimeout,
+		listBufs:    bufpool.Pool{Max: maxPooledListBody},
 	}
 	if !o.DisableFastPath {
 		now := o.Now
