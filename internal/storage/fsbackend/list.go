@@ -255,6 +255,8 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		}
 	}
 
+	var ps pageStat
+	defer ps.Close()
 	count, last := 0, ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -290,7 +292,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			continue
 		}
 		bound = it.key + "\x00"
-		m, err := statObject(it.base, it.rel, it.key)
+		m, err := ps.stat(it.base, it.rel, it.key)
 		if err != nil {
 			if isNotExist(err) {
 				continue // deleted since the directory was read

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -347,5 +349,46 @@ func TestListObjectsDeepKeys(t *testing.T) {
 	}
 	if names, _ := b.readNames("bkt"); len(names) != 1 || names[0] != bucketMetaName {
 		t.Fatalf("bucket directory after deleting everything: %q", names)
+	}
+}
+
+// TestListObjectsSymlinkedObjectFile: an object file replaced by a symlink
+// to another object file of its directory is listed as os.Root resolves it
+// (the page's openat refuses symlinks and falls back to statObject).
+func TestListObjectsSymlinkedObjectFile(t *testing.T) {
+	root := t.TempDir()
+	b, err := New("fs", root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	mustBucket(t, b, "bkt")
+	mustPut(t, b, "bkt", "a", "a")
+	mustPut(t, b, "bkt", "b", "b")
+	mustPut(t, b, "bkt", "z", "the data of z")
+	file := func(key string) string {
+		files, err := filepath.Glob(filepath.Join(root, "bkt", key+"%*"))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("object file of %s: %v %v", key, files, err)
+		}
+		return files[0]
+	}
+	bFile, zFile := file("b"), file("z")
+	if err := os.Remove(bFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(zFile), bFile); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.ListObjects(context.Background(), "bkt", storage.ListOptions{MaxKeys: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range out.Objects {
+		got = append(got, fmt.Sprintf("%s:%d", o.Key, o.Size))
+	}
+	if want := []string{"a:1", "b:13", "z:13"}; !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
 	}
 }

@@ -126,12 +126,17 @@ func readMeta(f *os.File) (*objMeta, error) {
 	if fi.IsDir() {
 		return nil, syscall.EISDIR
 	}
-	size := fi.Size()
+	return readMetaAt(f, fi.Size())
+}
+
+// readMetaAt reads the trailer of an object or part file of size bytes
+// read through r.
+func readMetaAt(r io.ReaderAt, size int64) (*objMeta, error) {
 	if size < int64(trailerFixed) {
 		return nil, errCorrupt
 	}
 	tail := make([]byte, min(size, tailRead))
-	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return nil, fmt.Errorf("read object metadata: %w", err)
 	}
 	fixed := tail[len(tail)-trailerFixed:]
@@ -147,7 +152,7 @@ func readMeta(f *os.File) (*objMeta, error) {
 		js = tail[len(tail)-trailerFixed-int(n) : len(tail)-trailerFixed]
 	} else {
 		js = make([]byte, n)
-		if _, err := f.ReadAt(js, size-int64(trailerFixed)-n); err != nil {
+		if _, err := r.ReadAt(js, size-int64(trailerFixed)-n); err != nil {
 			return nil, fmt.Errorf("read object metadata: %w", err)
 		}
 	}
