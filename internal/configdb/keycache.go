@@ -2,9 +2,8 @@ package configdb
 
 import (
 	"crypto/sha256"
-	"sync"
-
 	"runtime"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
