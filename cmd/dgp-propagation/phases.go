@@ -71,10 +71,7 @@ func watchAll(ctx context.Context, readers []*node, g uint64, start, t0 time.Tim
 				out[i].timedOut = true
 				return
 			}
-			out[i].hasApply, out[i].apply, out[i].source, out[i].pullMS = true, a.at.Sub(t0), a.source, a.durationMS
-			if at, ok := r.watch.HintSince(start); ok {
-				out[i].hasHint, out[i].hint = true, at.Sub(t0)
-			}
+			out[i].noteApply(a, r, start, t0)
 		})
 	}
 	wg.Wait()
@@ -140,10 +137,9 @@ func probe(ctx context.Context, r *node, u user, g uint64, start, t0 time.Time, 
 	a, ok := r.watch.WaitApplied(wctx, g, nil)
 	wcancel()
 	if ok {
-		s.hasApply, s.apply, s.source, s.pullMS = true, a.at.Sub(t0), a.source, a.durationMS
-	}
-	if at, ok := r.watch.HintSince(start); ok {
-		s.hasHint, s.hint = true, at.Sub(t0)
+		s.noteApply(a, r, start, t0)
+	} else {
+		s.noteHint(r, start, t0)
 	}
 	return s
 }
@@ -202,4 +198,18 @@ func idleCost(ctx context.Context, readers []*node, wall time.Duration) (time.Du
 		return 0, err
 	}
 	return time.Duration(float64(c1-c0) * float64(wall) / float64(time.Since(start))), nil
+}
+
+// noteApply records r's apply a and the hint r received since start,
+// both measured from the writer's acknowledgement t0.
+func (s *sample) noteApply(a applied, r *node, start, t0 time.Time) {
+	s.hasApply, s.apply, s.source, s.pullMS = true, a.at.Sub(t0), a.source, a.durationMS
+	s.noteHint(r, start, t0)
+}
+
+// noteHint records the first hint r received since start, measured from t0.
+func (s *sample) noteHint(r *node, start, t0 time.Time) {
+	if at, ok := r.watch.HintSince(start); ok {
+		s.hasHint, s.hint = true, at.Sub(t0)
+	}
 }

@@ -76,14 +76,15 @@ func (p *pageStat) Close() {
 // openAt opens name in the directory dirfd for reading, not following a
 // symlink.
 func openAt(dirfd int, name string) (int, error) {
-	for {
-		fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-		if err != syscall.EINTR {
-			return fd, err
-		}
-	}
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+		return err
+	})
+	return fd, err
 }
 
+// ignoringEINTR runs f until it fails with another error than EINTR.
 func ignoringEINTR(f func() error) error {
 	for {
 		if err := f(); err != syscall.EINTR {
