@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,10 @@ type Backend struct {
 	// (listcache.go).
 	dirs *dirCache
 
+	// statWorkers is how many goroutines read a listing page's objects
+	// (liststat.go): one per processor, up to maxStatWorkers.
+	statWorkers int
+
 	// noSync skips fsync (tests whose subject is not durability).
 	noSync bool
 }
@@ -121,7 +126,8 @@ func open(name, root string, now func() time.Time, readOnly bool) (*Backend, err
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget), readOnly: readOnly}
+	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget), readOnly: readOnly,
+		statWorkers: min(runtime.GOMAXPROCS(0), maxStatWorkers)}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf

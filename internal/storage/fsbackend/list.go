@@ -55,6 +55,10 @@ type walker struct {
 	stack    []*level
 	// cache holds the sorted entries of large directories (nil: none).
 	cache *dirCache
+	// retain keeps the handles of the directories left (retired) until
+	// release, so that the items yielded from them stay readable.
+	retain  bool
+	retired []*os.Root
 }
 
 // push reads directory rel of base, which is the backend root, and puts
@@ -110,16 +114,36 @@ func (w *walker) reread(lvl *level) error {
 func (w *walker) pop() {
 	top := w.stack[len(w.stack)-1]
 	if top.own != nil {
-		_ = top.own.Close()
+		if w.retain {
+			w.retired = append(w.retired, top.own)
+		} else {
+			_ = top.own.Close()
+		}
 	}
 	w.stack = w.stack[:len(w.stack)-1]
 }
 
-// Close releases every directory handle.
-func (w *walker) Close() {
+// release closes the handles of the directories left since the last
+// release.
+func (w *walker) release() {
+	for i, r := range w.retired {
+		_ = r.Close()
+		w.retired[i] = nil
+	}
+	w.retired = w.retired[:0]
+}
+
+// popAll leaves every directory on the stack.
+func (w *walker) popAll() {
 	for len(w.stack) > 0 {
 		w.pop()
 	}
+}
+
+// Close releases every directory handle.
+func (w *walker) Close() {
+	w.popAll()
+	w.release()
 }
 
 // entBelow reports whether every key an entry stands for is < rb, where rb
@@ -166,7 +190,7 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 		top.i++
 		full := top.prefix + e.s
 		if full > w.limit && !strings.HasPrefix(full, w.limit) && !strings.HasPrefix(w.limit, full) {
-			w.Close() // past every key with the listing prefix
+			w.popAll() // past every key with the listing prefix
 			return item{}, false, nil
 		}
 		rel := path.Join(top.rel, e.name)
@@ -255,56 +279,68 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 		}
 	}
 
-	var ps pageStat
-	defer ps.Close()
+	w.retain = true
+	batch := pageBatch{workers: b.statWorkers}
+	defer batch.Close()
 	count, last := 0, ""
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		it, ok, err := w.next(bound, collapse)
-		if err != nil {
-			return nil, fmt.Errorf("list objects: %w", err)
-		}
-		if !ok || !strings.HasPrefix(it.key, prefix) {
-			break
-		}
-		name, isPrefix := it.key, false
-		if delim != "" {
-			if i := strings.Index(it.key[len(prefix):], delim); i >= 0 {
-				name, isPrefix = it.key[:len(prefix)+i+len(delim)], true
+	for done := false; !done && !res.IsTruncated; {
+		// Walk to the next maxKeys-count+1 entries that would count (the
+		// one past the page tells whether it is truncated), read their
+		// objects' metadata (in parallel when many), then take them in
+		// order: an object deleted since its directory was read does not
+		// count, and the walk goes on from where it stopped.
+		batch.reset()
+		for len(batch.ents) <= maxKeys-count && len(w.retired) < maxRetiredDirs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
-		}
-		if isPrefix {
-			if name > marker || marker == "" {
-				if count == maxKeys {
-					res.IsTruncated = true
-					break
-				}
-				res.CommonPrefixes = append(res.CommonPrefixes, name)
-				count, last = count+1, name
+			it, ok, err := w.next(bound, collapse)
+			if err != nil {
+				return nil, fmt.Errorf("list objects: %w", err)
 			}
-			next, ok := successor(name)
-			if !ok {
+			if !ok || !strings.HasPrefix(it.key, prefix) {
+				done = true
 				break
 			}
-			bound = next
-			continue
-		}
-		bound = it.key + "\x00"
-		m, err := ps.stat(it.base, it.rel, it.key)
-		if err != nil {
-			if isNotExist(err) {
-				continue // deleted since the directory was read
+			if delim != "" {
+				if i := strings.Index(it.key[len(prefix):], delim); i >= 0 {
+					name := it.key[:len(prefix)+i+len(delim)]
+					if name > marker || marker == "" {
+						batch.ents = append(batch.ents, pageEnt{key: name, isPrefix: true})
+					}
+					next, ok := successor(name)
+					if !ok {
+						done = true
+						break
+					}
+					bound = next
+					continue
+				}
 			}
-			return nil, fmt.Errorf("list objects: read %q: %w", it.key, err)
+			bound = it.key + "\x00"
+			batch.ents = append(batch.ents, pageEnt{key: it.key, base: it.base, rel: it.rel})
 		}
-		if count == maxKeys {
-			res.IsTruncated = true
-			break
+		batch.stat()
+		w.release()
+		for i := range batch.ents {
+			e := &batch.ents[i]
+			if e.err != nil {
+				if isNotExist(e.err) {
+					continue // deleted since the directory was read
+				}
+				return nil, fmt.Errorf("list objects: read %q: %w", e.key, e.err)
+			}
+			if count == maxKeys {
+				res.IsTruncated = true
+				break
+			}
+			if e.isPrefix {
+				res.CommonPrefixes = append(res.CommonPrefixes, e.key)
+			} else {
+				res.Objects = append(res.Objects, e.meta.info())
+			}
+			count, last = count+1, e.key
 		}
-		res.Objects = append(res.Objects, m.info())
-		count, last = count+1, name
 	}
 	if res.IsTruncated {
 		res.NextMarker = last

@@ -2,6 +2,7 @@ package fsbackend
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -11,19 +12,23 @@ import (
 
 // pageStat reads the metadata of the objects of one listing page with
 // system calls relative to their directory, held open across the page:
-// openat, fstat, pread and close, 4 per object. Opening each through the
-// os.Root as statObject does costs 9 (the *os.File's poller registration,
-// which a regular file refuses, and its flag checks): with 1,000 objects a
-// page that was most of a page's time (issue 17, a 1,000,000-key
-// directory). The names come from the directory's own listing (one path
-// component) and are opened with O_NOFOLLOW; a symlink (ELOOP) or a
-// directory that cannot be opened falls back to statObject, which
-// resolves it as os.Root does. Not safe for concurrent use; Close
-// releases the directory.
+// openat, a read and close, 3 per small object (4 with the fstat a larger
+// one needs). Opening each through the os.Root as statObject does costs 9
+// (the *os.File's poller registration, which a regular file refuses, and
+// its flag checks): with 1,000 objects a page that was most of a page's
+// time (issue 17, a 1,000,000-key directory). The names come from the
+// directory's own listing (one path component) and are opened with
+// O_NOFOLLOW; a symlink (ELOOP) or a directory that cannot be opened falls
+// back to statObject, which resolves it as os.Root does. Not safe for
+// concurrent use; Close releases the directory.
 type pageStat struct {
 	base *os.Root
 	dir  string   // of base, as path.Split gives it
 	f    *os.File // the directory; nil: none held
+	buf  []byte   // tailRead bytes, read into per object
+	// large says the last object read did not fit in buf: the next is
+	// sized with fstat first instead of being read whole.
+	large bool
 }
 
 // stat returns the metadata of the object file rel (relative to base)
@@ -50,6 +55,45 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 		return nil, &fs.PathError{Op: "openat", Path: rel, Err: err}
 	}
 	defer syscall.Close(fd)
+	m, err := p.read(fd, rel)
+	if err != nil {
+		return nil, err
+	}
+	m.Key = key
+	return m, nil
+}
+
+// read decodes the metadata of the open object file fd. A file smaller
+// than buf is read whole from its start in one pread, which gives its size
+// without an fstat: object files are never written in place (a new one is
+// renamed over the old), so a short read is the whole file. Should a
+// file system return a short read before the end, the trailer's checks
+// (magic, and a recorded size matching the bytes read) fail and the file
+// is read again the long way.
+func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
+	if p.buf == nil {
+		p.buf = make([]byte, tailRead)
+	}
+	r := fdReader(fd)
+	if !p.large {
+		var n int
+		err := ignoringEINTR(func() (err error) {
+			n, err = syscall.Pread(fd, p.buf, 0)
+			return err
+		})
+		switch {
+		case err == syscall.EISDIR:
+			return nil, syscall.EISDIR
+		case err != nil:
+			return nil, &fs.PathError{Op: "pread", Path: rel, Err: err}
+		case n < len(p.buf):
+			if m, err := metaFromTail(r, p.buf[:n], int64(n)); err == nil {
+				return m, nil
+			}
+		default:
+			p.large = true // the buffer is full: the file may be longer
+		}
+	}
 	var st syscall.Stat_t
 	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
 		return nil, &fs.PathError{Op: "fstat", Path: rel, Err: err}
@@ -57,12 +101,12 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 	if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
 		return nil, syscall.EISDIR
 	}
-	m, err := readMetaAt(fdReader(fd), st.Size)
-	if err != nil {
-		return nil, err
+	p.large = st.Size >= int64(len(p.buf))
+	tail := p.buf[:min(st.Size, int64(len(p.buf)))]
+	if _, err := r.ReadAt(tail, st.Size-int64(len(tail))); err != nil {
+		return nil, fmt.Errorf("read object metadata: %w", err)
 	}
-	m.Key = key
-	return m, nil
+	return metaFromTail(r, tail, st.Size)
 }
 
 // Close releases the directory held.

@@ -139,6 +139,16 @@ func readMetaAt(r io.ReaderAt, size int64) (*objMeta, error) {
 	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return nil, fmt.Errorf("read object metadata: %w", err)
 	}
+	return metaFromTail(r, tail, size)
+}
+
+// metaFromTail decodes the metadata of an object or part file of size
+// bytes from tail, its last bytes (at least trailerFixed of them), reading
+// the rest of a metadata JSON longer than tail holds through r.
+func metaFromTail(r io.ReaderAt, tail []byte, size int64) (*objMeta, error) {
+	if size < int64(trailerFixed) || len(tail) < trailerFixed {
+		return nil, errCorrupt
+	}
 	fixed := tail[len(tail)-trailerFixed:]
 	if string(fixed[4:]) != trailerMagic {
 		return nil, errCorrupt
