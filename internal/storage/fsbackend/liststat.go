@@ -9,7 +9,7 @@ const (
 	// maxRetiredDirs bounds the directory handles a listing keeps open
 	// for the objects it has walked past but not read yet: a page whose
 	// objects spread over more directories is read in several batches.
-	maxRetiredDirs = 256
+	maxRetiredDirs = 128
 	// statPerWorker is the fewest objects worth a worker of their own;
 	// maxStatWorkers bounds the workers reading one page's objects.
 	statPerWorker  = 64
