@@ -30,13 +30,13 @@ type pageEnt struct {
 
 // pageBatch reads the metadata of a page's objects. Opening and reading
 // a small object file is a few system calls that wait on nothing but the
-// kernel, so with a thousand a page a page is mostly system time; the
-// objects are split, in key order, between up to one worker per
+// kernel, so a page of a thousand objects spends most of its time in
+// them; the objects are split, in key order, between up to one worker per
 // processor (issue 17: a full listing of 1,000,000 keys). Every worker
 // has a pageStat of its own, kept from batch to batch; Close releases
 // them.
 type pageBatch struct {
-	workers int // at most maxStatWorkers
+	workers int // workers allowed (clamped to maxStatWorkers)
 	ents    []pageEnt
 	stats   [maxStatWorkers]pageStat
 }
