@@ -2,7 +2,6 @@ package fsbackend
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -102,11 +101,7 @@ func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 		return nil, syscall.EISDIR
 	}
 	p.large = st.Size >= int64(len(p.buf))
-	tail := p.buf[:min(st.Size, int64(len(p.buf)))]
-	if _, err := r.ReadAt(tail, st.Size-int64(len(tail))); err != nil {
-		return nil, fmt.Errorf("read object metadata: %w", err)
-	}
-	return metaFromTail(r, tail, st.Size)
+	return readMetaAt(r, st.Size, p.buf)
 }
 
 // Close releases the directory held.

@@ -126,16 +126,21 @@ func readMeta(f *os.File) (*objMeta, error) {
 	if fi.IsDir() {
 		return nil, syscall.EISDIR
 	}
-	return readMetaAt(f, fi.Size())
+	return readMetaAt(f, fi.Size(), nil)
 }
 
 // readMetaAt reads the trailer of an object or part file of size bytes
-// read through r.
-func readMetaAt(r io.ReaderAt, size int64) (*objMeta, error) {
+// read through r, into buf when it is long enough (else into a new
+// buffer).
+func readMetaAt(r io.ReaderAt, size int64, buf []byte) (*objMeta, error) {
 	if size < int64(trailerFixed) {
 		return nil, errCorrupt
 	}
-	tail := make([]byte, min(size, tailRead))
+	n := min(size, tailRead)
+	if int64(len(buf)) < n {
+		buf = make([]byte, n)
+	}
+	tail := buf[:n]
 	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return nil, fmt.Errorf("read object metadata: %w", err)
 	}
