@@ -61,6 +61,36 @@ func procFaults(pid int) (int64, error) {
 	return n, nil
 }
 
+// procSwitches reads the context switches (voluntary and involuntary) of
+// every thread of a process so far, from /proc/<pid>/task/*/status. A
+// thread that has exited is no longer counted; Go's threads rarely exit.
+func procSwitches(pid int) (int64, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/status")
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		for line := range strings.Lines(string(b)) {
+			name, v, ok := strings.Cut(line, ":")
+			if !ok || (name != "voluntary_ctxt_switches" && name != "nonvoluntary_ctxt_switches") {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s/%s/status: unexpected format", dir, t.Name())
+			}
+			total += n
+		}
+	}
+	return total, nil
+}
+
 // procStat returns the fields of /proc/<pid>/stat from field 3 (state) on.
 func procStat(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

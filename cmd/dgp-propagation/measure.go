@@ -80,6 +80,10 @@ type measurement struct {
 	// faults is the reader processes' minor page faults during the
 	// measured phase, summed (each one a fresh page touched).
 	faults int64
+	// switches is the reader processes' context switches (every thread,
+	// voluntary and not) during the measured phase, summed: each one a
+	// thread put to sleep or taken off a CPU.
+	switches int64
 }
 
 // idleWindow bounds the idle measurement of the reader processes.
@@ -180,6 +184,10 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	if err != nil {
 		return nil, err
 	}
+	switches0, err := readerSwitches(readers)
+	if err != nil {
+		return nil, err
+	}
 	cpu0, wall0 := e.cpu(), time.Now()
 	var last user
 	for i := range o.mutations {
@@ -226,6 +234,11 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	m.faults = faults1 - faults0
+	switches1, err := readerSwitches(readers)
+	if err != nil {
+		return nil, err
+	}
+	m.switches = switches1 - switches0
 	stopProfile()
 	if err := stopPerf(); err != nil {
 		return nil, err

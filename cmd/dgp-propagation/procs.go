@@ -200,6 +200,10 @@ func readerCPU(readers []*node) (time.Duration, error) { return readerSum(reader
 // summed; zero without processes.
 func readerFaults(readers []*node) (int64, error) { return readerSum(readers, procFaults) }
 
+// readerSwitches is the context switches of every thread of every reader
+// process so far, summed; zero without processes.
+func readerSwitches(readers []*node) (int64, error) { return readerSum(readers, procSwitches) }
+
 // readerSum sums read over the reader processes.
 func readerSum[T time.Duration | int64](readers []*node, read func(pid int) (T, error)) (T, error) {
 	var total T

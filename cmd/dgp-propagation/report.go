@@ -141,7 +141,7 @@ func writeReport(w io.Writer, machine, command string, ms []*measurement) {
 	fmt.Fprintln(w, "Accept latency, ms (from the writer's 201 to a signed ListBuckets with the new key answered 200 by the reader; \"-\" with --probes final, which sends no probe while measured: see the applied latency):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| mode | readers | samples | p50 | p95 | p99 | max | timeouts |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var rows []summary
 	for _, m := range ms {
 		s := summarize(m)
@@ -196,7 +196,7 @@ func describeMachine() string {
 type readerCPURow struct {
 	mode, readers, users, where string
 	raw, probes, probeCPU, net  string
-	idle, rss, faults           string
+	idle, rss, faults, switches string
 }
 
 // readerCPURowOf is the CPU time per reader per mutation: with reader
@@ -206,7 +206,7 @@ type readerCPURow struct {
 // it holds the writer and the probes as well).
 func readerCPURowOf(m *measurement) readerCPURow {
 	r := readerCPURow{mode: m.mode, readers: fmt.Sprint(m.readers), users: fmt.Sprint(m.users),
-		raw: "-", probes: "-", probeCPU: "-", net: "-", idle: "-", rss: "-", faults: "-"}
+		raw: "-", probes: "-", probeCPU: "-", net: "-", idle: "-", rss: "-", faults: "-", switches: "-"}
 	per := time.Duration(m.readers * max(m.mutations, 1))
 	probes := 0
 	for _, s := range m.samples {
@@ -223,6 +223,7 @@ func readerCPURowOf(m *measurement) readerCPURow {
 	r.net = usec((m.readerCPU - m.probeCPU - m.idleCPU) / per)
 	r.rss = fmt.Sprintf("%.0f MiB", float64(m.rss)/float64(m.readers)/(1<<20))
 	r.faults = fmt.Sprintf("%.1f", float64(m.faults)/float64(per))
+	r.switches = fmt.Sprintf("%.1f", float64(m.switches)/float64(per))
 	return r
 }
 
@@ -234,12 +235,12 @@ func usec(d time.Duration) string {
 // writeReaderCPU prints the per-reader CPU table.
 func writeReaderCPU(w io.Writer, ms []*measurement) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "CPU per reader per mutation, ms (processes: utime + stime of every reader process from /proc/<pid>/stat over the measured phase; probe = the same number of accepted probes sent afterwards; idle = the readers doing nothing for as long, measured afterwards; net = raw - probe - idle; faults = minor page faults (/proc/<pid>/stat minflt) per reader per mutation, probes included; in process: the tool's whole process, writer and probes included, over the readers):")
+	fmt.Fprintln(w, "CPU per reader per mutation, ms (processes: utime + stime of every reader process from /proc/<pid>/stat over the measured phase; probe = the same number of accepted probes sent afterwards; idle = the readers doing nothing for as long, measured afterwards; net = raw - probe - idle; faults = minor page faults (/proc/<pid>/stat minflt) per reader per mutation, probes included; switches = context switches of every reader thread (/proc/<pid>/task/*/status) per reader per mutation, probes included; in process: the tool's whole process, writer and probes included, over the readers):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| mode | readers | users | readers run | raw | probes per reader | probe | idle | net | faults | RSS per reader |")
-	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| mode | readers | users | readers run | raw | probes per reader | probe | idle | net | faults | switches | RSS per reader |")
+	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, m := range ms {
 		r := readerCPURowOf(m)
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.mode, r.readers, r.users, r.where, r.raw, r.probes, r.probeCPU, r.idle, r.net, r.faults, r.rss)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.mode, r.readers, r.users, r.where, r.raw, r.probes, r.probeCPU, r.idle, r.net, r.faults, r.switches, r.rss)
 	}
 }
