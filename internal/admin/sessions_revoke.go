@@ -28,7 +28,19 @@ const clockSkewMargin = 5 * time.Minute
 
 // retain is how long a revocation must be kept: until every session it
 // can match has expired on every instance.
-func (a *API) retain() time.Duration { return a.ttl + clockSkewMargin }
+func (a *API) retain() time.Duration { return RevocationRetain(a.ttl) }
+
+// RevocationRetain is how long a revocation must be kept for sessions that
+// last sessionTTL (0: DefaultSessionTTL): the TTL plus a clock-skew
+// margin, after which every session it can match has expired on every
+// instance. Changes prune revocations older than that, and the config sync
+// does not carry them back (configsync.Options.RevocationRetain).
+func RevocationRetain(sessionTTL time.Duration) time.Duration {
+	if sessionTTL <= 0 {
+		sessionTTL = DefaultSessionTTL
+	}
+	return sessionTTL + clockSkewMargin
+}
 
 // RevokingOp returns op extended as the admin API publishes every change:
 // applying it also records, in the same change, a revocation for every
@@ -38,10 +50,7 @@ func (a *API) retain() time.Duration { return a.ttl + clockSkewMargin }
 // reconciles), so that re-enabling a user in the config file does not
 // revive its old sessions either.
 func RevokingOp(op configdb.Op, sessionTTL time.Duration) configdb.Op {
-	if sessionTTL <= 0 {
-		sessionTTL = DefaultSessionTTL
-	}
-	return &revokingOp{op: op, retain: sessionTTL + clockSkewMargin}
+	return &revokingOp{op: op, retain: RevocationRetain(sessionTTL)}
 }
 
 // revokingOp applies op and, in the same change, records a revocation for

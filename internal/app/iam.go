@@ -47,9 +47,12 @@ func (a *App) buildSync(ctx context.Context, boot *Bootstrap) error {
 		LocalPath:    filepath.Join(adv.DataDir, ConfigDBFile),
 		PollInterval: adv.ConfigSyncPollInterval,
 		WriteSchema:  adv.ConfigSyncWriteSchema,
-		Logger:       a.log,
-		Registerer:   a.reg,
-		Now:          a.now,
+		// Revocations the admin API pruned are not carried back by a pull
+		// or a publish.
+		RevocationRetain: admin.RevocationRetain(cfg.Access.SessionTTL),
+		Logger:           a.log,
+		Registerer:       a.reg,
+		Now:              a.now,
 	}
 	switch {
 	case declarative:

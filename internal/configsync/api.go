@@ -149,6 +149,15 @@ type Options struct {
 	// none is on a pull's path (see Run). Publishes, and pulls without Run,
 	// write at once.
 	SaveDelay, SaveMaxDelay time.Duration
+	// RevocationRetain is how long a session revocation can still match a
+	// valid session: the longest a session lives plus a clock-skew
+	// margin, the Retain the writer prunes with (configdb.RevokeSessions).
+	// A revocation held here and missing from a pulled DB, or from the
+	// bucket's DB a publish builds on, is carried into it only if it was
+	// recorded after now minus RevocationRetain: an older one was pruned
+	// by a writer, or could be, and carrying it would undo the prune (and
+	// re-seal every pull). 0 carries every one.
+	RevocationRetain time.Duration
 }
 
 // PullResult is the answer of SyncNow.

@@ -186,7 +186,7 @@ func (s *Syncer) fetchBase(ctx context.Context) (base, error) {
 			Msg("the sync bucket holds an older config db: publishing over it")
 		return base{state: cur, etag: f.etag, hdr: held}, nil
 	}
-	st, _, err := mergeForward(f.state, cur)
+	st, _, err := mergeForward(f.state, cur, s.revocationHorizon())
 	if err != nil {
 		return base{}, fmt.Errorf("publish config db: %w", err)
 	}

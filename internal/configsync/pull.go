@@ -145,26 +145,43 @@ func olderThanHeld(h configdb.Header, curGen uint64, held *configdb.Header) bool
 // mergeForward returns pulled with the session revocations of cur merged
 // in (the later time wins), and whether that added anything. Revocations
 // only move forward, so a DB applied after a reset never revives a revoked
-// session.
-func mergeForward(pulled, cur *configdb.State) (*configdb.State, bool, error) {
-	curRevs := cur.Revocations()
-	covered := true
-	for id, t := range curRevs {
-		if p, ok := pulled.RevokedSince(id); !ok || t.After(p) {
-			covered = false
-			break
+// session. A revocation of cur recorded before horizon (zero: none) is
+// not carried: it can no longer match a valid session, and pulled lacks
+// it because a writer pruned it.
+func mergeForward(pulled, cur *configdb.State, horizon time.Time) (*configdb.State, bool, error) {
+	var carry map[string]time.Time
+	for id, t := range cur.Revocations() {
+		if t.Before(horizon) {
+			continue
 		}
+		if p, ok := pulled.RevokedSince(id); ok && !t.After(p) {
+			continue
+		}
+		if carry == nil {
+			carry = make(map[string]time.Time)
+		}
+		carry[id] = t
 	}
-	if covered {
+	if carry == nil {
 		return pulled, false, nil
 	}
 	d := pulled.Data()
-	d.Revocations = configdb.MergeRevocations(d.Revocations, curRevs)
+	d.Revocations = configdb.MergeRevocations(d.Revocations, carry)
 	st, err := configdb.NewState(pulled.Generation(), d)
 	if err != nil {
 		return nil, false, fmt.Errorf("merge session revocations: %w", err)
 	}
 	return st, true, nil
+}
+
+// revocationHorizon is the time before which a held revocation is not
+// carried into another DB (see Options.RevocationRetain); zero carries
+// every one.
+func (s *Syncer) revocationHorizon() time.Time {
+	if s.o.RevocationRetain <= 0 {
+		return time.Time{}
+	}
+	return s.now().Add(-s.o.RevocationRetain)
 }
 
 // pull runs one pull: a conditional GET against the held ETag,
@@ -232,7 +249,7 @@ func (s *Syncer) applyFetched(f *fetched, t trigger, start time.Time) (PullResul
 		res.Status = ResultOlder
 		return res, ResultOlder, err
 	}
-	next, merged, err := mergeForward(f.state, cur)
+	next, merged, err := mergeForward(f.state, cur, s.revocationHorizon())
 	if err != nil {
 		return res, ResultInvalid, fmt.Errorf("%w (%s): %w", ErrRejected, ResultInvalid, err)
 	}

@@ -287,6 +287,61 @@ func TestRevocationsMergeForward(t *testing.T) {
 	check("bucket after publish", st.Revocations())
 }
 
+// TestPrunedRevocationsStayPruned: with RevocationRetain set, a revocation
+// held here and older than the retention (a writer pruned it) is not
+// carried into a pulled DB that lacks it, nor back to the bucket by the
+// next publish; one within the retention that the pulled DB lacks still is
+// (a DB applied after a reset must not revive those sessions).
+func TestPrunedRevocationsStayPruned(t *testing.T) {
+	mem := configsynctest.NewMemBucket()
+	n := newNode(t, mem, func(o *configsync.Options) { o.RevocationRetain = time.Hour })
+	mustStart(t, n)
+	mustPublish(t, n, createUser("alice"))
+	mustPublish(t, n, &configdb.RevokeSessions{Identity: "old", Since: t0.Add(-2 * time.Hour)})
+	mustPublish(t, n, &configdb.RevokeSessions{Identity: "recent", Since: t0.Add(-10 * time.Minute)})
+
+	// Another writer's later generation holds neither.
+	other := mustApply(t, mustApply(t, configdb.Empty(), createUser("alice")), createUser("bob"))
+	mem.Set(testKey, sealState(t, other, 10, t0.Add(time.Minute), testSecret))
+	if res := mustSyncNow(t, n); !res.Downloaded || res.Generation != 10 {
+		t.Fatalf("pull: %+v", res)
+	}
+	want := map[string]time.Time{"recent": t0.Add(-10 * time.Minute)}
+	check := func(what string, got map[string]time.Time) {
+		t.Helper()
+		if len(got) != len(want) || !got["recent"].Equal(want["recent"]) {
+			t.Fatalf("%s: revocations %v, want %v", what, got, want)
+		}
+	}
+	check("snapshot", n.Current().Revocations())
+	if !hasUser(n.Current(), "bob") {
+		t.Fatal("the snapshot is not the pulled db")
+	}
+	local, _ := localState(t, n)
+	check("local file", local.Revocations())
+
+	mustPublish(t, n, createUser("carol"))
+	body, _, _ := mem.Object(testKey)
+	st, _, err := configdb.Open(body, nil, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("bucket after publish", st.Revocations())
+
+	// A pulled DB that holds every revocation within the retention is
+	// applied as it is: nothing merged, nothing re-sealed.
+	other = mustApply(t, other, &configdb.RevokeSessions{Identity: "recent", Since: t0.Add(-10 * time.Minute)})
+	mem.Set(testKey, sealState(t, other, 20, t0.Add(2*time.Minute), testSecret))
+	if res := mustSyncNow(t, n); !res.Downloaded || res.Generation != 20 {
+		t.Fatalf("pull: %+v", res)
+	}
+	check("snapshot", n.Current().Revocations())
+	applied := n.logs.lines("config db applied")
+	if last := applied[len(applied)-1]; last["generation"] != float64(20) || last["revocations_merged"] != nil {
+		t.Fatalf("the last pull's log line: %v (revocations merged into a db that needed none?)", last)
+	}
+}
+
 func TestDeletedObjectIsRecreated(t *testing.T) {
 	mem := configsynctest.NewMemBucket()
 	n := newNode(t, mem)
