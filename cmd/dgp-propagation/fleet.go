@@ -53,6 +53,8 @@ type fleetOptions struct {
 	dgpBin string // readers run as processes of this binary (--processes)
 	// readerEnv is added to the environment of those processes.
 	readerEnv []string
+	// floor: those processes are this binary's floor reader (--floor).
+	floor bool
 }
 
 // spec is the instance spec of one node; queueURL is its SQS queue (sqs

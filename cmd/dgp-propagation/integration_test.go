@@ -45,7 +45,8 @@ func TestEveryModeRuns(t *testing.T) {
 }
 
 // TestProcessesModeRuns runs the tool with its readers as dgp processes
-// (built from this tree), tiny, with each probing mode, and checks that no
+// (built from this tree), tiny, with each probing mode, and as floor
+// readers, and checks that no
 // reader timed out, that the per-reader CPU row was measured on processes,
 // and that --probes final sent no probe while measured (its final probe
 // of the last key failing would have failed the run).
@@ -58,14 +59,21 @@ func TestProcessesModeRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, probes := range []string{"every", "final"} {
+	for _, probes := range []string{"every", "final", "floor"} {
 		t.Run(probes, func(t *testing.T) {
 			var out, errOut strings.Builder
-			err := run(context.Background(), []string{
+			args := []string{
 				"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
 				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5", "--warmup", "2",
 				"--processes", "--dgp-bin", bin, "--reader-env", "GOMAXPROCS=1", "--probes", probes,
-			}, &out, &errOut)
+			}
+			if probes == "floor" {
+				// The floor readers (this test binary, see TestMain) must
+				// see every change, as dgp readers.
+				args[len(args)-1] = "final"
+				args = append(args, "--floor")
+			}
+			err := run(context.Background(), args, &out, &errOut)
 			if err != nil {
 				t.Fatalf("run: %v\n%s", err, errOut.String())
 			}
@@ -74,7 +82,7 @@ func TestProcessesModeRuns(t *testing.T) {
 				t.Errorf("timeouts in %q", latency)
 			}
 			cpu := reportRow(t, out.String(), "| nats-core | 2 | 5 | processes | ")
-			if probes == "final" && !strings.Contains(cpu, "| 0.0 |") {
+			if probes != "every" && !strings.Contains(cpu, "| 0.0 |") {
 				t.Errorf("--probes final: probes were sent while measured: %q", cpu)
 			}
 			if probes == "every" && strings.Contains(cpu, "| 0.0 |") {

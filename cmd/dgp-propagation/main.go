@@ -84,6 +84,7 @@ type options struct {
 	processes     bool     // readers run as dgp processes
 	dgpBin        string   // the dgp binary of those processes (built when empty)
 	readerEnv     []string // extra KEY=VALUE for those processes
+	floor         bool     // those processes are floor readers (runFloorReader), not dgp
 
 	hc *http.Client
 }
@@ -106,7 +107,12 @@ func (o options) probe(mode string, readers int) time.Duration {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	if isFloorReader(os.Args) {
+		err = runFloorReader(ctx, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return
@@ -154,6 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
+	fs.BoolVar(&o.floor, "floor", false, "with --processes, --mode nats-core and --probes final: the readers are this tool's floor reader (on every event the conditional GET dgp sends, the DB header read, nothing else) instead of dgp: the CPU per change any Go process of this design costs on this machine")
 	fs.StringVar(&o.perf, "perf", "", "with --processes: record the reader processes' CPU with `perf record -e cpu-clock -g` over each measured phase into FILE.<mode>-<readers> (read it with perf report -i)")
 	fs.StringVar(&o.perfBin, "perf-bin", "perf", "perf binary for --perf")
 	if err := fs.Parse(args); err != nil {
@@ -205,6 +212,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if (o.dgpBin != "" || len(o.readerEnv) > 0) && !o.processes {
 		return o, usageErr("--dgp-bin and --reader-env go with --processes")
+	}
+	if o.floor && (!o.processes || !o.probeFinal || !slices.Equal(o.modes, []string{modeNATSCore})) {
+		return o, usageErr("--floor goes with --processes, --probes final and --mode nats-core alone")
 	}
 	if o.perf != "" && !o.processes {
 		return o, usageErr("--perf goes with --processes (in process, use --cpuprofile)")

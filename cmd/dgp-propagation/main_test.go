@@ -1,13 +1,34 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// TestMain runs this test binary as a floor reader when the tool's
+// --floor starts it as one (it starts its own executable).
+func TestMain(m *testing.M) {
+	if isFloorReader(os.Args) {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		err := runFloorReader(ctx, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestPercentile(t *testing.T) {
 	ds := []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6} // 1..10
@@ -94,6 +115,20 @@ func TestPerfArgs(t *testing.T) {
 	want := []string{"record", "-e", "cpu-clock", "-g", "-q", "-o", "/tmp/p.nats-core-2", "-p", "41,42"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("perf args %q, want %q", got, want)
+	}
+	floor := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--floor"}
+	for _, extra := range [][]string{
+		{"--processes", "--probes", "final"},                  // no mode: every mode
+		{"--processes", "--mode", "nats-core"},                // --probes every
+		{"--probes", "final", "--mode", "nats-core"},          // in process
+		{"--processes", "--probes", "final", "--mode", "sqs"}, // not NATS core
+	} {
+		if _, err := parseFlags(append(slices.Clone(floor), extra...), io.Discard); err == nil {
+			t.Errorf("--floor %q: no error", extra)
+		}
+	}
+	if o, err := parseFlags(append(slices.Clone(floor), "--processes", "--probes", "final", "--mode", "nats-core"), io.Discard); err != nil || !o.floor {
+		t.Errorf("--floor with --processes --probes final --mode nats-core: %+v %v", o, err)
 	}
 	self := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--processes", "--perf", "/tmp/p"}
 	if o, err := parseFlags(self, io.Discard); err != nil || o.perf != "/tmp/p" || o.perfBin != "perf" {

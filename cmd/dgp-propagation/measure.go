@@ -125,7 +125,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 
 	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin,
-		readerEnv: o.readerEnv}
+		readerEnv: o.readerEnv, floor: o.floor}
 	writer, err := startNode(ctx, fo, "writer", true, "")
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	if err := stopPerf(); err != nil {
 		return nil, err
 	}
-	if o.probeFinal {
+	if o.probeFinal && !o.floor { // (a floor reader serves no S3)
 		if err := finalProbe(ctx, readers, last); err != nil {
 			return nil, err
 		}

@@ -91,6 +91,14 @@ func startProcessReader(ctx context.Context, fo fleetOptions, name, queueURL str
 		return nil, err
 	}
 	cmd := exec.Command(fo.dgpBin, "serve")
+	if fo.floor {
+		self, err := os.Executable()
+		if err != nil {
+			logf.Close()
+			return nil, err
+		}
+		cmd = exec.Command(self, floorReaderCmd)
+	}
 	cmd.Dir, cmd.Env, cmd.Stdout = fo.work, fo.processEnv(name, addr, queueURL), logf
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

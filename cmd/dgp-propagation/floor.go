@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dgp-proxy/dgp/internal/config"
+	"github.com/dgp-proxy/dgp/internal/configdb"
+	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/storage"
+	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
+)
+
+// floorReaderCmd is the argument that runs this binary as a floor reader
+// (--floor): the least a reader process can do per IAM change in dgp's
+// design, to measure what a change costs any Go process on this machine.
+const floorReaderCmd = "floor-reader"
+
+// isFloorReader reports whether args (a process's, with its name) start
+// a floor reader.
+func isFloorReader(args []string) bool { return len(args) > 1 && args[1] == floorReaderCmd }
+
+// runFloorReader is a reader reduced to its wake-ups and I/O: on every
+// NATS message it sends the conditional GET a dgp reader sends (the same
+// s3backend fast path over configsync.DirectTransport, on the
+// subscription's goroutine), reads the body and the generation from the
+// DB's header, and logs dgp's "config db applied" line. It does not parse
+// the event, verify, decrypt, decode or swap anything, and serves no S3:
+// only the two metrics the tool waits for at start. It is configured by
+// the environment the tool gives a dgp reader process (processEnv).
+func runFloorReader(ctx context.Context, stderr io.Writer) error {
+	env := func(k string) string { return os.Getenv(k) }
+	if env("DGP_CONFIG_SYNC_NATS_URL") == "" || env("DGP_CONFIG_SYNC_NATS_STREAM") != "" {
+		return errors.New("floor reader: only --mode nats-core")
+	}
+	endpoint, bucket := env("DGP_CONFIG_SYNC_S3_ENDPOINT"), env("DGP_CONFIG_SYNC_BUCKET")
+	key := config.DefaultConfigSyncObjectKey
+	if !configsync.DirectTransportFits(endpoint) {
+		return fmt.Errorf("floor reader: %s does not take the direct transport", endpoint)
+	}
+	getter, err := s3backend.New(ctx, s3backend.Options{
+		Name: "floor-get", Endpoint: endpoint, Region: env("DGP_CONFIG_SYNC_S3_REGION"), ForcePathStyle: true,
+		AccessKeyID: env("DGP_CONFIG_SYNC_S3_ACCESS_KEY_ID"), SecretAccessKey: env("DGP_CONFIG_SYNC_S3_SECRET_ACCESS_KEY"),
+		HTTPClient: &http.Client{Transport: configsync.NewDirectTransport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	})
+	if err != nil {
+		return fmt.Errorf("floor reader: %w", err)
+	}
+	f := &floorReader{getter: getter, bucket: bucket, key: key, log: stderr}
+
+	ln, err := net.Listen("tcp", env("DGP_LISTEN_ADDR"))
+	if err != nil {
+		return fmt.Errorf("floor reader: %w", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(f.serveMetrics), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(ln) })
+	defer func() {
+		_ = srv.Close()
+		wg.Wait()
+	}()
+
+	f.pull(ctx) // the connect pull, as dgp's (before the subscription: f is its goroutine's from then on)
+	f.pullsReconnect.Store(1)
+	nc, err := nats.Connect(env("DGP_CONFIG_SYNC_NATS_URL"), nats.Name("dgp-floor-reader"))
+	if err != nil {
+		return fmt.Errorf("floor reader: %w", err)
+	}
+	defer nc.Close()
+	sub, err := nc.Subscribe(env("DGP_CONFIG_SYNC_NATS_SUBJECT"), func(*nats.Msg) { f.pull(ctx) })
+	if err != nil {
+		return fmt.Errorf("floor reader: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("floor reader: %w", err)
+	}
+	f.connected.Store(true)
+	f.logLine(map[string]any{"message": "serving", "url": "http://" + ln.Addr().String()})
+	<-ctx.Done()
+	return nil
+}
+
+// floorReader is the floor reader's state: etag and buf are the pulling
+// goroutine's (the start's, then the subscription's).
+type floorReader struct {
+	getter         *s3backend.Backend
+	bucket, key    string
+	log            io.Writer
+	etag           string
+	buf            []byte
+	connected      atomic.Bool
+	logMu          sync.Mutex
+	pullsReconnect atomic.Int64
+}
+
+// pull sends the conditional GET and logs an applied line for a new DB.
+func (f *floorReader) pull(ctx context.Context) {
+	var opts storage.GetOptions
+	if f.etag != "" {
+		opts.Conditions.IfNoneMatch = `"` + f.etag + `"`
+	}
+	obj, err := f.getter.GetObject(ctx, f.bucket, f.key, opts)
+	if err != nil {
+		return // 304, or a failure the next event retries
+	}
+	defer obj.Body.Close()
+	b := f.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := obj.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	f.buf = b
+	h, err := configdb.ReadHeader(b)
+	if err != nil {
+		f.logLine(map[string]any{"level": "warn", "message": "floor reader: unreadable db", "error": err.Error()})
+		return
+	}
+	f.etag = trimQuotes(obj.Info.ETag)
+	f.logLine(map[string]any{"message": "config db applied", "generation": h.Generation, "source": "event"})
+}
+
+// logLine writes one JSON log line.
+func (f *floorReader) logLine(fields map[string]any) {
+	b, _ := json.Marshal(fields)
+	f.logMu.Lock()
+	defer f.logMu.Unlock()
+	_, _ = f.log.Write(append(b, '\n'))
+}
+
+// serveMetrics answers the two metrics waitReady reads.
+func (f *floorReader) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	connected := 0
+	if f.connected.Load() {
+		connected = 1
+	}
+	fmt.Fprintf(w, "dgp_config_sync_event_source_connected{source=\"nats\"} %d\n", connected)
+	fmt.Fprintf(w, "dgp_config_sync_pulls_total{source=\"reconnect\"} %d\n", f.pullsReconnect.Load())
+}
+
+func trimQuotes(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
