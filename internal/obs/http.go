@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -14,10 +15,16 @@ import (
 )
 
 // NewRegistry returns a fresh Prometheus registry with the Go and process
-// collectors registered.
+// collectors registered. Besides the Go collector's defaults it exports
+// go_gc_heap_live_bytes, the heap the last collection marked live: the
+// heap's size without the garbage waiting for the next collection, which
+// depends on the collector's pacing (cmd/dgp sets a heap floor).
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 

@@ -147,7 +147,7 @@ func WriteReport(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "- %s\n", s)
 	}
 
-	fmt.Fprintln(w, "\nResources per instance: RSS MiB / open FDs / goroutines / Go heap in use MiB.")
+	fmt.Fprintln(w, "\nResources per instance: RSS MiB / open FDs / goroutines / Go live heap MiB (marked by the last collection).")
 	writeSamples(w, r.Samples)
 	fmt.Fprintf(w, "\nVerdict on the samples after the first %s: the last third's median must stay within 1.5x the first third's plus a slack.\n", warmup(o.Duration))
 	fmt.Fprintln(w, "\n| instance | resource | first-third median | last-third median | bound | flat |")

@@ -19,9 +19,12 @@ type Sample struct {
 	RSSKiB     int64 // VmRSS of /proc/<pid>/status
 	FDs        int   // entries of /proc/<pid>/fd
 	Goroutines int   // go_goroutines
-	HeapKiB    int64 // go_memstats_heap_inuse_bytes / 1024
-	Ops        int64 // the workers' requests so far (all instances)
-	Err        string
+	// HeapKiB is the heap the last collection marked live
+	// (go_gc_heap_live_bytes / 1024): what a leak grows, whatever garbage
+	// the collector's pacing lets accumulate between collections.
+	HeapKiB int64
+	Ops     int64 // the workers' requests so far (all instances)
+	Err     string
 }
 
 // sampler samples every process every interval.
@@ -91,7 +94,7 @@ func sampleProc(ctx context.Context, p *proc) Sample {
 	}
 	if m, err := p.metrics(ctx); err == nil {
 		smp.Goroutines = int(m.Sum("go_goroutines"))
-		smp.HeapKiB = int64(m.Sum("go_memstats_heap_inuse_bytes")) / 1024
+		smp.HeapKiB = int64(m.Sum("go_gc_heap_live_bytes")) / 1024
 	} else {
 		errs = append(errs, err.Error())
 	}
@@ -117,7 +120,7 @@ func procRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
-const tableHeader = "| t | instance | RSS MiB | FDs | goroutines | Go heap MiB | requests |\n|---:|---|---:|---:|---:|---:|---:|"
+const tableHeader = "| t | instance | RSS MiB | FDs | goroutines | Go live heap MiB | requests |\n|---:|---|---:|---:|---:|---:|---:|"
 
 func (s Sample) row() string {
 	r := fmt.Sprintf("| %s | %s | %.1f | %d | %d | %.1f | %d |", s.At, s.Instance, float64(s.RSSKiB)/1024, s.FDs,
