@@ -13,6 +13,11 @@
 //	    --nats-url URL --nats-subject S --minio-nats-arn ARN [flags]
 //	    a MinIO and NATS started elsewhere (modes nats-core and poll)
 //
+// With --processes every reader is a `dgp serve` process of its own (and
+// its CPU is read from /proc); --floor runs this binary's floor reader
+// (`dgp-propagation floor-reader`, floor.go) as those processes instead,
+// the least a reader of dgp's design can do per change.
+//
 // It prints a markdown report on stdout. It asserts nothing about speed;
 // a reader that never accepts the key within --timeout is counted.
 // Exit codes: 0 success, 1 a setup failed, 2 bad usage.
