@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,7 +20,6 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
-	"github.com/dgp-proxy/dgp/internal/storage"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 )
 
@@ -31,16 +32,29 @@ const floorReaderCmd = "floor-reader"
 // a floor reader.
 func isFloorReader(args []string) bool { return len(args) > 1 && args[1] == floorReaderCmd }
 
+// floorReaderMain runs a floor reader until SIGTERM or SIGINT and returns
+// the process's exit code (main's, and the test binary's in TestMain).
+func floorReaderMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runFloorReader(ctx, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "dgp-propagation:", err)
+		return 1
+	}
+	return 0
+}
+
 // runFloorReader is a reader reduced to its wake-ups and I/O: on every
-// NATS message it sends the conditional GET a dgp reader sends (the same
-// s3backend fast path over configsync.DirectTransport, on the
-// subscription's goroutine), reads the body and the generation from the
+// NATS message it sends the conditional GET a dgp reader sends (through
+// the same configsync bucket adapter, s3backend fast path and
+// configsync.DirectTransport, on the subscription's goroutine), reads the
+// body and the generation from the
 // DB's header, and logs dgp's "config db applied" line. It does not parse
 // the event, verify, decrypt, decode or swap anything, and serves no S3:
 // only the two metrics the tool waits for at start. It is configured by
 // the environment the tool gives a dgp reader process (processEnv).
 func runFloorReader(ctx context.Context, stderr io.Writer) error {
-	env := func(k string) string { return os.Getenv(k) }
+	env := os.Getenv
 	if env("DGP_CONFIG_SYNC_NATS_URL") == "" || env("DGP_CONFIG_SYNC_NATS_STREAM") != "" {
 		return errors.New("floor reader: only --mode nats-core")
 	}
@@ -58,7 +72,7 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("floor reader: %w", err)
 	}
-	f := &floorReader{getter: getter, bucket: bucket, key: key, log: stderr}
+	f := &floorReader{get: configsync.NewS3Bucket(getter, bucket).(configsync.BucketGetInto), key: key, log: stderr}
 
 	ln, err := net.Listen("tcp", env("DGP_LISTEN_ADDR"))
 	if err != nil {
@@ -96,8 +110,10 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 // floorReader is the floor reader's state: etag and buf are the pulling
 // goroutine's (the start's, then the subscription's).
 type floorReader struct {
-	getter         *s3backend.Backend
-	bucket, key    string
+	// get is the sync bucket's adapter a dgp reader pulls through
+	// (conditional GET, the body read into buf, the ETag unquoted).
+	get            configsync.BucketGetInto
+	key            string
 	log            io.Writer
 	etag           string
 	buf            []byte
@@ -108,33 +124,17 @@ type floorReader struct {
 
 // pull sends the conditional GET and logs an applied line for a new DB.
 func (f *floorReader) pull(ctx context.Context) {
-	var opts storage.GetOptions
-	if f.etag != "" {
-		opts.Conditions.IfNoneMatch = `"` + f.etag + `"`
-	}
-	obj, err := f.getter.GetObject(ctx, f.bucket, f.key, opts)
+	body, etag, err := f.get.GetInto(ctx, f.key, f.etag, f.buf)
 	if err != nil {
 		return // 304, or a failure the next event retries
 	}
-	defer obj.Body.Close()
-	b := f.buf[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := obj.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			break
-		}
-	}
-	f.buf = b
-	h, err := configdb.ReadHeader(b)
+	f.buf = body
+	h, err := configdb.ReadHeader(body)
 	if err != nil {
 		f.logLine(map[string]any{"level": "warn", "message": "floor reader: unreadable db", "error": err.Error()})
 		return
 	}
-	f.etag = trimQuotes(obj.Info.ETag)
+	f.etag = etag
 	f.logLine(map[string]any{"message": "config db applied", "generation": h.Generation, "source": "event"})
 }
 
@@ -154,11 +154,4 @@ func (f *floorReader) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	fmt.Fprintf(w, "dgp_config_sync_event_source_connected{source=\"nats\"} %d\n", connected)
 	fmt.Fprintf(w, "dgp_config_sync_pulls_total{source=\"reconnect\"} %d\n", f.pullsReconnect.Load())
-}
-
-func trimQuotes(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
 }

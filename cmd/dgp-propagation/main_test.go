@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -18,14 +14,7 @@ import (
 // --floor starts it as one (it starts its own executable).
 func TestMain(m *testing.M) {
 	if isFloorReader(os.Args) {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-		err := runFloorReader(ctx, os.Stderr)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(floorReaderMain())
 	}
 	os.Exit(m.Run())
 }
