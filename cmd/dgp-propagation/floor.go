@@ -20,6 +20,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/configsync"
+	"github.com/dgp-proxy/dgp/internal/rawio"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 )
 
@@ -88,7 +89,7 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 
 	f.pull(ctx) // the connect pull, as dgp's (before the subscription: f is its goroutine's from then on)
 	f.pullsReconnect.Store(1)
-	nc, err := nats.Connect(env("DGP_CONFIG_SYNC_NATS_URL"), nats.Name("dgp-floor-reader"))
+	nc, err := nats.Connect(env("DGP_CONFIG_SYNC_NATS_URL"), nats.Name("dgp-floor-reader"), nats.SetCustomDialer(rawio.Dialer{Timeout: 5 * time.Second}))
 	if err != nil {
 		return fmt.Errorf("floor reader: %w", err)
 	}

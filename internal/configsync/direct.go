@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/dgp-proxy/dgp/internal/rawio"
 	"sync"
 	"time"
 )
@@ -20,6 +22,8 @@ import (
 // goroutine, and the reader is told when the body is done: three goroutine
 // wake-ups per request, which on every reader and every IAM change cost
 // more scheduler work (and runtime monitor wake-ups) than the GET itself.
+// Its connections read and write through internal/rawio, whose system
+// calls do not wake the runtime's monitor either.
 //
 // It speaks plain http:// only (no TLS, no proxy, no HTTP/2: see
 // DirectTransportFits) and is meant for a client that sends one request at
@@ -114,6 +118,7 @@ func (t *DirectTransport) conn(ctx context.Context, addr string) (*directConn, b
 	if err != nil {
 		return nil, false, err
 	}
+	c = rawio.Wrap(c)
 	return &directConn{addr: addr, c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
 }
 

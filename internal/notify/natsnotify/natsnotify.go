@@ -22,6 +22,7 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/backoff"
 	"github.com/dgp-proxy/dgp/internal/notify"
+	"github.com/dgp-proxy/dgp/internal/rawio"
 )
 
 // SourceName is the source label of this package's hints, metrics and logs.
@@ -280,6 +281,9 @@ func (s *Source) natsOptions(closed chan struct{}) []nats.Option {
 		nats.PingInterval(s.opts.PingInterval),
 		nats.MaxPingsOutstanding(s.opts.MaxPingsOut),
 		nats.Timeout(5 * time.Second),
+		// Reads and writes that do not wake the runtime's monitor: see
+		// internal/rawio (nats.Timeout does not apply to a custom dialer).
+		nats.SetCustomDialer(rawio.Dialer{Timeout: 5 * time.Second}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			s.disp.SetConnected(false)
 			if err != nil {
