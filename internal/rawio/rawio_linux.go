@@ -12,6 +12,8 @@ import (
 )
 
 // Conn is a TCP connection whose Read and Write use raw system calls.
+// The other methods are the *net.TCPConn's (io.Copy into or out of a Conn
+// takes its ReadFrom and WriteTo, which use ordinary system calls).
 type Conn struct {
 	*net.TCPConn
 	rc syscall.RawConn
@@ -91,11 +93,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return done, nil
 }
 
-// opErr reports err as net.Conn does. The RawConn's own errors already
-// are *net.OpError (deadlines, a closed connection): they are passed on.
+// opErr reports err as net.TCPConn's Read and Write do. The RawConn's own
+// errors (a deadline, a closed connection) come as a *net.OpError of op
+// "raw-read" or "raw-write": its cause is reported instead.
 func (c *Conn) opErr(op string, err error) error {
-	if _, ok := errors.AsType[*net.OpError](err); ok {
-		return err
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		err = oe.Err
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

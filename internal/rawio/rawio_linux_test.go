@@ -135,19 +135,28 @@ func TestReadDeadline(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past its deadline: %v, want a timeout", err)
 	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "read" {
+		t.Fatalf("Read past its deadline: %#v, want a net.OpError of op read", err)
+	}
 }
 
 func TestWriteDeadline(t *testing.T) {
-	c, _ := pair(t) // the peer never reads
+	c, _ := pair(t) // the peer never reads: the socket buffers fill
 	if err := c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	n, err := c.Write(make([]byte, 64<<20))
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("Write past its deadline: %d, %v; want a timeout", n, err)
 	}
-	if n <= 0 || n >= 64<<20 {
-		t.Fatalf("Write past its deadline wrote %d bytes, want some but not all", n)
+	if n >= 64<<20 {
+		t.Fatalf("Write past its deadline wrote all %d bytes", n)
+	}
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "write" || oe.Addr == nil || oe.Addr.String() != c.RemoteAddr().String() {
+		t.Fatalf("Write past its deadline: %#v, want a net.OpError of op write to the peer", err)
 	}
 }
 
