@@ -23,8 +23,9 @@ type Objects interface {
 	ListBuckets(ctx context.Context) ([]storage.BucketInfo, error)
 	// ListObjects lists one page of bucket.
 	ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error)
-	// GetObject opens an object; the caller closes its Body.
-	GetObject(ctx context.Context, bucket, key string) (*storage.Object, error)
+	// GetObject opens an object, or the byte range of opts.Range (the
+	// Object's ContentRange is set then); the caller closes its Body.
+	GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error)
 	// PutObject stores exactly size bytes of body as key, streaming them;
 	// nothing is stored when body fails before its end.
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
@@ -15,7 +16,11 @@ import (
 	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
-// get downloads an object as an attachment.
+// get downloads an object as an attachment: the whole of it, or the one
+// byte range of a Range header (206), as S3 serves it. If-Range, which a
+// browser sends when it resumes a download, keeps the range only while the
+// object is the one it names (its ETag, or its Last-Modified date);
+// otherwise the whole object is sent.
 func (b *browser) get(c *objectCall) error {
 	bucket, key, err := target(c.r)
 	if err != nil {
@@ -24,14 +29,30 @@ func (b *browser) get(c *objectCall) error {
 	if err := c.allow(iam.ActionRead, bucket, key, bucket+"/"+key); err != nil {
 		return err
 	}
-	obj, err := b.o.GetObject(c.r.Context(), bucket, key)
+	rng, err := storage.ParseRange(c.r.Header.Get("Range"))
 	if err != nil {
 		return objectError(err, bucket, key)
+	}
+	obj, err := b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{Range: rng})
+	if err != nil {
+		return objectError(err, bucket, key)
+	}
+	if ir := c.r.Header.Get("If-Range"); rng != nil && ir != "" && !ifRangeHolds(ir, obj.Info) {
+		obj.Body.Close()
+		if obj, err = b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{}); err != nil {
+			return objectError(err, bucket, key)
+		}
 	}
 	defer obj.Body.Close()
 	h := c.w.Header()
 	h.Set("Content-Type", safeContentType(obj.Info.ContentType))
 	h.Set("Content-Length", strconv.FormatInt(obj.ContentLength, 10))
+	h.Set("Accept-Ranges", "bytes")
+	status := http.StatusOK
+	if obj.ContentRange != "" {
+		h.Set("Content-Range", obj.ContentRange)
+		status = http.StatusPartialContent
+	}
 	h.Set("Content-Disposition", attachment(key))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -42,7 +63,7 @@ func (b *browser) get(c *objectCall) error {
 	if !obj.Info.LastModified.IsZero() {
 		h.Set("Last-Modified", obj.Info.LastModified.UTC().Format(http.TimeFormat))
 	}
-	c.w.WriteHeader(http.StatusOK)
+	c.w.WriteHeader(status)
 	if c.r.Method == http.MethodHead {
 		return nil
 	}
@@ -52,6 +73,18 @@ func (b *browser) get(c *objectCall) error {
 			Msg("object download cut short")
 	}
 	return nil
+}
+
+// ifRangeHolds reports whether an If-Range value names info: the same
+// strong ETag, or the same Last-Modified second. A weak or unreadable value
+// never holds (RFC 9110, 13.1.5), so the whole object is sent.
+func ifRangeHolds(v string, info storage.ObjectInfo) bool {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, `"`) {
+		return info.ETag != "" && strings.Trim(v, `"`) == strings.Trim(info.ETag, `"`)
+	}
+	t, err := http.ParseTime(v)
+	return err == nil && !info.LastModified.IsZero() && info.LastModified.UTC().Truncate(time.Second).Equal(t)
 }
 
 // putAnswer is the answer to an upload.

@@ -40,8 +40,8 @@ func (f *fsObjects) ListObjects(ctx context.Context, bucket string, opts storage
 	return f.b.ListObjects(ctx, bucket, opts)
 }
 
-func (f *fsObjects) GetObject(ctx context.Context, bucket, key string) (*storage.Object, error) {
-	return f.b.GetObject(ctx, bucket, key, storage.GetOptions{})
+func (f *fsObjects) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
+	return f.b.GetObject(ctx, bucket, key, opts)
 }
 
 func (f *fsObjects) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {

@@ -68,12 +68,12 @@ func (o *routerObjects) ListObjects(ctx context.Context, bucket string, opts sto
 	return b.ListObjects(ctx, name, opts)
 }
 
-func (o *routerObjects) GetObject(ctx context.Context, bucket, key string) (*storage.Object, error) {
+func (o *routerObjects) GetObject(ctx context.Context, bucket, key string, opts storage.GetOptions) (*storage.Object, error) {
 	b, name, err := o.backend(bucket)
 	if err != nil {
 		return nil, err
 	}
-	return b.GetObject(ctx, name, key, storage.GetOptions{})
+	return b.GetObject(ctx, name, key, opts)
 }
 
 func (o *routerObjects) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, opts storage.PutOptions) (*storage.PutResult, error) {

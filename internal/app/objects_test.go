@@ -71,15 +71,23 @@ func TestRouterObjects(t *testing.T) {
 	if len(page.Objects) != 1 || page.Objects[0].Key != "a/b.txt" {
 		t.Fatalf("listing %+v", page)
 	}
-	obj, err := o.GetObject(ctx, "media", "a/b.txt")
+	obj, err := o.GetObject(ctx, "media", "a/b.txt", storage.GetOptions{})
 	testutil.Must(t, err, "get")
 	data, _ := io.ReadAll(obj.Body)
 	obj.Body.Close()
 	if string(data) != "hello" || obj.Info.ContentType != "text/plain" {
 		t.Fatalf("get: %q %q", data, obj.Info.ContentType)
 	}
+	// A range reaches the bucket's backend.
+	obj, err = o.GetObject(ctx, "media", "a/b.txt", storage.GetOptions{Range: &storage.Range{Start: 1, End: 3}})
+	testutil.Must(t, err, "get a range")
+	data, _ = io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if string(data) != "ell" || obj.ContentRange != "bytes 1-3/5" {
+		t.Fatalf("get a range: %q, Content-Range %q", data, obj.ContentRange)
+	}
 	testutil.Must(t, o.DeleteObject(ctx, "media", "a/b.txt"), "delete")
-	if _, err := o.GetObject(ctx, "media", "a/b.txt"); !errors.Is(err, s3err.ErrNoSuchKey) {
+	if _, err := o.GetObject(ctx, "media", "a/b.txt", storage.GetOptions{}); !errors.Is(err, s3err.ErrNoSuchKey) {
 		t.Fatalf("after delete: %v", err)
 	}
 	if _, err := o.ListObjects(ctx, "nosuch", storage.ListOptions{MaxKeys: 1}); !errors.Is(err, s3err.ErrNoSuchBucket) {
