@@ -1,33 +1,10 @@
 package admin
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
 )
-
-// getWith sends method path with the given request headers.
-func (c *client) getWith(method, path string, hdr map[string]string) *response {
-	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data, resp: resp}
-}
 
 // TestObjectsDownloadRange checks the download's Range and If-Range
 // handling: one byte range as S3 serves it (206, Content-Range), the whole
@@ -72,7 +49,7 @@ func TestObjectsDownloadRange(t *testing.T) {
 			if tc.ifRange != "" {
 				hdr["If-Range"] = tc.ifRange
 			}
-			r := c.getWith("GET", "/objects/photos/r.bin", hdr)
+			r := c.doHeaders("GET", "/objects/photos/r.bin", "", hdr)
 			if r.status != tc.status || string(r.body) != tc.body || r.header.Get("Content-Range") != tc.contentRange {
 				t.Fatalf("status %d, body %q, Content-Range %q; want %d, %q, %q",
 					r.status, r.body, r.header.Get("Content-Range"), tc.status, tc.body, tc.contentRange)
@@ -87,13 +64,13 @@ func TestObjectsDownloadRange(t *testing.T) {
 	}
 
 	// Unsatisfiable or inverted: 416, as S3 answers.
-	wantError(t, c.getWith("GET", "/objects/photos/r.bin", map[string]string{"Range": "bytes=20-"}),
+	wantError(t, c.doHeaders("GET", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=20-"}),
 		http.StatusRequestedRangeNotSatisfiable, "invalid_range")
-	wantError(t, c.getWith("GET", "/objects/photos/r.bin", map[string]string{"Range": "bytes=4-2"}),
+	wantError(t, c.doHeaders("GET", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=4-2"}),
 		http.StatusRequestedRangeNotSatisfiable, "invalid_range")
 
 	// HEAD: the range's headers, no body.
-	r := c.getWith("HEAD", "/objects/photos/r.bin", map[string]string{"Range": "bytes=2-4"})
+	r := c.doHeaders("HEAD", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=2-4"})
 	if r.status != http.StatusPartialContent || len(r.body) != 0 ||
 		r.header.Get("Content-Range") != "bytes 2-4/10" || r.header.Get("Content-Length") != "3" {
 		t.Fatalf("HEAD with a range: %d, %q, %v", r.status, r.body, r.header)
