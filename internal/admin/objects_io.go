@@ -34,14 +34,11 @@ func (b *browser) get(c *objectCall) error {
 		return objectError(err, bucket, key)
 	}
 	obj, err := b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{Range: rng})
+	if ir := c.r.Header.Get("If-Range"); rng != nil && ir != "" {
+		obj, err = b.ifRange(c, bucket, key, ir, obj, err)
+	}
 	if err != nil {
 		return objectError(err, bucket, key)
-	}
-	if ir := c.r.Header.Get("If-Range"); rng != nil && ir != "" && !ifRangeHolds(ir, obj.Info) {
-		obj.Body.Close()
-		if obj, err = b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{}); err != nil {
-			return objectError(err, bucket, key)
-		}
 	}
 	defer obj.Body.Close()
 	h := c.w.Header()
@@ -73,6 +70,33 @@ func (b *browser) get(c *objectCall) error {
 			Msg("object download cut short")
 	}
 	return nil
+}
+
+// ifRange settles the answer to a ranged GET (obj, err) that carries If-Range
+// ir: it stands when the object is the one ir names; otherwise the whole
+// object is the answer, also when the range does not fit the object now
+// (a resumed download of an object replaced by a shorter one).
+func (b *browser) ifRange(c *objectCall, bucket, key, ir string, obj *storage.Object, err error) (*storage.Object, error) {
+	switch {
+	case err == nil && ifRangeHolds(ir, obj.Info):
+		return obj, nil
+	case err == nil:
+		obj.Body.Close()
+		return b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{})
+	}
+	var se *s3err.Error
+	if !errors.As(err, &se) || se.Code != s3err.ErrInvalidRange.Code {
+		return nil, err
+	}
+	whole, werr := b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{})
+	if werr != nil {
+		return nil, werr
+	}
+	if ifRangeHolds(ir, whole.Info) {
+		whole.Body.Close()
+		return nil, err // the range does not fit the very object named: 416
+	}
+	return whole, nil
 }
 
 // ifRangeHolds reports whether an If-Range value names info: the same

@@ -69,6 +69,14 @@ func TestObjectsDownloadRange(t *testing.T) {
 	wantError(t, c.doHeaders("GET", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=4-2"}),
 		http.StatusRequestedRangeNotSatisfiable, "invalid_range")
 
+	// A range past the end of the object If-Range names is refused; of
+	// another object (replaced by a shorter one since), the whole object.
+	wantError(t, c.doHeaders("GET", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=20-", "If-Range": etag}),
+		http.StatusRequestedRangeNotSatisfiable, "invalid_range")
+	if r := c.doHeaders("GET", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=20-", "If-Range": `"0123"`}); r.status != http.StatusOK || string(r.body) != data {
+		t.Fatalf("a range past the end of another version: %d %q, want the whole object", r.status, r.body)
+	}
+
 	// HEAD: the range's headers, no body.
 	r := c.doHeaders("HEAD", "/objects/photos/r.bin", "", map[string]string{"Range": "bytes=2-4"})
 	if r.status != http.StatusPartialContent || len(r.body) != 0 ||
