@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-
-	"github.com/dgp-proxy/dgp/internal/rawio"
 	"sync"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/rawio"
 )
 
 // DirectTransport is an http.RoundTripper for the pull's conditional GET
