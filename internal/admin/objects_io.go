@@ -84,8 +84,7 @@ func (b *browser) ifRange(c *objectCall, bucket, key, ir string, obj *storage.Ob
 		obj.Body.Close()
 		return b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{})
 	}
-	var se *s3err.Error
-	if !errors.As(err, &se) || se.Code != s3err.ErrInvalidRange.Code {
+	if !errors.Is(err, s3err.ErrInvalidRange) {
 		return nil, err
 	}
 	whole, werr := b.o.GetObject(c.r.Context(), bucket, key, storage.GetOptions{})
