@@ -33,6 +33,8 @@ const CookieName = "dgp_session"
 const (
 	DefaultSessionTTL     = 4 * time.Hour
 	DefaultLoginRateLimit = 10 // attempts per minute per client IP
+	// NoLoginRateLimit as Options.LoginRateLimit turns the limit off.
+	NoLoginRateLimit = -1
 	// MaxBodyBytes is the largest request body accepted.
 	MaxBodyBytes = 1 << 20
 	// DefaultBodyReadTimeout is how long a request body may send nothing
@@ -89,7 +91,9 @@ type Options struct {
 	// SessionTTL is how long a session lasts (default DefaultSessionTTL).
 	SessionTTL time.Duration
 	// LoginRateLimit is the number of login attempts allowed per minute per
-	// client IP (default DefaultLoginRateLimit).
+	// client IP (0: DefaultLoginRateLimit; NoLoginRateLimit: no limit). The
+	// same number bounds the failed OIDC sign-in steps (login redirects and
+	// callbacks) per minute per client IP, counted apart.
 	LoginRateLimit int
 	// SecureCookies marks the session cookie Secure (set it under TLS).
 	SecureCookies bool
@@ -119,7 +123,8 @@ type API struct {
 	writerURL     string
 	log           zerolog.Logger
 	now           func() time.Time
-	limiter       *limiter
+	limiter       *limiter // password and key logins: every attempt; nil: no limit
+	oidcLimiter   *limiter // OIDC sign-ins: only the failed ones (see oidcFlow.admit); nil: no limit
 	metrics       *metrics
 	mux           *http.ServeMux
 	gate          *pullGate // nil: nothing to pull from
@@ -139,8 +144,8 @@ func New(o Options) (*API, error) {
 		return nil, errors.New("admin: Options.SessionKey must be at least 32 bytes")
 	case o.SessionTTL < 0:
 		return nil, errors.New("admin: Options.SessionTTL must not be negative")
-	case o.LoginRateLimit < 0:
-		return nil, errors.New("admin: Options.LoginRateLimit must not be negative")
+	case o.LoginRateLimit < NoLoginRateLimit:
+		return nil, errors.New("admin: Options.LoginRateLimit must be NoLoginRateLimit, 0 (the default) or more")
 	}
 	if o.SessionTTL == 0 {
 		o.SessionTTL = DefaultSessionTTL
@@ -175,10 +180,13 @@ func New(o Options) (*API, error) {
 		writerURL:     o.WriterURL,
 		log:           o.Logger.With().Str("component", "admin").Logger(),
 		now:           o.Now,
-		limiter:       newLimiter(o.LoginRateLimit, time.Minute, maxTrackedClients),
 		metrics:       m,
 		mux:           http.NewServeMux(),
 		bodyWait:      o.BodyReadTimeout,
+	}
+	if o.LoginRateLimit != NoLoginRateLimit {
+		a.limiter = newLimiter(o.LoginRateLimit, time.Minute, maxTrackedClients)
+		a.oidcLimiter = newLimiter(o.LoginRateLimit, time.Minute, maxTrackedClients)
 	}
 	if o.Refresh != nil {
 		a.gate = &pullGate{r: o.Refresh}

@@ -284,7 +284,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"no password check", Options{IAM: im, SessionKey: testKey}},
 		{"short key", Options{IAM: im, CheckPassword: ok, SessionKey: []byte("short")}},
 		{"negative TTL", Options{IAM: im, CheckPassword: ok, SessionKey: testKey, SessionTTL: -1}},
-		{"negative rate", Options{IAM: im, CheckPassword: ok, SessionKey: testKey, LoginRateLimit: -1}},
+		{"negative rate", Options{IAM: im, CheckPassword: ok, SessionKey: testKey, LoginRateLimit: -2}},
 	}
 	for _, tc := range cases {
 		if _, err := New(tc.o); err == nil {

@@ -36,6 +36,8 @@ const (
 	oidcErrDenied   = "oidc_denied"   // the group mapping grants no admin
 	oidcErrFailed   = "oidc_failed"   // the provider refused, or discovery, exchange or verification failed
 	oidcErrProvider = "oidc_provider" // unknown, disabled or non-OIDC provider
+	// oidcErrRateLimited: too many failed sign-in steps from the address.
+	oidcErrRateLimited = "rate_limited"
 )
 
 // Defaults of OIDCOptions.

@@ -39,6 +39,7 @@ type fakeOP struct {
 	users  map[string]fakeUser  // by subject
 	knobs  fakeKnobs
 	tokens map[string]string // access token -> subject
+	calls  int               // requests to the token endpoint
 }
 
 type fakeUser struct {
@@ -80,6 +81,13 @@ func newFakeOP(t testing.TB, now func() time.Time) *fakeOP {
 }
 
 func (f *fakeOP) issuer() string { return f.srv.URL }
+
+// tokenCalls is the number of requests the token endpoint has had.
+func (f *fakeOP) tokenCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
 
 func (f *fakeOP) addUser(sub string, idClaims, userinfo map[string]any) {
 	f.mu.Lock()
@@ -156,6 +164,7 @@ func (f *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	g, ok := f.codes[r.PostFormValue("code")]
 	delete(f.codes, r.PostFormValue("code"))
 	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))

@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -133,6 +135,10 @@ func oauthConfig(p iam.AuthProvider, op *oidc.Provider, redirect string) *oauth2
 // flow cookie and redirects to the provider's authorization endpoint. The
 // query's "return" (a /_/ui/ path) is where the person lands afterwards.
 func (f *oidcFlow) login(w http.ResponseWriter, r *http.Request) error {
+	ip, ok := f.admit(w, r)
+	if !ok {
+		return nil
+	}
 	id := r.PathValue("id")
 	prov, ok := f.a.iam.Current().Provider(id)
 	if !ok || !usableProvider(prov) {
@@ -154,6 +160,7 @@ func (f *oidcFlow) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.setFlowCookie(w, f.encodeFlow(fs), int(f.flowTTL.Seconds()))
 	target := oauthConfig(prov, op, fs.Redirect).AuthCodeURL(fs.State, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
+	f.a.oidcLimiter.refund(ip, f.a.now())
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
 	return nil
@@ -167,6 +174,9 @@ func (f *oidcFlow) login(w http.ResponseWriter, r *http.Request) error {
 func (f *oidcFlow) callback(w http.ResponseWriter, r *http.Request) error {
 	f.setFlowCookie(w, "", -1) // one use, whatever happens
 	w.Header().Set("Cache-Control", "no-store")
+	if _, ok := f.admit(w, r); !ok {
+		return nil
+	}
 	ck, err := r.Cookie(flowCookieName)
 	if err != nil {
 		return f.fail(w, r, oidcErrState, "", errNoFlow)
@@ -262,8 +272,10 @@ func (f *oidcFlow) signIn(w http.ResponseWriter, r *http.Request, fs flowState, 
 	}
 	f.a.setSessionCookie(w, token, c.expires())
 	f.a.metrics.logins.WithLabelValues(loginSuccess).Inc()
+	ip := clientIP(r)
+	f.a.oidcLimiter.refund(ip, f.a.now())
 	p := principal{claims: c, userName: name}
-	f.a.log.Info().Str("identity", p.who()).Str("ip", clientIP(r)).Str("method", "oidc").Str("provider", prov.ID).
+	f.a.log.Info().Str("identity", p.who()).Str("ip", ip).Str("method", "oidc").Str("provider", prov.ID).
 		Strs("groups", groups).Str("session_id", c.ID).Msg("admin login")
 	writeSignedIn(w, fs.Return)
 	return nil
@@ -288,6 +300,29 @@ func writeSignedIn(w http.ResponseWriter, target string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_ = signedInPage.Execute(w, target)
+}
+
+// admit spends one of the client address's OIDC sign-in attempts
+// (API.oidcLimiter); a step that succeeds gives it back, so only failures
+// count and a person signing in is never held up. An address sending
+// bogus callbacks (each would cost a code exchange with the provider) or
+// logins through an unreachable issuer (each a discovery fetch) is
+// refused after LoginRateLimit failures in a minute, before any request to
+// the provider: 302 to the sign-in page with rate_limited (and
+// Retry-After, for scripts). It reports the address and whether to go on.
+func (f *oidcFlow) admit(w http.ResponseWriter, r *http.Request) (string, bool) {
+	ip := clientIP(r)
+	ok, wait := f.a.oidcLimiter.allow(ip, f.a.now())
+	if ok {
+		return ip, true
+	}
+	f.a.metrics.logins.WithLabelValues(loginRateLimited).Inc()
+	f.a.log.Warn().Str("ip", ip).Str("method", "oidc").Msg("admin login rate limited")
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", strconv.Itoa(max(int((wait+time.Second-1)/time.Second), 1)))
+	http.Redirect(w, r, guiLogin+"?error="+oidcErrRateLimited, http.StatusFound)
+	return ip, false
 }
 
 // fail logs why a sign-in failed and sends the person to the sign-in page

@@ -31,9 +31,9 @@ type oidcEnv struct {
 	readers string
 }
 
-func newOIDCEnv(t *testing.T) *oidcEnv {
+func newOIDCEnv(t *testing.T, mod ...func(*Options)) *oidcEnv {
 	t.Helper()
-	h := newHarness(t)
+	h := newHarness(t, mod...)
 	e := &oidcEnv{h: h, op: newFakeOP(t, h.clock.Now)}
 	h.api.MountOIDC(OIDCOptions{HTTPClient: e.op.srv.Client()})
 	e.admins = e.publishGroup(t, "oidc-admins", iam.ActionAdmin)

@@ -30,8 +30,11 @@ func newLimiter(burst int, window time.Duration, maxClients int) *limiter {
 }
 
 // allow spends one attempt of client at now. When none is left it returns
-// false and how long until one is.
+// false and how long until one is. A nil limiter allows everything.
 func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	full, ok := l.clients[client]
@@ -51,6 +54,25 @@ func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 	}
 	l.clients[client] = next
 	return true, 0
+}
+
+// refund gives back one attempt client spent (with allow) on something
+// that turned out not to count, such as a sign-in that succeeded.
+func (l *limiter) refund(client string, now time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	full, ok := l.clients[client]
+	if !ok {
+		return
+	}
+	if full = full.Add(-l.interval); full.After(now) {
+		l.clients[client] = full
+	} else {
+		delete(l.clients, client) // a full budget: indistinguishable from a new client
+	}
 }
 
 // evict makes room for one client. Called with mu held.

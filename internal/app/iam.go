@@ -197,7 +197,7 @@ func (a *App) buildAdmin(boot *Bootstrap) (*admin.API, error) {
 		CheckPassword:  boot.CheckPassword,
 		SessionKey:     boot.SessionKey(),
 		SessionTTL:     a.cfg.Access.SessionTTL,
-		LoginRateLimit: a.cfg.Access.LoginRateLimit,
+		LoginRateLimit: loginRateLimit(a.cfg.Access.LoginRateLimit),
 		SecureCookies:  a.tls,
 		Declarative:    a.cfg.Access.IAMMode == config.IAMModeDeclarative,
 		WriterURL:      a.cfg.Advanced.ConfigSyncWriterURL,
@@ -221,4 +221,13 @@ func (a *App) startSync(ctx context.Context) error {
 		return fmt.Errorf("config db: %w", err)
 	}
 	return nil
+}
+
+// loginRateLimit is the admin API's login rate limit for the configured
+// one, whose 0 turns the limit off (the admin API's 0 is its default).
+func loginRateLimit(perMinute int) int {
+	if perMinute == 0 {
+		return admin.NoLoginRateLimit
+	}
+	return perMinute
 }

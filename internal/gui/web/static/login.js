@@ -8,6 +8,7 @@ const errorMessages = {
   oidc_denied: "Single sign-on worked, but your groups grant no admin rights on dgp. Ask an administrator to map you to a group with the admin rule.",
   oidc_failed: "Single sign-on failed: the identity provider's answer could not be verified.",
   oidc_provider: "Single sign-on failed: that provider is unknown, disabled or unreachable.",
+  rate_limited: "Single sign-on refused: too many failed sign-ins from this address. Wait a minute, then try again.",
 };
 
 function showLoginError(text) {
