@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	smithytime "github.com/aws/smithy-go/time"
 
@@ -42,11 +43,13 @@ type listPage struct {
 	truncated   bool
 	urlEncoding bool
 	nextToken   string
+	badTime     error // the first LastModified that did not parse (toResult fails with it)
 }
 
 type listedObject struct {
-	key, etag, storageClass, lastModified string
-	size                                  int64
+	key, etag, storageClass string
+	modified                time.Time // zero: the answer gave none
+	size                    int64
 }
 
 // fastListObjects lists one page on the fast path. ok is false when the
@@ -104,9 +107,9 @@ func scanListV2(doc []byte) (*listPage, error) {
 	p := &listPage{}
 	var stack [][]byte // names of the open elements, slices of doc
 	var obj *listedObject
+	var tok xmlToken
 	for {
-		tok, err := s.next()
-		if err != nil {
+		if err := s.next(&tok); err != nil {
 			return nil, err
 		}
 		switch tok.kind {
@@ -168,9 +171,13 @@ func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error 
 		case "Key":
 			dst = &obj.key
 		case "ETag":
+			if e, ok := quotedETag(tok.raw); ok {
+				obj.etag = e
+				return nil
+			}
 			dst = &obj.etag
 		case "LastModified":
-			dst = &obj.lastModified
+			return p.takeTime(tok, obj)
 		case "StorageClass":
 			if string(tok.raw) == "STANDARD" { // most of them: no copy
 				obj.storageClass = "STANDARD"
@@ -212,6 +219,9 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 	if p.truncated {
 		res.NextToken = p.nextToken
 	}
+	if p.badTime != nil {
+		return nil, errUnreadableListing(p.badTime)
+	}
 	dec := keyDecoder{encoded: p.urlEncoding}
 	if len(p.objects) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(p.objects))
@@ -223,13 +233,7 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 			ETag:         quoteETag(o.etag),
 			StorageClass: o.storageClass,
 		}
-		if o.lastModified != "" {
-			t, err := smithytime.ParseDateTime(o.lastModified)
-			if err != nil {
-				return nil, errUnreadableListing(err)
-			}
-			info.LastModified = t
-		}
+		info.LastModified = o.modified
 		res.Objects = append(res.Objects, info)
 	}
 	for _, cp := range p.prefixes {
@@ -239,4 +243,98 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 		return nil, errUnreadableListing(dec.err)
 	}
 	return res, nil
+}
+
+// takeTime reads an object's LastModified: the common form by hand,
+// anything else (and what the hand parser doubts) as the SDK reads it. A
+// time the SDK cannot read either fails the page in toResult, as it did
+// when the text was parsed there.
+func (p *listPage) takeTime(tok *xmlToken, obj *listedObject) error {
+	if t, ok := parseListTime(tok.raw); ok {
+		obj.modified = t
+		return nil
+	}
+	text, err := tok.text()
+	if err != nil {
+		return err
+	}
+	if text == "" {
+		return nil
+	}
+	t, err := smithytime.ParseDateTime(text)
+	if err != nil {
+		if p.badTime == nil {
+			p.badTime = err
+		}
+		return nil
+	}
+	obj.modified = t
+	return nil
+}
+
+// parseListTime parses the form S3 servers write timestamps in,
+// "2006-01-02T15:04:05Z" with an optional fraction of up to 9 digits, in
+// UTC. ok is false for any other text, including dates that do not exist
+// (the caller then asks the SDK's parser, which decides).
+func parseListTime(b []byte) (t time.Time, ok bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(b[0:4])
+	month, ok2 := num(b[5:7])
+	day, ok3 := num(b[8:10])
+	hour, ok4 := num(b[11:13])
+	minute, ok5 := num(b[14:16])
+	sec, ok6 := num(b[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
+		month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		n, ok := num(frac[1:])
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			n *= 10
+		}
+		nsec = n
+	} else if len(b) != 20 {
+		return time.Time{}, false
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // February 30th and the like: time.Date moved it
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// quotedETag reads the common form of a listed ETag, the quotes written as
+// entities around plain characters (&#34;...&#34; or &quot;...&quot;),
+// into one string. ok is false for any other text.
+func quotedETag(raw []byte) (string, bool) {
+	for _, q := range [...]string{"&#34;", "&quot;"} {
+		if len(raw) >= 2*len(q) && string(raw[:len(q)]) == q && string(raw[len(raw)-len(q):]) == q {
+			mid := raw[len(q) : len(raw)-len(q)]
+			if bytes.IndexByte(mid, '&') >= 0 || bytes.IndexByte(mid, '\r') >= 0 {
+				return "", false
+			}
+			return "\"" + string(mid) + "\"", true
+		}
+	}
+	return "", false
 }

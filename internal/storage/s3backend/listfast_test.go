@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	smithytime "github.com/aws/smithy-go/time"
 )
 
 // A ListObjectsV2 answer as MinIO writes it (one line, namespace, owner
@@ -73,5 +75,63 @@ func TestToResultRejectsBadEncoding(t *testing.T) {
 	p := &listPage{urlEncoding: true, objects: []listedObject{{key: "%zz"}}}
 	if _, err := p.toResult(); err == nil {
 		t.Fatal("a malformed URL-encoded key must fail the listing")
+	}
+}
+
+// TestParseListTime: the hand parser reads what it accepts exactly as the
+// SDK's parser does, and leaves every doubtful text to it.
+func TestParseListTime(t *testing.T) {
+	for _, s := range []string{
+		"2026-01-02T03:04:05Z", "2026-01-02T03:04:05.6Z", "2026-01-02T03:04:05.678Z",
+		"2026-12-31T23:59:59.123456789Z", "2024-02-29T00:00:00.000Z", "0001-01-01T00:00:00Z",
+	} {
+		got, ok := parseListTime([]byte(s))
+		want, err := smithytime.ParseDateTime(s)
+		if !ok || err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("%s: hand %v %v, SDK %v %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range []string{
+		"", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02T03:04:05+01:00", "2026-01-02t03:04:05Z",
+		"2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z",
+		"2026-01-00T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T03:60:00Z", "2026-01-02T03:04:60Z",
+		"2026-01-02T03:04:05.Z", "2026-01-02T03:04:05.1234567890Z", "2026-01-02T03:04:05,1Z",
+		"2026-01-02T03:04:05.1aZ", "2026-01-02T03:04:05xZ", "+026-01-02T03:04:05Z", "2026-1-02T03:04:05.0Z",
+	} {
+		if got, ok := parseListTime([]byte(s)); ok {
+			t.Errorf("%q: read as %v, want it left to the SDK's parser", s, got)
+		}
+	}
+	// A page with a time only the SDK reads, and one nobody reads.
+	p, err := scanListV2([]byte(`<ListBucketResult><Contents><Key>a</Key><LastModified>2026-01-02T03:04:05.1234567891Z</LastModified></Contents></ListBucketResult>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.toResult(); err != nil || res.Objects[0].LastModified.IsZero() {
+		t.Errorf("a 10-digit fraction: %v %v", res, err)
+	}
+	p, err = scanListV2([]byte(`<ListBucketResult><Contents><Key>a</Key><LastModified>yesterday</LastModified></Contents></ListBucketResult>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.toResult(); err == nil {
+		t.Error("an unreadable LastModified must fail the listing")
+	}
+}
+
+func TestQuotedETag(t *testing.T) {
+	for raw, want := range map[string]string{
+		"&#34;0cc175b9&#34;": `"0cc175b9"`,
+		"&quot;abc-2&quot;":  `"abc-2"`,
+		"&#34;&#34;":         `""`,
+	} {
+		if got, ok := quotedETag([]byte(raw)); !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{`"abc"`, "abc", "&#34;a&amp;b&#34;", "&#34;abc", "&#34;", "&#34;a\rb&#34;", "&quot;abc&#34;x"} {
+		if got, ok := quotedETag([]byte(raw)); ok {
+			t.Errorf("%s: read as %q, want it left to the general unescaping", raw, got)
+		}
 	}
 }

@@ -49,10 +49,14 @@ func (t *xmlToken) check() error {
 	return err
 }
 
-func (s *xmlScanner) next() (xmlToken, error) {
+// next reads the next token into tok (the whole of it is overwritten; a
+// token is filled in place rather than returned: it is the scanner's
+// inner loop).
+func (s *xmlScanner) next(tok *xmlToken) error {
 	for {
 		if s.pos >= len(s.doc) {
-			return xmlToken{kind: tokEOF}, nil
+			*tok = xmlToken{kind: tokEOF}
+			return nil
 		}
 		if s.doc[s.pos] != '<' {
 			end := bytes.IndexByte(s.doc[s.pos:], '<')
@@ -61,33 +65,37 @@ func (s *xmlScanner) next() (xmlToken, error) {
 			}
 			raw := s.doc[s.pos : s.pos+end]
 			s.pos += end
-			return xmlToken{kind: tokText, raw: raw}, nil
+			*tok = xmlToken{kind: tokText, raw: raw}
+			return nil
 		}
 		rest := s.doc[s.pos:]
+		if len(rest) < 2 || (rest[1] != '?' && rest[1] != '!') {
+			return s.tag(rest, tok) // most tags: no declaration, comment or CDATA to look for
+		}
 		switch {
 		case bytes.HasPrefix(rest, []byte("<?")):
 			end := bytes.Index(rest, []byte("?>"))
 			if end < 0 {
-				return xmlToken{}, errListShape
+				return errListShape
 			}
 			s.pos += end + 2
 			continue
 		case bytes.HasPrefix(rest, []byte("<!--")):
 			end := bytes.Index(rest[4:], []byte("-->"))
 			if end < 0 {
-				return xmlToken{}, errListShape
+				return errListShape
 			}
 			s.pos += 4 + end + 3
 			continue
 		case bytes.HasPrefix(rest, []byte("<!")):
-			return xmlToken{}, errListShape // CDATA or DTD
+			return errListShape // CDATA or DTD
 		}
-		return s.tag(rest)
+		return s.tag(rest, tok)
 	}
 }
 
-// tag reads the tag at the start of rest.
-func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
+// tag reads the tag at the start of rest into tok.
+func (s *xmlScanner) tag(rest []byte, tok *xmlToken) error {
 	i := 1
 	end := false
 	if i < len(rest) && rest[i] == '/' {
@@ -101,12 +109,12 @@ func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
 			break
 		}
 		if c == ':' { // a namespace prefix
-			return xmlToken{}, errListShape
+			return errListShape
 		}
 	}
 	name := rest[start:i]
 	if len(name) == 0 {
-		return xmlToken{}, errListShape
+		return errListShape
 	}
 	// Attributes (only on start tags), skipped; quoted values may hold '>'.
 	var quote byte
@@ -119,21 +127,21 @@ func (s *xmlScanner) tag(rest []byte) (xmlToken, error) {
 			}
 		case c == '"' || c == '\'':
 			if end {
-				return xmlToken{}, errListShape
+				return errListShape
 			}
 			quote = c
 		case c == '>':
-			tok := xmlToken{kind: tokStart, name: name}
+			*tok = xmlToken{kind: tokStart, name: name}
 			if end {
 				tok.kind = tokEnd
 			} else if rest[i-1] == '/' {
 				tok.selfClosing = true
 			}
 			s.pos += i + 1
-			return tok, nil
+			return nil
 		}
 	}
-	return xmlToken{}, errListShape
+	return errListShape
 }
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
