@@ -44,14 +44,48 @@ func elem(b *bytes.Buffer, name, s string) {
 	b.WriteByte('<')
 	b.WriteString(name)
 	b.WriteByte('>')
-	if plainXML(s) {
-		b.WriteString(s) // what EscapeText writes for it, without the copy
-	} else {
-		_ = xml.EscapeText(b, []byte(s))
-	}
+	writeEscapedText(b, s)
 	b.WriteString("</")
 	b.WriteString(name)
 	b.WriteByte('>')
+}
+
+// writeEscapedText writes s as xml.EscapeText does. Printable ASCII (an
+// ETag's quotes, most keys) is escaped here, without EscapeText's copy of
+// s and its rune decoding; anything else goes through EscapeText.
+func writeEscapedText(b *bytes.Buffer, s string) {
+	if plainXML(s) {
+		b.WriteString(s) // what EscapeText writes for it, without the copy
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			_ = xml.EscapeText(b, []byte(s))
+			return
+		}
+	}
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		default:
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(esc)
+		last = i + 1
+	}
+	b.WriteString(s[last:])
 }
 
 // plainXML reports whether xml.EscapeText writes s unchanged: printable

@@ -16,7 +16,32 @@ import (
 // s3TimeFormat is how S3 writes timestamps in XML bodies.
 const s3TimeFormat = "2006-01-02T15:04:05.000Z"
 
-func s3Time(t time.Time) string { return t.UTC().Format(s3TimeFormat) }
+func s3Time(t time.Time) string {
+	var buf [len(s3TimeFormat)]byte
+	return string(appendS3Time(buf[:0], t))
+}
+
+// appendS3Time appends t as s3TimeFormat does, by hand for the years of
+// four digits (a listing writes one per key; Format interprets its layout
+// each time).
+func appendS3Time(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, s3TimeFormat)
+	}
+	hour, minute, sec := t.Clock()
+	d2 := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	dst = d2(dst, year/100)
+	dst = d2(dst, year%100)
+	dst = d2(append(dst, '-'), int(month))
+	dst = d2(append(dst, '-'), day)
+	dst = d2(append(dst, 'T'), hour)
+	dst = d2(append(dst, ':'), minute)
+	dst = d2(append(dst, ':'), sec)
+	ms := t.Nanosecond() / 1e6
+	return append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
 
 // writeXML renders v as an S3 XML response with status.
 func writeXML(rq *request, status int, v any) error {
