@@ -1,12 +1,18 @@
 package s3backend
 
 import (
+	"compress/gzip"
+	"context"
 	"errors"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	smithytime "github.com/aws/smithy-go/time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // A ListObjectsV2 answer as MinIO writes it (one line, namespace, owner
@@ -132,6 +138,39 @@ func TestQuotedETag(t *testing.T) {
 	for _, raw := range []string{`"abc"`, "abc", "&#34;a&amp;b&#34;", "&#34;abc", "&#34;", "&#34;a\rb&#34;", "&quot;abc&#34;x"} {
 		if got, ok := quotedETag([]byte(raw)); ok {
 			t.Errorf("%s: read as %q, want it left to the general unescaping", raw, got)
+		}
+	}
+}
+
+// TestFastListingAsksUncompressed: the fast listing asks for the page
+// uncompressed, as the SDK does; a server that gzips whatever a client
+// accepts (MinIO does) then sends it plain, and dgp spends no CPU on it.
+func TestFastListingAsksUncompressed(t *testing.T) {
+	stub := newS3Stub(t)
+	page := minioPage(3)
+	stub.setAnswer(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			_, _ = zw.Write(page)
+			_ = zw.Close()
+			return
+		}
+		_, _ = w.Write(page)
+	})
+	fast, sdk := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+	for name, b := range map[string]*Backend{"fast": fast, "sdk": sdk} {
+		res, err := b.ListObjects(context.Background(), "bkt", storage.ListOptions{Prefix: "flat/", MaxKeys: 1000})
+		if err != nil || len(res.Objects) != 3 || res.Objects[2].Key != "flat/k0000002" {
+			t.Fatalf("%s: %+v, %v", name, res, err)
+		}
+		reqs := stub.take()
+		if len(reqs) != 1 {
+			t.Fatalf("%s: %d requests", name, len(reqs))
+		}
+		if ae := reqs[0].Header.Get("Accept-Encoding"); ae != "identity" {
+			t.Errorf("%s listing sent Accept-Encoding %q, want identity", name, ae)
 		}
 	}
 }
