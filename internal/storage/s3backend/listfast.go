@@ -44,10 +44,16 @@ type listPage struct {
 	urlEncoding bool
 	nextToken   string
 	badTime     error // the first LastModified that did not parse (toResult fails with it)
+	// Set by finish: the keys and prefixes are decoded (URL decoding
+	// included when urlEncoding), or badKey says why one was not.
+	decoded   bool
+	badKey    error
+	prefixRaw [][]byte // CommonPrefixes, slices of the document until finish
 }
 
 type listedObject struct {
 	key, etag, storageClass string
+	keyRaw, etagRaw         []byte    // slices of the document until finish
 	modified                time.Time // zero: the answer gave none
 	size                    int64
 }
@@ -123,6 +129,9 @@ func scanListV2(doc []byte) (*listPage, error) {
 			if len(stack) != 0 || !s.sawRoot {
 				return nil, errListShape
 			}
+			if err := p.finish(); err != nil {
+				return nil, err
+			}
 			return p, nil
 		case tokStart:
 			if len(stack) == 0 {
@@ -161,27 +170,33 @@ func scanListV2(doc []byte) (*listPage, error) {
 // take keeps the text tok if the element it is in is one dgp reads;
 // strings are made only for those.
 func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error {
-	parent, name := string(stack[len(stack)-2]), string(stack[len(stack)-1])
+	// Compared as string(...) == "...": no copy is made.
+	parent, name := stack[len(stack)-2], stack[len(stack)-1]
 	var dst *string
 	switch {
-	case len(stack) == 2 && name == "IsTruncated":
+	case len(stack) == 2 && string(name) == "KeyCount":
+		// Room for the objects at once (S3 and MinIO write it before
+		// them), never more than a page dgp asks for.
+		if n, err := strconv.Atoi(string(tok.raw)); err == nil && n > 0 && p.objects == nil {
+			p.objects = make([]listedObject, 0, min(n, maxListKeys))
+		}
+		return nil
+	case len(stack) == 2 && string(name) == "IsTruncated":
 		p.truncated = string(tok.raw) == "true"
 		return nil
-	case len(stack) == 2 && name == "EncodingType":
+	case len(stack) == 2 && string(name) == "EncodingType":
 		p.urlEncoding = string(tok.raw) == "url"
 		return nil
-	case len(stack) == 2 && name == "NextContinuationToken":
+	case len(stack) == 2 && string(name) == "NextContinuationToken":
 		dst = &p.nextToken
-	case len(stack) == 3 && parent == "Contents" && obj != nil:
-		switch name {
+	case len(stack) == 3 && string(parent) == "Contents" && obj != nil:
+		switch string(name) {
 		case "Key":
-			dst = &obj.key
+			obj.keyRaw = tok.raw
+			return nil
 		case "ETag":
-			if e, ok := quotedETag(tok.raw); ok {
-				obj.etag = e
-				return nil
-			}
-			dst = &obj.etag
+			obj.etagRaw = tok.raw
+			return nil
 		case "LastModified":
 			return p.takeTime(tok, obj)
 		case "StorageClass":
@@ -198,12 +213,8 @@ func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error 
 			obj.size = n
 			return nil
 		}
-	case len(stack) == 3 && parent == "CommonPrefixes" && name == "Prefix":
-		text, err := tok.text()
-		if err != nil {
-			return err
-		}
-		p.prefixes = append(p.prefixes, text)
+	case len(stack) == 3 && string(parent) == "CommonPrefixes" && string(name) == "Prefix":
+		p.prefixRaw = append(p.prefixRaw, tok.raw)
 		return nil
 	}
 	if dst == nil {
@@ -231,6 +242,12 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 	dec := keyDecoder{encoded: p.urlEncoding}
 	if len(p.objects) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(p.objects))
+	}
+	if p.badKey != nil {
+		return nil, errUnreadableListing(p.badKey)
+	}
+	if p.decoded {
+		dec.encoded = false
 	}
 	for _, o := range p.objects {
 		info := storage.ObjectInfo{
@@ -327,20 +344,4 @@ func parseListTime(b []byte) (t time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return t, true
-}
-
-// quotedETag reads the common form of a listed ETag, the quotes written as
-// entities around plain characters (&#34;...&#34; or &quot;...&quot;),
-// into one string. ok is false for any other text.
-func quotedETag(raw []byte) (string, bool) {
-	for _, q := range [...]string{"&#34;", "&quot;"} {
-		if len(raw) >= 2*len(q) && string(raw[:len(q)]) == q && string(raw[len(raw)-len(q):]) == q {
-			mid := raw[len(q) : len(raw)-len(q)]
-			if bytes.IndexByte(mid, '&') >= 0 || bytes.IndexByte(mid, '\r') >= 0 {
-				return "", false
-			}
-			return "\"" + string(mid) + "\"", true
-		}
-	}
-	return "", false
 }

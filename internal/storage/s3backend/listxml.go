@@ -3,7 +3,6 @@ package s3backend
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -105,6 +104,9 @@ func (s *xmlScanner) tag(rest []byte, tok *xmlToken) error {
 	start := i
 	for ; i < len(rest); i++ {
 		c := rest[i]
+		if c > '>' {
+			continue // letters, the most of a name: above every byte tested below
+		}
 		if c == '>' || c == '/' || isXMLSpace(c) {
 			break
 		}
@@ -152,55 +154,63 @@ func unescapeXML(raw []byte) (string, error) {
 	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 {
 		return string(raw), nil
 	}
-	var b strings.Builder
-	b.Grow(len(raw))
+	b, err := appendUnescapedXML(make([]byte, 0, len(raw)), raw)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendUnescapedXML appends raw with its entities resolved and its line
+// ends normalised, as unescapeXML returns it.
+func appendUnescapedXML(b, raw []byte) ([]byte, error) {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch c {
 		case '\r':
-			b.WriteByte('\n')
+			b = append(b, '\n')
 			if i+1 < len(raw) && raw[i+1] == '\n' {
 				i++
 			}
 			continue
 		case '&':
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 			continue
 		}
 		semi := bytes.IndexByte(raw[i:], ';')
 		if semi < 0 {
-			return "", errListShape
+			return b, errListShape
 		}
-		ent := string(raw[i+1 : i+semi])
+		ent := raw[i+1 : i+semi]
 		i += semi
-		switch ent {
+		switch string(ent) {
 		case "amp":
-			b.WriteByte('&')
+			b = append(b, '&')
 		case "lt":
-			b.WriteByte('<')
+			b = append(b, '<')
 		case "gt":
-			b.WriteByte('>')
+			b = append(b, '>')
 		case "quot":
-			b.WriteByte('"')
+			b = append(b, '"')
 		case "apos":
-			b.WriteByte('\'')
+			b = append(b, '\'')
 		default:
 			if len(ent) < 2 || ent[0] != '#' {
-				return "", errListShape
+				return b, errListShape
 			}
 			var n uint64
 			var err error
 			if ent[1] == 'x' {
-				n, err = strconv.ParseUint(ent[2:], 16, 32)
+				n, err = strconv.ParseUint(string(ent[2:]), 16, 32)
 			} else {
-				n, err = strconv.ParseUint(ent[1:], 10, 32)
+				n, err = strconv.ParseUint(string(ent[1:]), 10, 32)
 			}
 			if err != nil || !utf8.ValidRune(rune(n)) {
-				return "", errListShape
+				return b, errListShape
 			}
-			b.WriteRune(rune(n))
+			b = utf8.AppendRune(b, rune(n))
 		}
 	}
-	return b.String(), nil
+	return b, nil
 }
