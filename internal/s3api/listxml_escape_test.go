@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // TestWriteEscapedText: the listing's escaper writes what xml.EscapeText
@@ -55,5 +57,26 @@ func TestS3Time(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20000 {
 		check(time.Unix(r.Int64N(400_000_000_000)-200_000_000_000, r.Int64N(1e9)).In(zone))
+	}
+}
+
+// TestListContentsTimes: the page's timestamps, written into one string,
+// are each object's own, whatever their widths.
+func TestListContentsTimes(t *testing.T) {
+	zone := time.FixedZone("x", 5*3600)
+	times := []time.Time{
+		time.Date(2026, 12, 6, 9, 56, 33, 123e6, time.UTC), {}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 30, 0, 0, time.UTC).In(zone),
+		time.Date(2001, 2, 3, 4, 5, 6, 7e8, zone),
+	}
+	res := &storage.ListResult{}
+	for i, tm := range times {
+		res.Objects = append(res.Objects, storage.ObjectInfo{Key: string(rune('a' + i)), LastModified: tm})
+	}
+	objs, _ := listParams{}.contents(res, nil)
+	for i, tm := range times {
+		if want := tm.UTC().Format(s3TimeFormat); objs[i].LastModified != want || string(objs[i].Key) != string(rune('a'+i)) {
+			t.Errorf("object %d: %q %q, want %q", i, objs[i].Key, objs[i].LastModified, want)
+		}
 	}
 }
