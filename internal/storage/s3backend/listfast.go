@@ -236,18 +236,16 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 	if p.truncated {
 		res.NextToken = p.nextToken
 	}
-	if p.badTime != nil {
+	switch {
+	case p.badKey != nil:
+		return nil, errUnreadableListing(p.badKey)
+	case p.badTime != nil:
 		return nil, errUnreadableListing(p.badTime)
 	}
-	dec := keyDecoder{encoded: p.urlEncoding}
+	// A page from scanListV2 is decoded already (finish).
+	dec := keyDecoder{encoded: p.urlEncoding && !p.decoded}
 	if len(p.objects) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(p.objects))
-	}
-	if p.badKey != nil {
-		return nil, errUnreadableListing(p.badKey)
-	}
-	if p.decoded {
-		dec.encoded = false
 	}
 	for _, o := range p.objects {
 		info := storage.ObjectInfo{
