@@ -105,18 +105,24 @@ func TestOIDCRateLimit(t *testing.T) {
 func TestLimiterRefund(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := newLimiter(2, time.Minute, 10)
+	// spendAll spends the whole budget of 2 and checks a third attempt is
+	// refused.
+	spendAll := func(when string) {
+		t.Helper()
+		for range 2 {
+			if ok, _ := l.allow("a", now); !ok {
+				t.Fatalf("%s: refused within the budget", when)
+			}
+		}
+		if ok, _ := l.allow("a", now); ok {
+			t.Fatalf("%s: allowed over the budget", when)
+		}
+	}
 	l.refund("a", now) // nothing spent: nothing to give back, nothing tracked
 	if l.size() != 0 {
 		t.Fatalf("refund of an unknown client tracked it")
 	}
-	for range 2 {
-		if ok, _ := l.allow("a", now); !ok {
-			t.Fatal("refused within the budget")
-		}
-	}
-	if ok, _ := l.allow("a", now); ok {
-		t.Fatal("allowed over the budget")
-	}
+	spendAll("first")
 	l.refund("a", now)
 	if ok, _ := l.allow("a", now); !ok {
 		t.Fatal("refunded attempt refused")
@@ -129,12 +135,5 @@ func TestLimiterRefund(t *testing.T) {
 	if l.size() != 0 {
 		t.Fatal("a client with a full budget is still tracked")
 	}
-	for range 2 {
-		if ok, _ := l.allow("a", now); !ok {
-			t.Fatal("refused within the budget after refunds")
-		}
-	}
-	if ok, _ := l.allow("a", now); ok {
-		t.Fatal("refunds gave more than the budget")
-	}
+	spendAll("after the refunds")
 }
