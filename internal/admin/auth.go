@@ -52,8 +52,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := a.limiter.allow(ip, a.now()); !ok {
 		a.metrics.logins.WithLabelValues(loginRateLimited).Inc()
 		a.log.Warn().Str("ip", ip).Msg("admin login rate limited")
-		secs := int((wait + time.Second - 1) / time.Second)
-		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", RetryAfter: max(secs, 1),
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", RetryAfter: retryAfterSeconds(wait),
 			Message: "too many login attempts from this address: retry later"}
 	}
 	var req loginRequest

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -320,7 +319,7 @@ func (f *oidcFlow) admit(w http.ResponseWriter, r *http.Request) (string, bool) 
 	f.a.log.Warn().Str("ip", ip).Str("method", "oidc").Msg("admin login rate limited")
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Retry-After", strconv.Itoa(max(int((wait+time.Second-1)/time.Second), 1)))
+	h.Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
 	http.Redirect(w, r, guiLogin+"?error="+oidcErrRateLimited, http.StatusFound)
 	return ip, false
 }

@@ -102,3 +102,9 @@ func (l *limiter) size() int {
 	defer l.mu.Unlock()
 	return len(l.clients)
 }
+
+// retryAfterSeconds is wait as a Retry-After value: whole seconds, rounded
+// up, at least 1.
+func retryAfterSeconds(wait time.Duration) int {
+	return max(int((wait+time.Second-1)/time.Second), 1)
+}
