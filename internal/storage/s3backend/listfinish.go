@@ -48,8 +48,7 @@ func (p *listPage) finish() error {
 		if err := addKey(o.keyRaw); err != nil {
 			return err
 		}
-		if e := o.etagRaw; entityQuoted(e) > 0 {
-			q := entityQuoted(e)
+		if e, q := o.etagRaw, entityQuoted(o.etagRaw); q > 0 {
 			buf = append(append(append(buf, '"'), e[q:len(e)-q]...), '"')
 		} else if buf, err = appendUnescapedXML(buf, e); err != nil {
 			return err
