@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,12 +56,15 @@ func startDevFleet(t *testing.T, n int) *devFleet {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	testutil.Must(t, err, "repo root")
 	f := &devFleet{t: t, repo: repo, dir: t.TempDir(), jar: t.TempDir()}
+	// MinIO, its console and NATS on three distinct ports (one port handed
+	// to two of them failed the fleet's start), the instances' run apart.
+	ports := testutil.FreePorts(t, 3)
 	f.env = testutil.Env(
 		"DGP_FLEET_DIR="+f.dir,
-		"DGP_FLEET_BASE_PORT="+strconv.Itoa(freeRun(t, n)),
-		"DGP_FLEET_MINIO_PORT="+strconv.Itoa(testutil.FreePort(t)),
-		"DGP_FLEET_MINIO_CONSOLE_PORT="+strconv.Itoa(testutil.FreePort(t)),
-		"DGP_FLEET_NATS_PORT="+strconv.Itoa(testutil.FreePort(t)),
+		"DGP_FLEET_BASE_PORT="+strconv.Itoa(freeRun(t, n, ports)),
+		"DGP_FLEET_MINIO_PORT="+strconv.Itoa(ports[0]),
+		"DGP_FLEET_MINIO_CONSOLE_PORT="+strconv.Itoa(ports[1]),
+		"DGP_FLEET_NATS_PORT="+strconv.Itoa(ports[2]),
 		// Only events and sync-now move the DB in this test, never the poll.
 		"DGP_FLEET_POLL_INTERVAL=1h",
 		"DGP_FLEET_LOG_FORMAT=json",
@@ -88,13 +92,14 @@ func startDevFleet(t *testing.T, n int) *devFleet {
 	return f
 }
 
-// freeRun finds n consecutive free ports on 127.0.0.1 and returns the first.
-func freeRun(t *testing.T, n int) int {
+// freeRun finds n consecutive free ports on 127.0.0.1, none of them in
+// avoid, and returns the first.
+func freeRun(t *testing.T, n int, avoid []int) int {
 	t.Helper()
 	for range 50 {
 		base := testutil.FreePort(t)
-		ok := true
-		for p := base + 1; p < base+n; p++ {
+		ok := !slices.ContainsFunc(avoid, func(p int) bool { return p >= base && p < base+n })
+		for p := base + 1; ok && p < base+n; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				ok = false
