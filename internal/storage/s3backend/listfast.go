@@ -44,9 +44,7 @@ type listPage struct {
 	urlEncoding bool
 	nextToken   string
 	badTime     error // the first LastModified that did not parse (toResult fails with it)
-	// Set by finish: the keys and prefixes are decoded (URL decoding
-	// included when urlEncoding), or badKey says why one was not.
-	decoded   bool
+	// Set by finish: why a key or prefix could not be URL-decoded.
 	badKey    error
 	prefixRaw [][]byte // CommonPrefixes, slices of the document until finish
 }
@@ -242,27 +240,20 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 	case p.badTime != nil:
 		return nil, errUnreadableListing(p.badTime)
 	}
-	// A page from scanListV2 is decoded already (finish).
-	dec := keyDecoder{encoded: p.urlEncoding && !p.decoded}
+	// The keys and prefixes are decoded already (finish).
 	if len(p.objects) > 0 {
 		res.Objects = make([]storage.ObjectInfo, 0, len(p.objects))
 	}
 	for _, o := range p.objects {
-		info := storage.ObjectInfo{
-			Key:          dec.decode(o.key),
+		res.Objects = append(res.Objects, storage.ObjectInfo{
+			Key:          o.key,
 			Size:         o.size,
 			ETag:         quoteETag(o.etag),
+			LastModified: o.modified,
 			StorageClass: o.storageClass,
-		}
-		info.LastModified = o.modified
-		res.Objects = append(res.Objects, info)
+		})
 	}
-	for _, cp := range p.prefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, dec.decode(cp))
-	}
-	if dec.err != nil {
-		return nil, errUnreadableListing(dec.err)
-	}
+	res.CommonPrefixes = p.prefixes
 	return res, nil
 }
 

@@ -78,7 +78,10 @@ func TestScanListV2RefusesUnknownShapes(t *testing.T) {
 }
 
 func TestToResultRejectsBadEncoding(t *testing.T) {
-	p := &listPage{urlEncoding: true, objects: []listedObject{{key: "%zz"}}}
+	p, err := scanListV2([]byte(`<ListBucketResult><Contents><Key>%zz</Key></Contents><EncodingType>url</EncodingType></ListBucketResult>`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.toResult(); err == nil {
 		t.Fatal("a malformed URL-encoded key must fail the listing")
 	}

@@ -80,7 +80,6 @@ func (p *listPage) finish() error {
 		}
 	}
 	p.prefixRaw = nil
-	p.decoded = true
 	return nil
 }
 
