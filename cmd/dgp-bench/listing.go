@@ -24,7 +24,7 @@ import (
 const listingUsage = `  dgp-bench listing [--minio URL --minio-access-key KEY --minio-secret-key SECRET]
                     [--n 50000] [--targets minio,minio-sa,dgp-minio,dgp-dir,dir-api] [--layouts flat,deep]
                     [--rounds 5] [--full-rounds 1] [--data-dir DIR] [--bucket NAME]
-                    [--cpuprofile FILE] [--cold-rounds 0]
+                    [--cpuprofile FILE] [--cold-rounds 0] [--versions]
   (dgp-bench listing -h describes every flag)
 `
 
@@ -54,6 +54,7 @@ type listingOptions struct {
 	cpuProfile                     string
 	fillWorkers                    int
 	coldRounds                     int
+	versions                       bool // list with ListObjectVersions
 }
 
 func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) {
@@ -73,6 +74,7 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured listings to FILE")
 	fs.IntVar(&o.fillWorkers, "fill-workers", 16, "concurrent PUTs filling MinIO")
 	fs.IntVar(&o.coldRounds, "cold-rounds", 0, "rounds of the directory backend's cold and after-a-write cases (flat layout, in-process; needs target dir-api), after the others")
+	fs.BoolVar(&o.versions, "versions", false, "list with ListObjectVersions instead of ListObjectsV2 (targets minio, dgp-minio, dgp-dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -80,6 +82,9 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 		return o, &exitError{code: 2, err: err}
 	}
 	var problems []string
+	if o.versions && (contains(splitList(*tg), tgtMinioSA) || contains(splitList(*tg), tgtDirAPI)) {
+		problems = append(problems, "--versions lists through S3 only: targets minio, dgp-minio, dgp-dir")
+	}
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
@@ -296,8 +301,8 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 		if err := fillBucket(ctx, direct, o.bucket, o.n, o.layouts, o.fillWorkers, stderr); err != nil {
 			return err
 		}
-		listers[tgtMinio] = s3Lister(direct, o.bucket, false)
-		listers[tgtMinioSA] = s3Lister(direct, o.bucket, true)
+		listers[tgtMinio] = o.s3PageLister(direct, false)
+		listers[tgtMinioSA] = o.s3PageLister(direct, true)
 		if contains(o.targets, tgtDGPMinio) {
 			srv, err := startServers(ctx, serversOptions{
 				minioURL: o.minioURL, accessKey: o.accessKey, secretKey: o.secretKey,
@@ -312,7 +317,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 				}
 			}()
 			root := srv.dgp.RootCredentials()
-			listers[tgtDGPMinio] = s3Lister(newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey), o.bucket, false)
+			listers[tgtDGPMinio] = o.s3PageLister(newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey), false)
 		}
 	}
 	if contains(o.targets, tgtDGPDir) || contains(o.targets, tgtDirAPI) {
@@ -336,7 +341,7 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 		if err := fillDirectory(ctx, filepath.Join(objects, o.bucket), o.n, o.layouts, stderr); err != nil {
 			return err
 		}
-		listers[tgtDGPDir] = s3Lister(c, o.bucket, false)
+		listers[tgtDGPDir] = o.s3PageLister(c, false)
 		if contains(o.targets, tgtDirAPI) {
 			be, err := fsbackend.New("bench", objects, nil)
 			if err != nil {

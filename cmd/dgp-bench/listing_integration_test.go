@@ -48,4 +48,21 @@ func TestListingRuns(t *testing.T) {
 	if strings.Contains(report, "--minio-secret-key "+sk) {
 		t.Error("report shows the MinIO secret key")
 	}
+
+	// The same bucket listed with ListObjectVersions: every target's pages
+	// hold the entries a ListObjectsV2 page would (the run checks the
+	// counts of every case and fails otherwise).
+	out.Reset()
+	errOut.Reset()
+	err = run(t.Context(), []string{"listing",
+		"--minio", endpoint, "--minio-access-key", ak, "--minio-secret-key", sk,
+		"--n", "1500", "--bucket", bucket, "--rounds", "1", "--full-rounds", "1",
+		"--versions", "--targets", "minio,dgp-minio,dgp-dir",
+	}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("listing --versions: %v\nstderr:\n%s", err, errOut.String())
+	}
+	if want := "| flat, full listing (1000 a page), no delimiter | dgp-minio |"; !strings.Contains(out.String(), want) {
+		t.Errorf("versions report lacks %q", want)
+	}
 }

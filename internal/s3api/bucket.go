@@ -257,25 +257,16 @@ func (s *Server) listPage(rq *request, p listParams, marker, token string) (*sto
 
 func (p listParams) contents(res *storage.ListResult, owner *xmlOwner) ([]xmlObject, []xmlPrefix) {
 	objs := make([]xmlObject, len(res.Objects))
-	// The timestamps, written into one string and sliced: one allocation
-	// a page instead of one a key.
-	stamps := make([]byte, 0, len(res.Objects)*len(s3TimeFormat))
-	ends := make([]int, len(res.Objects)) // the widths differ outside years 0-9999
-	for i, o := range res.Objects {
-		stamps = appendS3Time(stamps, o.LastModified)
-		ends[i] = len(stamps)
-	}
-	all, at := string(stamps), 0
+	stamps := s3Times(res.Objects)
 	for i, o := range res.Objects {
 		sc := o.StorageClass
 		if sc == "" {
 			sc = "STANDARD"
 		}
 		objs[i] = xmlObject{
-			Key: p.enc(o.Key), LastModified: all[at:ends[i]], ETag: o.ETag,
+			Key: p.enc(o.Key), LastModified: stamps.at(i), ETag: o.ETag,
 			Size: o.Size, Owner: owner, StorageClass: sc,
 		}
-		at = ends[i]
 	}
 	return objs, p.prefixes(res.CommonPrefixes)
 }

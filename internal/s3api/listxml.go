@@ -13,7 +13,8 @@ import (
 // them by hand, byte for byte as writeXML would (listxml_test.go checks it
 // against encoding/xml): plain strings through xml.EscapeText, xmlText
 // through escapeXMLText, the same elements in the same order and the same
-// omitted empty ones.
+// omitted empty ones. ListObjectVersions answers (listVersionsResult) are
+// rendered the same way (listvxml_test.go).
 
 // maxPooledListBuf is the largest render buffer Server.listBufs keeps.
 const maxPooledListBuf = 4 << 20
@@ -198,4 +199,68 @@ func (r *listBucketResultV2) appendXML(b *bytes.Buffer) {
 		textElem(b, "StartAfter", r.StartAfter)
 	}
 	b.WriteString("</ListBucketResult>")
+}
+
+const listVersionsRootOpen = `<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`
+
+func (r *listVersionsResult) appendXML(b *bytes.Buffer) {
+	b.WriteString(listVersionsRootOpen)
+	elem(b, "Name", r.Name)
+	textElem(b, "Prefix", r.Prefix)
+	textElem(b, "KeyMarker", r.KeyMarker)
+	elem(b, "VersionIdMarker", r.VersionIDMarker)
+	if r.NextKeyMarker != "" {
+		textElem(b, "NextKeyMarker", r.NextKeyMarker)
+	}
+	if r.NextVersionIDMarker != "" {
+		elem(b, "NextVersionIdMarker", r.NextVersionIDMarker)
+	}
+	intElem(b, "MaxKeys", int64(r.MaxKeys))
+	if r.Delimiter != "" {
+		textElem(b, "Delimiter", r.Delimiter)
+	}
+	boolElem(b, "IsTruncated", r.IsTruncated)
+	for i := range r.Versions {
+		r.Versions[i].appendXML(b)
+	}
+	appendContents(b, nil, r.CommonPrefixes)
+	if r.EncodingType != "" {
+		elem(b, "EncodingType", r.EncodingType)
+	}
+	b.WriteString("</ListVersionsResult>")
+}
+
+// appendXML writes a Version or DeleteMarker entry of a ListVersionsResult,
+// named XMLName.Local, else "Version", in the root's namespace as S3
+// writes it. (encoding/xml wrote xmlns="" on each entry, which took it out
+// of the S3 namespace: a namespace-aware reader looking for S3's Version
+// elements found none. The tests compare with encoding/xml's bytes less
+// that attribute.)
+func (v *xmlVersion) appendXML(b *bytes.Buffer) {
+	name := v.XMLName.Local
+	if name == "" {
+		name = "Version"
+	}
+	b.WriteByte('<')
+	b.WriteString(name)
+	b.WriteByte('>')
+	textElem(b, "Key", v.Key)
+	elem(b, "VersionId", v.VersionID)
+	boolElem(b, "IsLatest", v.IsLatest)
+	elem(b, "LastModified", v.LastModified)
+	if v.ETag != "" {
+		elem(b, "ETag", v.ETag)
+	}
+	if v.Size != nil {
+		intElem(b, "Size", *v.Size)
+	}
+	if v.StorageClass != "" {
+		elem(b, "StorageClass", v.StorageClass)
+	}
+	b.WriteString("<Owner>")
+	elem(b, "ID", v.Owner.ID)
+	elem(b, "DisplayName", v.Owner.DisplayName)
+	b.WriteString("</Owner></")
+	b.WriteString(name)
+	b.WriteByte('>')
 }

@@ -138,40 +138,53 @@ func (s *Server) listObjectVersions(rq *request) error {
 	if err != nil {
 		return err
 	}
-	owner := ownerOf(rq)
+	out := p.versionsResult(rq.t.Bucket, keyMarker, idMarker, res, ownerOf(rq))
+	return s.writeListing(rq, &out)
+}
+
+// versionsResult is the ListVersionsResult of the page res, listed from
+// keyMarker and idMarker in bucket, each entry owned by owner.
+func (p listParams) versionsResult(bucket, keyMarker, idMarker string, res *storage.ListVersionsResult, owner xmlOwner) listVersionsResult {
 	out := listVersionsResult{
-		Name: rq.t.Bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
+		Name: bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker), VersionIDMarker: idMarker,
 		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated,
 	}
 	if res.IsTruncated {
 		out.NextKeyMarker, out.NextVersionIDMarker = p.enc(res.NextKeyMarker), res.NextVersionIDMarker
 	}
-	out.Versions = make([]xmlVersion, len(res.Versions))
-	for i := range res.Versions {
-		out.Versions[i] = p.version(&res.Versions[i], owner)
+	vs := res.Versions
+	out.Versions = make([]xmlVersion, len(vs))
+	stamps := s3Times(vs)
+	// The entries' Size points into one array: one allocation a page
+	// instead of one a version.
+	sizes := make([]int64, len(vs))
+	for i := range vs {
+		sizes[i] = vs[i].Size
+		out.Versions[i] = p.version(&vs[i], owner, stamps.at(i), &sizes[i])
 	}
 	out.CommonPrefixes = p.prefixes(res.CommonPrefixes)
 	out.EncodingType = p.encodingType()
-	return writeXML(rq, http.StatusOK, &out)
+	return out
 }
 
-// version renders one entry of a version listing.
-func (p listParams) version(v *storage.ObjectInfo, owner xmlOwner) xmlVersion {
+// version renders one entry of a version listing, v's LastModified written
+// as lastModified; a version (not a delete marker) gets size, which holds
+// v.Size, as its Size.
+func (p listParams) version(v *storage.ObjectInfo, owner xmlOwner, lastModified string, size *int64) xmlVersion {
 	id := v.VersionID
 	if id == "" {
 		id = storage.NullVersion
 	}
 	x := xmlVersion{
 		Key: p.enc(v.Key), VersionID: id, IsLatest: v.IsLatest,
-		LastModified: s3Time(v.LastModified), Owner: owner,
+		LastModified: lastModified, Owner: owner,
 	}
 	if v.DeleteMarker {
 		x.XMLName.Local = "DeleteMarker"
 		return x
 	}
 	x.XMLName.Local = "Version"
-	size := v.Size
-	x.ETag, x.Size, x.StorageClass = quoteETag(v.ETag), &size, v.StorageClass
+	x.ETag, x.Size, x.StorageClass = quoteETag(v.ETag), size, v.StorageClass
 	if x.StorageClass == "" {
 		x.StorageClass = "STANDARD"
 	}

@@ -32,6 +32,9 @@ type xmlVersion struct {
 	Owner        xmlOwner `xml:"Owner"`
 }
 
+// listVersionsResult is rendered by its appendXML (listxml.go), byte for
+// byte as encoding/xml renders these tags: a change here goes there too
+// (listvxml_test.go compares the two).
 type listVersionsResult struct {
 	XMLName             xml.Name     `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListVersionsResult"`
 	Name                string       `xml:"Name"`

@@ -36,7 +36,7 @@ const maxListBody = 16 << 20
 // maxPooledListBody is the largest answer buffer Backend.listBufs keeps.
 const maxPooledListBody = 4 << 20
 
-// listPage is what a ListObjectsV2 answer says.
+// listPage is what a ListObjectsV2 or ListObjectVersions answer says.
 type listPage struct {
 	objects     []listedObject
 	prefixes    []string
@@ -44,16 +44,23 @@ type listPage struct {
 	urlEncoding bool
 	nextToken   string
 	badTime     error // the first LastModified that did not parse (toResult fails with it)
+	// A version listing's (versions): the markers of the next page, and
+	// the entries are Version and DeleteMarker elements.
+	versions      bool
+	nextKeyMarker string // decoded by finish
+	nextKeyRaw    []byte // a slice of the document until finish
+	nextVersionID string
 	// Set by finish: why a key or prefix could not be URL-decoded.
 	badKey    error
 	prefixRaw [][]byte // CommonPrefixes, slices of the document until finish
 }
 
 type listedObject struct {
-	key, etag, storageClass string
-	keyRaw, etagRaw         []byte    // slices of the document until finish
-	modified                time.Time // zero: the answer gave none
-	size                    int64
+	key, etag, storageClass, versionID string
+	keyRaw, etagRaw, versionRaw        []byte    // slices of the document until finish
+	modified                           time.Time // zero: the answer gave none
+	size                               int64
+	isLatest, deleteMarker             bool // a version listing's
 }
 
 // fastListObjects lists one page on the fast path. ok is false when the
@@ -71,6 +78,14 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 	} else if opts.Marker != "" {
 		q.Set("start-after", opts.Marker)
 	}
+	return b.fastList(ctx, t, q, false)
+}
+
+// fastList sends a listing request with query q to the bucket of t and
+// scans the answer (a ListVersionsResult when versions, else a
+// ListBucketResult). ok is false when the page must be asked through the
+// SDK instead (the answer's shape).
+func (b *Backend) fastList(ctx context.Context, t *target, q url.Values, versions bool) (page *listPage, ok bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base, nil)
 	if err != nil {
 		return nil, false, err
@@ -104,7 +119,7 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 	if buf.Len() > maxListBody {
 		return nil, false, nil
 	}
-	p, err := scanListV2(buf.Bytes())
+	p, err := scanList(buf.Bytes(), versions)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -112,9 +127,22 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 }
 
 // scanListV2 reads a ListBucketResult document.
-func scanListV2(doc []byte) (*listPage, error) {
+func scanListV2(doc []byte) (*listPage, error) { return scanList(doc, false) }
+
+// scanListVersions reads a ListVersionsResult document.
+func scanListVersions(doc []byte) (*listPage, error) { return scanList(doc, true) }
+
+// scanList reads a ListVersionsResult document (versions) or a
+// ListBucketResult one. A page's entries are the root's Contents
+// children, or its Version and DeleteMarker children in document order
+// (the listing's order, which the two kinds interleave).
+func scanList(doc []byte, versions bool) (*listPage, error) {
+	root := "ListBucketResult"
+	if versions {
+		root = "ListVersionsResult"
+	}
 	s := xmlScanner{doc: doc}
-	p := &listPage{}
+	p := &listPage{versions: versions}
 	var stack [][]byte // names of the open elements, slices of doc
 	var obj *listedObject
 	var tok xmlToken
@@ -133,14 +161,16 @@ func scanListV2(doc []byte) (*listPage, error) {
 			return p, nil
 		case tokStart:
 			if len(stack) == 0 {
-				if string(tok.name) != "ListBucketResult" || s.sawRoot {
+				if string(tok.name) != root || s.sawRoot {
 					return nil, errListShape
 				}
 				s.sawRoot = true
 			}
-			if len(stack) == 1 && string(tok.name) == "Contents" {
-				p.objects = append(p.objects, listedObject{})
-				obj = &p.objects[len(p.objects)-1]
+			if len(stack) == 1 {
+				if entry, marker := p.entry(tok.name); entry {
+					p.objects = append(p.objects, listedObject{deleteMarker: marker})
+					obj = &p.objects[len(p.objects)-1]
+				}
 			}
 			if tok.selfClosing {
 				continue
@@ -151,8 +181,8 @@ func scanListV2(doc []byte) (*listPage, error) {
 				return nil, errListShape
 			}
 			stack = stack[:len(stack)-1]
-			if len(stack) == 1 && string(tok.name) == "Contents" {
-				obj = nil
+			if len(stack) == 1 {
+				obj = nil // the end of the root's child: an entry or not
 			}
 		case tokText:
 			if len(stack) < 2 {
@@ -163,6 +193,21 @@ func scanListV2(doc []byte) (*listPage, error) {
 			}
 		}
 	}
+}
+
+// entry reports whether a child of the root named name is one of the
+// page's entries, and whether it is a delete marker.
+func (p *listPage) entry(name []byte) (entry, marker bool) {
+	if !p.versions {
+		return string(name) == "Contents", false
+	}
+	switch string(name) {
+	case "Version":
+		return true, false
+	case "DeleteMarker":
+		return true, true
+	}
+	return false, false
 }
 
 // take keeps the text tok if the element it is in is one dgp reads;
@@ -180,14 +225,18 @@ func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error 
 		}
 		return nil
 	case len(stack) == 2 && string(name) == "IsTruncated":
-		p.truncated = string(tok.raw) == "true"
-		return nil
+		return parseListBool(tok.raw, &p.truncated)
 	case len(stack) == 2 && string(name) == "EncodingType":
 		p.urlEncoding = string(tok.raw) == "url"
 		return nil
-	case len(stack) == 2 && string(name) == "NextContinuationToken":
+	case len(stack) == 2 && !p.versions && string(name) == "NextContinuationToken":
 		dst = &p.nextToken
-	case len(stack) == 3 && string(parent) == "Contents" && obj != nil:
+	case len(stack) == 2 && p.versions && string(name) == "NextKeyMarker":
+		p.nextKeyRaw = tok.raw // a key: decoded with them (finish)
+		return nil
+	case len(stack) == 2 && p.versions && string(name) == "NextVersionIdMarker":
+		dst = &p.nextVersionID
+	case len(stack) == 3 && obj != nil: // a child of an entry
 		switch string(name) {
 		case "Key":
 			obj.keyRaw = tok.raw
@@ -210,6 +259,15 @@ func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error 
 			}
 			obj.size = n
 			return nil
+		case "VersionId":
+			if p.versions {
+				obj.versionRaw = tok.raw
+				return nil
+			}
+		case "IsLatest":
+			if p.versions {
+				return parseListBool(tok.raw, &obj.isLatest)
+			}
 		}
 	case len(stack) == 3 && string(parent) == "CommonPrefixes" && string(name) == "Prefix":
 		p.prefixRaw = append(p.prefixRaw, tok.raw)
@@ -223,6 +281,25 @@ func (p *listPage) take(tok *xmlToken, stack [][]byte, obj *listedObject) error 
 		return err
 	}
 	*dst = text
+	return nil
+}
+
+// parseListBool reads a boolean as the SDK does (strconv.ParseBool); what
+// it does not read is errListShape, and the SDK then fails on it.
+func parseListBool(raw []byte, dst *bool) error {
+	switch string(raw) {
+	case "true":
+		*dst = true
+		return nil
+	case "false":
+		*dst = false
+		return nil
+	}
+	v, err := strconv.ParseBool(string(raw))
+	if err != nil {
+		return errListShape
+	}
+	*dst = v
 	return nil
 }
 

@@ -5,8 +5,8 @@ import (
 	"net/url"
 )
 
-// finish makes the strings of a scanned page: every key, ETag and common
-// prefix is decoded (XML entities, then URL encoding when the answer says
+// finish makes the strings of a scanned page: every key, ETag, version id
+// and common prefix (and a version listing's next key marker) is decoded (XML entities, then URL encoding when the answer says
 // EncodingType url, which S3 writes after the keys) into one buffer, and
 // the page's strings are slices of one string made from it. A page of
 // 1,000 keys costs two allocations instead of two or three per key; the
@@ -16,15 +16,20 @@ import (
 func (p *listPage) finish() error {
 	n := 0
 	for i := range p.objects {
-		n += len(p.objects[i].keyRaw) + len(p.objects[i].etagRaw)
+		n += len(p.objects[i].keyRaw) + len(p.objects[i].etagRaw) + len(p.objects[i].versionRaw)
 	}
 	for _, r := range p.prefixRaw {
 		n += len(r)
 	}
+	n += len(p.nextKeyRaw)
 	// Decoding never lengthens a text (an entity or a %XX is longer than
 	// what it stands for), so n bounds the buffer.
 	buf := make([]byte, 0, n)
-	ends := make([]int, 0, 2*len(p.objects)+len(p.prefixRaw)) // where each text ends in buf
+	perObject := 2 // key, ETag
+	if p.versions {
+		perObject = 3 // and the version id
+	}
+	ends := make([]int, 0, perObject*len(p.objects)+len(p.prefixRaw)+1) // where each text ends in buf
 	var scratch []byte
 	var err error
 	addKey := func(raw []byte) error {
@@ -54,9 +59,20 @@ func (p *listPage) finish() error {
 			return err
 		}
 		ends = append(ends, len(buf))
+		if p.versions {
+			if buf, err = appendUnescapedXML(buf, o.versionRaw); err != nil {
+				return err
+			}
+			ends = append(ends, len(buf))
+		}
 	}
 	for _, r := range p.prefixRaw {
 		if err := addKey(r); err != nil {
+			return err
+		}
+	}
+	if p.versions {
+		if err := addKey(p.nextKeyRaw); err != nil {
 			return err
 		}
 	}
@@ -71,7 +87,10 @@ func (p *listPage) finish() error {
 	for i := range p.objects {
 		o := &p.objects[i]
 		o.key, o.etag = next(), next()
-		o.keyRaw, o.etagRaw = nil, nil
+		if p.versions {
+			o.versionID = next()
+		}
+		o.keyRaw, o.etagRaw, o.versionRaw = nil, nil, nil
 	}
 	if len(p.prefixRaw) > 0 {
 		p.prefixes = make([]string, len(p.prefixRaw))
@@ -80,6 +99,9 @@ func (p *listPage) finish() error {
 		}
 	}
 	p.prefixRaw = nil
+	if p.versions {
+		p.nextKeyMarker, p.nextKeyRaw = next(), nil
+	}
 	return nil
 }
 

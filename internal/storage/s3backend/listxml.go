@@ -164,6 +164,9 @@ func unescapeXML(raw []byte) (string, error) {
 // appendUnescapedXML appends raw with its entities resolved and its line
 // ends normalised, as unescapeXML returns it.
 func appendUnescapedXML(b, raw []byte) ([]byte, error) {
+	if bytes.IndexByte(raw, '&') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return append(b, raw...), nil // most texts: nothing to resolve
+	}
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch c {

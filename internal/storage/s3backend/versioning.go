@@ -34,13 +34,29 @@ func (b *Backend) PutBucketVersioning(ctx context.Context, bucket string, status
 }
 
 // ListObjectVersions lists one page of versions and delete markers in the
-// order the upstream sent them (by key, newest first; see orderVersions),
-// with its paging markers passed through as they are. Keys are asked for
-// URL-encoded (so that any key survives the XML) and decoded here. MaxKeys
-// 0 answers an empty, untruncated page (after checking the bucket);
-// MaxKeys above 1000 is 1000.
+// order the upstream sent them (by key, newest first), with its paging
+// markers passed through as they are. Keys are asked for URL-encoded (so
+// that any key survives the XML) and decoded here. MaxKeys 0 answers an
+// empty, untruncated page (after checking the bucket); MaxKeys above 1000
+// is 1000. The page is read by the listing scanner (listvfast.go), or,
+// without the fast path or for an answer the scanner does not read,
+// through the SDK (see orderVersions for how its two slices are merged).
 func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts storage.ListVersionsOptions) (*storage.ListVersionsResult, error) {
 	maxKeys, ask := pageSize(opts.MaxKeys)
+	if b.fast != nil {
+		if t := b.fast.targetFor(ctx, bucket); t != nil {
+			p, ok, err := b.fastListVersions(ctx, t, opts, *ask)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if maxKeys == 0 {
+					return &storage.ListVersionsResult{}, nil
+				}
+				return p.toVersionsResult()
+			}
+		}
+	}
 	in := &s3.ListObjectVersionsInput{
 		Bucket:          aws.String(bucket),
 		Prefix:          optString(opts.Prefix),

@@ -15,8 +15,9 @@ import (
 )
 
 // A ListObjectVersions answer interleaves <Version> and <DeleteMarker>
-// elements in listing order (by key, then newest first), but the SDK
-// deserialises them into two separate slices, losing how they interleave.
+// elements in listing order (by key, then newest first). The fast path's
+// scanner keeps that order; on the SDK's path (no fast path, or an answer
+// the scanner does not read), the SDK deserialises them into two separate slices, losing how they interleave.
 // Sorting them back together by key and LastModified is not exact:
 // LastModified has millisecond precision in the XML, so two versions of a
 // key can tie, and only the upstream knows their order. So the answer body

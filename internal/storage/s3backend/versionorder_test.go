@@ -121,17 +121,29 @@ const versionsXML = `<?xml version="1.0" encoding="UTF-8"?>
 	`<DeleteMarker><Key>z%7E</Key><LastModified>2025-10-21T07:28:05.000Z</LastModified><IsLatest>true</IsLatest><VersionId>null</VersionId></DeleteMarker>` +
 	`<EncodingType>url</EncodingType></ListVersionsResult>`
 
+// TestListObjectVersionsFromRawAnswer: the fast path and the SDK's read
+// the same answer into the same page (order, decoding, markers), send the
+// same query, and fail alike.
 func TestListObjectVersionsFromRawAnswer(t *testing.T) {
 	stub := newS3Stub(t)
+	fast, sdk := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+	for _, c := range []struct {
+		name string
+		b    *Backend
+	}{{"fast", fast}, {"sdk", sdk}} {
+		t.Run(c.name, func(t *testing.T) { testVersionsFromRawAnswer(t, stub, c.b) })
+	}
+}
+
+func testVersionsFromRawAnswer(t *testing.T, stub *s3Stub, b *Backend) {
 	body := versionsXML
 	stub.setAnswer(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		_, _ = io.WriteString(w, body)
 	})
-	_, sdk := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
 	ctx := context.Background()
 	opts := storage.ListVersionsOptions{Prefix: "a b", Delimiter: "/", KeyMarker: "a+b c[minio_cache:v2]", VersionIDMarker: "v9", MaxKeys: 5}
-	res, err := sdk.ListObjectVersions(ctx, "bkt", opts)
+	res, err := b.ListObjectVersions(ctx, "bkt", opts)
 	if err != nil {
 		t.Fatalf("ListObjectVersions: %v", err)
 	}
@@ -146,6 +158,9 @@ func TestListObjectVersionsFromRawAnswer(t *testing.T) {
 		if got, ok := q[k]; !ok || got[0] != want {
 			t.Errorf("query %s = %v, want %q", k, got, want)
 		}
+	}
+	if len(q) != 7 {
+		t.Errorf("query %v: want 7 parameters", q)
 	}
 
 	at := func(s int) time.Time { return time.Date(2025, 10, 21, 7, 28, s, 0, time.UTC) }
@@ -167,7 +182,7 @@ func TestListObjectVersionsFromRawAnswer(t *testing.T) {
 
 	// max-keys 0: the upstream is asked (for a missing bucket's error), the
 	// page is empty and untruncated.
-	res, err = sdk.ListObjectVersions(ctx, "bkt", storage.ListVersionsOptions{})
+	res, err = b.ListObjectVersions(ctx, "bkt", storage.ListVersionsOptions{})
 	if err != nil || !reflect.DeepEqual(res, &storage.ListVersionsResult{}) {
 		t.Fatalf("max-keys 0 = %+v, %v", res, err)
 	}
@@ -178,12 +193,15 @@ func TestListObjectVersionsFromRawAnswer(t *testing.T) {
 	// An answer that is not URL-encoded is taken as it is; a malformed
 	// encoded one is an error.
 	body = strings.Replace(versionsXML, "<EncodingType>url</EncodingType>", "", 1)
-	if res, err = sdk.ListObjectVersions(ctx, "bkt", opts); err != nil || res.Versions[0].Key != "a+b%2Bc" {
+	if res, err = b.ListObjectVersions(ctx, "bkt", opts); err != nil || res.Versions[0].Key != "a+b%2Bc" || res.NextKeyMarker != "z%7E%5Bminio_cache%3Av2%5D" {
 		t.Fatalf("unencoded answer: %+v, %v", res, err)
 	}
-	body = strings.Replace(versionsXML, "p+q%2F", "p%zz", 1)
-	_, err = sdk.ListObjectVersions(ctx, "bkt", opts)
-	assertS3Err(t, "malformed encoding", err, s3err.ErrInternalError)
+	for _, bad := range []string{"p+q%2F", "z%7E%5Bminio_cache%3Av2%5D"} {
+		body = strings.Replace(versionsXML, bad, "p%zz", 1)
+		_, err = b.ListObjectVersions(ctx, "bkt", opts)
+		assertS3Err(t, "malformed encoding", err, s3err.ErrInternalError)
+	}
+	stub.take()
 
 	// An error answer goes through translate.
 	stub.setAnswer(func(w http.ResponseWriter, r *http.Request) {
@@ -191,8 +209,9 @@ func TestListObjectVersionsFromRawAnswer(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, s3ErrorXML("NoSuchBucket", "The specified bucket does not exist"))
 	})
-	_, err = sdk.ListObjectVersions(ctx, "bkt", opts)
+	_, err = b.ListObjectVersions(ctx, "bkt", opts)
 	assertS3Err(t, "missing bucket", err, s3err.ErrNoSuchBucket)
+	stub.take()
 }
 
 // TestListObjectVersionsLargeAnswer: a page of 1000 entries keeps its
@@ -213,16 +232,18 @@ func TestListObjectVersionsLargeAnswer(t *testing.T) {
 	sb.WriteString(`</ListVersionsResult>`)
 	stub := newS3Stub(t)
 	stub.setAnswer(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, sb.String()) })
-	_, sdk := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
-	res, err := sdk.ListObjectVersions(context.Background(), "bkt", storage.ListVersionsOptions{MaxKeys: 1000})
-	if err != nil {
-		t.Fatalf("ListObjectVersions: %v", err)
-	}
-	var got []string
-	for _, v := range res.Versions {
-		got = append(got, v.VersionID)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("order lost: first entries %v", got[:6])
+	fast, sdk := stubBackends(t, stub, Options{Endpoint: "http://minio.test:9000", ForcePathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+	for _, b := range []*Backend{fast, sdk} {
+		res, err := b.ListObjectVersions(context.Background(), "bkt", storage.ListVersionsOptions{MaxKeys: 1000})
+		if err != nil {
+			t.Fatalf("ListObjectVersions: %v", err)
+		}
+		var got []string
+		for _, v := range res.Versions {
+			got = append(got, v.VersionID)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("order lost: first entries %v", got[:6])
+		}
 	}
 }
