@@ -2,6 +2,7 @@ package bufpool
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 )
 
@@ -26,5 +27,37 @@ func TestGetIsEmptyAndLargeBuffersAreDropped(t *testing.T) {
 	zero.Put(big) // any size
 	if b := zero.Get(); b.Len() != 0 {
 		t.Fatalf("zero Pool: %q", b.String())
+	}
+}
+
+// TestKeptBuffersSurviveCollections: the first Keep buffers handed back
+// come back after garbage collections (which empty the sync.Pool), empty;
+// one past Max is not kept.
+func TestKeptBuffersSurviveCollections(t *testing.T) {
+	p := Pool{Max: 1 << 20, Keep: 2}
+	a, b, c := p.Get(), p.Get(), p.Get()
+	for _, x := range []*bytes.Buffer{a, b, c} {
+		x.WriteString("data")
+	}
+	big := bytes.NewBuffer(make([]byte, 0, 2<<20))
+	p.Put(big)
+	p.Put(a)
+	p.Put(b)
+	p.Put(c) // past Keep: to the sync.Pool
+	runtime.GC()
+	runtime.GC()
+	got := map[*bytes.Buffer]bool{}
+	for range 2 {
+		x := p.Get()
+		if x.Len() != 0 {
+			t.Fatalf("kept buffer not empty: %q", x.String())
+		}
+		got[x] = true
+	}
+	if !got[a] || !got[b] {
+		t.Fatalf("the kept buffers did not come back after collections")
+	}
+	if x := p.Get(); x == big {
+		t.Fatal("a buffer past Max came back")
 	}
 }

@@ -236,3 +236,57 @@ func TestListVersionsEntriesInS3Namespace(t *testing.T) {
 		t.Fatalf("entries in %s: %+v\n%s", ns, got, b.Bytes())
 	}
 }
+
+// TestListingSizeHint: for texts that need no escaping, a listing's size
+// hint holds its whole rendering (one allocation for a fresh buffer), and
+// is not wildly above it.
+func TestListingSizeHint(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	plain := func() string {
+		const alphabet = "abcXYZ019/-_.~"
+		b := make([]byte, 1+r.IntN(200))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	check := func(i int, what string, v listingXML) {
+		t.Helper()
+		var b bytes.Buffer
+		v.appendXML(&b)
+		if hint := v.sizeHint(); hint < b.Len() || hint > 2*b.Len()+1024 {
+			t.Fatalf("case %d %s: hint %d for %d bytes", i, what, hint, b.Len())
+		}
+	}
+	for i := range 300 {
+		p := listParams{prefix: plain(), delimiter: "/", maxKeys: 1000}
+		var owner *xmlOwner
+		if r.IntN(2) == 0 {
+			owner = &xmlOwner{ID: plain(), DisplayName: plain()}
+		}
+		objs := &storage.ListResult{IsTruncated: true}
+		vers := &storage.ListVersionsResult{IsTruncated: true, NextKeyMarker: plain(), NextVersionIDMarker: plain()}
+		for range r.IntN(1001) {
+			o := storage.ObjectInfo{
+				Key: plain(), ETag: `"` + plain() + `"`, Size: r.Int64N(1 << 62), StorageClass: "STANDARD",
+				LastModified: time.Date(1+r.IntN(9998), 12, 31, 23, 59, 59, 999e6, time.UTC), VersionID: plain(),
+				IsLatest: r.IntN(2) == 0, DeleteMarker: r.IntN(5) == 0,
+			}
+			objs.Objects = append(objs.Objects, o)
+			vers.Versions = append(vers.Versions, o)
+		}
+		for range r.IntN(50) {
+			objs.CommonPrefixes = append(objs.CommonPrefixes, plain())
+			vers.CommonPrefixes = append(vers.CommonPrefixes, plain())
+		}
+		contents, prefixes := p.contents(objs, owner)
+		check(i, "v1", &listBucketResultV1{Name: plain(), Prefix: xmlText(p.prefix), Marker: xmlText(plain()),
+			NextMarker: xmlText(plain()), MaxKeys: 1000, Delimiter: "/", IsTruncated: true, Contents: contents, CommonPrefixes: prefixes})
+		check(i, "v2", &listBucketResultV2{Name: plain(), Prefix: xmlText(p.prefix), NextContinuationToken: plain(),
+			KeyCount: len(contents), MaxKeys: 1000, Delimiter: "/", IsTruncated: true, Contents: contents, CommonPrefixes: prefixes,
+			ContinuationToken: plain(), StartAfter: xmlText(plain())})
+		o := xmlOwner{ID: plain(), DisplayName: plain()}
+		vr := p.versionsResult(plain(), plain(), plain(), vers, o)
+		check(i, "versions", &vr)
+	}
+}

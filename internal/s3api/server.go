@@ -128,7 +128,7 @@ func New(o Options) (*Server, error) {
 		region:     o.Region,
 		now:        o.Now,
 		bufs:       newBufPool(),
-		listBufs:   bufpool.Pool{Max: maxPooledListBuf},
+		listBufs:   bufpool.Pool{Max: maxPooledListBuf, Keep: keptListBufs},
 		bodyWait:   o.BodyReadTimeout,
 	}, nil
 }

@@ -216,7 +216,7 @@ func New(ctx context.Context, o Options) (*Backend, error) {
 		client:      client,
 		pingBucket:  o.PingBucket,
 		pingTimeout: o.PingTimeout,
-		listBufs:    bufpool.Pool{Max: maxPooledListBody},
+		listBufs:    bufpool.Pool{Max: maxPooledListBody, Keep: keptListBufs},
 	}
 	if !o.DisableFastPath {
 		now := o.Now
