@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -54,15 +55,82 @@ func (s *Server) deleteObjects(rq *request) error {
 	}
 	errs := make([]*s3err.Error, len(objs))
 	results := make([]storage.DeleteResult, len(objs))
-	g, ctx := errgroup.WithContext(rq.ctx)
-	g.SetLimit(deleteConcurrency)
 	for i, o := range objs {
 		if err := checkKey(o.Key); err != nil {
 			errs[i] = s3err.From(err)
+		} else if !rq.allowed(iam.ActionDelete, rq.t.Bucket, o.Key) {
+			errs[i] = s3err.ErrAccessDenied
+		}
+	}
+	batched, err := s.deleteBatch(rq, b, name, objs, bypass, errs, results)
+	if err != nil {
+		return err
+	}
+	if !batched {
+		s.deleteEach(rq, b, name, objs, bypass, errs, results)
+	}
+	res := deleteResult{}
+	for i, o := range objs {
+		if e := errs[i]; e != nil {
+			if e.Status >= 500 {
+				s.log.Warn().Str("request_id", rq.id).Str("bucket", rq.t.Bucket).Str("key", o.Key).
+					Str("error", e.Error()).Msg("delete object failed")
+			}
+			res.Errors = append(res.Errors, xmlDeleteError{Key: xmlText(o.Key), VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}
-		if !rq.allowed(iam.ActionDelete, rq.t.Bucket, o.Key) {
-			errs[i] = s3err.ErrAccessDenied
+		if !quiet {
+			res.Deleted = append(res.Deleted, deletedEntry(o, results[i]))
+		}
+	}
+	return writeXML(rq, http.StatusOK, &res)
+}
+
+// deleteBatch deletes the objects without an error yet in one call when
+// the backend deletes in batches (storage.BatchDeleter), filling errs and
+// results. batched is false when the objects are still to be deleted (the
+// backend has no batch delete, or answered NotImplemented). err fails the
+// whole request.
+func (s *Server) deleteBatch(rq *request, b storage.Backend, bucket string, objs []deleteObject, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) (batched bool, err error) {
+	bd, ok := b.(storage.BatchDeleter)
+	if !ok {
+		return false, nil
+	}
+	var idx []int // objs' indices in the batch
+	batch := make([]storage.ObjectToDelete, 0, len(objs))
+	for i, o := range objs {
+		if errs[i] == nil {
+			idx = append(idx, i)
+			batch = append(batch, storage.ObjectToDelete{Key: o.Key, VersionID: o.VersionID})
+		}
+	}
+	if len(batch) == 0 {
+		return true, nil
+	}
+	out, err := bd.DeleteObjects(rq.ctx, bucket, batch, bypass)
+	if errors.Is(err, s3err.ErrNotImplemented) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for j, i := range idx {
+		if out[j].Err != nil {
+			errs[i] = s3err.From(out[j].Err)
+			continue
+		}
+		results[i] = out[j].Result
+	}
+	return true, nil
+}
+
+// deleteEach deletes the objects without an error yet one by one,
+// deleteConcurrency at a time, filling errs and results.
+func (s *Server) deleteEach(rq *request, b storage.Backend, name string, objs []deleteObject, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) {
+	g, ctx := errgroup.WithContext(rq.ctx)
+	g.SetLimit(deleteConcurrency)
+	for i, o := range objs {
+		if errs[i] != nil {
 			continue
 		}
 		g.Go(func() error {
@@ -85,21 +153,6 @@ func (s *Server) deleteObjects(rq *request) error {
 		})
 	}
 	_ = g.Wait()
-	res := deleteResult{}
-	for i, o := range objs {
-		if e := errs[i]; e != nil {
-			if e.Status >= 500 {
-				s.log.Warn().Str("request_id", rq.id).Str("bucket", rq.t.Bucket).Str("key", o.Key).
-					Str("error", e.Error()).Msg("delete object failed")
-			}
-			res.Errors = append(res.Errors, xmlDeleteError{Key: xmlText(o.Key), VersionID: o.VersionID, Code: e.Code, Message: e.Message})
-			continue
-		}
-		if !quiet {
-			res.Deleted = append(res.Deleted, deletedEntry(o, results[i]))
-		}
-	}
-	return writeXML(rq, http.StatusOK, &res)
 }
 
 // deletedEntry is the <Deleted> entry of one key, as S3 writes it: the

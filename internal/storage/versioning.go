@@ -72,6 +72,32 @@ type DeleteResult struct {
 	DeleteMarker bool
 }
 
+// BatchDeleter is a Backend that deletes up to 1,000 objects of a bucket
+// in one call (an S3 backend: one DeleteObjects request, where deleting
+// key by key made a request each). The S3 API uses it for DeleteObjects
+// when the backend has it.
+type BatchDeleter interface {
+	// DeleteObjects deletes objs (each as DeleteObject with its
+	// VersionID and bypassGovernance would) and reports each object's
+	// outcome, indexed as objs: a result, or that object's error (the
+	// others are still deleted). err is a failure of the whole call, in
+	// which nothing is known to be deleted; s3err.ErrNotImplemented when
+	// the backend has no batch delete (the caller then deletes key by key).
+	DeleteObjects(ctx context.Context, bucket string, objs []ObjectToDelete, bypassGovernance bool) ([]DeleteOutcome, error)
+}
+
+// ObjectToDelete names an object of a batch delete: a key, and a version
+// ("" = the plain delete).
+type ObjectToDelete struct {
+	Key, VersionID string
+}
+
+// DeleteOutcome is one object's outcome in a batch delete: Err, or Result.
+type DeleteOutcome struct {
+	Result DeleteResult
+	Err    error
+}
+
 // ListVersionsOptions are ListObjectVersions' parameters. Listing starts
 // after (KeyMarker, VersionIDMarker): with only KeyMarker, after every
 // version of that key; with both, after that version of that key.
