@@ -180,6 +180,9 @@ func scanList(doc []byte, versions bool) (*listPage, error) {
 				if entry, marker := p.entry(tok.name); entry {
 					p.objects = append(p.objects, listedObject{deleteMarker: marker})
 					obj = &p.objects[len(p.objects)-1]
+					if tok.selfClosing {
+						obj = nil // an empty entry: nothing inside it follows
+					}
 				}
 			}
 			if tok.selfClosing {

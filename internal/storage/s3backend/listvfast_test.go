@@ -138,3 +138,19 @@ func TestScanListVersionsRefuses(t *testing.T) {
 		t.Fatalf("booleans: %+v, %v", p, err)
 	}
 }
+
+// TestScanListEmptyEntry: an empty entry written self-closing is an entry,
+// and what follows it is read as what it is (the common prefix after it
+// is not taken for one of its fields).
+func TestScanListEmptyEntry(t *testing.T) {
+	for _, versions := range []bool{false, true} {
+		doc := `<ListBucketResult><Contents/><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>`
+		if versions {
+			doc = `<ListVersionsResult><DeleteMarker/><CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListVersionsResult>`
+		}
+		p, err := scanList([]byte(doc), versions)
+		if err != nil || len(p.objects) != 1 || len(p.prefixes) != 1 || p.prefixes[0] != "p/" || p.objects[0].deleteMarker != versions {
+			t.Fatalf("versions=%t: %+v, %v", versions, p, err)
+		}
+	}
+}
