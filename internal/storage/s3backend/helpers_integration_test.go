@@ -60,6 +60,26 @@ func mustBackend(t testing.TB) *Backend {
 	return b
 }
 
+// fastAndSDKBackends returns two Backends on the test MinIO: one that
+// takes the fast path (the test fails if it does not), and one that sends
+// every request through the SDK.
+func fastAndSDKBackends(t testing.TB) (fast, sdk *Backend) {
+	t.Helper()
+	fast = mustBackend(t)
+	if !fast.FastPath() {
+		t.Fatal("the test backend does not take the fast path")
+	}
+	endpoint, access, secret := minioEnv(t)
+	sdk, err := New(context.Background(), Options{
+		Name: "test-minio-sdk", Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret,
+		ForcePathStyle: true, DisableFastPath: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fast, sdk
+}
+
 // randomName returns prefix plus a random lower-case hex suffix.
 func randomName(prefix string) string {
 	var buf [6]byte

@@ -16,18 +16,7 @@ import (
 // and through the SDK with random prefixes, delimiters, markers and page
 // sizes: every page must be identical.
 func TestFastListingMatchesSDKOnMinIO(t *testing.T) {
-	fast := mustBackend(t)
-	if !fast.FastPath() {
-		t.Fatal("the test backend does not take the fast path")
-	}
-	endpoint, access, secret := minioEnv(t)
-	slow, err := New(context.Background(), Options{
-		Name: "test-minio-sdk", Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret,
-		ForcePathStyle: true, DisableFastPath: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fast, slow := fastAndSDKBackends(t)
 	bucket := mustBucket(t, fast)
 	ctx := context.Background()
 	keys := []string{
@@ -40,11 +29,11 @@ func TestFastListingMatchesSDKOnMinIO(t *testing.T) {
 	for _, k := range keys {
 		mustPut(t, fast, bucket, k, []byte(k), storage.PutOptions{})
 	}
-	t0, ok := fast.fast.targetFor(ctx, bucket), false
+	t0 := fast.fast.targetFor(ctx, bucket)
 	if t0 == nil {
 		t.Fatal("no fast-path target for the bucket")
 	}
-	if _, ok, err = fast.fastListObjects(ctx, t0, storage.ListOptions{MaxKeys: 1000}, 1000); err != nil || !ok {
+	if _, ok, err := fast.fastListObjects(ctx, t0, storage.ListOptions{MaxKeys: 1000}, 1000); err != nil || !ok {
 		t.Fatalf("fast listing not read by the scanner: ok=%v err=%v", ok, err)
 	}
 
@@ -87,15 +76,7 @@ func TestFastListingMatchesSDKOnMinIO(t *testing.T) {
 // are the pages asked with its NextMarker, on the fast path and through the
 // SDK; a token MinIO does not take falls back to the marker.
 func TestListingTokenOnMinIO(t *testing.T) {
-	fast := mustBackend(t)
-	endpoint, access, secret := minioEnv(t)
-	slow, err := New(context.Background(), Options{
-		Name: "test-minio-sdk", Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret,
-		ForcePathStyle: true, DisableFastPath: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fast, slow := fastAndSDKBackends(t)
 	bucket := mustBucket(t, fast)
 	ctx := context.Background()
 	for i := range 25 {

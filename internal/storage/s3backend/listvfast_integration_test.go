@@ -19,18 +19,7 @@ import (
 // and page sizes: every page must be identical, and paging by the
 // answer's markers must end.
 func TestFastVersionsMatchSDKOnMinIO(t *testing.T) {
-	fast := mustBackend(t)
-	if !fast.FastPath() {
-		t.Fatal("the test backend does not take the fast path")
-	}
-	endpoint, access, secret := minioEnv(t)
-	slow, err := New(context.Background(), Options{
-		Name: "test-minio-sdk", Endpoint: endpoint, AccessKeyID: access, SecretAccessKey: secret,
-		ForcePathStyle: true, DisableFastPath: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fast, slow := fastAndSDKBackends(t)
 	bucket := mustBucket(t, fast)
 	ctx := context.Background()
 	mustVersioning(t, fast, bucket, storage.VersioningEnabled)
