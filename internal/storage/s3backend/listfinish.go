@@ -6,12 +6,13 @@ import (
 )
 
 // finish makes the strings of a scanned page: every key, ETag, version id
-// and common prefix (and a version listing's next key marker) is decoded (XML entities, then URL encoding when the answer says
-// EncodingType url, which S3 writes after the keys) into one buffer, and
-// the page's strings are slices of one string made from it. A page of
-// 1,000 keys costs two allocations instead of two or three per key; the
-// strings keep that one string alive together, as a listing answer uses
-// them together. A key whose URL encoding is malformed leaves badKey set
+// and common prefix (and a version listing's next key marker) is decoded
+// (XML entities, then, for keys, prefixes and the marker, URL encoding
+// when the answer says EncodingType url, which S3 writes after the keys)
+// into one buffer, and the page's strings are slices of one string made
+// from it. A page of 1,000 keys costs two allocations instead of two or
+// three per key; the strings keep that one string alive together, as a
+// listing answer uses them together. A key whose URL encoding is malformed leaves badKey set
 // (the listing then fails in toResult); malformed XML is errListShape.
 func (p *listPage) finish() error {
 	n := 0
