@@ -20,7 +20,6 @@ import (
 	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/sigv4"
 	"github.com/dgp-proxy/dgp/internal/storage"
-	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 	"github.com/dgp-proxy/dgp/internal/storage/s3backend"
 )
 
@@ -34,15 +33,7 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 func benchServer(b *testing.B) (*Server, *testEnv) {
 	b.Helper()
-	fs, err := fsbackend.New("local", b.TempDir(), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { fs.Close() })
-	router, err := storage.NewRouter([]storage.Backend{fs}, "local", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	fs, router := dirRouter(b)
 	srv, err := New(Options{
 		Buckets: router,
 		Principals: testPrincipals{rootAK: {name: "root", secret: rootSK,

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -14,7 +13,6 @@ import (
 	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
-	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 )
 
 // batchBackend gives a directory backend a batch delete (which only S3
@@ -66,15 +64,7 @@ func (r batchRouter) Resolve(bucket string) (storage.Backend, string) {
 // answers each key's outcome; a backend answering NotImplemented is
 // deleted from key by key; a failed batch fails the request.
 func TestDeleteObjectsBatchBackend(t *testing.T) {
-	fs, err := fsbackend.New("local", t.TempDir(), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
-	router, err := storage.NewRouter([]storage.Backend{fs}, "local", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, router := dirRouter(t)
 	bb := &batchBackend{Backend: fs}
 	// The writer may delete anything but "secret".
 	e := newTestEnvWith(t, false, batchRouter{Buckets: router, b: bb}, func(o *Options) {

@@ -219,6 +219,22 @@ func newTestEnv(t *testing.T, useTLS bool, mod ...func(*Options)) *testEnv {
 	return e
 }
 
+// dirRouter is a router over one directory backend, "local", in a
+// temporary directory, closed when the test ends.
+func dirRouter(t testing.TB) (*fsbackend.Backend, *storage.Router) {
+	t.Helper()
+	fs, err := fsbackend.New("local", t.TempDir(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	router, err := storage.NewRouter([]storage.Backend{fs}, "local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs, router
+}
+
 // newTestEnvWith serves the S3 API over router with the test principals;
 // mod adjusts the server's options.
 func newTestEnvWith(t *testing.T, useTLS bool, router Buckets, mod ...func(*Options)) *testEnv {

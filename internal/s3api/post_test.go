@@ -20,8 +20,6 @@ import (
 
 	"github.com/dgp-proxy/dgp/internal/iam"
 	"github.com/dgp-proxy/dgp/internal/sigv4"
-	"github.com/dgp-proxy/dgp/internal/storage"
-	"github.com/dgp-proxy/dgp/internal/storage/fsbackend"
 )
 
 const postBucket = "post-bkt"
@@ -37,15 +35,7 @@ type postEnv struct {
 // principals, its verifier configured by vo (SigV2, regions).
 func newPostEnv(t *testing.T, vo sigv4.Options) *postEnv {
 	t.Helper()
-	fs, err := fsbackend.New("local", t.TempDir(), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
-	router, err := storage.NewRouter([]storage.Backend{fs}, "local", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs, router := dirRouter(t)
 	e := &testEnv{t: t, logs: &syncBuffer{}, reg: prometheus.NewRegistry(), fs1: fs,
 		seen: &seenRequests{hosts: map[string]bool{}, hashes: map[string]bool{}}}
 	vo.Now = time.Now
