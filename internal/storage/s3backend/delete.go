@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -41,7 +40,8 @@ var _ storage.BatchDeleter = (*Backend)(nil)
 // deleteEachConcurrency at a time: one naming a version (MinIO's
 // DeleteObjects answer does not say whether the version removed was a
 // delete marker, which S3's does and DeleteObject's answer does), and a
-// key XML cannot carry as it is (control characters but tab and newline).
+// key XML cannot carry as it is (control characters but tab, newline and
+// carriage return).
 func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []storage.ObjectToDelete, bypassGovernance bool) ([]storage.DeleteOutcome, error) {
 	var t *target
 	if b.fast != nil {
@@ -113,8 +113,9 @@ func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []stora
 const deleteEachConcurrency = 16
 
 // xmlSafeKey reports whether key comes back unchanged from a trip through
-// XML: no control characters but tab and newline (XML 1.0 cannot carry
-// the others; encoding/xml would write U+FFFD for them).
+// XML: no control characters but tab, newline and carriage return
+// (encoding/xml writes those as character references; XML 1.0 cannot
+// carry the others, for which it would write U+FFFD).
 func xmlSafeKey(key string) bool {
 	for i := 0; i < len(key); i++ {
 		if c := key[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
@@ -162,17 +163,10 @@ func (b *Backend) deleteBatch(ctx context.Context, t *target, objs []storage.Obj
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base, bytes.NewReader(data))
+	req, err := newBucketRequest(ctx, http.MethodPost, t, "delete=", bytes.NewReader(data))
 	if err != nil {
 		return err
 	}
-	// The bucket's URL as the SDK sends it: "/bucket" (path style) or "/".
-	req.URL.Path = strings.TrimSuffix(t.prefix, "/")
-	req.URL.RawPath = strings.TrimSuffix(t.rawPrefix, "/")
-	if req.URL.Path == "" {
-		req.URL.Path, req.URL.RawPath = "/", "/"
-	}
-	req.URL.RawQuery = "delete="
 	sum := md5.Sum(data) // S3 requires Content-MD5 (or a checksum) on DeleteObjects
 	req.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
 	req.Header.Set("Content-Type", "application/xml")
@@ -201,6 +195,7 @@ func (b *Backend) deleteBatch(ctx context.Context, t *target, objs []storage.Obj
 		pending[o] = append(pending[o], i)
 	}
 	done := make([]bool, len(objs))
+	first := make(map[storage.ObjectToDelete]int, len(objs)) // the first answered entry of each object
 	take := func(key, versionID string) (int, bool) {
 		o := storage.ObjectToDelete{Key: key, VersionID: versionID}
 		idx := pending[o]
@@ -209,6 +204,9 @@ func (b *Backend) deleteBatch(ctx context.Context, t *target, objs []storage.Obj
 		}
 		pending[o] = idx[1:]
 		done[idx[0]] = true
+		if _, ok := first[o]; !ok {
+			first[o] = idx[0]
+		}
 		return idx[0], true
 	}
 	for _, d := range ans.Deleted {
@@ -233,12 +231,6 @@ func (b *Backend) deleteBatch(ctx context.Context, t *target, objs []storage.Obj
 	}
 	// An object named twice may be answered once (MinIO does): the
 	// second is the same delete, with the same outcome.
-	first := make(map[storage.ObjectToDelete]int, len(objs))
-	for i, o := range objs {
-		if _, ok := first[o]; !ok && done[i] {
-			first[o] = i
-		}
-	}
 	for i, o := range objs {
 		if done[i] {
 			continue

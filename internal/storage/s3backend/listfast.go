@@ -91,17 +91,10 @@ func (b *Backend) fastListObjects(ctx context.Context, t *target, opts storage.L
 // ListBucketResult). ok is false when the page must be asked through the
 // SDK instead (the answer's shape).
 func (b *Backend) fastList(ctx context.Context, t *target, q url.Values, versions bool) (page *listPage, ok bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base, nil)
+	req, err := newBucketRequest(ctx, http.MethodGet, t, strings.ReplaceAll(q.Encode(), "+", "%20"), nil)
 	if err != nil {
 		return nil, false, err
 	}
-	// The bucket's URL as the SDK sends it: "/bucket" (path style) or "/".
-	req.URL.Path = strings.TrimSuffix(t.prefix, "/")
-	req.URL.RawPath = strings.TrimSuffix(t.rawPrefix, "/")
-	if req.URL.Path == "" {
-		req.URL.Path, req.URL.RawPath = "/", "/"
-	}
-	req.URL.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 	// As the SDK asks (its DisableGzip step), and as the object requests
 	// do: without it net/http asks for gzip, and MinIO then compresses
 	// every page for dgp to decompress (CPU on both sides for nothing on a
@@ -134,6 +127,23 @@ func (b *Backend) fastList(ctx context.Context, t *target, q url.Values, version
 		return nil, false, nil
 	}
 	return p, true, nil
+}
+
+// newBucketRequest is a request to the bucket of t itself (a listing,
+// DeleteObjects), its URL as the SDK sends it: "/bucket" (path style) or
+// "/", with rawQuery.
+func newBucketRequest(ctx context.Context, method string, t *target, rawQuery string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, t.base, body)
+	if err != nil {
+		return nil, err
+	}
+	req.URL.Path = strings.TrimSuffix(t.prefix, "/")
+	req.URL.RawPath = strings.TrimSuffix(t.rawPrefix, "/")
+	if req.URL.Path == "" {
+		req.URL.Path, req.URL.RawPath = "/", "/"
+	}
+	req.URL.RawQuery = rawQuery
+	return req, nil
 }
 
 // scanListV2 reads a ListBucketResult document.
@@ -316,6 +326,18 @@ func parseListBool(raw []byte, dst *bool) error {
 	return nil
 }
 
+// unreadable is the error of a page whose keys or times could not be
+// read (the SDK path fails on them too), or nil.
+func (p *listPage) unreadable() error {
+	switch {
+	case p.badKey != nil:
+		return errUnreadableListing(p.badKey)
+	case p.badTime != nil:
+		return errUnreadableListing(p.badTime)
+	}
+	return nil
+}
+
 // toResult turns a scanned page into the storage view, as the SDK path
 // does (keys URL-decoded when the answer says they are encoded, ETags
 // quoted, timestamps parsed).
@@ -324,11 +346,8 @@ func (p *listPage) toResult() (*storage.ListResult, error) {
 	if p.truncated {
 		res.NextToken = p.nextToken
 	}
-	switch {
-	case p.badKey != nil:
-		return nil, errUnreadableListing(p.badKey)
-	case p.badTime != nil:
-		return nil, errUnreadableListing(p.badTime)
+	if err := p.unreadable(); err != nil {
+		return nil, err
 	}
 	// The keys and prefixes are decoded already (finish).
 	if len(p.objects) > 0 {

@@ -40,11 +40,8 @@ func (b *Backend) fastListVersions(ctx context.Context, t *target, opts storage.
 // answer says they are encoded, ETags quoted, timestamps parsed; a delete
 // marker without ETag, size or storage class).
 func (p *listPage) toVersionsResult() (*storage.ListVersionsResult, error) {
-	switch {
-	case p.badKey != nil:
-		return nil, errUnreadableListing(p.badKey)
-	case p.badTime != nil:
-		return nil, errUnreadableListing(p.badTime)
+	if err := p.unreadable(); err != nil {
+		return nil, err
 	}
 	res := &storage.ListVersionsResult{
 		IsTruncated:         p.truncated,
