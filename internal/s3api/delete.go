@@ -62,13 +62,11 @@ func (s *Server) deleteObjects(rq *request) error {
 			errs[i] = s3err.ErrAccessDenied
 		}
 	}
-	batched, err := s.deleteBatch(rq, b, name, objs, bypass, errs, results)
+	rest, err := s.deleteBatch(rq, b, name, objs, bypass, errs, results)
 	if err != nil {
 		return err
 	}
-	if !batched {
-		s.deleteEach(rq, b, name, objs, bypass, errs, results)
-	}
+	s.deleteEach(rq, b, name, objs, rest, bypass, errs, results)
 	res := deleteResult{}
 	for i, o := range objs {
 		if e := errs[i]; e != nil {
@@ -88,51 +86,52 @@ func (s *Server) deleteObjects(rq *request) error {
 
 // deleteBatch deletes the objects without an error yet in one call when
 // the backend deletes in batches (storage.BatchDeleter), filling errs and
-// results. batched is false when the objects are still to be deleted (the
-// backend has no batch delete, or answered NotImplemented). err fails the
-// whole request.
-func (s *Server) deleteBatch(rq *request, b storage.Backend, bucket string, objs []deleteObject, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) (batched bool, err error) {
-	bd, ok := b.(storage.BatchDeleter)
-	if !ok {
-		return false, nil
-	}
+// results. rest are the indices of the objects still to delete one by one:
+// those the backend left out of its batch (storage.ErrNotBatched), or all
+// of them when the backend has no batch delete (or answered
+// NotImplemented). err fails the whole request.
+func (s *Server) deleteBatch(rq *request, b storage.Backend, bucket string, objs []deleteObject, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) (rest []int, err error) {
 	var idx []int // objs' indices in the batch
-	batch := make([]storage.ObjectToDelete, 0, len(objs))
-	for i, o := range objs {
+	for i := range objs {
 		if errs[i] == nil {
 			idx = append(idx, i)
-			batch = append(batch, storage.ObjectToDelete{Key: o.Key, VersionID: o.VersionID})
 		}
 	}
-	if len(batch) == 0 {
-		return true, nil
+	bd, ok := b.(storage.BatchDeleter)
+	if !ok || len(idx) == 0 {
+		return idx, nil
+	}
+	batch := make([]storage.ObjectToDelete, len(idx))
+	for j, i := range idx {
+		batch[j] = storage.ObjectToDelete{Key: objs[i].Key, VersionID: objs[i].VersionID}
 	}
 	out, err := bd.DeleteObjects(rq.ctx, bucket, batch, bypass)
 	if errors.Is(err, s3err.ErrNotImplemented) {
-		return false, nil
+		return idx, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for j, i := range idx {
-		if out[j].Err != nil {
-			errs[i] = s3err.From(out[j].Err)
-			continue
+		switch e := out[j].Err; {
+		case errors.Is(e, storage.ErrNotBatched):
+			rest = append(rest, i)
+		case e != nil:
+			errs[i] = s3err.From(e)
+		default:
+			results[i] = out[j].Result
 		}
-		results[i] = out[j].Result
 	}
-	return true, nil
+	return rest, nil
 }
 
-// deleteEach deletes the objects without an error yet one by one,
+// deleteEach deletes the objects at indices idx one by one,
 // deleteConcurrency at a time, filling errs and results.
-func (s *Server) deleteEach(rq *request, b storage.Backend, name string, objs []deleteObject, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) {
+func (s *Server) deleteEach(rq *request, b storage.Backend, name string, objs []deleteObject, idx []int, bypass bool, errs []*s3err.Error, results []storage.DeleteResult) {
 	g, ctx := errgroup.WithContext(rq.ctx)
 	g.SetLimit(deleteConcurrency)
-	for i, o := range objs {
-		if errs[i] != nil {
-			continue
-		}
+	for _, i := range idx {
+		o := objs[i]
 		g.Go(func() error {
 			defer func() {
 				// A panic here would kill the process: the request's recover

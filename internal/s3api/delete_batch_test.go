@@ -3,6 +3,7 @@ package s3api
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,7 +18,9 @@ import (
 
 // batchBackend gives a directory backend a batch delete (which only S3
 // backends have) that deletes with the backend's own DeleteObject and
-// records each batch; fail, when set, is the whole call's error.
+// records each batch; fail, when set, is the whole call's error. Keys
+// beginning "alone" it leaves to the caller (storage.ErrNotBatched), as an
+// S3 backend leaves deletes naming a version.
 type batchBackend struct {
 	storage.Backend
 	mu      sync.Mutex
@@ -35,6 +38,10 @@ func (b *batchBackend) DeleteObjects(ctx context.Context, bucket string, objs []
 	}
 	out := make([]storage.DeleteOutcome, len(objs))
 	for i, o := range objs {
+		if strings.HasPrefix(o.Key, "alone") {
+			out[i].Err = storage.ErrNotBatched
+			continue
+		}
 		r, err := b.Backend.DeleteObject(ctx, bucket, o.Key, storage.DeleteOptions{VersionID: o.VersionID, BypassGovernance: bypass})
 		if r != nil {
 			out[i].Result = *r
@@ -62,7 +69,8 @@ func (r batchRouter) Resolve(bucket string) (storage.Backend, string) {
 // TestDeleteObjectsBatchBackend: with a backend that deletes in batches,
 // DeleteObjects hands it the keys the caller may delete, in one call, and
 // answers each key's outcome; a backend answering NotImplemented is
-// deleted from key by key; a failed batch fails the request.
+// deleted from key by key, as are the objects the backend leaves out of
+// its batch; a failed batch fails the request.
 func TestDeleteObjectsBatchBackend(t *testing.T) {
 	fs, router := dirRouter(t)
 	bb := &batchBackend{Backend: fs}
@@ -102,6 +110,23 @@ func TestDeleteObjectsBatchBackend(t *testing.T) {
 	}
 	if len(bb.batches) != 1 || len(bb.batches[0]) != 3 {
 		t.Fatalf("batches %+v, want one of 3", bb.batches)
+	}
+
+	// Objects the backend leaves to the caller are deleted one by one.
+	putString(t, c, "batch", "alone1", "x")
+	putString(t, c, "batch", "d", "x")
+	out, err = del(c, "alone1", "d")
+	must(t, err, "batch with an object left out")
+	if got := deleted(out); len(got) != 2 || len(out.Errors) != 0 {
+		t.Fatalf("deleted %v, errors %+v", got, out.Errors)
+	}
+	for _, k := range []string{"alone1", "d"} {
+		if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("batch"), Key: aws.String(k)}); errStatus(err) != 404 {
+			t.Fatalf("%s still there: %v", k, err)
+		}
+	}
+	if len(bb.batches) != 2 || len(bb.batches[1]) != 2 {
+		t.Fatalf("batches %+v, want a second of 2", bb.batches)
 	}
 
 	// NotImplemented from the backend: key by key, the same answer.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -80,11 +81,18 @@ type BatchDeleter interface {
 	// DeleteObjects deletes objs (each as DeleteObject with its
 	// VersionID and bypassGovernance would) and reports each object's
 	// outcome, indexed as objs: a result, or that object's error (the
-	// others are still deleted). err is a failure of the whole call, in
-	// which nothing is known to be deleted; s3err.ErrNotImplemented when
-	// the backend has no batch delete (the caller then deletes key by key).
+	// others are still deleted); ErrNotBatched for an object the backend
+	// left for the caller to delete by itself. err is a failure of the
+	// whole call, in which nothing is known to be deleted;
+	// s3err.ErrNotImplemented when the backend has no batch delete (the
+	// caller then deletes key by key).
 	DeleteObjects(ctx context.Context, bucket string, objs []ObjectToDelete, bypassGovernance bool) ([]DeleteOutcome, error)
 }
+
+// ErrNotBatched is the outcome of an object a BatchDeleter did not delete
+// because its batch cannot carry it (or not faithfully): the caller
+// deletes it with DeleteObject.
+var ErrNotBatched = errors.New("storage: not deleted in the batch; delete it by itself")
 
 // ObjectToDelete names an object of a batch delete: a key, and a version
 // ("" = the plain delete).

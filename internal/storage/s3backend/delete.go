@@ -8,11 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
-	"fmt"
 	"io"
 	"net/http"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/dgp-proxy/dgp/internal/s3err"
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -36,12 +33,12 @@ var _ storage.BatchDeleter = (*Backend)(nil)
 // from a backend that answers NotImplemented, the error is
 // ErrNotImplemented: the caller deletes key by key.
 //
-// Two kinds of object are deleted by themselves with DeleteObject,
-// deleteEachConcurrency at a time: one naming a version (MinIO's
-// DeleteObjects answer does not say whether the version removed was a
-// delete marker, which S3's does and DeleteObject's answer does), and a
-// key XML cannot carry as it is (control characters but tab, newline and
-// carriage return).
+// Two kinds of object are left to the caller (storage.ErrNotBatched), to
+// delete with DeleteObject: one naming a version (MinIO's DeleteObjects
+// answer does not say whether the version removed was a delete marker,
+// which S3's does and DeleteObject's answer does), and a key XML cannot
+// carry as it is (control characters but tab, newline and carriage
+// return).
 func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []storage.ObjectToDelete, bypassGovernance bool) ([]storage.DeleteOutcome, error) {
 	var t *target
 	if b.fast != nil {
@@ -51,8 +48,7 @@ func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []stora
 		return nil, s3err.ErrNotImplemented
 	}
 	out := make([]storage.DeleteOutcome, len(objs))
-	var each []int // objs' indices deleted one by one
-	var idx []int  // objs' indices in the batch being filled
+	var idx []int // objs' indices in the batch being filled
 	batch := make([]storage.ObjectToDelete, 0, min(len(objs), maxBatchDelete))
 	flush := func() error {
 		if len(batch) == 0 {
@@ -70,7 +66,7 @@ func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []stora
 	}
 	for i, o := range objs {
 		if o.VersionID != "" || !xmlSafeKey(o.Key) {
-			each = append(each, i)
+			out[i].Err = storage.ErrNotBatched
 			continue
 		}
 		idx = append(idx, i)
@@ -84,33 +80,8 @@ func (b *Backend) DeleteObjects(ctx context.Context, bucket string, objs []stora
 	if err := flush(); err != nil {
 		return nil, err
 	}
-	var g errgroup.Group
-	g.SetLimit(deleteEachConcurrency)
-	for _, i := range each {
-		g.Go(func() error {
-			defer func() {
-				// A panic here would end the process: no handler's
-				// recover sees this goroutine.
-				if p := recover(); p != nil {
-					out[i] = storage.DeleteOutcome{Err: s3err.ErrInternalError.WithCause(fmt.Errorf("panic deleting %q: %v", objs[i].Key, p))}
-				}
-			}()
-			o := objs[i]
-			r, err := b.DeleteObject(ctx, bucket, o.Key, storage.DeleteOptions{VersionID: o.VersionID, BypassGovernance: bypassGovernance})
-			if r != nil {
-				out[i].Result = *r
-			}
-			out[i].Err = err
-			return nil
-		})
-	}
-	_ = g.Wait() // each outcome is in out
 	return out, nil
 }
-
-// deleteEachConcurrency is how many objects of a batch deleted one by one
-// are deleted at once.
-const deleteEachConcurrency = 16
 
 // xmlSafeKey reports whether key comes back unchanged from a trip through
 // XML: no control characters but tab, newline and carriage return
