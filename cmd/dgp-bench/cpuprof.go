@@ -4,10 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/google/pprof/profile"
 )
+
+// processCPU is the user and system CPU time of the process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // cpuByLabel sums the CPU time of a runtime/pprof CPU profile by the value
 // of one sample label; samples without the label count under "".

@@ -27,12 +27,14 @@ type gatewayOptions struct {
 	minioURL, accessKey, secretKey string
 	duration                       time.Duration
 	rounds                         int
+	pairedRounds                   int
 	concurrency                    int
 	largeCount                     int
 	largeSize, smallSize           int64
 	workloads                      []string
 	cpuProfile                     string
 	allocs                         bool
+	processes                      bool
 	verbose                        bool
 	args                           []string
 }
@@ -49,12 +51,14 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayOptions, error) 
 	fs.StringVar(&o.secretKey, "minio-secret-key", "", "MinIO secret key (required)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per small-object workload and target, split over the rounds")
 	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds per workload; the report shows the median")
+	fs.IntVar(&o.pairedRounds, "paired-rounds", 5, "rounds of each small-object workload in which the bare proxy and dgp run at the same time, each profiled alone, for their CPU per request under the same load (0: none)")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "workers of the small-object workloads")
 	fs.IntVar(&o.largeCount, "large-count", 3, "sequential large transfers per target and round")
 	large := fs.String("large-size", "64MiB", "size of the large object")
 	small := fs.String("small-size", "4KiB", "size of the small objects")
 	wl := fs.String("workloads", strings.Join(allWorkloads, ","), "comma-separated workloads to run (empty: none)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "keep the CPU profile of each workload: FILE.pprof -> FILE.<workload>.pprof")
+	fs.BoolVar(&o.processes, "processes", false, "run the bare proxy and dgp each as a child process and read their CPU time per round from /proc (exact, GC included) instead of splitting one process's CPU profile")
 	fs.BoolVar(&o.allocs, "allocs", true, "measure SigV4 verification and allocations per request through dgp's handler")
 	fs.BoolVar(&o.verbose, "v", false, "print every round on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +76,9 @@ func parseGatewayFlags(args []string, stderr io.Writer) (gatewayOptions, error) 
 	}
 	if o.rounds < 1 {
 		problems = append(problems, "--rounds must be at least 1")
+	}
+	if o.pairedRounds < 0 {
+		problems = append(problems, "--paired-rounds must not be negative")
 	}
 	if o.concurrency < 1 {
 		problems = append(problems, "--concurrency must be at least 1")
@@ -151,27 +158,57 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 	}
 	defer os.RemoveAll(dataDir)
 
-	srv, err := startServers(ctx, serversOptions{
-		minioURL: o.minioURL, accessKey: o.accessKey, secretKey: o.secretKey,
-		dataDir: dataDir, stderr: stderr,
-	})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := srv.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("stop servers: %w", cerr)
+	// In --processes mode the measured servers are child processes; an
+	// in-process dgp is still started for the allocation figures.
+	var srv *servers
+	if !o.processes || o.allocs {
+		only := ""
+		if o.processes {
+			only = roleDGP
 		}
-	}()
+		srv, err = startServers(ctx, serversOptions{
+			minioURL: o.minioURL, accessKey: o.accessKey, secretKey: o.secretKey,
+			dataDir: dataDir, stderr: stderr, only: only,
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := srv.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("stop servers: %w", cerr)
+			}
+		}()
+	}
 
 	tr := newClientTransport()
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	root := srv.dgp.RootCredentials()
-	targets := []*target{
-		{id: "direct", client: newS3Client(hc, o.minioURL, o.accessKey, o.secretKey)},
-		{id: "proxy", client: newS3Client(hc, srv.proxyURL, o.accessKey, o.secretKey)},
-		{id: "dgp", client: newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey)},
+	targets := []*target{{id: "direct", client: newS3Client(hc, o.minioURL, o.accessKey, o.secretKey)}}
+	var proxyURL, dgpURL string
+	if o.processes {
+		for _, role := range []string{roleProxy, roleDGP} {
+			p, err := startTargetProcess(ctx, role, o, stderr)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if cerr := p.stop(); cerr != nil && err == nil {
+					err = fmt.Errorf("stop the %s process: %w", p.role, cerr)
+				}
+			}()
+			targets = append(targets, &target{id: role, client: newS3Client(hc, p.url, p.ak, p.sk), cpu: p.cpu})
+			if role == roleProxy {
+				proxyURL = p.url
+			} else {
+				dgpURL = p.url
+			}
+		}
+	} else {
+		root := srv.dgp.RootCredentials()
+		proxyURL, dgpURL = srv.proxyURL, srv.dgp.URL()
+		targets = append(targets,
+			&target{id: "proxy", client: newS3Client(hc, srv.proxyURL, o.accessKey, o.secretKey)},
+			&target{id: "dgp", client: newS3Client(hc, srv.dgp.URL(), root.AccessKeyID, root.SecretAccessKey)})
 	}
 	direct := targets[0].client
 
@@ -190,7 +227,7 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 			err = cerr
 		}
 	}()
-	fmt.Fprintf(stderr, "dgp-bench: bucket %s; MinIO %s, bare proxy %s, dgp %s\n", b.bucket, o.minioURL, srv.proxyURL, srv.dgp.URL())
+	fmt.Fprintf(stderr, "dgp-bench: bucket %s; MinIO %s, bare proxy %s, dgp %s\n", b.bucket, o.minioURL, proxyURL, dgpURL)
 
 	rep := &report{command: o.commandLine(), machine: readMachine(), opts: o, loadBefore: loadAverage()}
 	wls := b.workloads()
@@ -200,6 +237,11 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
+		if wls[id].timed && o.pairedRounds > 0 {
+			if res.paired, err = runPaired(ctx, wls[id], targets[1], targets[2], o.pairedRounds, progress); err != nil {
+				return err
+			}
+		}
 		rep.results = append(rep.results, res)
 	}
 	if o.cpuProfile != "" && len(o.workloads) > 0 {
@@ -207,6 +249,7 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 	}
 
 	if o.allocs {
+		root := srv.dgp.RootCredentials()
 		fmt.Fprintf(stderr, "dgp-bench: sigv4 verification and allocations...\n")
 		r, err := sdkGetRequest(ctx, srv.dgp.URL(), b.bucket, keyLargeSrc, root)
 		if err != nil {
@@ -230,16 +273,25 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 // time by role and, with --cpuprofile, keeps the profile.
 func runProfiled(ctx context.Context, w workload, targets []*target, o gatewayOptions, progress func(string)) (*result, error) {
 	var prof bytes.Buffer
+	before := processCPU()
 	if err := pprof.StartCPUProfile(&prof); err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	res, err := runWorkload(ctx, w, targets, o.rounds, progress)
 	pprof.StopCPUProfile()
+	used := processCPU() - before
 	if err != nil {
 		return nil, err
 	}
 	if res.cpu, err = cpuByLabel(prof.Bytes(), "role"); err != nil {
 		return nil, err
+	}
+	if used > 0 {
+		var sampled time.Duration
+		for _, d := range res.cpu {
+			sampled += d
+		}
+		res.coverage = float64(sampled) / float64(used)
 	}
 	if o.cpuProfile != "" {
 		if err := os.WriteFile(profilePath(o.cpuProfile, w.id), prof.Bytes(), 0o644); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,53 @@ func TestGatewayRuns(t *testing.T) {
 		if _, err := cpuByLabel(b, "role"); err != nil {
 			t.Errorf("cpu profile %s: %v", p, err)
 		}
+	}
+}
+
+// TestGatewayProcesses: with --processes the bare proxy and dgp run as
+// child processes; the report gives each one's CPU time per request
+// (non-zero: read from /proc), for the interleaved and the paired rounds,
+// and the children are gone afterwards.
+func TestGatewayProcesses(t *testing.T) {
+	endpoint, ak, sk := minioFromEnv(t)
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"gateway",
+		"--minio", endpoint, "--minio-access-key", ak, "--minio-secret-key", sk,
+		"--duration", "400ms", "--rounds", "2", "--concurrency", "2", "--paired-rounds", "2",
+		"--workloads", "get-small", "--allocs=false", "--processes",
+	}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("gateway: %v\nstderr:\n%s", err, errOut.String())
+	}
+	report := out.String()
+	i := strings.Index(report, "CPU time per request of the server processes")
+	if i < 0 {
+		t.Fatalf("no process CPU table:\n%s", report)
+	}
+	rows := 0
+	for line := range strings.Lines(report[i:]) {
+		f := strings.Split(line, "|")
+		if len(f) < 5 || strings.TrimSpace(f[1]) != "get-small" || !strings.Contains(line, ".") {
+			continue
+		}
+		// The process table: | get-small | n / n | proxy | dgp | ...; the
+		// paired table: | get-small | proxy | dgp | ...
+		col := 3
+		if strings.Contains(f[2], "/") {
+			col = 4
+		}
+		for _, c := range []int{col - 1, col} {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(f[c]), 64); err != nil || v <= 0 {
+				t.Errorf("CPU per request %q in %q", f[c], line)
+			}
+		}
+		rows++
+	}
+	if rows != 2 {
+		t.Fatalf("want the process and paired rows of get-small:\n%s", report)
+	}
+	if strings.Contains(report, "--minio-secret-key "+sk) {
+		t.Error("report shows the MinIO secret key")
 	}
 }
 

@@ -38,7 +38,7 @@ const usage = `usage:
   dgp-bench gateway --minio URL --minio-access-key KEY --minio-secret-key SECRET
                     [--duration 10s] [--rounds 5] [--concurrency 8] [--large-count 3]
                     [--large-size 64MiB] [--small-size 4KiB] [--workloads LIST]
-                    [--cpuprofile FILE] [--allocs=true] [-v]
+                    [--cpuprofile FILE] [--allocs=true] [--processes] [--paired-rounds 5] [-v]
   (dgp-bench gateway -h describes every flag)
 `
 
@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return runGateway(ctx, opts, stdout, stderr)
+	case "gateway-target": // a server of `gateway --processes` (gatewaytarget.go)
+		return gatewayTargetCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "soak":
 		return soakCmd(ctx, args[1:], stdout, stderr)
 	case "listing":

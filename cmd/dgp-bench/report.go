@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -193,9 +194,27 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
-	if len(r.results) > 0 && r.results[0].cpu != nil {
+	if r.opts.processes && len(r.results) > 0 {
+		fmt.Fprintf(w, "CPU time per request of the server processes (--processes: /proc/PID/schedstat, every thread of "+
+			"each process, garbage collection included), over the measured rounds:\n\n")
+		fmt.Fprintf(w, "| workload | requests proxy / dgp | bare proxy µs/request | dgp µs/request | dgp - proxy µs | dgp/proxy | dgp/proxy by round (min-max) |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, res := range r.results {
+			pc, pn, pr := sumRounds(res.procRounds["proxy"])
+			dc, dn, dr := sumRounds(res.procRounds["dgp"])
+			p, g := perRequest(pc, pn), perRequest(dc, dn)
+			ratio := "-"
+			if p > 0 {
+				ratio = strconv.FormatFloat(g/p, 'f', 3, 64)
+			}
+			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pn, dn, p, g, g-p, ratio,
+				spread(pairedRatios(dr, pr), func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }))
+		}
+		fmt.Fprintln(w)
+	} else if len(r.results) > 0 && r.results[0].cpu != nil {
 		fmt.Fprintf(w, "CPU time per request of the in-process servers, from the CPU profile (labels role=proxy, role=dgp), "+
-			"warm-up included; less sensitive to other load on the machine than throughput:\n\n")
+			"warm-up included; less sensitive to other load on the machine than throughput "+
+			"(the profiles hold %s of the process's CPU time, getrusage; the profiler loses samples):\n\n", r.coverage())
 		fmt.Fprintf(w, "| workload | requests proxy / dgp | bare proxy µs/request | dgp µs/request | dgp - proxy µs | dgp/proxy | client CPU s | runtime CPU s (GC etc.) |\n")
 		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, res := range r.results {
@@ -207,6 +226,28 @@ func (r *report) write(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %d / %d | %s | %s | %s | %s | %.2f | %.2f |\n", res.w.id,
 				res.requests["proxy"], res.requests["dgp"], rate(p), rate(g), rate(g-p), ratio,
 				res.cpu[roleClient].Seconds(), res.cpu[""].Seconds())
+		}
+		fmt.Fprintln(w)
+	}
+
+	if paired := r.pairedResults(); len(paired) > 0 {
+		how := "each round profiled alone"
+		if r.opts.processes {
+			how = "each server process's CPU time read around each round"
+		}
+		fmt.Fprintf(w, "CPU time per request with the bare proxy and dgp serving at the same time (%d rounds of %s per workload, "+
+			"%d workers each, %s; both servers see the same load, so this ratio varies less "+
+			"from run to run than the one above):\n\n", r.opts.pairedRounds, r.opts.roundTime(), r.opts.concurrency, how)
+		fmt.Fprintf(w, "| workload | bare proxy µs/request | dgp µs/request | dgp/proxy | dgp/proxy by round (min-max) |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|\n")
+		for _, res := range paired {
+			ps := summarizePaired(res.paired)
+			ratio := "-"
+			if ps.proxy > 0 {
+				ratio = strconv.FormatFloat(ps.dgp/ps.proxy, 'f', 3, 64)
+			}
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s |\n", res.w.id, ps.proxy, ps.dgp, ratio,
+				spread(ps.ratios, func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }))
 		}
 		fmt.Fprintln(w)
 	}
@@ -228,6 +269,43 @@ func (r *report) write(w io.Writer) {
 	if r.profiled != "" {
 		fmt.Fprintf(w, "CPU profile written to %s (labels: role=client|proxy|dgp, workload=<id> on client goroutines).\n", r.profiled)
 	}
+}
+
+// sumRounds totals a server process's rounds: CPU time, requests, and
+// each round's µs per request.
+func sumRounds(rs []procRound) (cpu time.Duration, requests int64, per []float64) {
+	for _, r := range rs {
+		cpu += r.cpu
+		requests += r.requests
+		per = append(per, perRequest(r.cpu, r.requests))
+	}
+	return cpu, requests, per
+}
+
+// coverage renders the share of the process's CPU time the workloads'
+// profiles hold (the lowest, when they differ).
+func (r *report) coverage() string {
+	low := 0.0
+	for i, res := range r.results {
+		if i == 0 || res.coverage < low {
+			low = res.coverage
+		}
+	}
+	if low <= 0 {
+		return "an unknown share"
+	}
+	return strconv.FormatFloat(100*low, 'f', 0, 64) + " %"
+}
+
+// pairedResults are the results with paired rounds.
+func (r *report) pairedResults() []*result {
+	var out []*result
+	for _, res := range r.results {
+		if len(res.paired) > 0 {
+			out = append(out, res)
+		}
+	}
+	return out
 }
 
 // cpuPerRequest is the CPU time of role divided by the requests made to

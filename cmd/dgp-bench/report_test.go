@@ -210,3 +210,45 @@ func TestReportWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestReportProcessTables: --processes figures are totals over the
+// measured rounds (CPU over requests), with each round's ratio for the
+// spread; paired rounds likewise.
+func TestReportProcessTables(t *testing.T) {
+	ms := time.Millisecond
+	r := &report{
+		opts: gatewayOptions{rounds: 2, duration: 4 * time.Second, concurrency: 8, processes: true, pairedRounds: 2},
+		results: []*result{{
+			w:      workload{id: wlGetSmall, title: "4 KiB GET", unit: "ops/s"},
+			rounds: map[string][]float64{"direct": {1, 1}, "proxy": {1, 1}, "dgp": {1, 1}},
+			procRounds: map[string][]procRound{
+				// proxy: 100 and 300 µs a request -> 400 ms / 2,000 = 200 µs
+				"proxy": {{cpu: 100 * ms, requests: 1000}, {cpu: 300 * ms, requests: 1000}},
+				// dgp: 110 and 330 µs -> 220 µs; ratios 1.1, 1.1
+				"dgp": {{cpu: 110 * ms, requests: 1000}, {cpu: 330 * ms, requests: 1000}},
+			},
+			paired: []pairedRound{
+				{proxyCPU: 100 * ms, dgpCPU: 105 * ms, proxyReqs: 1000, dgpReqs: 1000},
+				{proxyCPU: 100 * ms, dgpCPU: 230 * ms, proxyReqs: 1000, dgpReqs: 2000},
+			},
+		}},
+	}
+	var b bytes.Buffer
+	r.write(&b)
+	got := b.String()
+	for _, want := range []string{
+		"CPU time per request of the server processes",
+		"| get-small | 2000 / 2000 | 200.0 | 220.0 | 20.0 | 1.100 | 1.100-1.100 |",
+		// proxy 200 ms / 2,000 = 100 µs; dgp 335 ms / 3,000 = 111.7 µs;
+		// rounds 1.05 and 1.15
+		"| get-small | 100.0 | 111.7 | 1.117 | 1.050-1.150 |",
+		"each server process's CPU time read around each round",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "from the CPU profile") {
+		t.Errorf("the profile's table in --processes mode:\n%s", got)
+	}
+}

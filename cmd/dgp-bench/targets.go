@@ -39,6 +39,9 @@ const (
 type target struct {
 	id     string // direct, proxy or dgp: the report's columns
 	client *s3.Client
+	// cpu, in --processes mode, is the CPU time the target's server
+	// process has used so far; nil otherwise.
+	cpu func() (time.Duration, error)
 }
 
 // newClientTransport is the one tuned transport all three targets share.
@@ -121,11 +124,11 @@ func newBareProxy(upstream *url.URL, errLog io.Writer) *httputil.ReverseProxy {
 	}
 }
 
-// servers owns the in-process bare proxy and dgp; Close stops both and
-// waits for their goroutines.
+// servers owns the in-process bare proxy and dgp (or one of them); Close
+// stops them and waits for their goroutines.
 type servers struct {
-	proxyURL string
-	dgp      *app.App
+	proxyURL string          // "" when only dgp runs
+	dgp      *app.App        // nil when only the proxy runs
 	upstream *http.Transport // the bare proxy's
 	cancel   context.CancelFunc
 	g        *errgroup.Group
@@ -135,6 +138,8 @@ type serversOptions struct {
 	minioURL, accessKey, secretKey string
 	dataDir                        string
 	stderr                         io.Writer
+	// only is roleProxy or roleDGP to start that server alone; "" both.
+	only string
 }
 
 // startServers starts the bare proxy and dgp, each on 127.0.0.1:0. Their
@@ -144,7 +149,34 @@ func startServers(ctx context.Context, o serversOptions) (*servers, error) {
 	if err != nil || upstream.Host == "" {
 		return nil, fmt.Errorf("minio url %q: not an http URL", o.minioURL)
 	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(runCtx)
+	s := &servers{cancel: cancel, g: g}
+	if o.only != roleProxy {
+		if s.dgp, err = startDGP(ctx, o); err != nil {
+			cancel()
+			return nil, err
+		}
+		// Goroutines inherit profile labels from the goroutine that
+		// starts them: the accept loops, the connection goroutines and
+		// the upstream transports' goroutines all carry their server's
+		// role.
+		pprof.Do(runCtx, pprof.Labels("role", roleDGP), func(context.Context) {
+			g.Go(func() error { return s.dgp.Run(gctx) })
+		})
+	}
+	if o.only != roleDGP {
+		if err := s.startProxy(runCtx, gctx, upstream, o.stderr); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
+// startDGP builds the dgp instance: MinIO as its S3 backend, logs
+// discarded.
+func startDGP(ctx context.Context, o serversOptions) (*app.App, error) {
 	cfg := config.Default()
 	cfg.Advanced.ListenAddr = "127.0.0.1:0"
 	cfg.Advanced.DataDir = o.dataDir
@@ -166,50 +198,46 @@ func startServers(ctx context.Context, o serversOptions) (*servers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start dgp: %w", err)
 	}
+	return a, nil
+}
 
+// startProxy starts the bare proxy under s's group.
+func (s *servers) startProxy(runCtx, gctx context.Context, upstream *url.URL, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		a.Close()
-		return nil, fmt.Errorf("listen for the bare proxy: %w", err)
+		return fmt.Errorf("listen for the bare proxy: %w", err)
 	}
-	proxy := newBareProxy(upstream, o.stderr)
+	proxy := newBareProxy(upstream, stderr)
 	srv := &http.Server{
 		Handler:           proxy,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(o.stderr, "dgp-bench: bare proxy server: ", 0),
+		ErrorLog:          log.New(stderr, "dgp-bench: bare proxy server: ", 0),
 	}
-
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(runCtx)
-	s := &servers{proxyURL: "http://" + ln.Addr().String(), dgp: a, upstream: proxy.Transport.(*http.Transport), cancel: cancel, g: g}
-	// Goroutines inherit profile labels from the goroutine that starts
-	// them: the accept loops, the connection goroutines and the upstream
-	// transports' goroutines all carry their server's role.
-	pprof.Do(runCtx, pprof.Labels("role", roleDGP), func(context.Context) {
-		g.Go(func() error { return a.Run(gctx) })
-	})
+	s.proxyURL, s.upstream = "http://"+ln.Addr().String(), proxy.Transport.(*http.Transport)
 	pprof.Do(runCtx, pprof.Labels("role", roleProxy), func(context.Context) {
-		g.Go(func() error {
+		s.g.Go(func() error {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("bare proxy: %w", err)
 			}
 			return nil
 		})
-		g.Go(func() error {
+		s.g.Go(func() error {
 			<-gctx.Done()
 			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 			defer c()
 			return srv.Shutdown(sctx)
 		})
 	})
-	return s, nil
+	return nil
 }
 
-// Close stops both servers and waits for them.
+// Close stops the servers and waits for them.
 func (s *servers) Close() error {
 	s.cancel()
 	err := s.g.Wait()
-	s.upstream.CloseIdleConnections()
+	if s.upstream != nil {
+		s.upstream.CloseIdleConnections()
+	}
 	return err
 }

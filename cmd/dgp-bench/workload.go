@@ -49,12 +49,15 @@ type bench struct {
 }
 
 // workload is one measured operation mix; round measures one target once
-// and returns the rate in unit and the number of requests it made.
+// and returns the rate in unit and the number of requests it made. A timed
+// workload's rounds last the round time (the small-object ones); the
+// others make a number of transfers.
 type workload struct {
 	id    string
 	title string
 	unit  string
 	round func(ctx context.Context, t *target, warm bool) (float64, int64, error)
+	timed bool
 }
 
 func (b *bench) workloads() map[string]workload {
@@ -63,14 +66,14 @@ func (b *bench) workloads() map[string]workload {
 	return map[string]workload{
 		wlPutLarge: {wlPutLarge, large + " PUT, UNSIGNED-PAYLOAD", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.largeRound(ctx, warm, func(i int) error { return b.putLarge(ctx, t, true) })
-		}},
+		}, false},
 		wlPutLargeSigned: {wlPutLargeSigned, large + " PUT, signed payload (what the AWS CLI sends over HTTP)", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.largeRound(ctx, warm, func(i int) error { return b.putLarge(ctx, t, false) })
-		}},
+		}, false},
 		wlGetLarge: {wlGetLarge, large + " GET", "MiB/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			buf := make([]byte, 256<<10)
 			return b.largeRound(ctx, warm, func(i int) error { return b.get(ctx, t, keyLargeSrc, b.largeSize, buf) })
-		}},
+		}, false},
 		wlPutSmall: {wlPutSmall, small + " PUT, signed payload", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			return b.smallRound(ctx, warm, func(w, i int) error {
 				key := "bench/small/" + t.id + "/w" + strconv.Itoa(w) + "/" + strconv.Itoa(i%smallPutKeys)
@@ -80,7 +83,7 @@ func (b *bench) workloads() map[string]workload {
 				})
 				return err
 			})
-		}},
+		}, true},
 		wlGetSmall: {wlGetSmall, small + " GET", "ops/s", func(ctx context.Context, t *target, warm bool) (float64, int64, error) {
 			bufs := make([][]byte, b.concurrency)
 			for i := range bufs {
@@ -89,7 +92,7 @@ func (b *bench) workloads() map[string]workload {
 			return b.smallRound(ctx, warm, func(w, i int) error {
 				return b.get(ctx, t, smallSrcKey((w*7+i)%smallSrcKeys), b.smallSize, bufs[w])
 			})
-		}},
+		}, true},
 	}
 }
 
@@ -187,21 +190,50 @@ type result struct {
 	// cpu is the CPU time of the workload by profile role (client, proxy,
 	// dgp; "" for the runtime's own goroutines, such as the GC's).
 	cpu map[string]time.Duration
+	// procRounds are, in --processes mode, each measured round's CPU time
+	// of the target's server process and requests, by target id.
+	procRounds map[string][]procRound
+	// coverage is the share of the process's CPU time (getrusage) the
+	// profile holds: below 1 when samples were lost.
+	coverage float64
+	// paired are the rounds in which the bare proxy and dgp ran at the
+	// same time (runPaired).
+	paired []pairedRound
+}
+
+// procRound is one round's CPU time of a server process and the requests
+// it served.
+type procRound struct {
+	cpu      time.Duration
+	requests int64
 }
 
 // runWorkload warms every target up, then measures rounds rounds; in each
 // round every target runs once, the starting target rotating so that no
 // target always follows the same one.
 func runWorkload(ctx context.Context, w workload, targets []*target, rounds int, progress func(string)) (*result, error) {
-	res := &result{w: w, rounds: map[string][]float64{}, requests: map[string]int64{}}
+	res := &result{w: w, rounds: map[string][]float64{}, requests: map[string]int64{}, procRounds: map[string][]procRound{}}
 	// The client's goroutines carry role, workload and target labels (the
 	// client's connections are per target, so their goroutines too).
 	do := func(t *target, warm bool) (v float64, err error) {
+		var before time.Duration
+		if t.cpu != nil && !warm {
+			if before, err = t.cpu(); err != nil {
+				return 0, err
+			}
+		}
+		var n int64
 		pprof.Do(ctx, pprof.Labels("role", roleClient, "workload", w.id, "target", t.id), func(ctx context.Context) {
-			var n int64
 			v, n, err = w.round(ctx, t, warm)
 			res.requests[t.id] += n
 		})
+		if t.cpu != nil && !warm && err == nil {
+			after, cerr := t.cpu()
+			if cerr != nil {
+				return 0, cerr
+			}
+			res.procRounds[t.id] = append(res.procRounds[t.id], procRound{cpu: after - before, requests: n})
+		}
 		return v, err
 	}
 	for _, t := range targets {

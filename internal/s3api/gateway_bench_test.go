@@ -93,7 +93,8 @@ func cpuTime() time.Duration {
 // whose CPU then does not count. Besides ns/op it reports cpu-ns/op, the
 // process's CPU time per request (the in-process origin's included, the
 // same for both), which a busy machine disturbs much less than wall time:
-// compare the two targets of one run.
+// compare the two targets of one run. GETconn serves the GET over a
+// loopback client connection (benchOverConn).
 func BenchmarkGatewayOverhead(b *testing.B) {
 	const size = 4 << 10
 	data := pattern(size)
@@ -173,6 +174,7 @@ func BenchmarkGatewayOverhead(b *testing.B) {
 			}
 			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 		})
+		b.Run("GETconn/"+tc.name, func(b *testing.B) { benchOverConn(b, tc.h, get, size) })
 		b.Run("PUT/"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			start := cpuTime()

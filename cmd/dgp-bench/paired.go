@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"sync"
+	"time"
+)
+
+// pairedRound is one round in which the bare proxy and dgp served a
+// workload at the same time: each server's CPU time and requests.
+type pairedRound struct {
+	proxyCPU, dgpCPU   time.Duration
+	proxyReqs, dgpReqs int64
+}
+
+// perRequest is a server's CPU time per request in µs.
+func perRequest(cpu time.Duration, reqs int64) float64 {
+	if reqs == 0 {
+		return 0
+	}
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(reqs)
+}
+
+// runPaired runs n rounds of a time-boxed workload in which the bare proxy
+// and dgp are each sent their own round (with their own workers) at the
+// same time, under a CPU profile of that round alone. The two servers
+// then share one machine state, which the interleaved rounds cannot
+// give them: on a shared, noisy machine consecutive rounds differ by
+// more than the few percent the gateway's CPU budget is about. In
+// --processes mode each server process's CPU time is read around the
+// round instead.
+func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progress func(string)) ([]pairedRound, error) {
+	var out []pairedRound
+	for r := range n {
+		// A server process's CPU time is read before and after; in one
+		// process the round is profiled and split by role.
+		var prof bytes.Buffer
+		var before [2]time.Duration
+		procs := proxy.cpu != nil && dgp.cpu != nil
+		if procs {
+			for i, t := range []*target{proxy, dgp} {
+				var err error
+				if before[i], err = t.cpu(); err != nil {
+					return nil, err
+				}
+			}
+		} else if err := pprof.StartCPUProfile(&prof); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+		var (
+			reqs [2]int64
+			errs [2]error
+			wg   sync.WaitGroup
+		)
+		for i, t := range []*target{proxy, dgp} {
+			wg.Go(func() {
+				pprof.Do(ctx, pprof.Labels("role", roleClient, "workload", w.id, "target", t.id), func(ctx context.Context) {
+					_, reqs[i], errs[i] = w.round(ctx, t, false)
+				})
+			})
+		}
+		wg.Wait()
+		if !procs {
+			pprof.StopCPUProfile()
+		}
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, fmt.Errorf("%s, paired round %d: %w", w.id, r+1, err)
+		}
+		if reqs[0] == 0 || reqs[1] == 0 {
+			return nil, fmt.Errorf("%s, paired round %d: no requests made (proxy %d, dgp %d)", w.id, r+1, reqs[0], reqs[1])
+		}
+		pr := pairedRound{proxyReqs: reqs[0], dgpReqs: reqs[1]}
+		if procs {
+			pa, err := proxy.cpu()
+			if err != nil {
+				return nil, err
+			}
+			da, err := dgp.cpu()
+			if err != nil {
+				return nil, err
+			}
+			pr.proxyCPU, pr.dgpCPU = pa-before[0], da-before[1]
+		} else {
+			cpu, err := cpuByLabel(prof.Bytes(), "role")
+			if err != nil {
+				return nil, err
+			}
+			pr.proxyCPU, pr.dgpCPU = cpu[roleProxy], cpu[roleDGP]
+		}
+		out = append(out, pr)
+		progress(fmt.Sprintf("%s paired round %d/%d: proxy %.1f µs/request (%d), dgp %.1f µs/request (%d)",
+			w.id, r+1, n, perRequest(pr.proxyCPU, pr.proxyReqs), pr.proxyReqs, perRequest(pr.dgpCPU, pr.dgpReqs), pr.dgpReqs))
+	}
+	return out, nil
+}
+
+// pairedSummary is the report's view of a workload's paired rounds: CPU
+// per request over all of them (the most samples, the least counting
+// noise), and each round's ratio for the spread.
+type pairedSummary struct {
+	proxy, dgp float64   // µs per request over every round
+	ratios     []float64 // dgp / proxy of each round with proxy CPU
+}
+
+func summarizePaired(rs []pairedRound) pairedSummary {
+	var s pairedSummary
+	var all pairedRound
+	for _, r := range rs {
+		all.proxyCPU += r.proxyCPU
+		all.dgpCPU += r.dgpCPU
+		all.proxyReqs += r.proxyReqs
+		all.dgpReqs += r.dgpReqs
+		if p := perRequest(r.proxyCPU, r.proxyReqs); p > 0 {
+			s.ratios = append(s.ratios, perRequest(r.dgpCPU, r.dgpReqs)/p)
+		}
+	}
+	s.proxy, s.dgp = perRequest(all.proxyCPU, all.proxyReqs), perRequest(all.dgpCPU, all.dgpReqs)
+	return s
+}
