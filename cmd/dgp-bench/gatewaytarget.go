@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/gcfloor"
 )
 
 // The gateway benchmark's --processes mode runs the bare proxy and dgp
@@ -44,6 +46,12 @@ func gatewayTargetCmd(ctx context.Context, args []string, stdin io.Reader, stdou
 	secret := os.Getenv(targetSecretEnv)
 	if (*role != roleProxy && *role != roleDGP) || *minioURL == "" || *accessKey == "" || secret == "" || fs.NArg() > 0 {
 		return usageErr("gateway-target: want --role proxy|dgp, --minio, --minio-access-key and %s", targetSecretEnv)
+	}
+	if *role == roleDGP {
+		// As `dgp serve` runs (cmd/dgp): the collector's heap floor,
+		// unless GOGC is set. The bare proxy keeps Go's defaults.
+		floor := gcfloor.Start(0)
+		defer floor.Stop()
 	}
 	dataDir, err := os.MkdirTemp("", "dgp-bench-target-")
 	if err != nil {

@@ -148,7 +148,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return &exitError{code: 2, err: err}
 	}
 
-	// The collector waits for at least 64 MiB of new allocation (unless
+	// The collector waits for at least 16 MiB of new allocation (unless
 	// GOGC is set): an idle instance's heap is a few MiB, and collecting
 	// every few MiB cost a reader more CPU than applying an IAM change.
 	floor := gcfloor.Start(0)

@@ -27,10 +27,14 @@ import (
 )
 
 const (
-	// DefaultFloor is the default Floor: 64 MiB, the size of the DB key
-	// derivation's work area, which every dgp process allocates at start
-	// anyway, so the floor does not raise the memory a process needs.
-	DefaultFloor = 64 << 20
+	// DefaultFloor is the default Floor: 16 MiB. An idle reader (about
+	// 80 KiB an IAM change) is then collected every 200 changes or so,
+	// where GOGC=100 collected it every few dozen. It was 64 MiB (the
+	// size of the DB key derivation's work area): on a 2-core VM that
+	// made a gateway's 4 KiB PUTs cost 1.36-1.47x the bare proxy's CPU in
+	// 4 of 6 runs, against 1.01-1.07x at 16 MiB and without a floor
+	// (docs/benchmarks.md, issue 17, tenth pass).
+	DefaultFloor = 16 << 20
 	// MaxPercent bounds the percent the floor sets.
 	MaxPercent = 10000
 )
