@@ -20,7 +20,7 @@ import (
 // The gateway benchmark's --processes mode runs the bare proxy and dgp
 // each in a child process of its own (`dgp-bench gateway-target`), so
 // that the kernel's exact accounting of each process's CPU time
-// (/proc/PID/schedstat: every thread, the garbage collector's included)
+// (/proc/PID/task/*/schedstat: every thread, the garbage collector's included)
 // says what a request cost each server. In one shared process the split
 // comes from the CPU profile's samples, whose counting noise (a few
 // hundred samples a round) is as large as the difference measured, and

@@ -195,7 +195,7 @@ func (r *report) write(w io.Writer) {
 	}
 
 	if r.opts.processes && len(r.results) > 0 {
-		fmt.Fprintf(w, "CPU time per request of the server processes (--processes: /proc/PID/schedstat, every thread of "+
+		fmt.Fprintf(w, "CPU time per request of the server processes (--processes: /proc/PID/task/*/schedstat, every thread of "+
 			"each process, garbage collection included), over the measured rounds:\n\n")
 		fmt.Fprintf(w, "| workload | requests proxy / dgp | bare proxy µs/request | dgp µs/request | dgp - proxy µs | dgp/proxy | dgp/proxy by round (min-max) |\n")
 		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
