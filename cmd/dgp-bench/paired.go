@@ -39,14 +39,12 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		// A server process's CPU time is read before and after; in one
 		// process the round is profiled and split by role.
 		var prof bytes.Buffer
-		var before [2]time.Duration
+		var before []time.Duration
 		procs := proxy.cpu != nil && dgp.cpu != nil
 		if procs {
-			for i, t := range []*target{proxy, dgp} {
-				var err error
-				if before[i], err = t.cpu(); err != nil {
-					return nil, err
-				}
+			var err error
+			if before, err = cpuTimes(proxy, dgp); err != nil {
+				return nil, err
 			}
 		} else if err := pprof.StartCPUProfile(&prof); err != nil {
 			return nil, fmt.Errorf("cpu profile: %w", err)
@@ -75,15 +73,11 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		}
 		pr := pairedRound{proxyReqs: reqs[0], dgpReqs: reqs[1]}
 		if procs {
-			pa, err := proxy.cpu()
+			after, err := cpuTimes(proxy, dgp)
 			if err != nil {
 				return nil, err
 			}
-			da, err := dgp.cpu()
-			if err != nil {
-				return nil, err
-			}
-			pr.proxyCPU, pr.dgpCPU = pa-before[0], da-before[1]
+			pr.proxyCPU, pr.dgpCPU = after[0]-before[0], after[1]-before[1]
 		} else {
 			cpu, err := cpuByLabel(prof.Bytes(), "role")
 			if err != nil {
@@ -94,6 +88,19 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		out = append(out, pr)
 		progress(fmt.Sprintf("%s paired round %d/%d: proxy %.1f µs/request (%d), dgp %.1f µs/request (%d)",
 			w.id, r+1, n, perRequest(pr.proxyCPU, pr.proxyReqs), pr.proxyReqs, perRequest(pr.dgpCPU, pr.dgpReqs), pr.dgpReqs))
+	}
+	return out, nil
+}
+
+// cpuTimes reads the CPU time of each target's server process (targets
+// with cpu set: --processes mode).
+func cpuTimes(ts ...*target) ([]time.Duration, error) {
+	out := make([]time.Duration, len(ts))
+	for i, t := range ts {
+		var err error
+		if out[i], err = t.cpu(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

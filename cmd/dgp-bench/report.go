@@ -189,7 +189,7 @@ func (r *report) write(w io.Writer) {
 		for _, res := range r.results {
 			d, p, g := res.rounds["direct"], res.rounds["proxy"], res.rounds["dgp"]
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", res.w.id, spread(d, rate), spread(p, rate), spread(g, rate),
-				spread(pairedRatios(g, p), func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }))
+				spread(pairedRatios(g, p), ratio3))
 		}
 		fmt.Fprintln(w)
 	}
@@ -203,12 +203,8 @@ func (r *report) write(w io.Writer) {
 			pc, pn, pr := sumRounds(res.procRounds["proxy"])
 			dc, dn, dr := sumRounds(res.procRounds["dgp"])
 			p, g := perRequest(pc, pn), perRequest(dc, dn)
-			ratio := "-"
-			if p > 0 {
-				ratio = strconv.FormatFloat(g/p, 'f', 3, 64)
-			}
-			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pn, dn, p, g, g-p, ratio,
-				spread(pairedRatios(dr, pr), func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }))
+			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pn, dn, p, g, g-p, ratioText(g, p),
+				spread(pairedRatios(dr, pr), ratio3))
 		}
 		fmt.Fprintln(w)
 	} else if len(r.results) > 0 && r.results[0].cpu != nil {
@@ -242,12 +238,8 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "|---|---:|---:|---:|---:|\n")
 		for _, res := range paired {
 			ps := summarizePaired(res.paired)
-			ratio := "-"
-			if ps.proxy > 0 {
-				ratio = strconv.FormatFloat(ps.dgp/ps.proxy, 'f', 3, 64)
-			}
-			fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s |\n", res.w.id, ps.proxy, ps.dgp, ratio,
-				spread(ps.ratios, func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }))
+			fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s |\n", res.w.id, ps.proxy, ps.dgp, ratioText(ps.dgp, ps.proxy),
+				spread(ps.ratios, ratio3))
 		}
 		fmt.Fprintln(w)
 	}
@@ -269,6 +261,18 @@ func (r *report) write(w io.Writer) {
 	if r.profiled != "" {
 		fmt.Fprintf(w, "CPU profile written to %s (labels: role=client|proxy|dgp, workload=<id> on client goroutines).\n", r.profiled)
 	}
+}
+
+// ratio3 renders a ratio with three decimals.
+func ratio3(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// ratioText renders num/den with three decimals, "-" without a
+// denominator.
+func ratioText(num, den float64) string {
+	if den <= 0 {
+		return "-"
+	}
+	return ratio3(num / den)
 }
 
 // sumRounds totals a server process's rounds: CPU time, requests, and
