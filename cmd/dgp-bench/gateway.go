@@ -196,7 +196,7 @@ func runGateway(ctx context.Context, o gatewayOptions, stdout, stderr io.Writer)
 					err = fmt.Errorf("stop the %s process: %w", p.role, cerr)
 				}
 			}()
-			targets = append(targets, &target{id: role, client: newS3Client(hc, p.url, p.ak, p.sk), cpu: p.cpu})
+			targets = append(targets, &target{id: role, client: newS3Client(hc, p.url, p.ak, p.sk), usage: p.usage})
 			if role == roleProxy {
 				proxyURL = p.url
 			} else {

@@ -89,11 +89,12 @@ func TestGatewayProcesses(t *testing.T) {
 	}
 	report := out.String()
 	i := strings.Index(report, "CPU time per request of the server processes")
-	if i < 0 {
-		t.Fatalf("no process CPU table:\n%s", report)
+	j := strings.Index(report, "Thread switches and read/write system calls per request")
+	if i < 0 || j < i {
+		t.Fatalf("no process CPU table, or no counts table after it:\n%s", report)
 	}
 	rows := 0
-	for line := range strings.Lines(report[i:]) {
+	for line := range strings.Lines(report[i:j]) {
 		f := strings.Split(line, "|")
 		if len(f) < 5 || strings.TrimSpace(f[1]) != "get-small" || !strings.Contains(line, ".") {
 			continue
@@ -113,6 +114,24 @@ func TestGatewayProcesses(t *testing.T) {
 	}
 	if rows != 2 {
 		t.Fatalf("want the process and paired rows of get-small:\n%s", report)
+	}
+	// The counts: | get-small | interleaved|paired | switches x2 | calls x2 |.
+	// Every GET wakes each server and costs it a read and a write at least.
+	counts := 0
+	for line := range strings.Lines(report[j:]) {
+		f := strings.Split(line, "|")
+		if len(f) != 8 || strings.TrimSpace(f[1]) != "get-small" {
+			continue
+		}
+		for c := 3; c <= 6; c++ {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(f[c]), 64); err != nil || v < 1 {
+				t.Errorf("count per request %q in %q", f[c], line)
+			}
+		}
+		counts++
+	}
+	if counts != 2 {
+		t.Fatalf("want the interleaved and paired count rows of get-small:\n%s", report)
 	}
 	if strings.Contains(report, "--minio-secret-key "+sk) {
 		t.Error("report shows the MinIO secret key")

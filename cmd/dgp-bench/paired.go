@@ -11,10 +11,10 @@ import (
 )
 
 // pairedRound is one round in which the bare proxy and dgp served a
-// workload at the same time: each server's CPU time and requests.
+// workload at the same time: what each server used (in one process, the
+// CPU time alone) and the requests it served.
 type pairedRound struct {
-	proxyCPU, dgpCPU   time.Duration
-	proxyReqs, dgpReqs int64
+	proxy, dgp procRound
 }
 
 // perRequest is a server's CPU time per request in µs.
@@ -39,11 +39,11 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		// A server process's CPU time is read before and after; in one
 		// process the round is profiled and split by role.
 		var prof bytes.Buffer
-		var before []time.Duration
-		procs := proxy.cpu != nil && dgp.cpu != nil
+		var before []procUse
+		procs := proxy.usage != nil && dgp.usage != nil
 		if procs {
 			var err error
-			if before, err = cpuTimes(proxy, dgp); err != nil {
+			if before, err = usages(proxy, dgp); err != nil {
 				return nil, err
 			}
 		} else if err := pprof.StartCPUProfile(&prof); err != nil {
@@ -71,34 +71,34 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		if reqs[0] == 0 || reqs[1] == 0 {
 			return nil, fmt.Errorf("%s, paired round %d: no requests made (proxy %d, dgp %d)", w.id, r+1, reqs[0], reqs[1])
 		}
-		pr := pairedRound{proxyReqs: reqs[0], dgpReqs: reqs[1]}
+		pr := pairedRound{proxy: procRound{requests: reqs[0]}, dgp: procRound{requests: reqs[1]}}
 		if procs {
-			after, err := cpuTimes(proxy, dgp)
+			after, err := usages(proxy, dgp)
 			if err != nil {
 				return nil, err
 			}
-			pr.proxyCPU, pr.dgpCPU = after[0]-before[0], after[1]-before[1]
+			pr.proxy.procUse, pr.dgp.procUse = after[0].minus(before[0]), after[1].minus(before[1])
 		} else {
 			cpu, err := cpuByLabel(prof.Bytes(), "role")
 			if err != nil {
 				return nil, err
 			}
-			pr.proxyCPU, pr.dgpCPU = cpu[roleProxy], cpu[roleDGP]
+			pr.proxy.cpu, pr.dgp.cpu = cpu[roleProxy], cpu[roleDGP]
 		}
 		out = append(out, pr)
 		progress(fmt.Sprintf("%s paired round %d/%d: proxy %.1f µs/request (%d), dgp %.1f µs/request (%d)",
-			w.id, r+1, n, perRequest(pr.proxyCPU, pr.proxyReqs), pr.proxyReqs, perRequest(pr.dgpCPU, pr.dgpReqs), pr.dgpReqs))
+			w.id, r+1, n, perRequest(pr.proxy.cpu, pr.proxy.requests), pr.proxy.requests, perRequest(pr.dgp.cpu, pr.dgp.requests), pr.dgp.requests))
 	}
 	return out, nil
 }
 
-// cpuTimes reads the CPU time of each target's server process (targets
-// with cpu set: --processes mode).
-func cpuTimes(ts ...*target) ([]time.Duration, error) {
-	out := make([]time.Duration, len(ts))
+// usages reads what each target's server process has used (targets with
+// usage set: --processes mode).
+func usages(ts ...*target) ([]procUse, error) {
+	out := make([]procUse, len(ts))
 	for i, t := range ts {
 		var err error
-		if out[i], err = t.cpu(); err != nil {
+		if out[i], err = t.usage(); err != nil {
 			return nil, err
 		}
 	}
@@ -115,16 +115,18 @@ type pairedSummary struct {
 
 func summarizePaired(rs []pairedRound) pairedSummary {
 	var s pairedSummary
-	var all pairedRound
-	for _, r := range rs {
-		all.proxyCPU += r.proxyCPU
-		all.dgpCPU += r.dgpCPU
-		all.proxyReqs += r.proxyReqs
-		all.dgpReqs += r.dgpReqs
-		if p := perRequest(r.proxyCPU, r.proxyReqs); p > 0 {
-			s.ratios = append(s.ratios, perRequest(r.dgpCPU, r.dgpReqs)/p)
-		}
-	}
-	s.proxy, s.dgp = perRequest(all.proxyCPU, all.proxyReqs), perRequest(all.dgpCPU, all.dgpReqs)
+	proxy, dgp := pairedSides(rs)
+	pc, pn, pr := sumRounds(proxy)
+	dc, dn, dr := sumRounds(dgp)
+	s.proxy, s.dgp = perRequest(pc, pn), perRequest(dc, dn)
+	s.ratios = pairedRatios(dr, pr)
 	return s
+}
+
+// pairedSides splits paired rounds into the proxy's and dgp's.
+func pairedSides(rs []pairedRound) (proxy, dgp []procRound) {
+	for _, r := range rs {
+		proxy, dgp = append(proxy, r.proxy), append(dgp, r.dgp)
+	}
+	return proxy, dgp
 }

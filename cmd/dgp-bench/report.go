@@ -244,6 +244,10 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	if r.opts.processes && len(r.results) > 0 {
+		r.writeCounts(w)
+	}
+
 	if v := r.verify; v != nil {
 		fmt.Fprintf(w, "SigV4 verification (%s): %.2f µs/op (%d ns), %d allocs/op, %d B/op over %d iterations (goal: under 20 µs).\n\n",
 			v.request, float64(v.nsPerOp)/1000, v.nsPerOp, v.allocsPerOp, v.bytesPerOp, v.n)
@@ -261,6 +265,48 @@ func (r *report) write(w io.Writer) {
 	if r.profiled != "" {
 		fmt.Fprintf(w, "CPU profile written to %s (labels: role=client|proxy|dgp, workload=<id> on client goroutines).\n", r.profiled)
 	}
+}
+
+// writeCounts writes the server processes' thread switches and read and
+// write system calls per request, over the interleaved and the paired
+// rounds.
+func (r *report) writeCounts(w io.Writer) {
+	fmt.Fprintf(w, "Thread switches and read/write system calls per request of the server processes (--processes: "+
+		"the run count of /proc/PID/task/*/schedstat, every thread; syscr + syscw of /proc/PID/io), over the measured rounds:\n\n")
+	fmt.Fprintf(w, "| workload | rounds | bare proxy switches | dgp switches | bare proxy read+write calls | dgp read+write calls |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|\n")
+	row := func(id, rounds string, proxy, dgp []procRound) {
+		p, g := countRounds(proxy), countRounds(dgp)
+		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", id, rounds,
+			p.per(p.switches), g.per(g.switches), p.per(p.syscalls), g.per(g.syscalls))
+	}
+	for _, res := range r.results {
+		row(res.w.id, "interleaved", res.procRounds["proxy"], res.procRounds["dgp"])
+		if len(res.paired) > 0 {
+			proxy, dgp := pairedSides(res.paired)
+			row(res.w.id, "paired", proxy, dgp)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// countRounds totals rounds' switches, system calls and requests.
+func countRounds(rs []procRound) procRound {
+	var all procRound
+	for _, r := range rs {
+		all.switches += r.switches
+		all.syscalls += r.syscalls
+		all.requests += r.requests
+	}
+	return all
+}
+
+// per is n per request of r's; 0 without requests.
+func (r procRound) per(n int64) float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(n) / float64(r.requests)
 }
 
 // ratio3 renders a ratio with three decimals.

@@ -223,13 +223,22 @@ func TestReportProcessTables(t *testing.T) {
 			rounds: map[string][]float64{"direct": {1, 1}, "proxy": {1, 1}, "dgp": {1, 1}},
 			procRounds: map[string][]procRound{
 				// proxy: 100 and 300 µs a request -> 400 ms / 2,000 = 200 µs
-				"proxy": {{cpu: 100 * ms, requests: 1000}, {cpu: 300 * ms, requests: 1000}},
+				// switches (10,000 + 20,000) / 2,000 = 15; calls 8,000 / 2,000 = 4
+				"proxy": {
+					{procUse: procUse{cpu: 100 * ms, switches: 10000, syscalls: 4000}, requests: 1000},
+					{procUse: procUse{cpu: 300 * ms, switches: 20000, syscalls: 4000}, requests: 1000},
+				},
 				// dgp: 110 and 330 µs -> 220 µs; ratios 1.1, 1.1
-				"dgp": {{cpu: 110 * ms, requests: 1000}, {cpu: 330 * ms, requests: 1000}},
+				"dgp": {
+					{procUse: procUse{cpu: 110 * ms, switches: 16000, syscalls: 5000}, requests: 1000},
+					{procUse: procUse{cpu: 330 * ms, switches: 16000, syscalls: 5000}, requests: 1000},
+				},
 			},
 			paired: []pairedRound{
-				{proxyCPU: 100 * ms, dgpCPU: 105 * ms, proxyReqs: 1000, dgpReqs: 1000},
-				{proxyCPU: 100 * ms, dgpCPU: 230 * ms, proxyReqs: 1000, dgpReqs: 2000},
+				{proxy: procRound{procUse: procUse{cpu: 100 * ms, switches: 3000}, requests: 1000},
+					dgp: procRound{procUse: procUse{cpu: 105 * ms, switches: 3500, syscalls: 100}, requests: 1000}},
+				{proxy: procRound{procUse: procUse{cpu: 100 * ms, switches: 3000}, requests: 1000},
+					dgp: procRound{procUse: procUse{cpu: 230 * ms, switches: 6500, syscalls: 200}, requests: 2000}},
 			},
 		}},
 	}
@@ -242,6 +251,10 @@ func TestReportProcessTables(t *testing.T) {
 		// proxy 200 ms / 2,000 = 100 µs; dgp 335 ms / 3,000 = 111.7 µs;
 		// rounds 1.05 and 1.15
 		"| get-small | 100.0 | 111.7 | 1.117 | 1.050-1.150 |",
+		"Thread switches and read/write system calls per request of the server processes",
+		"| get-small | interleaved | 15.0 | 16.0 | 4.0 | 5.0 |",
+		// proxy 6,000 / 2,000; dgp 10,000 / 3,000 and 300 / 3,000
+		"| get-small | paired | 3.0 | 3.3 | 0.0 | 0.1 |",
 		"each server process's CPU time read around each round",
 	} {
 		if !strings.Contains(got, want) {

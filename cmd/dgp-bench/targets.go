@@ -39,9 +39,9 @@ const (
 type target struct {
 	id     string // direct, proxy or dgp: the report's columns
 	client *s3.Client
-	// cpu, in --processes mode, is the CPU time the target's server
-	// process has used so far; nil otherwise.
-	cpu func() (time.Duration, error)
+	// usage, in --processes mode, is what the target's server process
+	// has used so far; nil otherwise.
+	usage func() (procUse, error)
 }
 
 // newClientTransport is the one tuned transport all three targets share.

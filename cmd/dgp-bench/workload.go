@@ -201,10 +201,10 @@ type result struct {
 	paired []pairedRound
 }
 
-// procRound is one round's CPU time of a server process and the requests
-// it served.
+// procRound is what a server process used in one round (CPU time, thread
+// switches, system calls) and the requests it served.
 type procRound struct {
-	cpu      time.Duration
+	procUse
 	requests int64
 }
 
@@ -216,9 +216,9 @@ func runWorkload(ctx context.Context, w workload, targets []*target, rounds int,
 	// The client's goroutines carry role, workload and target labels (the
 	// client's connections are per target, so their goroutines too).
 	do := func(t *target, warm bool) (v float64, err error) {
-		var before time.Duration
-		if t.cpu != nil && !warm {
-			if before, err = t.cpu(); err != nil {
+		var before procUse
+		if t.usage != nil && !warm {
+			if before, err = t.usage(); err != nil {
 				return 0, err
 			}
 		}
@@ -227,12 +227,12 @@ func runWorkload(ctx context.Context, w workload, targets []*target, rounds int,
 			v, n, err = w.round(ctx, t, warm)
 			res.requests[t.id] += n
 		})
-		if t.cpu != nil && !warm && err == nil {
-			after, cerr := t.cpu()
+		if t.usage != nil && !warm && err == nil {
+			after, cerr := t.usage()
 			if cerr != nil {
 				return 0, cerr
 			}
-			res.procRounds[t.id] = append(res.procRounds[t.id], procRound{cpu: after - before, requests: n})
+			res.procRounds[t.id] = append(res.procRounds[t.id], procRound{procUse: after.minus(before), requests: n})
 		}
 		return v, err
 	}

@@ -55,6 +55,8 @@ type fleetOptions struct {
 	readerEnv []string
 	// floor: those processes are this binary's floor reader (--floor).
 	floor bool
+	// floorEvents: the floor readers send no GET (--floor-events-only).
+	floorEvents bool
 }
 
 // spec is the instance spec of one node; queueURL is its SQS queue (sqs

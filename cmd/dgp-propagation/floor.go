@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,11 @@ import (
 // (--floor): the least a reader process can do per IAM change in dgp's
 // design, to measure what a change costs any Go process on this machine.
 const floorReaderCmd = "floor-reader"
+
+// floorEventsOnlyEnv set to "1" makes the floor reader send no GET
+// (--floor-events-only): it counts the events for the sync object and logs
+// each as the next generation applied.
+const floorEventsOnlyEnv = "DGP_PROPAGATION_FLOOR_EVENTS_ONLY"
 
 // isFloorReader reports whether args (a process's, with its name) start
 // a floor reader.
@@ -73,7 +79,8 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("floor reader: %w", err)
 	}
-	f := &floorReader{get: configsync.NewS3Bucket(getter, bucket).(configsync.BucketGetInto), key: key, log: stderr}
+	f := &floorReader{get: configsync.NewS3Bucket(getter, bucket).(configsync.BucketGetInto), key: key, log: stderr,
+		eventKey: []byte(bucket + "/" + key + `"`)}
 
 	ln, err := net.Listen("tcp", env("DGP_LISTEN_ADDR"))
 	if err != nil {
@@ -94,7 +101,11 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("floor reader: %w", err)
 	}
 	defer nc.Close()
-	sub, err := nc.Subscribe(env("DGP_CONFIG_SYNC_NATS_SUBJECT"), func(*nats.Msg) { f.pull(ctx) })
+	handle := func(*nats.Msg) { f.pull(ctx) }
+	if env(floorEventsOnlyEnv) == "1" {
+		handle = f.event
+	}
+	sub, err := nc.Subscribe(env("DGP_CONFIG_SYNC_NATS_SUBJECT"), handle)
 	if err != nil {
 		return fmt.Errorf("floor reader: %w", err)
 	}
@@ -108,16 +119,21 @@ func runFloorReader(ctx context.Context, stderr io.Writer) error {
 	return nil
 }
 
-// floorReader is the floor reader's state: etag and buf are the pulling
-// goroutine's (the start's, then the subscription's).
+// floorReader is the floor reader's state: etag, buf and gen are the
+// pulling goroutine's (the start's, then the subscription's).
 type floorReader struct {
 	// get is the sync bucket's adapter a dgp reader pulls through
 	// (conditional GET, the body read into buf, the ETag unquoted).
-	get            configsync.BucketGetInto
-	key            string
-	log            io.Writer
-	etag           string
-	buf            []byte
+	get  configsync.BucketGetInto
+	key  string
+	log  io.Writer
+	etag string
+	buf  []byte
+	// gen is the generation of the last DB pulled, or counted by event.
+	gen uint64
+	// eventKey is `bucket/key"`, the end of the object's name in MinIO's
+	// event wrapper ("Key").
+	eventKey       []byte
 	connected      atomic.Bool
 	logMu          sync.Mutex
 	pullsReconnect atomic.Int64
@@ -135,8 +151,20 @@ func (f *floorReader) pull(ctx context.Context) {
 		f.logLine(map[string]any{"level": "warn", "message": "floor reader: unreadable db", "error": err.Error()})
 		return
 	}
-	f.etag = etag
+	f.etag, f.gen = etag, h.Generation
 	f.logLine(map[string]any{"message": "config db applied", "generation": h.Generation, "source": "event"})
+}
+
+// event is the subscription's handler with --floor-events-only: an event
+// for the sync object counts as the next generation (each of the tool's
+// mutations writes the object once, and MinIO sends one event a write).
+// Nothing is parsed or fetched.
+func (f *floorReader) event(m *nats.Msg) {
+	if !bytes.Contains(m.Data, f.eventKey) {
+		return
+	}
+	f.gen++
+	f.logLine(map[string]any{"message": "config db applied", "generation": f.gen, "source": "event"})
 }
 
 // logLine writes one JSON log line.

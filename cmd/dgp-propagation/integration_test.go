@@ -46,7 +46,7 @@ func TestEveryModeRuns(t *testing.T) {
 
 // TestProcessesModeRuns runs the tool with its readers as dgp processes
 // (built from this tree), tiny, with each probing mode, and as floor
-// readers, and checks that no
+// readers (with their GET and without), and checks that no
 // reader timed out, that the per-reader CPU row was measured on processes,
 // and that --probes final sent no probe while measured (its final probe
 // of the last key failing would have failed the run).
@@ -59,7 +59,7 @@ func TestProcessesModeRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, probes := range []string{"every", "final", "floor"} {
+	for _, probes := range []string{"every", "final", "floor", "floor-events"} {
 		t.Run(probes, func(t *testing.T) {
 			var out, errOut strings.Builder
 			args := []string{
@@ -67,11 +67,14 @@ func TestProcessesModeRuns(t *testing.T) {
 				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5", "--warmup", "2",
 				"--processes", "--dgp-bin", bin, "--reader-env", "GOMAXPROCS=1", "--probes", probes,
 			}
-			if probes == "floor" {
+			if strings.HasPrefix(probes, "floor") {
 				// The floor readers (this test binary, see TestMain) must
 				// see every change, as dgp readers.
 				args[len(args)-1] = "final"
 				args = append(args, "--floor")
+				if probes == "floor-events" {
+					args = append(args, "--floor-events-only")
+				}
 			}
 			err := run(context.Background(), args, &out, &errOut)
 			if err != nil {

@@ -119,6 +119,13 @@ func TestPerfArgs(t *testing.T) {
 	if o, err := parseFlags(append(slices.Clone(floor), "--processes", "--probes", "final", "--mode", "nats-core"), io.Discard); err != nil || !o.floor {
 		t.Errorf("--floor with --processes --probes final --mode nats-core: %+v %v", o, err)
 	}
+	events := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--processes", "--probes", "final", "--mode", "nats-core", "--floor-events-only"}
+	if _, err := parseFlags(events, io.Discard); err == nil {
+		t.Error("--floor-events-only without --floor: no error")
+	}
+	if o, err := parseFlags(append(slices.Clone(events), "--floor"), io.Discard); err != nil || !o.floor || !o.floorEvents {
+		t.Errorf("--floor --floor-events-only: %+v %v", o, err)
+	}
 	self := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--processes", "--perf", "/tmp/p"}
 	if o, err := parseFlags(self, io.Discard); err != nil || o.perf != "/tmp/p" || o.perfBin != "perf" {
 		t.Fatalf("--perf with --processes: %+v %v", o, err)

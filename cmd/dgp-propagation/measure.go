@@ -125,7 +125,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 
 	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin,
-		readerEnv: o.readerEnv, floor: o.floor}
+		readerEnv: o.readerEnv, floor: o.floor, floorEvents: o.floorEvents}
 	writer, err := startNode(ctx, fo, "writer", true, "")
 	if err != nil {
 		return nil, err

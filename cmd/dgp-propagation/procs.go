@@ -53,6 +53,9 @@ func (fo fleetOptions) processEnv(name, addr, queueURL string) []string {
 	if fo.trace {
 		vars["DGP_LOG_LEVEL"] = "debug"
 	}
+	if fo.floorEvents {
+		vars[floorEventsOnlyEnv] = "1"
+	}
 	switch fo.mode {
 	case modePoll:
 		vars["DGP_CONFIG_SYNC_POLL_INTERVAL"] = fo.poll.String()
