@@ -26,6 +26,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/gcfloor"
 	"github.com/dgp-proxy/dgp/internal/obs"
+	"github.com/dgp-proxy/dgp/internal/rawio"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -143,7 +144,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return &exitError{code: 2, err: fmt.Errorf("invalid configuration:\n%w", err)}
 		}
 	}
-	logger, err := obs.NewLogger(stderr, obs.LogOptions{Level: cfg.Advanced.LogLevel, Format: cfg.Advanced.LogFormat})
+	logOut := stderr
+	if f, ok := stderr.(*os.File); ok {
+		// On a pipe (containers, a parent reading the output) the log
+		// lines are written with raw system calls, so that an idle
+		// instance applying an IAM change does not wake the runtime's
+		// monitor thread for its log line (internal/rawio).
+		if lw := rawio.NewLogWriter(f); lw.Raw() {
+			defer lw.Close()
+			logOut = lw
+		}
+	}
+	logger, err := obs.NewLogger(logOut, obs.LogOptions{Level: cfg.Advanced.LogLevel, Format: cfg.Advanced.LogFormat})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
