@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 )
 
 // LogWriter writes a process's log lines to its standard error without
@@ -66,24 +65,7 @@ func (w *LogWriter) Write(p []byte) (int, error) {
 	if w.own == nil || len(p) == 0 {
 		return w.orig.Write(p)
 	}
-	done := 0
-	var errno syscall.Errno
-	err := w.rc.Write(func(fd uintptr) bool {
-		for done < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
-			switch e {
-			case 0:
-				done += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait in the poller for room
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	done, errno, err := rawWrite(w.rc, p) // waits in the poller for room
 	if err == nil && errno == 0 {
 		return done, nil
 	}

@@ -66,9 +66,22 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write implements io.Writer.
 func (c *Conn) Write(p []byte) (int, error) {
-	done := 0
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
+	done, errno, err := rawWrite(c.rc, p)
+	switch {
+	case err != nil:
+		return done, c.opErr("write", err)
+	case errno != 0:
+		return done, c.opErr("write", os.NewSyscallError("write", errno))
+	}
+	return done, nil
+}
+
+// rawWrite writes all of p to rc's non-blocking descriptor with raw
+// system calls, waiting in the poller while it is full. It returns how
+// much was written, and the RawConn's error (a deadline, a closed
+// descriptor) or the system call's.
+func rawWrite(rc syscall.RawConn, p []byte) (done int, errno syscall.Errno, err error) {
+	err = rc.Write(func(fd uintptr) bool {
 		for done < len(p) {
 			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
 			switch e {
@@ -84,13 +97,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		return true
 	})
-	switch {
-	case err != nil:
-		return done, c.opErr("write", err)
-	case errno != 0:
-		return done, c.opErr("write", os.NewSyscallError("write", errno))
-	}
-	return done, nil
+	return done, errno, err
 }
 
 // opErr reports err as net.TCPConn's Read and Write do. The RawConn's own
