@@ -36,6 +36,7 @@ type node struct {
 	url    string
 	inst   *dgpfleet.Instance // nil for a process
 	pid    int                // 0 in process
+	group  int                // 1: a reader process of --dgp-bin-b, else 0
 	stopFn func() error       // for a process
 	watch  *logWatch
 	hc     *http.Client
@@ -57,6 +58,8 @@ type fleetOptions struct {
 	floor bool
 	// floorEvents: the floor readers send no GET (--floor-events-only).
 	floorEvents bool
+	// dgpBinB: every second reader process runs this binary (--dgp-bin-b).
+	dgpBinB string
 }
 
 // spec is the instance spec of one node; queueURL is its SQS queue (sqs

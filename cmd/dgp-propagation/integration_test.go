@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,13 +60,20 @@ func TestProcessesModeRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, probes := range []string{"every", "final", "floor", "floor-events"} {
+	for _, probes := range []string{"every", "final", "floor", "floor-events", "ab"} {
 		t.Run(probes, func(t *testing.T) {
 			var out, errOut strings.Builder
 			args := []string{
 				"--minio-bin", minio, "--nats-server-bin", natsServer, "--work-dir", t.TempDir(),
 				"--mode", "nats-core", "--readers", "2", "--mutations", "3", "--pause", "10ms", "--users", "5", "--warmup", "2",
 				"--processes", "--dgp-bin", bin, "--reader-env", "GOMAXPROCS=1", "--probes", probes,
+			}
+			if probes == "ab" {
+				// Reader 1 runs the same binary as --dgp-bin-b: one row each,
+				// measured on its own process (CPU comes in 10 ms ticks, too
+				// coarse for 3 changes: the exact switch count is checked).
+				args[len(args)-1] = "final"
+				args = append(args, "--dgp-bin-b", bin)
 			}
 			if strings.HasPrefix(probes, "floor") {
 				// The floor readers (this test binary, see TestMain) must
@@ -83,6 +91,17 @@ func TestProcessesModeRuns(t *testing.T) {
 			latency := reportRow(t, out.String(), "| nats-core | 2 | 6 | ")
 			if !strings.HasSuffix(latency, "| 0 |") {
 				t.Errorf("timeouts in %q", latency)
+			}
+			if probes == "ab" {
+				base := filepath.Base(bin)
+				for _, g := range []string{"A: ", "B: "} {
+					row := reportRow(t, out.String(), "| nats-core | 1 | 5 | processes, "+g+base+" | ")
+					f := strings.Split(row, "|")
+					if len(f) != 14 || strings.TrimSpace(f[11]) == "0.0" || strings.HasPrefix(strings.TrimSpace(f[12]), "0 ") {
+						t.Errorf("reader group %s not measured: %q", g, row)
+					}
+				}
+				return
 			}
 			cpu := reportRow(t, out.String(), "| nats-core | 2 | 5 | processes | ")
 			if probes != "every" && !strings.Contains(cpu, "| 0.0 |") {

@@ -91,6 +91,7 @@ type options struct {
 	readerEnv     []string // extra KEY=VALUE for those processes
 	floor         bool     // those processes are floor readers (runFloorReader), not dgp
 	floorEvents   bool     // --floor-events-only: the floor readers send no GET
+	dgpBinB       string   // --dgp-bin-b: every second reader process runs this binary
 
 	hc *http.Client
 }
@@ -165,6 +166,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	})
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each measured phase (writer, readers and probes; not MinIO nor NATS) to FILE.<mode>-<readers>")
 	fs.BoolVar(&o.floor, "floor", false, "with --processes, --mode nats-core and --probes final: the readers are this tool's floor reader (on every event the conditional GET dgp sends, the DB header read, nothing else) instead of dgp: the CPU per change any Go process of this design costs on this machine")
+	fs.StringVar(&o.dgpBinB, "dgp-bin-b", "", "with --processes and --probes final: every second reader process (reader-001, -003, ...) runs this dgp binary instead of --dgp-bin's, and the CPU table has a row for each, measured over the same changes at the same time (an A/B comparison that the machine's drift between runs does not blur)")
 	fs.BoolVar(&o.floorEvents, "floor-events-only", false, "with --floor: the floor reader only takes each event (no GET, no parse) and logs the next generation: the CPU per change of a process's wake-up for a bucket event alone, half of the least a reader of this design does")
 	fs.StringVar(&o.perf, "perf", "", "with --processes: record the reader processes' CPU with `perf record -e cpu-clock -g` over each measured phase into FILE.<mode>-<readers> (read it with perf report -i)")
 	fs.StringVar(&o.perfBin, "perf-bin", "perf", "perf binary for --perf")
@@ -220,6 +222,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.floor && (!o.processes || !o.probeFinal || !slices.Equal(o.modes, []string{modeNATSCore})) {
 		return o, usageErr("--floor goes with --processes, --probes final and --mode nats-core alone")
+	}
+	if o.dgpBinB != "" && (!o.processes || !o.probeFinal || o.floor) {
+		return o, usageErr("--dgp-bin-b goes with --processes and --probes final, not --floor")
 	}
 	if o.floorEvents && !o.floor {
 		return o, usageErr("--floor-events-only goes with --floor")

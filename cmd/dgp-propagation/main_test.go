@@ -119,6 +119,19 @@ func TestPerfArgs(t *testing.T) {
 	if o, err := parseFlags(append(slices.Clone(floor), "--processes", "--probes", "final", "--mode", "nats-core"), io.Discard); err != nil || !o.floor {
 		t.Errorf("--floor with --processes --probes final --mode nats-core: %+v %v", o, err)
 	}
+	ab := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--dgp-bin-b", "/bin/dgp-b"}
+	for _, extra := range [][]string{
+		{"--probes", "final"}, // in process
+		{"--processes"},       // --probes every
+		{"--processes", "--probes", "final", "--floor", "--mode", "nats-core"}, // floor readers
+	} {
+		if _, err := parseFlags(append(slices.Clone(ab), extra...), io.Discard); err == nil {
+			t.Errorf("--dgp-bin-b %q: no error", extra)
+		}
+	}
+	if o, err := parseFlags(append(slices.Clone(ab), "--processes", "--probes", "final"), io.Discard); err != nil || o.dgpBinB != "/bin/dgp-b" {
+		t.Errorf("--dgp-bin-b with --processes --probes final: %+v %v", o, err)
+	}
 	events := []string{"--minio-bin", "/bin/minio", "--nats-server-bin", "/bin/nats-server", "--processes", "--probes", "final", "--mode", "nats-core", "--floor-events-only"}
 	if _, err := parseFlags(events, io.Discard); err == nil {
 		t.Error("--floor-events-only without --floor: no error")

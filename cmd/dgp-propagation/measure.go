@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -65,25 +66,42 @@ type measurement struct {
 	// users is the number of users the DB held when the measured phase
 	// began.
 	users int
-	// processes: the readers ran as processes. readerCPU is their CPU
-	// time during the measured phase, summed; probeCPU what the same
-	// number of probes alone cost them afterwards; rss their resident
-	// memory at the end, summed.
+	// processes: the readers ran as processes; stats are what they
+	// used, one entry per binary (two with --dgp-bin-b).
 	processes bool
-	readerCPU time.Duration
-	probeCPU  time.Duration
-	// idleCPU is what the reader processes spent doing nothing (no
-	// mutation, no probe) over as long as the measured phase lasted
-	// (measured over at most idleWindow and scaled).
-	idleCPU time.Duration
-	rss     int64
-	// faults is the reader processes' minor page faults during the
-	// measured phase, summed (each one a fresh page touched).
-	faults int64
-	// switches is the reader processes' context switches (every thread,
-	// voluntary and not) during the measured phase, summed: each one a
-	// thread put to sleep or taken off a CPU.
-	switches int64
+	stats     []readerStats
+}
+
+// readerStats are what a group of reader processes (all of them, or those
+// of one binary) used.
+type readerStats struct {
+	label string // "" for all the readers, else "A: <binary>" or "B: <binary>"
+	n     int    // reader processes in the group
+	// cpu is their CPU time during the measured phase, summed; probe what
+	// the same number of probes alone cost them afterwards.
+	cpu, probe time.Duration
+	// idle is what they spent doing nothing (no mutation, no probe) over
+	// as long as the measured phase lasted (measured over at most
+	// idleWindow and scaled).
+	idle time.Duration
+	// faults is their minor page faults during the measured phase (each
+	// one a fresh page touched); switches their context switches (every
+	// thread, voluntary and not: a thread put to sleep or taken off a
+	// CPU); rss their resident memory at the end. All summed.
+	faults, switches, rss int64
+}
+
+// readerGroups splits the readers by binary: one group, or two with
+// --dgp-bin-b (labelled with the binaries' names).
+func readerGroups(readers []*node, o options) ([][]*node, []string) {
+	if o.dgpBinB == "" {
+		return [][]*node{readers}, []string{""}
+	}
+	groups := make([][]*node, 2)
+	for _, r := range readers {
+		groups[r.group] = append(groups[r.group], r)
+	}
+	return groups, []string{"A: " + filepath.Base(o.dgpBin), "B: " + filepath.Base(o.dgpBinB)}
 }
 
 // idleWindow bounds the idle measurement of the reader processes.
@@ -125,7 +143,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 
 	fo := fleetOptions{work: work, bucket: bucket, mode: mode, env: e, poll: o.pollInterval, hc: o.hc, trace: o.trace, dgpBin: o.dgpBin,
-		readerEnv: o.readerEnv, floor: o.floor, floorEvents: o.floorEvents}
+		readerEnv: o.readerEnv, floor: o.floor, floorEvents: o.floorEvents, dgpBinB: o.dgpBinB}
 	writer, err := startNode(ctx, fo, "writer", true, "")
 	if err != nil {
 		return nil, err
@@ -176,15 +194,8 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	defer func() { _ = stopPerf() }()
-	rcpu0, err := readerCPU(readers)
-	if err != nil {
-		return nil, err
-	}
-	faults0, err := readerFaults(readers)
-	if err != nil {
-		return nil, err
-	}
-	switches0, err := readerSwitches(readers)
+	groups, labels := readerGroups(readers, o)
+	before, err := groupUsage(groups)
 	if err != nil {
 		return nil, err
 	}
@@ -224,21 +235,14 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 	}
 
 	m.cpu, m.wall = e.cpu().sub(cpu0), time.Since(wall0)
-	rcpu1, err := readerCPU(readers)
+	after, err := groupUsage(groups)
 	if err != nil {
 		return nil, err
 	}
-	m.readerCPU = rcpu1 - rcpu0
-	faults1, err := readerFaults(readers)
-	if err != nil {
-		return nil, err
+	for i, g := range groups {
+		m.stats = append(m.stats, readerStats{label: labels[i], n: len(g), cpu: after[i].cpu - before[i].cpu,
+			faults: after[i].faults - before[i].faults, switches: after[i].switches - before[i].switches})
 	}
-	m.faults = faults1 - faults0
-	switches1, err := readerSwitches(readers)
-	if err != nil {
-		return nil, err
-	}
-	m.switches = switches1 - switches0
 	stopProfile()
 	if err := stopPerf(); err != nil {
 		return nil, err
@@ -249,12 +253,20 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		}
 	}
 	if m.processes {
-		m.rss = readerRSS(readers)
-		if m.probeCPU, err = probeCost(ctx, readers, warm, m.samples); err != nil {
+		for i, g := range groups {
+			m.stats[i].rss = readerRSS(g)
+		}
+		if len(groups) == 1 { // (--dgp-bin-b goes with --probes final: no probe while measured)
+			if m.stats[0].probe, err = probeCost(ctx, readers, warm, m.samples); err != nil {
+				return nil, err
+			}
+		}
+		idle, err := idleCost(ctx, groups, m.wall)
+		if err != nil {
 			return nil, err
 		}
-		if m.idleCPU, err = idleCost(ctx, readers, m.wall); err != nil {
-			return nil, err
+		for i := range groups {
+			m.stats[i].idle = idle[i]
 		}
 	}
 	lastSalt, lastGen, err := readHeader(ctx, s3c, bucket)

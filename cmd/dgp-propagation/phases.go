@@ -179,25 +179,31 @@ func probeCost(ctx context.Context, readers []*node, u user, samples []sample) (
 	return c1 - c0, err
 }
 
-// idleCost returns the CPU time the reader processes spend idle over
-// wall: measured over min(wall, idleWindow), scaled to wall.
-func idleCost(ctx context.Context, readers []*node, wall time.Duration) (time.Duration, error) {
+// idleCost returns the CPU time each group of reader processes spends
+// idle over wall: measured over min(wall, idleWindow), at the same time
+// for every group, and scaled to wall.
+func idleCost(ctx context.Context, groups [][]*node, wall time.Duration) ([]time.Duration, error) {
 	win := min(wall, idleWindow)
-	c0, err := readerCPU(readers)
+	c0, err := groupUsage(groups)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	start := time.Now()
 	select {
 	case <-time.After(win):
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
-	c1, err := readerCPU(readers)
+	c1, err := groupUsage(groups)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return time.Duration(float64(c1-c0) * float64(wall) / float64(time.Since(start))), nil
+	scale := float64(wall) / float64(time.Since(start))
+	out := make([]time.Duration, len(groups))
+	for i := range groups {
+		out[i] = time.Duration(float64(c1[i].cpu-c0[i].cpu) * scale)
+	}
+	return out, nil
 }
 
 // noteApply records r's apply a and the hint r received since start,

@@ -188,9 +188,16 @@ func startProcessReaders(ctx context.Context, fo fleetOptions, n int, queues []s
 			q = queues[i]
 		}
 		sem <- struct{}{}
+		rfo := fo
+		if fo.dgpBinB != "" && i%2 == 1 {
+			rfo.dgpBin = fo.dgpBinB
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			readers[i], errs[i] = startProcessReader(ctx, fo, fmt.Sprintf("reader-%03d", i), q)
+			readers[i], errs[i] = startProcessReader(ctx, rfo, fmt.Sprintf("reader-%03d", i), q)
+			if errs[i] == nil && fo.dgpBinB != "" && i%2 == 1 {
+				readers[i].group = 1
+			}
 		})
 	}
 	wg.Wait()
@@ -214,6 +221,30 @@ func readerFaults(readers []*node) (int64, error) { return readerSum(readers, pr
 // readerSwitches is the context switches of every thread of every reader
 // process so far, summed; zero without processes.
 func readerSwitches(readers []*node) (int64, error) { return readerSum(readers, procSwitches) }
+
+// usage is what reader processes have used so far, summed.
+type usage struct {
+	cpu              time.Duration
+	faults, switches int64
+}
+
+// groupUsage reads the usage of each group of readers.
+func groupUsage(groups [][]*node) ([]usage, error) {
+	out := make([]usage, len(groups))
+	for i, g := range groups {
+		var err error
+		if out[i].cpu, err = readerCPU(g); err != nil {
+			return nil, err
+		}
+		if out[i].faults, err = readerFaults(g); err != nil {
+			return nil, err
+		}
+		if out[i].switches, err = readerSwitches(g); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
 
 // readerSum sums read over the reader processes.
 func readerSum[T time.Duration | int64](readers []*node, read func(pid int) (T, error)) (T, error) {

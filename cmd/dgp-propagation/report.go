@@ -199,12 +199,13 @@ type readerCPURow struct {
 	idle, rss, faults, switches string
 }
 
-// readerCPURowOf is the CPU time per reader per mutation: with reader
+// readerCPURows are the CPU time per reader per mutation: with reader
 // processes, measured on each (raw), with the cost of the same probes
-// alone (probe), and the difference (net: the propagation's own cost);
-// in process, the whole process's CPU over the readers (an upper bound:
-// it holds the writer and the probes as well).
-func readerCPURowOf(m *measurement) readerCPURow {
+// alone (probe), and the difference (net: the propagation's own cost),
+// a row for each binary with --dgp-bin-b; in process, the whole
+// process's CPU over the readers (an upper bound: it holds the writer and
+// the probes as well).
+func readerCPURows(m *measurement) []readerCPURow {
 	r := readerCPURow{mode: m.mode, readers: fmt.Sprint(m.readers), users: fmt.Sprint(m.users),
 		raw: "-", probes: "-", probeCPU: "-", net: "-", idle: "-", rss: "-", faults: "-", switches: "-"}
 	per := time.Duration(m.readers * max(m.mutations, 1))
@@ -216,15 +217,24 @@ func readerCPURowOf(m *measurement) readerCPURow {
 	if !m.processes {
 		r.where = "in process (dgp process / readers)"
 		r.raw = usec(m.cpu["dgp"] / per)
-		return r
+		return []readerCPURow{r}
 	}
-	r.where = "processes"
-	r.raw, r.probeCPU, r.idle = usec(m.readerCPU/per), usec(m.probeCPU/per), usec(m.idleCPU/per)
-	r.net = usec((m.readerCPU - m.probeCPU - m.idleCPU) / per)
-	r.rss = fmt.Sprintf("%.0f MiB", float64(m.rss)/float64(m.readers)/(1<<20))
-	r.faults = fmt.Sprintf("%.1f", float64(m.faults)/float64(per))
-	r.switches = fmt.Sprintf("%.1f", float64(m.switches)/float64(per))
-	return r
+	var rows []readerCPURow
+	for _, s := range m.stats {
+		g := r
+		g.where = "processes"
+		if s.label != "" {
+			g.readers, g.where = fmt.Sprint(s.n), "processes, "+s.label
+		}
+		per := time.Duration(max(s.n, 1) * max(m.mutations, 1))
+		g.raw, g.probeCPU, g.idle = usec(s.cpu/per), usec(s.probe/per), usec(s.idle/per)
+		g.net = usec((s.cpu - s.probe - s.idle) / per)
+		g.rss = fmt.Sprintf("%.0f MiB", float64(s.rss)/float64(max(s.n, 1))/(1<<20))
+		g.faults = fmt.Sprintf("%.1f", float64(s.faults)/float64(per))
+		g.switches = fmt.Sprintf("%.1f", float64(s.switches)/float64(per))
+		rows = append(rows, g)
+	}
+	return rows
 }
 
 // usec formats d in milliseconds with three decimals.
@@ -240,7 +250,8 @@ func writeReaderCPU(w io.Writer, ms []*measurement) {
 	fmt.Fprintln(w, "| mode | readers | users | readers run | raw | probes per reader | probe | idle | net | faults | switches | RSS per reader |")
 	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, m := range ms {
-		r := readerCPURowOf(m)
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.mode, r.readers, r.users, r.where, r.raw, r.probes, r.probeCPU, r.idle, r.net, r.faults, r.switches, r.rss)
+		for _, r := range readerCPURows(m) {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.mode, r.readers, r.users, r.where, r.raw, r.probes, r.probeCPU, r.idle, r.net, r.faults, r.switches, r.rss)
+		}
 	}
 }
