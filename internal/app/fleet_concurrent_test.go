@@ -39,6 +39,11 @@ func TestFleetConcurrentMutations(t *testing.T) {
 	for _, c := range admins[1:] {
 		c.must(http.StatusOK, http.MethodPost, "/config/sync-now", nil, nil)
 	}
+	// One more change, which instances 1 and 2 do not pull: their first
+	// mutation below is published from a stale snapshot, so the
+	// compare-and-swap path (conflict, rebase) runs whatever the timing of
+	// the concurrent ones (on a loaded machine they can come one by one).
+	admins[0].createUser("stale-maker", allow([]string{"list"}, "*"))
 
 	type result struct {
 		what string
@@ -117,9 +122,10 @@ func TestFleetConcurrentMutations(t *testing.T) {
 			}
 		}
 	}
-	// 20 seed users + 2 groups + 40 mutations: one generation each.
-	if got := st.Generation(); got != 62 {
-		t.Errorf("generation = %d, want 62 (one per acknowledged mutation)", got)
+	// 20 seed users + 2 groups + stale-maker + 40 mutations: one
+	// generation each.
+	if got := st.Generation(); got != 63 {
+		t.Errorf("generation = %d, want 63 (one per acknowledged mutation)", got)
 	}
 	var rebased uint64
 	for _, n := range nodes {
