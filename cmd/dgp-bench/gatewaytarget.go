@@ -201,11 +201,11 @@ func (p *targetProcess) usage() (procUse, error) {
 		u.cpu += time.Duration(ns)
 		u.switches += runs
 	}
-	io, err := os.ReadFile(proc + "/io")
+	counters, err := os.ReadFile(proc + "/io")
 	if err != nil {
 		return fail(err)
 	}
-	for line := range strings.Lines(string(io)) {
+	for line := range strings.Lines(string(counters)) {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
 		if k == "syscr" || k == "syscw" {
 			n, err := strconv.ParseInt(v, 10, 64)

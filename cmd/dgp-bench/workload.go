@@ -190,8 +190,9 @@ type result struct {
 	// cpu is the CPU time of the workload by profile role (client, proxy,
 	// dgp; "" for the runtime's own goroutines, such as the GC's).
 	cpu map[string]time.Duration
-	// procRounds are, in --processes mode, each measured round's CPU time
-	// of the target's server process and requests, by target id.
+	// procRounds are, in --processes mode, what the target's server
+	// process used in each measured round and the requests it served, by
+	// target id.
 	procRounds map[string][]procRound
 	// coverage is the share of the process's CPU time (getrusage) the
 	// profile holds: below 1 when samples were lost.
