@@ -163,6 +163,11 @@ func (u procUse) minus(v procUse) procUse {
 	return procUse{cpu: u.cpu - v.cpu, switches: u.switches - v.switches, syscalls: u.syscalls - v.syscalls}
 }
 
+// plus is u + v.
+func (u procUse) plus(v procUse) procUse {
+	return procUse{cpu: u.cpu + v.cpu, switches: u.switches + v.switches, syscalls: u.syscalls + v.syscalls}
+}
+
 // usage reads what the child has used so far: the sums of
 // /proc/PID/task/*/schedstat (CPU nanoseconds and run count;
 // /proc/PID/schedstat is the main thread's alone) and syscr + syscw of

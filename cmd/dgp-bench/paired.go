@@ -116,9 +116,9 @@ type pairedSummary struct {
 func summarizePaired(rs []pairedRound) pairedSummary {
 	var s pairedSummary
 	proxy, dgp := pairedSides(rs)
-	pc, pn, pr := sumRounds(proxy)
-	dc, dn, dr := sumRounds(dgp)
-	s.proxy, s.dgp = perRequest(pc, pn), perRequest(dc, dn)
+	pt, pr := sumRounds(proxy)
+	dt, dr := sumRounds(dgp)
+	s.proxy, s.dgp = perRequest(pt.cpu, pt.requests), perRequest(dt.cpu, dt.requests)
 	s.ratios = pairedRatios(dr, pr)
 	return s
 }

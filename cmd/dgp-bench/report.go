@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -200,10 +199,10 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "| workload | requests proxy / dgp | bare proxy µs/request | dgp µs/request | dgp - proxy µs | dgp/proxy | dgp/proxy by round (min-max) |\n")
 		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, res := range r.results {
-			pc, pn, pr := sumRounds(res.procRounds["proxy"])
-			dc, dn, dr := sumRounds(res.procRounds["dgp"])
-			p, g := perRequest(pc, pn), perRequest(dc, dn)
-			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pn, dn, p, g, g-p, ratioText(g, p),
+			pt, pr := sumRounds(res.procRounds["proxy"])
+			dt, dr := sumRounds(res.procRounds["dgp"])
+			p, g := perRequest(pt.cpu, pt.requests), perRequest(dt.cpu, dt.requests)
+			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pt.requests, dt.requests, p, g, g-p, ratioText(g, p),
 				spread(pairedRatios(dr, pr), ratio3))
 		}
 		fmt.Fprintln(w)
@@ -276,7 +275,8 @@ func (r *report) writeCounts(w io.Writer) {
 	fmt.Fprintf(w, "| workload | rounds | bare proxy switches | dgp switches | bare proxy read+write calls | dgp read+write calls |\n")
 	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|\n")
 	row := func(id, rounds string, proxy, dgp []procRound) {
-		p, g := countRounds(proxy), countRounds(dgp)
+		p, _ := sumRounds(proxy)
+		g, _ := sumRounds(dgp)
 		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", id, rounds,
 			p.per(p.switches), g.per(g.switches), p.per(p.syscalls), g.per(g.syscalls))
 	}
@@ -288,17 +288,6 @@ func (r *report) writeCounts(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
-}
-
-// countRounds totals rounds' switches, system calls and requests.
-func countRounds(rs []procRound) procRound {
-	var all procRound
-	for _, r := range rs {
-		all.switches += r.switches
-		all.syscalls += r.syscalls
-		all.requests += r.requests
-	}
-	return all
 }
 
 // per is n per request of r's; 0 without requests.
@@ -321,15 +310,15 @@ func ratioText(num, den float64) string {
 	return ratio3(num / den)
 }
 
-// sumRounds totals a server process's rounds: CPU time, requests, and
-// each round's µs per request.
-func sumRounds(rs []procRound) (cpu time.Duration, requests int64, per []float64) {
+// sumRounds totals a server process's rounds (CPU time, switches, system
+// calls, requests) and gives each round's µs per request.
+func sumRounds(rs []procRound) (total procRound, per []float64) {
 	for _, r := range rs {
-		cpu += r.cpu
-		requests += r.requests
+		total.procUse = total.procUse.plus(r.procUse)
+		total.requests += r.requests
 		per = append(per, perRequest(r.cpu, r.requests))
 	}
-	return cpu, requests, per
+	return total, per
 }
 
 // coverage renders the share of the process's CPU time the workloads'

@@ -188,15 +188,15 @@ func startProcessReaders(ctx context.Context, fo fleetOptions, n int, queues []s
 			q = queues[i]
 		}
 		sem <- struct{}{}
-		rfo := fo
+		rfo, group := fo, 0
 		if fo.dgpBinB != "" && i%2 == 1 {
-			rfo.dgpBin = fo.dgpBinB
+			rfo.dgpBin, group = fo.dgpBinB, 1
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			readers[i], errs[i] = startProcessReader(ctx, rfo, fmt.Sprintf("reader-%03d", i), q)
-			if errs[i] == nil && fo.dgpBinB != "" && i%2 == 1 {
-				readers[i].group = 1
+			if errs[i] == nil {
+				readers[i].group = group
 			}
 		})
 	}

@@ -226,12 +226,12 @@ func readerCPURows(m *measurement) []readerCPURow {
 		if s.label != "" {
 			g.readers, g.where = fmt.Sprint(s.n), "processes, "+s.label
 		}
-		per := time.Duration(max(s.n, 1) * max(m.mutations, 1))
-		g.raw, g.probeCPU, g.idle = usec(s.cpu/per), usec(s.probe/per), usec(s.idle/per)
-		g.net = usec((s.cpu - s.probe - s.idle) / per)
+		gper := time.Duration(max(s.n, 1) * max(m.mutations, 1)) // the group's readers x mutations
+		g.raw, g.probeCPU, g.idle = usec(s.cpu/gper), usec(s.probe/gper), usec(s.idle/gper)
+		g.net = usec((s.cpu - s.probe - s.idle) / gper)
 		g.rss = fmt.Sprintf("%.0f MiB", float64(s.rss)/float64(max(s.n, 1))/(1<<20))
-		g.faults = fmt.Sprintf("%.1f", float64(s.faults)/float64(per))
-		g.switches = fmt.Sprintf("%.1f", float64(s.switches)/float64(per))
+		g.faults = fmt.Sprintf("%.1f", float64(s.faults)/float64(gper))
+		g.switches = fmt.Sprintf("%.1f", float64(s.switches)/float64(gper))
 		rows = append(rows, g)
 	}
 	return rows
