@@ -7,14 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dgp-proxy/dgp/internal/gcfloor"
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // The gateway benchmark's --processes mode runs the bare proxy and dgp
@@ -145,80 +144,12 @@ func startTargetProcess(ctx context.Context, role string, o gatewayOptions, stde
 	return p, nil
 }
 
-// procUse is what a server process has used so far.
-type procUse struct {
-	// cpu is the CPU time of its threads.
-	cpu time.Duration
-	// switches counts the times its threads were switched in to run (the
-	// run count of schedstat): each is a thread switch on a core.
-	switches int64
-	// syscalls counts its read- and write-like system calls (syscr and
-	// syscw of /proc/PID/io: read, write and their vector and positional
-	// forms; not epoll, futex or nanosleep).
-	syscalls int64
-}
-
-// minus is u - v.
-func (u procUse) minus(v procUse) procUse {
-	return procUse{cpu: u.cpu - v.cpu, switches: u.switches - v.switches, syscalls: u.syscalls - v.syscalls}
-}
-
-// plus is u + v.
-func (u procUse) plus(v procUse) procUse {
-	return procUse{cpu: u.cpu + v.cpu, switches: u.switches + v.switches, syscalls: u.syscalls + v.syscalls}
-}
-
-// usage reads what the child has used so far: the sums of
-// /proc/PID/task/*/schedstat (CPU nanoseconds and run count;
-// /proc/PID/schedstat is the main thread's alone) and syscr + syscw of
-// /proc/PID/io (the whole process's). A Go process keeps its threads, so
-// nothing leaves with an exited thread.
-func (p *targetProcess) usage() (procUse, error) {
-	var u procUse
-	proc := "/proc/" + strconv.Itoa(p.cmd.Process.Pid)
-	fail := func(err error) (procUse, error) {
-		return procUse{}, fmt.Errorf("usage of the %s process: %w", p.role, err)
-	}
-	tasks, err := os.ReadDir(proc + "/task")
+// usage reads what the child has used so far (every thread's CPU time
+// and switches, its read and write system calls).
+func (p *targetProcess) usage() (procuse.Use, error) {
+	u, err := procuse.Read(p.cmd.Process.Pid)
 	if err != nil {
-		return fail(err)
-	}
-	for _, t := range tasks {
-		b, err := os.ReadFile(proc + "/task/" + t.Name() + "/schedstat")
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the thread exited since the listing
-		}
-		if err != nil {
-			return fail(err)
-		}
-		f := strings.Fields(string(b))
-		if len(f) != 3 {
-			return fail(fmt.Errorf("schedstat %q: want 3 fields", b))
-		}
-		ns, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return fail(err)
-		}
-		runs, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil {
-			return fail(err)
-		}
-		u.cpu += time.Duration(ns)
-		u.switches += runs
-	}
-	counters, err := os.ReadFile(proc + "/io")
-	if err != nil {
-		return fail(err)
-	}
-	for line := range strings.Lines(string(counters)) {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
-		if k == "syscr" || k == "syscw" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fail(fmt.Errorf("io %s: %w", k, err))
-			}
-			u.syscalls += n
-		}
+		return procuse.Use{}, fmt.Errorf("usage of the %s process: %w", p.role, err)
 	}
 	return u, nil
 }

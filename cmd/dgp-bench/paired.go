@@ -8,6 +8,8 @@ import (
 	"runtime/pprof"
 	"sync"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // pairedRound is one round in which the bare proxy and dgp served a
@@ -39,7 +41,7 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 		// A server process's CPU time is read before and after; in one
 		// process the round is profiled and split by role.
 		var prof bytes.Buffer
-		var before []procUse
+		var before []procuse.Use
 		procs := proxy.usage != nil && dgp.usage != nil
 		if procs {
 			var err error
@@ -77,25 +79,25 @@ func runPaired(ctx context.Context, w workload, proxy, dgp *target, n int, progr
 			if err != nil {
 				return nil, err
 			}
-			pr.proxy.procUse, pr.dgp.procUse = after[0].minus(before[0]), after[1].minus(before[1])
+			pr.proxy.Use, pr.dgp.Use = after[0].Minus(before[0]), after[1].Minus(before[1])
 		} else {
 			cpu, err := cpuByLabel(prof.Bytes(), "role")
 			if err != nil {
 				return nil, err
 			}
-			pr.proxy.cpu, pr.dgp.cpu = cpu[roleProxy], cpu[roleDGP]
+			pr.proxy.CPU, pr.dgp.CPU = cpu[roleProxy], cpu[roleDGP]
 		}
 		out = append(out, pr)
 		progress(fmt.Sprintf("%s paired round %d/%d: proxy %.1f µs/request (%d), dgp %.1f µs/request (%d)",
-			w.id, r+1, n, perRequest(pr.proxy.cpu, pr.proxy.requests), pr.proxy.requests, perRequest(pr.dgp.cpu, pr.dgp.requests), pr.dgp.requests))
+			w.id, r+1, n, perRequest(pr.proxy.CPU, pr.proxy.requests), pr.proxy.requests, perRequest(pr.dgp.CPU, pr.dgp.requests), pr.dgp.requests))
 	}
 	return out, nil
 }
 
 // usages reads what each target's server process has used (targets with
 // usage set: --processes mode).
-func usages(ts ...*target) ([]procUse, error) {
-	out := make([]procUse, len(ts))
+func usages(ts ...*target) ([]procuse.Use, error) {
+	out := make([]procuse.Use, len(ts))
 	for i, t := range ts {
 		var err error
 		if out[i], err = t.usage(); err != nil {
@@ -118,7 +120,7 @@ func summarizePaired(rs []pairedRound) pairedSummary {
 	proxy, dgp := pairedSides(rs)
 	pt, pr := sumRounds(proxy)
 	dt, dr := sumRounds(dgp)
-	s.proxy, s.dgp = perRequest(pt.cpu, pt.requests), perRequest(dt.cpu, dt.requests)
+	s.proxy, s.dgp = perRequest(pt.CPU, pt.requests), perRequest(dt.CPU, dt.requests)
 	s.ratios = pairedRatios(dr, pr)
 	return s
 }

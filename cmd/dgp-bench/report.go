@@ -201,7 +201,7 @@ func (r *report) write(w io.Writer) {
 		for _, res := range r.results {
 			pt, pr := sumRounds(res.procRounds["proxy"])
 			dt, dr := sumRounds(res.procRounds["dgp"])
-			p, g := perRequest(pt.cpu, pt.requests), perRequest(dt.cpu, dt.requests)
+			p, g := perRequest(pt.CPU, pt.requests), perRequest(dt.CPU, dt.requests)
 			fmt.Fprintf(w, "| %s | %d / %d | %.1f | %.1f | %.1f | %s | %s |\n", res.w.id, pt.requests, dt.requests, p, g, g-p, ratioText(g, p),
 				spread(pairedRatios(dr, pr), ratio3))
 		}
@@ -278,7 +278,7 @@ func (r *report) writeCounts(w io.Writer) {
 		p, _ := sumRounds(proxy)
 		g, _ := sumRounds(dgp)
 		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", id, rounds,
-			p.per(p.switches), g.per(g.switches), p.per(p.syscalls), g.per(g.syscalls))
+			p.per(p.Switches), g.per(g.Switches), p.per(p.Syscalls), g.per(g.Syscalls))
 	}
 	for _, res := range r.results {
 		row(res.w.id, "interleaved", res.procRounds["proxy"], res.procRounds["dgp"])
@@ -314,9 +314,9 @@ func ratioText(num, den float64) string {
 // calls, requests) and gives each round's µs per request.
 func sumRounds(rs []procRound) (total procRound, per []float64) {
 	for _, r := range rs {
-		total.procUse = total.procUse.plus(r.procUse)
+		total.Use = total.Use.Plus(r.Use)
 		total.requests += r.requests
-		per = append(per, perRequest(r.cpu, r.requests))
+		per = append(per, perRequest(r.CPU, r.requests))
 	}
 	return total, per
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 func TestMedian(t *testing.T) {
@@ -225,20 +227,20 @@ func TestReportProcessTables(t *testing.T) {
 				// proxy: 100 and 300 µs a request -> 400 ms / 2,000 = 200 µs
 				// switches (10,000 + 20,000) / 2,000 = 15; calls 8,000 / 2,000 = 4
 				"proxy": {
-					{procUse: procUse{cpu: 100 * ms, switches: 10000, syscalls: 4000}, requests: 1000},
-					{procUse: procUse{cpu: 300 * ms, switches: 20000, syscalls: 4000}, requests: 1000},
+					{Use: procuse.Use{CPU: 100 * ms, Switches: 10000, Syscalls: 4000}, requests: 1000},
+					{Use: procuse.Use{CPU: 300 * ms, Switches: 20000, Syscalls: 4000}, requests: 1000},
 				},
 				// dgp: 110 and 330 µs -> 220 µs; ratios 1.1, 1.1
 				"dgp": {
-					{procUse: procUse{cpu: 110 * ms, switches: 16000, syscalls: 5000}, requests: 1000},
-					{procUse: procUse{cpu: 330 * ms, switches: 16000, syscalls: 5000}, requests: 1000},
+					{Use: procuse.Use{CPU: 110 * ms, Switches: 16000, Syscalls: 5000}, requests: 1000},
+					{Use: procuse.Use{CPU: 330 * ms, Switches: 16000, Syscalls: 5000}, requests: 1000},
 				},
 			},
 			paired: []pairedRound{
-				{proxy: procRound{procUse: procUse{cpu: 100 * ms, switches: 3000}, requests: 1000},
-					dgp: procRound{procUse: procUse{cpu: 105 * ms, switches: 3500, syscalls: 100}, requests: 1000}},
-				{proxy: procRound{procUse: procUse{cpu: 100 * ms, switches: 3000}, requests: 1000},
-					dgp: procRound{procUse: procUse{cpu: 230 * ms, switches: 6500, syscalls: 200}, requests: 2000}},
+				{proxy: procRound{Use: procuse.Use{CPU: 100 * ms, Switches: 3000}, requests: 1000},
+					dgp: procRound{Use: procuse.Use{CPU: 105 * ms, Switches: 3500, Syscalls: 100}, requests: 1000}},
+				{proxy: procRound{Use: procuse.Use{CPU: 100 * ms, Switches: 3000}, requests: 1000},
+					dgp: procRound{Use: procuse.Use{CPU: 230 * ms, Switches: 6500, Syscalls: 200}, requests: 2000}},
 			},
 		}},
 	}

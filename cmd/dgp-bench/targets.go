@@ -22,6 +22,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/app"
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/obs"
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // benchRegion is the region every client signs for.
@@ -41,7 +42,7 @@ type target struct {
 	client *s3.Client
 	// usage, in --processes mode, is what the target's server process
 	// has used so far; nil otherwise.
-	usage func() (procUse, error)
+	usage func() (procuse.Use, error)
 }
 
 // newClientTransport is the one tuned transport all three targets share.

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // Workload ids, as accepted by --workloads.
@@ -205,7 +207,7 @@ type result struct {
 // procRound is what a server process used in one round (CPU time, thread
 // switches, system calls) and the requests it served.
 type procRound struct {
-	procUse
+	procuse.Use
 	requests int64
 }
 
@@ -217,7 +219,7 @@ func runWorkload(ctx context.Context, w workload, targets []*target, rounds int,
 	// The client's goroutines carry role, workload and target labels (the
 	// client's connections are per target, so their goroutines too).
 	do := func(t *target, warm bool) (v float64, err error) {
-		var before procUse
+		var before procuse.Use
 		if t.usage != nil && !warm {
 			if before, err = t.usage(); err != nil {
 				return 0, err
@@ -233,7 +235,7 @@ func runWorkload(ctx context.Context, w workload, targets []*target, rounds int,
 			if cerr != nil {
 				return 0, cerr
 			}
-			res.procRounds[t.id] = append(res.procRounds[t.id], procRound{procUse: after.minus(before), requests: n})
+			res.procRounds[t.id] = append(res.procRounds[t.id], procRound{Use: after.Minus(before), requests: n})
 		}
 		return v, err
 	}

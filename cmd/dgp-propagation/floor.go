@@ -44,11 +44,8 @@ func isFloorReader(args []string) bool { return len(args) > 1 && args[1] == floo
 func floorReaderMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	var log io.Writer = os.Stderr
-	if lw := rawio.NewLogWriter(os.Stderr); lw.Raw() { // as dgp serve writes its log
-		defer lw.Close()
-		log = lw
-	}
+	log, done := rawio.LogOutput(os.Stderr) // as dgp serve writes its log
+	defer done()
 	if err := runFloorReader(ctx, log); err != nil {
 		fmt.Fprintln(os.Stderr, "dgp-propagation:", err)
 		return 1

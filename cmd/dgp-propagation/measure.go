@@ -85,9 +85,8 @@ type readerStats struct {
 	// idleWindow and scaled).
 	idle time.Duration
 	// faults is their minor page faults during the measured phase (each
-	// one a fresh page touched); switches their context switches (every
-	// thread, voluntary and not: a thread put to sleep or taken off a
-	// CPU); rss their resident memory at the end. All summed.
+	// one a fresh page touched); switches the times their threads were
+	// switched in to run; rss their resident memory at the end. All summed.
 	faults, switches, rss int64
 }
 
@@ -240,8 +239,8 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	for i, g := range groups {
-		m.stats = append(m.stats, readerStats{label: labels[i], n: len(g), cpu: after[i].cpu - before[i].cpu,
-			faults: after[i].faults - before[i].faults, switches: after[i].switches - before[i].switches})
+		d := after[i].Minus(before[i])
+		m.stats = append(m.stats, readerStats{label: labels[i], n: len(g), cpu: d.CPU, faults: d.MinorFaults, switches: d.Switches})
 	}
 	stopProfile()
 	if err := stopPerf(); err != nil {

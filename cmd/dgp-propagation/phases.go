@@ -154,7 +154,7 @@ func probeCost(ctx context.Context, readers []*node, u user, samples []sample) (
 	for i, s := range samples {
 		counts[i%len(readers)] += s.probes
 	}
-	c0, err := readerCPU(readers)
+	c0, err := readersUse(readers)
 	if err != nil {
 		return 0, err
 	}
@@ -175,8 +175,8 @@ func probeCost(ctx context.Context, readers []*node, u user, samples []sample) (
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
-	c1, err := readerCPU(readers)
-	return c1 - c0, err
+	c1, err := readersUse(readers)
+	return c1.CPU - c0.CPU, err
 }
 
 // idleCost returns the CPU time each group of reader processes spends
@@ -201,7 +201,7 @@ func idleCost(ctx context.Context, groups [][]*node, wall time.Duration) ([]time
 	scale := float64(wall) / float64(time.Since(start))
 	out := make([]time.Duration, len(groups))
 	for i := range groups {
-		out[i] = time.Duration(float64(c1[i].cpu-c0[i].cpu) * scale)
+		out[i] = time.Duration(float64(c1[i].CPU-c0[i].CPU) * scale)
 	}
 	return out, nil
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // buildDGP builds cmd/dgp of this module into dir and returns its path
@@ -210,56 +212,33 @@ func startProcessReaders(ctx context.Context, fo fleetOptions, n int, queues []s
 	return readers, nil
 }
 
-// readerCPU is the CPU time (user + system) used so far by each reader
-// process, summed; zero without processes.
-func readerCPU(readers []*node) (time.Duration, error) { return readerSum(readers, procCPU) }
-
-// readerFaults is the minor page faults of every reader process so far,
-// summed; zero without processes.
-func readerFaults(readers []*node) (int64, error) { return readerSum(readers, procFaults) }
-
-// readerSwitches is the context switches of every thread of every reader
-// process so far, summed; zero without processes.
-func readerSwitches(readers []*node) (int64, error) { return readerSum(readers, procSwitches) }
-
-// usage is what reader processes have used so far, summed.
-type usage struct {
-	cpu              time.Duration
-	faults, switches int64
-}
-
-// groupUsage reads the usage of each group of readers.
-func groupUsage(groups [][]*node) ([]usage, error) {
-	out := make([]usage, len(groups))
-	for i, g := range groups {
-		var err error
-		if out[i].cpu, err = readerCPU(g); err != nil {
-			return nil, err
-		}
-		if out[i].faults, err = readerFaults(g); err != nil {
-			return nil, err
-		}
-		if out[i].switches, err = readerSwitches(g); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// readerSum sums read over the reader processes.
-func readerSum[T time.Duration | int64](readers []*node, read func(pid int) (T, error)) (T, error) {
-	var total T
+// readersUse is what the reader processes have used so far (CPU time,
+// thread switches, page faults), summed; zero without processes.
+func readersUse(readers []*node) (procuse.Use, error) {
+	var total procuse.Use
 	for _, r := range readers {
 		if r.pid == 0 {
 			continue
 		}
-		v, err := read(r.pid)
+		u, err := procuse.Read(r.pid)
 		if err != nil {
-			return 0, err
+			return procuse.Use{}, fmt.Errorf("%s: %w", r.name, err)
 		}
-		total += v
+		total = total.Plus(u)
 	}
 	return total, nil
+}
+
+// groupUsage reads the use of each group of readers.
+func groupUsage(groups [][]*node) ([]procuse.Use, error) {
+	out := make([]procuse.Use, len(groups))
+	for i, g := range groups {
+		var err error
+		if out[i], err = readersUse(g); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // readerRSS is the resident memory of every reader process, summed, from

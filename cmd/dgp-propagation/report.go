@@ -245,7 +245,7 @@ func usec(d time.Duration) string {
 // writeReaderCPU prints the per-reader CPU table.
 func writeReaderCPU(w io.Writer, ms []*measurement) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "CPU per reader per mutation, ms (processes: utime + stime of every reader process from /proc/<pid>/stat over the measured phase; probe = the same number of accepted probes sent afterwards; idle = the readers doing nothing for as long, measured afterwards; net = raw - probe - idle; faults = minor page faults (/proc/<pid>/stat minflt) per reader per mutation, probes included; switches = context switches of every reader thread (/proc/<pid>/task/*/status) per reader per mutation, probes included; in process: the tool's whole process, writer and probes included, over the readers; with --dgp-bin-b, a row for each binary's readers):")
+	fmt.Fprintln(w, "CPU per reader per mutation, ms (processes: the run time of every thread of every reader process from /proc/<pid>/task/*/schedstat, in nanoseconds, over the measured phase; probe = the same number of accepted probes sent afterwards; idle = the readers doing nothing for as long, measured afterwards; net = raw - probe - idle; faults = minor page faults (/proc/<pid>/stat minflt) per reader per mutation, probes included; switches = thread switches of every reader thread (the run count of the same schedstat) per reader per mutation, probes included; in process: the tool's whole process, writer and probes included, over the readers; with --dgp-bin-b, a row for each binary's readers):")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| mode | readers | users | readers run | raw | probes per reader | probe | idle | net | faults | switches | RSS per reader |")
 	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -150,10 +150,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// lines are written with raw system calls, so that an idle
 		// instance applying an IAM change does not wake the runtime's
 		// monitor thread for its log line (internal/rawio).
-		if lw := rawio.NewLogWriter(f); lw.Raw() {
-			defer lw.Close()
-			logOut = lw
-		}
+		var done func()
+		logOut, done = rawio.LogOutput(f)
+		defer done()
 	}
 	logger, err := obs.NewLogger(logOut, obs.LogOptions{Level: cfg.Advanced.LogLevel, Format: cfg.Advanced.LogFormat})
 	if err != nil {

@@ -158,3 +158,36 @@ func TestLogWriterOtherFilesUnchanged(t *testing.T) {
 		t.Fatalf("read %q %v", got, err)
 	}
 }
+
+// LogOutput writes a pipe raw and leaves a regular file as it is.
+func TestLogOutput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	out, done := LogOutput(w)
+	if _, ok := out.(*LogWriter); !ok {
+		t.Errorf("a pipe: LogOutput gave %T, want *LogWriter", out)
+	}
+	if _, err := io.WriteString(out, "line\n"); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	buf := make([]byte, 16)
+	if n, err := r.Read(buf); err != nil || string(buf[:n]) != "line\n" {
+		t.Errorf("read %q, %v through the pipe", buf[:n], err)
+	}
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, done = LogOutput(f)
+	defer done()
+	if out != io.Writer(f) {
+		t.Errorf("a regular file: LogOutput gave %T, want the file itself", out)
+	}
+}
