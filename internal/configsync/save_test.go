@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -218,5 +219,32 @@ func TestEmptyObjectIsNotTheHeldDB(t *testing.T) {
 	res, err = n.SyncNow(context.Background())
 	if err == nil || res.Status == configsync.ResultCurrent || n.Current() != held {
 		t.Fatalf("empty object, a db held: sync-now = %+v, %v; want a refusal keeping the db", res, err)
+	}
+}
+
+// TestRunWritesWithinMaxDelayWhilePulling: pulls that never pause for
+// SaveDelay still get the latest DB written, SaveMaxDelay after the first
+// unwritten one.
+func TestRunWritesWithinMaxDelayWhilePulling(t *testing.T) {
+	mem := configsynctest.NewMemBucket()
+	a := newNode(t, mem)
+	b := newNode(t, mem, func(o *configsync.Options) { o.SaveDelay, o.SaveMaxDelay = 300*time.Millisecond, 600*time.Millisecond })
+	mustStart(t, a)
+	mustStart(t, b)
+	mustPublish(t, a, createUser("alice"))
+	mustSyncNow(t, b) // no Run yet: written at once
+	startDeferring(t, b)
+	first := a.Current().Generation()
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		mustPublish(t, a, createUser("u"+strconv.Itoa(i)))
+		mustSyncNow(t, b) // deferred: the pulls never pause for SaveDelay
+		if st, _ := localState(t, b); st.Generation() > first {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pulls in 30 s and the local file was never written (SaveMaxDelay 600ms)", i+1)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
