@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/procuse"
 )
 
 // With --dgp-bin-b the CPU table has a row per binary, each over its own
@@ -12,8 +14,8 @@ func TestReaderCPURows(t *testing.T) {
 	m := &measurement{mode: modeNATSCore, readers: 4, mutations: 100, users: 100, processes: true,
 		stats: []readerStats{
 			// 2 readers x 100 changes: 60 ms -> 0.300 raw, 10 ms idle -> 0.250 net
-			{label: "A: dgp-old", n: 2, cpu: 60 * ms, idle: 10 * ms, switches: 1400, rss: 2 << 30},
-			{label: "B: dgp-new", n: 2, cpu: 50 * ms, idle: 10 * ms, switches: 1000, rss: 2 << 30},
+			{label: "A: dgp-old", n: 2, Use: procuse.Use{CPU: 60 * ms, Switches: 1400}, idle: 10 * ms, rss: 2 << 30},
+			{label: "B: dgp-new", n: 2, Use: procuse.Use{CPU: 50 * ms, Switches: 1000}, idle: 10 * ms, rss: 2 << 30},
 		}}
 	rows := readerCPURows(m)
 	if len(rows) != 2 {
@@ -29,7 +31,7 @@ func TestReaderCPURows(t *testing.T) {
 			t.Errorf("row %d: %+v, want %+v", i, r, want)
 		}
 	}
-	m.stats = []readerStats{{n: 4, cpu: 100 * ms}}
+	m.stats = []readerStats{{n: 4, Use: procuse.Use{CPU: 100 * ms}}}
 	if rows := readerCPURows(m); len(rows) != 1 || rows[0].where != "processes" || rows[0].readers != "4" || rows[0].raw != "0.250" {
 		t.Errorf("one group: %+v", rows)
 	}

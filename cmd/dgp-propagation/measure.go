@@ -21,6 +21,7 @@ import (
 	"github.com/dgp-proxy/dgp/internal/config"
 	"github.com/dgp-proxy/dgp/internal/configdb"
 	"github.com/dgp-proxy/dgp/internal/notifysetup"
+	"github.com/dgp-proxy/dgp/internal/procuse"
 	"github.com/dgp-proxy/dgp/internal/testharness"
 )
 
@@ -77,17 +78,17 @@ type measurement struct {
 type readerStats struct {
 	label string // "" for all the readers, else "A: <binary>" or "B: <binary>"
 	n     int    // reader processes in the group
-	// cpu is their CPU time during the measured phase, summed; probe what
-	// the same number of probes alone cost them afterwards.
-	cpu, probe time.Duration
+	// Use is what they used during the measured phase, summed: CPU time,
+	// thread switches, minor page faults (each one a fresh page touched).
+	procuse.Use
+	// probe is what the same number of probes alone cost them afterwards.
+	probe time.Duration
 	// idle is what they spent doing nothing (no mutation, no probe) over
 	// as long as the measured phase lasted (measured over at most
 	// idleWindow and scaled).
 	idle time.Duration
-	// faults is their minor page faults during the measured phase (each
-	// one a fresh page touched); switches the times their threads were
-	// switched in to run; rss their resident memory at the end. All summed.
-	faults, switches, rss int64
+	// rss is their resident memory at the end, summed.
+	rss int64
 }
 
 // readerGroups splits the readers by binary: one group, or two with
@@ -239,8 +240,7 @@ func measure(ctx context.Context, o options, e *env, mode string, n int) (_ *mea
 		return nil, err
 	}
 	for i, g := range groups {
-		d := after[i].Minus(before[i])
-		m.stats = append(m.stats, readerStats{label: labels[i], n: len(g), cpu: d.CPU, faults: d.MinorFaults, switches: d.Switches})
+		m.stats = append(m.stats, readerStats{label: labels[i], n: len(g), Use: after[i].Minus(before[i])})
 	}
 	stopProfile()
 	if err := stopPerf(); err != nil {

@@ -227,11 +227,11 @@ func readerCPURows(m *measurement) []readerCPURow {
 			g.readers, g.where = fmt.Sprint(s.n), "processes, "+s.label
 		}
 		gper := time.Duration(max(s.n, 1) * max(m.mutations, 1)) // the group's readers x mutations
-		g.raw, g.probeCPU, g.idle = usec(s.cpu/gper), usec(s.probe/gper), usec(s.idle/gper)
-		g.net = usec((s.cpu - s.probe - s.idle) / gper)
+		g.raw, g.probeCPU, g.idle = usec(s.CPU/gper), usec(s.probe/gper), usec(s.idle/gper)
+		g.net = usec((s.CPU - s.probe - s.idle) / gper)
 		g.rss = fmt.Sprintf("%.0f MiB", float64(s.rss)/float64(max(s.n, 1))/(1<<20))
-		g.faults = fmt.Sprintf("%.1f", float64(s.faults)/float64(gper))
-		g.switches = fmt.Sprintf("%.1f", float64(s.switches)/float64(gper))
+		g.faults = fmt.Sprintf("%.1f", float64(s.MinorFaults)/float64(gper))
+		g.switches = fmt.Sprintf("%.1f", float64(s.Switches)/float64(gper))
 		rows = append(rows, g)
 	}
 	return rows
