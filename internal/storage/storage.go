@@ -76,6 +76,8 @@ type ListOptions struct {
 
 // ListResult is one page of a listing, in key order. Objects and
 // CommonPrefixes are each sorted; together they cover the page in order.
+// An object holds what an S3 listing reports of it (key, size, ETag,
+// modification time, storage class), no content type or metadata.
 type ListResult struct {
 	Objects        []ObjectInfo
 	CommonPrefixes []string

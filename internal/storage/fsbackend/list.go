@@ -248,6 +248,9 @@ func statObject(base *os.Root, rel, key string) (*objMeta, error) {
 // the prefix are rolled up into common prefixes (each once, and never one
 // that sorts at or before Marker); objects and common prefixes together
 // count against MaxKeys. A prefix listing walks only the prefix's subtree.
+// Each object is reported as an S3 listing reports it: key, size, ETag,
+// modification time and storage class (no content type or metadata: a
+// HEAD gives those).
 func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.ListOptions) (*storage.ListResult, error) {
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
@@ -337,7 +340,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			if e.isPrefix {
 				res.CommonPrefixes = append(res.CommonPrefixes, e.key)
 			} else {
-				res.Objects = append(res.Objects, e.meta.info())
+				res.Objects = append(res.Objects, e.meta.listed())
 			}
 			count, last = count+1, e.key
 		}

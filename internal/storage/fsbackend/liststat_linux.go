@@ -62,7 +62,8 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 	return m, nil
 }
 
-// read decodes the metadata of the open object file fd. A file smaller
+// read decodes what a listing reports of the open object file fd
+// (decodeListed: size, ETag, modification time). A file smaller
 // than buf is read whole from its start in one pread, which gives its size
 // without an fstat: object files are never written in place (a new one is
 // renamed over the old), so a short read is the whole file. Should a
@@ -86,7 +87,7 @@ func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 		case err != nil:
 			return nil, &fs.PathError{Op: "pread", Path: rel, Err: err}
 		case n < len(p.buf):
-			if m, err := metaFromTail(r, p.buf[:n], int64(n)); err == nil {
+			if m, err := metaFromTail(r, p.buf[:n], int64(n), decodeListed); err == nil {
 				return m, nil
 			}
 		default:
@@ -101,7 +102,7 @@ func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 		return nil, syscall.EISDIR
 	}
 	p.large = st.Size >= int64(len(p.buf))
-	return readMetaAt(r, st.Size, p.buf)
+	return readMetaAt(r, st.Size, p.buf, decodeListed)
 }
 
 // Close releases the directory held.

@@ -102,6 +102,18 @@ func (m *objMeta) info() storage.ObjectInfo {
 	}
 }
 
+// listed is what a listing reports of the object: the fields of an S3
+// listing's Contents (decodeListed decodes no others).
+func (m *objMeta) listed() storage.ObjectInfo {
+	return storage.ObjectInfo{
+		Key:          m.Key,
+		Size:         m.Size,
+		ETag:         m.ETag,
+		LastModified: m.Modified,
+		StorageClass: "STANDARD",
+	}
+}
+
 // writeTrailer appends the metadata trailer at the file's current offset.
 func writeTrailer(w io.Writer, m *objMeta) error {
 	js, err := json.Marshal(m)
@@ -117,6 +129,13 @@ func writeTrailer(w io.Writer, m *objMeta) error {
 	return nil
 }
 
+// metaDecoder decodes the JSON of a trailer into m: decodeMeta all of
+// it, decodeListed what a listing reports.
+type metaDecoder func(js []byte, m *objMeta) error
+
+// decodeMeta decodes the whole JSON of a trailer.
+func decodeMeta(js []byte, m *objMeta) error { return json.Unmarshal(js, m) }
+
 // readMeta reads the trailer of an open object or part file.
 func readMeta(f *os.File) (*objMeta, error) {
 	fi, err := f.Stat()
@@ -126,13 +145,13 @@ func readMeta(f *os.File) (*objMeta, error) {
 	if fi.IsDir() {
 		return nil, syscall.EISDIR
 	}
-	return readMetaAt(f, fi.Size(), nil)
+	return readMetaAt(f, fi.Size(), nil, decodeMeta)
 }
 
 // readMetaAt reads the trailer of an object or part file of size bytes
 // read through r, into buf when it is long enough (else into a new
-// buffer).
-func readMetaAt(r io.ReaderAt, size int64, buf []byte) (*objMeta, error) {
+// buffer), and decodes its JSON with dec.
+func readMetaAt(r io.ReaderAt, size int64, buf []byte, dec metaDecoder) (*objMeta, error) {
 	if size < int64(trailerFixed) {
 		return nil, errCorrupt
 	}
@@ -144,13 +163,13 @@ func readMetaAt(r io.ReaderAt, size int64, buf []byte) (*objMeta, error) {
 	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return nil, fmt.Errorf("read object metadata: %w", err)
 	}
-	return metaFromTail(r, tail, size)
+	return metaFromTail(r, tail, size, dec)
 }
 
 // metaFromTail decodes the metadata of an object or part file of size
 // bytes from tail, its last bytes (at least trailerFixed of them), reading
-// the rest of a metadata JSON longer than tail holds through r.
-func metaFromTail(r io.ReaderAt, tail []byte, size int64) (*objMeta, error) {
+// the rest of a metadata JSON longer than tail holds through r, with dec.
+func metaFromTail(r io.ReaderAt, tail []byte, size int64, dec metaDecoder) (*objMeta, error) {
 	if size < int64(trailerFixed) || len(tail) < trailerFixed {
 		return nil, errCorrupt
 	}
@@ -172,7 +191,7 @@ func metaFromTail(r io.ReaderAt, tail []byte, size int64) (*objMeta, error) {
 		}
 	}
 	m := new(objMeta)
-	if err := json.Unmarshal(js, m); err != nil {
+	if err := dec(js, m); err != nil {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	if m.Size != size-int64(trailerFixed)-n {

@@ -1,0 +1,175 @@
+package fsbackend
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// trailerJSON is the JSON writeTrailer writes for m.
+func trailerJSON(t testing.TB, m *objMeta) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := writeTrailer(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	return b[:len(b)-trailerFixed]
+}
+
+// sameListed fails t unless decodeListed gives what the whole decode
+// gives for the fields a listing reports.
+func sameListed(t *testing.T, js []byte) {
+	t.Helper()
+	var want objMeta
+	if err := json.Unmarshal(js, &want); err != nil {
+		t.Fatalf("json.Unmarshal(%s): %v", js, err)
+	}
+	var got objMeta
+	if err := decodeListed(js, &got); err != nil {
+		t.Fatalf("decodeListed(%s): %v", js, err)
+	}
+	if got.Size != want.Size || got.ETag != want.ETag || !got.Modified.Equal(want.Modified) ||
+		got.Modified.Location().String() != want.Modified.Location().String() {
+		t.Fatalf("decodeListed(%s) = size %d etag %q modified %v; want %d %q %v",
+			js, got.Size, got.ETag, got.Modified, want.Size, want.ETag, want.Modified)
+	}
+}
+
+func randomText(r *rand.Rand, alphabet []string, n int) string {
+	var b strings.Builder
+	for range n {
+		b.WriteString(alphabet[r.IntN(len(alphabet))])
+	}
+	return b.String()
+}
+
+// TestDecodeListedTrailers: for trailers as writeTrailer writes them
+// (keys with quotes, backslashes, HTML characters, control characters,
+// non-ASCII and invalid UTF-8; multipart ETags; sizes up to the largest;
+// times in UTC and in other zones), decodeListed reads them in place and
+// gives what encoding/json gives.
+func TestDecodeListedTrailers(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 4))
+	keyChars := []string{"a", "Z", "0", "/", " ", `"`, `\`, "<", ">", "&", "\n", "\x01", "é", "日", "\xff", "\u2028", "%", "+"}
+	zones := []*time.Location{time.UTC, time.FixedZone("", 3600), time.FixedZone("X", -5*3600-30*60)}
+	sizes := []int64{0, 1, 9, 10, 4096, math.MaxInt32, 1 << 50, math.MaxInt64}
+	for i := range 2000 {
+		m := objMeta{
+			Key:      randomText(r, keyChars, 1+r.IntN(40)),
+			Size:     sizes[i%len(sizes)],
+			ETag:     randomText(r, []string{"0", "9", "a", "f"}, 32),
+			Modified: time.Unix(r.Int64N(1<<34), r.Int64N(1e9)*int64(r.IntN(2))).In(zones[i%len(zones)]),
+		}
+		if i%3 == 0 {
+			m.ETag += "-" + randomText(r, []string{"1", "2", "7"}, 1+r.IntN(3))
+		}
+		if i%2 == 0 {
+			m.ContentType = "text/plain"
+			m.UserMetadata = map[string]string{"k": randomText(r, keyChars, 8)}
+			m.Seq = r.Uint64()
+		}
+		if i%5 == 0 {
+			m.Size = r.Int64N(1 << 40)
+		}
+		js := trailerJSON(t, &m)
+		var got objMeta
+		if !decodeListedFast(js, &got) {
+			t.Fatalf("trailer %s not read in place", js)
+		}
+		sameListed(t, js)
+	}
+}
+
+// TestDecodeListedFallsBack: JSON that does not start as writeTrailer
+// writes it is decoded whole by encoding/json, with the same result; JSON
+// that encoding/json refuses is an error.
+func TestDecodeListedFallsBack(t *testing.T) {
+	const rest = `,"modified":"2026-12-07T15:00:00.5Z"}`
+	for _, js := range []string{
+		`{"size":12,"key":"a","etag":"x","modified":"2026-12-07T15:00:00Z"}`,
+		`{"key":"a","size":12,"etag":"x\"y"` + rest,
+		`{"key":"a","size":12,"etag":"x\u0041"` + rest,
+		`{"key":"a","size":12,"etag":"é"` + rest,
+		`{"key":"a", "size":12,"etag":"x"` + rest,
+		`{"key":"a","size":12,"etag":"x","modified":null}`,
+		`{"key":"a","size":12,"etag":"x","modified":"2026-12-07T15:00:00Z" }`,
+		`{"key":"a","size":12,"etag":"x"}`,
+	} {
+		var got objMeta
+		if decodeListedFast([]byte(js), &got) {
+			t.Errorf("%s read in place", js)
+		}
+		sameListed(t, []byte(js))
+	}
+	for _, js := range []string{
+		`{"key":"a","size":12,"etag":"x","modified":"yesterday"}`,
+		`{"key":"a","size":12,"etag":"x"` + rest[:len(rest)-1],
+		`{"key":"a","size":012,"etag":"x"` + rest,
+		`{"key":"a","size":12,"etag":"x","modified":"2026-12-07T15:00:00\u002e5Z"}`,
+		`{"key":"a","size":12.0,"etag":"x"` + rest,
+		`{"key":"a","size":1e3,"etag":"x"` + rest,
+		`{"key":"a","size":9223372036854775808,"etag":"x"` + rest,
+		`{"key":"a\`,
+		`{"key":"a","size":`,
+		`{"key":"a","size":12,"etag":"x"`,
+		`{"key":"a","size":12,"etag":"x","modified":"2026-12-07T15:00:00Z"`,
+		``,
+	} {
+		var got objMeta
+		if err := decodeListed([]byte(js), &got); err == nil {
+			t.Errorf("decodeListed(%s) = size %d etag %q, no error", js, got.Size, got.ETag)
+		}
+	}
+}
+
+// FuzzDecodeListed: every trailer writeTrailer writes is read in place,
+// as encoding/json reads it.
+func FuzzDecodeListed(f *testing.F) {
+	f.Add("photos/a.jpg", int64(12), "0123abcd", int64(1765119600), int64(5), "text/plain")
+	f.Add(`a"b\c`, int64(0), "x-2", int64(-1), int64(0), "")
+	f.Fuzz(func(t *testing.T, key string, size int64, etag string, sec, nsec int64, ct string) {
+		if size < 0 || sec < -62135596800 || sec > 253402300799 {
+			return // no object has them; time.Time cannot marshal the years outside 0-9999
+		}
+		m := objMeta{Key: key, Size: size, ETag: etag, Modified: time.Unix(sec, nsec%1e9), ContentType: ct}
+		js := trailerJSON(t, &m)
+		plain := true
+		for _, c := range []byte(etag) {
+			plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+		}
+		var got objMeta
+		if fast := decodeListedFast(js, &got); plain && !fast {
+			t.Fatalf("trailer %s not read in place", js)
+		}
+		sameListed(t, js)
+	})
+}
+
+// BenchmarkDecodeListed compares the listing's decode of a trailer with
+// encoding/json's decode of all of it.
+func BenchmarkDecodeListed(b *testing.B) {
+	js := trailerJSON(b, &objMeta{
+		Key: "bench/000123456-some-key.txt", Size: 1234, ETag: "0123456789abcdef0123456789abcdef",
+		Modified: time.Date(2026, 12, 7, 15, 0, 0, 123456789, time.UTC), ContentType: "text/plain",
+		UserMetadata: map[string]string{"owner": "alice"}, Seq: 123456789,
+	})
+	for _, c := range []struct {
+		name string
+		dec  metaDecoder
+	}{{"listed", decodeListed}, {"whole", decodeMeta}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var m objMeta
+				if err := c.dec(js, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
