@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/dgp-proxy/dgp/internal/storage"
@@ -323,8 +324,11 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 			bound = it.key + "\x00"
 			batch.ents = append(batch.ents, pageEnt{key: it.key, base: it.base, rel: it.rel})
 		}
-		batch.stat()
+		objects := batch.stat()
 		w.release()
+		// Room for the batch's objects at once (appending one by one
+		// allocated twice the page's objects).
+		res.Objects = slices.Grow(res.Objects, min(objects, maxKeys-count))
 		for i := range batch.ents {
 			e := &batch.ents[i]
 			if e.err != nil {

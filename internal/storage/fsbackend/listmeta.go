@@ -37,7 +37,7 @@ func decodeListedFast(js []byte, m *objMeta) bool {
 	if !ok || !r.lit(`,"etag":"`) {
 		return false
 	}
-	etag, ok := r.plainString()
+	etag, ok := r.etag()
 	if !ok || !r.lit(`,"modified":`) {
 		return false
 	}
@@ -48,7 +48,7 @@ func decodeListedFast(js []byte, m *objMeta) bool {
 	if r.i >= len(js) || (js[r.i] != ',' && js[r.i] != '}') {
 		return false
 	}
-	m.Size, m.ETag = size, string(etag)
+	m.Size, m.ETag = size, etag
 	return true
 }
 
@@ -102,6 +102,44 @@ func (r *listedReader) plainString() ([]byte, bool) {
 		r.i++
 	}
 	return nil, false
+}
+
+// etag returns the rest of a string whose opening quote is read, when it
+// holds printable ASCII only, with no escape but \" (an ETag is stored
+// with its quotes: "\"<hex>\"").
+func (r *listedReader) etag() (string, bool) {
+	start, esc := r.i, 0
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			v := r.b[start : r.i-1]
+			if esc == 0 {
+				return string(v), true
+			}
+			var buf [96]byte // most ETags: no allocation but the string's
+			out := buf[:0]
+			for j := 0; j < len(v); j++ {
+				if v[j] == '\\' {
+					j++
+				}
+				out = append(out, v[j])
+			}
+			return string(out), true
+		case c == '\\':
+			if r.i+1 >= len(r.b) || r.b[r.i+1] != '"' {
+				return "", false
+			}
+			esc++
+			r.i += 2
+			continue
+		case c < 0x20 || c >= 0x7f:
+			return "", false
+		}
+		r.i++
+	}
+	return "", false
 }
 
 // quoted returns a string with its quotes (for UnmarshalJSON), when it

@@ -47,8 +47,9 @@ func (b *pageBatch) reset() {
 	b.ents = b.ents[:0]
 }
 
-// stat reads the metadata of the batch's objects into their entries.
-func (b *pageBatch) stat() {
+// stat reads the metadata of the batch's objects into their entries, and
+// returns how many objects the batch holds.
+func (b *pageBatch) stat() int {
 	objects := 0
 	for i := range b.ents {
 		if !b.ents[i].isPrefix {
@@ -58,7 +59,7 @@ func (b *pageBatch) stat() {
 	workers := min(b.workers, maxStatWorkers, objects/statPerWorker)
 	if workers <= 1 {
 		statEnts(b.ents, &b.stats[0])
-		return
+		return objects
 	}
 	var wg sync.WaitGroup
 	per := (len(b.ents) + workers - 1) / workers
@@ -69,6 +70,7 @@ func (b *pageBatch) stat() {
 	}
 	statEnts(b.ents[:min(per, len(b.ents))], &b.stats[0])
 	wg.Wait()
+	return objects
 }
 
 // statEnts reads the metadata of the objects among ents with ps.
