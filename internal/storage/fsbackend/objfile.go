@@ -86,20 +86,12 @@ func (m *objMeta) isNull() bool {
 	return m.VersionID == "" || m.VersionID == storage.NullVersion
 }
 
+// info is all that GET and HEAD report of the object.
 func (m *objMeta) info() storage.ObjectInfo {
-	return storage.ObjectInfo{
-		Key:          m.Key,
-		Size:         m.Size,
-		ETag:         m.ETag,
-		LastModified: m.Modified,
-		ContentType:  m.ContentType,
-		UserMetadata: m.UserMetadata,
-		Headers:      m.Headers,
-		StorageClass: "STANDARD",
-		VersionID:    m.VersionID,
-		DeleteMarker: m.DeleteMarker,
-		Lock:         m.Lock.state(),
-	}
+	i := m.listed()
+	i.ContentType, i.UserMetadata, i.Headers = m.ContentType, m.UserMetadata, m.Headers
+	i.VersionID, i.DeleteMarker, i.Lock = m.VersionID, m.DeleteMarker, m.Lock.state()
+	return i
 }
 
 // listed is what a listing reports of the object: the fields of an S3
