@@ -9,13 +9,15 @@ import (
 // of its trailer: size, ETag and modification time (the rest of
 // storage.ObjectInfo is not part of an S3 listing). A listing of a
 // million keys decodes a million trailers, and encoding/json spent a
-// fifth of the directory backend's listing time in them (issue 17).
+// quarter of the directory backend's listing CPU in them (issue 17).
 //
 // writeTrailer marshals objMeta, whose first fields are key, size, etag
 // and modified, always present; decodeListed reads those four in place
 // (the key skipped: the listing knows it) and leaves the rest of the JSON
-// unread. Anything else (another order, an escape in the ETag, a number
-// that is not plain digits) is decoded by encoding/json, whole, as before.
+// unread (a trailer damaged after those fields is listed; GET and HEAD,
+// which decode it whole, report it). Anything else (another order, an
+// escape in the ETag other than its quotes', a number that is not plain
+// digits) is decoded by encoding/json, whole, as before.
 // The modification time is decoded by time.Time's own UnmarshalJSON, as
 // encoding/json does.
 func decodeListed(js []byte, m *objMeta) error {

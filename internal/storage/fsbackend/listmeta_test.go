@@ -2,12 +2,20 @@ package fsbackend
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // trailerJSON is the JSON writeTrailer writes for m.
@@ -177,5 +185,82 @@ func BenchmarkDecodeListed(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestListObjectsReportsWhatHeadDoes: on every way a listing reads an
+// object (small file read whole, larger file, multipart ETag, a symlink's
+// fallback, keys with characters JSON escapes, a page read by several
+// workers), it reports the key, size, ETag and time HEAD reports, and
+// nothing of the content type or metadata.
+func TestListObjectsReportsWhatHeadDoes(t *testing.T) {
+	root := t.TempDir()
+	b, err := New("fs", root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	b.statWorkers = 2
+	ctx := context.Background()
+	mustBucket(t, b, "bkt")
+	put := func(key string, size int) {
+		t.Helper()
+		opts := storage.PutOptions{ContentType: "text/x-" + strconv.Itoa(size), UserMetadata: map[string]string{"n": key}}
+		if _, err := b.PutObject(ctx, "bkt", key, strings.NewReader(strings.Repeat("d", size)), int64(size), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 150 {
+		put(fmt.Sprintf("many/%03d", i), i)
+	}
+	put(`q"uote\back<html>&amp;`, 3)
+	put("ctl\x01\u2028é", 0)
+	put("large", 3*tailRead)
+	put("linked-to", 5)
+	id, err := b.CreateMultipartUpload(ctx, "bkt", "multi", storage.PutOptions{ContentType: "a/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mustUpload(t, b, "bkt", "multi", id, 1, []byte("part"))
+	if _, err := b.CompleteMultipartUpload(ctx, "bkt", "multi", id, []storage.CompletedPart{{PartNumber: 1, ETag: e}}); err != nil {
+		t.Fatal(err)
+	}
+	put("linked", 1)
+	files, err := filepath.Glob(filepath.Join(root, "bkt", "linked%*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("object file of linked: %v %v", files, err)
+	}
+	target, _ := filepath.Glob(filepath.Join(root, "bkt", "linked-to%*"))
+	if len(target) != 1 || os.Remove(files[0]) != nil || os.Symlink(filepath.Base(target[0]), files[0]) != nil {
+		t.Fatalf("symlink linked -> %v", target)
+	}
+
+	var listed []storage.ObjectInfo
+	for marker := ""; ; {
+		res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Marker: marker, MaxKeys: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, res.Objects...)
+		if !res.IsTruncated {
+			break
+		}
+		marker = res.NextMarker
+	}
+	if len(listed) != 156 {
+		t.Fatalf("listed %d objects, want 156", len(listed))
+	}
+	for _, o := range listed {
+		h, err := b.HeadObject(ctx, "bkt", o.Key, storage.GetOptions{})
+		if err != nil {
+			t.Fatalf("HEAD %q: %v", o.Key, err)
+		}
+		want := storage.ObjectInfo{Key: h.Key, Size: h.Size, ETag: h.ETag, LastModified: h.LastModified, StorageClass: "STANDARD"}
+		if h.ContentType == "" || h.UserMetadata == nil && o.Key != "multi" {
+			t.Fatalf("HEAD %q has no content type or metadata: %+v", o.Key, h)
+		}
+		if !reflect.DeepEqual(o, want) {
+			t.Errorf("listed %+v\n  want %+v", o, want)
+		}
 	}
 }
