@@ -89,59 +89,44 @@ func (r *listedReader) skipString() bool {
 }
 
 // plainString returns the rest of a string whose opening quote is read,
-// when it holds printable ASCII only and no escape.
-func (r *listedReader) plainString() ([]byte, bool) {
+// as it stands in the JSON, when it holds printable ASCII only and no
+// escape, or, with quotes, no escape but \" (reported by escaped).
+func (r *listedReader) plainString(quotes bool) (raw []byte, escaped, ok bool) {
 	start := r.i
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		switch {
 		case c == '"':
 			r.i++
-			return r.b[start : r.i-1], true
+			return r.b[start : r.i-1], escaped, true
+		case c == '\\' && quotes && r.i+1 < len(r.b) && r.b[r.i+1] == '"':
+			escaped = true
+			r.i++
 		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return nil, false
+			return nil, false, false
 		}
 		r.i++
 	}
-	return nil, false
+	return nil, false, false
 }
 
 // etag returns the rest of a string whose opening quote is read, when it
 // holds printable ASCII only, with no escape but \" (an ETag is stored
 // with its quotes: "\"<hex>\"").
 func (r *listedReader) etag() (string, bool) {
-	start, esc := r.i, 0
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			v := r.b[start : r.i-1]
-			if esc == 0 {
-				return string(v), true
-			}
-			var buf [96]byte // most ETags: no allocation but the string's
-			out := buf[:0]
-			for j := 0; j < len(v); j++ {
-				if v[j] == '\\' {
-					j++
-				}
-				out = append(out, v[j])
-			}
-			return string(out), true
-		case c == '\\':
-			if r.i+1 >= len(r.b) || r.b[r.i+1] != '"' {
-				return "", false
-			}
-			esc++
-			r.i += 2
-			continue
-		case c < 0x20 || c >= 0x7f:
-			return "", false
-		}
-		r.i++
+	v, escaped, ok := r.plainString(true)
+	if !ok || !escaped {
+		return string(v), ok
 	}
-	return "", false
+	var buf [96]byte // most ETags: no allocation but the string's
+	out := buf[:0]
+	for j := 0; j < len(v); j++ {
+		if v[j] == '\\' {
+			j++
+		}
+		out = append(out, v[j])
+	}
+	return string(out), true
 }
 
 // quoted returns a string with its quotes (for UnmarshalJSON), when it
@@ -152,7 +137,7 @@ func (r *listedReader) quoted() ([]byte, bool) {
 	}
 	start := r.i
 	r.i++
-	if _, ok := r.plainString(); !ok {
+	if _, _, ok := r.plainString(false); !ok {
 		return nil, false
 	}
 	return r.b[start:r.i], true
