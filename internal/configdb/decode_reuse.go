@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dgp-proxy/dgp/internal/iam"
+	"github.com/dgp-proxy/dgp/internal/jsonscan"
 )
 
 // rawTexts are the JSON texts of the users and groups of a State opened
@@ -34,7 +35,7 @@ type rawTexts struct {
 // schema 2, where a group's text holds none): a reused group is taken
 // without them, as it decodes.
 func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, rawTexts, error) {
-	d := decoder{buf: payload, schema: schema, lenient: lenient}
+	d := decoder{Scanner: jsonscan.Scanner{Buf: payload}, schema: schema, lenient: lenient}
 	if base != nil && base.raw != nil && base.raw.schema == schema && base.raw.lenient == lenient {
 		if len(base.raw.users) == len(base.users) {
 			d.reuse = base
@@ -46,20 +47,20 @@ func decodeOn(payload []byte, schema uint16, lenient bool, base *State) (Data, r
 	// Reusing, most of the payload is not decoded: its few new strings
 	// are copied one by one (and so keep no payload alive) rather than
 	// the whole payload once.
-	if d.copyStrings = d.reuse != nil || d.reuseGroups != nil; !d.copyStrings {
-		d.str = string(payload)
+	if d.reuse == nil && d.reuseGroups == nil {
+		d.Text = string(payload)
 	}
 	d.texts = []string{}
 	if schema >= 2 {
 		d.groupTexts = []string{}
 	}
 	var out Data
-	d.ws()
+	d.SkipSpace()
 	if err := d.data(&out); err != nil {
 		return Data{}, rawTexts{}, fmt.Errorf("decode state: %w", err)
 	}
-	d.ws()
-	if d.pos < len(d.buf) {
+	d.SkipSpace()
+	if d.Pos < len(d.Buf) {
 		return Data{}, rawTexts{}, fmt.Errorf("decode state: trailing data")
 	}
 	return out, rawTexts{users: d.texts, groups: d.groupTexts, schema: schema, lenient: lenient}, nil
@@ -112,13 +113,13 @@ type reusing[T any] struct {
 	take   func(T) T // a base element as decoding its text gives it
 }
 
-// decodeReusing decodes the list at d.pos as list does, taking r.take of
+// decodeReusing decodes the list at d.Pos as list does, taking r.take of
 // the base element whose text recurs (see recurring) instead of decoding
 // it again, and appends the texts of the elements to *texts. A decoded
 // element keeps no payload alive: with a base, decodeOn copies every
-// string it decodes (copyStrings), the text too.
+// string it decodes (its Scanner has no Text), the text too.
 func decodeReusing[T any](d *decoder, texts *[]string, r reusing[T]) ([]T, error) {
-	isNull, err := d.beginArray(r.what)
+	isNull, err := d.BeginArray(r.what)
 	if isNull || err != nil {
 		return nil, err
 	}
@@ -129,18 +130,18 @@ func decodeReusing[T any](d *decoder, texts *[]string, r reusing[T]) ([]T, error
 	}
 	next := 0 // the base element expected next
 	for first := true; ; {
-		more, err := d.nextElem(&first)
+		more, err := d.NextElem(&first)
 		if err != nil {
 			return nil, err
 		}
 		if !more {
 			break
 		}
-		start := d.pos
+		start := d.Pos
 		if len(out) == 1 && r.base == nil {
 			// Size the list once, guessing that the other elements are
 			// as long as the first (as list does).
-			out = append(make([]T, 0, max((len(d.buf)-start)/max(len((*texts)[0]), 64), 1)+1), out...)
+			out = append(make([]T, 0, max((len(d.Buf)-start)/max(len((*texts)[0]), 64), 1)+1), out...)
 			*texts = append(make([]string, 0, cap(out)), *texts...)
 		}
 		if j, ok := d.recurring(r.texts, next); ok {
@@ -154,7 +155,7 @@ func decodeReusing[T any](d *decoder, texts *[]string, r reusing[T]) ([]T, error
 			return nil, fmt.Errorf("[%d]: %w", len(out), err)
 		}
 		out = append(out, v)
-		*texts = append(*texts, d.sub(start, d.pos))
+		*texts = append(*texts, d.Sub(start, d.Pos))
 	}
 	if out == nil {
 		out = make([]T, 0) // [] is an empty list, as encoding/json gives
@@ -162,16 +163,16 @@ func decodeReusing[T any](d *decoder, texts *[]string, r reusing[T]) ([]T, error
 	return out, nil
 }
 
-// recurring reports whether the text at d.pos is texts[next], [next+1] or
+// recurring reports whether the text at d.Pos is texts[next], [next+1] or
 // [next+2] (a user added, changed or removed just before leaves the rest
 // in place), and if so consumes it and returns its index. A text is a
 // whole JSON object, so the input holding it as a prefix holds that
 // object.
 func (d *decoder) recurring(texts []string, next int) (int, bool) {
-	rest := d.buf[d.pos:]
+	rest := d.Buf[d.Pos:]
 	for j := next; j < min(next+3, len(texts)); j++ {
 		if t := texts[j]; len(rest) >= len(t) && string(rest[:len(t)]) == t {
-			d.pos += len(t)
+			d.Pos += len(t)
 			return j, true
 		}
 	}

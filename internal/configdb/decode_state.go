@@ -9,11 +9,11 @@ import (
 
 // data decodes the top-level object into *out (null leaves it empty).
 func (d *decoder) data(out *Data) error {
-	if isNull, err := d.beginObject("the state object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("the state object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -42,13 +42,13 @@ func (d *decoder) data(out *Data) error {
 // empties the list; an element decodes over the one at its position, as
 // encoding/json does).
 func list[T any](d *decoder, cur []T, want string, elem func(*decoder, *T) error) ([]T, error) {
-	isNull, err := d.beginArray(want)
+	isNull, err := d.BeginArray(want)
 	if isNull || err != nil {
 		return nil, err
 	}
 	n := 0
 	for first := true; ; n++ {
-		more, err := d.nextElem(&first)
+		more, err := d.NextElem(&first)
 		if err != nil {
 			return nil, err
 		}
@@ -59,14 +59,14 @@ func list[T any](d *decoder, cur []T, want string, elem func(*decoder, *T) error
 			var zero T
 			cur = append(cur, zero)
 		}
-		start := d.pos
+		start := d.Pos
 		if err := elem(d, &cur[n]); err != nil {
 			return nil, fmt.Errorf("[%d]: %w", n, err)
 		}
 		if n == 0 && cap(cur) < 64 {
 			// Size the list once for the rest of the input, guessing that
 			// the other elements are as long as the first.
-			if guess := (len(d.buf) - start) / max(d.pos-start, 64); guess > cap(cur) {
+			if guess := (len(d.Buf) - start) / max(d.Pos-start, 64); guess > cap(cur) {
 				cur = append(make([]T, 0, guess), cur...)
 			}
 		}
@@ -78,11 +78,11 @@ func list[T any](d *decoder, cur []T, want string, elem func(*decoder, *T) error
 }
 
 func (d *decoder) user(u *iam.User) error {
-	if isNull, err := d.beginObject("a user object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("a user object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -93,17 +93,17 @@ func (d *decoder) user(u *iam.User) error {
 		}
 		switch name { // "": an unknown member, skipped
 		case "id":
-			err = d.stringInto(&u.ID)
+			err = d.StringInto(&u.ID)
 		case "name":
-			err = d.stringInto(&u.Name)
+			err = d.StringInto(&u.Name)
 		case "access_key_id":
-			err = d.stringInto(&u.AccessKeyID)
+			err = d.StringInto(&u.AccessKeyID)
 		case "secret_access_key":
-			err = d.stringInto(&u.SecretAccessKey)
+			err = d.StringInto(&u.SecretAccessKey)
 		case "enabled":
-			err = d.boolInto(&u.Enabled)
+			err = d.BoolInto(&u.Enabled)
 		case "created_at":
-			err = d.timeInto(&u.CreatedAt)
+			err = d.TimeInto(&u.CreatedAt)
 		case "permissions":
 			u.Permissions, err = d.rules(u.Permissions)
 		case "group_ids":
@@ -116,11 +116,11 @@ func (d *decoder) user(u *iam.User) error {
 }
 
 func (d *decoder) group(g *iam.Group) error {
-	if isNull, err := d.beginObject("a group object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("a group object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -135,11 +135,11 @@ func (d *decoder) group(g *iam.Group) error {
 		}
 		switch name { // "": an unknown member, skipped
 		case "id":
-			err = d.stringInto(&g.ID)
+			err = d.StringInto(&g.ID)
 		case "name":
-			err = d.stringInto(&g.Name)
+			err = d.StringInto(&g.Name)
 		case "description":
-			err = d.stringInto(&g.Description)
+			err = d.StringInto(&g.Description)
 		case "permissions":
 			g.Permissions, err = d.rules(g.Permissions)
 		case "member_ids":
@@ -152,11 +152,11 @@ func (d *decoder) group(g *iam.Group) error {
 }
 
 func (d *decoder) provider(p *iam.AuthProvider) error {
-	if isNull, err := d.beginObject("an auth provider object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("an auth provider object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -174,27 +174,27 @@ func (d *decoder) provider(p *iam.AuthProvider) error {
 		}
 		switch name { // "": an unknown member, skipped
 		case "id":
-			err = d.stringInto(&p.ID)
+			err = d.StringInto(&p.ID)
 		case "name":
-			err = d.stringInto(&p.Name)
+			err = d.StringInto(&p.Name)
 		case "type":
-			err = d.stringInto(&p.Type)
+			err = d.StringInto(&p.Type)
 		case "issuer_url":
-			err = d.stringInto(&p.IssuerURL)
+			err = d.StringInto(&p.IssuerURL)
 		case "client_id":
-			err = d.stringInto(&p.ClientID)
+			err = d.StringInto(&p.ClientID)
 		case "client_secret":
-			err = d.stringInto(&p.ClientSecret)
+			err = d.StringInto(&p.ClientSecret)
 		case "scopes":
 			p.Scopes, err = d.stringList(p.Scopes)
 		case "enabled":
-			err = d.boolInto(&p.Enabled)
+			err = d.BoolInto(&p.Enabled)
 		case "priority":
-			err = d.intInto(&p.Priority)
+			err = d.IntInto(&p.Priority)
 		case "display_name":
-			err = d.stringInto(&p.DisplayName)
+			err = d.StringInto(&p.DisplayName)
 		case "redirect_url":
-			err = d.stringInto(&p.RedirectURL)
+			err = d.StringInto(&p.RedirectURL)
 		case "group_mappings":
 			p.GroupMappings, err = list(d, p.GroupMappings, "a list of group mappings", (*decoder).groupMapping)
 		}
@@ -205,11 +205,11 @@ func (d *decoder) provider(p *iam.AuthProvider) error {
 }
 
 func (d *decoder) groupMapping(m *iam.GroupMapping) error {
-	if isNull, err := d.beginObject("a group mapping object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("a group mapping object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -219,13 +219,13 @@ func (d *decoder) groupMapping(m *iam.GroupMapping) error {
 		}
 		switch name { // "": an unknown member, skipped
 		case "email":
-			err = d.stringInto(&m.Email)
+			err = d.StringInto(&m.Email)
 		case "claim":
-			err = d.stringInto(&m.Claim)
+			err = d.StringInto(&m.Claim)
 		case "value":
-			err = d.stringInto(&m.Value)
+			err = d.StringInto(&m.Value)
 		case "regex":
-			err = d.stringInto(&m.Regex)
+			err = d.StringInto(&m.Regex)
 		case "groups":
 			m.Groups, err = d.stringList(m.Groups)
 		}
@@ -237,13 +237,13 @@ func (d *decoder) groupMapping(m *iam.GroupMapping) error {
 
 // rules decodes a list of rules over cur into a shared block.
 func (d *decoder) rules(cur []iam.Rule) ([]iam.Rule, error) {
-	if isNull, err := d.beginArray("a list of rules"); isNull || err != nil {
+	if isNull, err := d.BeginArray("a list of rules"); isNull || err != nil {
 		return nil, err
 	}
 	list := append(d.ruleScratch[:0], cur...)
 	n := 0
 	for first := true; ; n++ {
-		more, err := d.nextElem(&first)
+		more, err := d.NextElem(&first)
 		if err != nil {
 			return nil, err
 		}
@@ -264,11 +264,11 @@ func (d *decoder) rules(cur []iam.Rule) ([]iam.Rule, error) {
 }
 
 func (d *decoder) rule(r *iam.Rule) error {
-	if isNull, err := d.beginObject("a rule object"); isNull || err != nil {
+	if isNull, err := d.BeginObject("a rule object"); isNull || err != nil {
 		return err
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil || !more {
 			return err
 		}
@@ -280,7 +280,7 @@ func (d *decoder) rule(r *iam.Rule) error {
 		switch name { // "": an unknown member, skipped
 		case "effect":
 			s := string(r.Effect)
-			err = d.stringInto(&s)
+			err = d.StringInto(&s)
 			r.Effect = internEffect(s)
 		case "actions":
 			r.Actions, err = d.actionList(r.Actions)
@@ -306,7 +306,7 @@ func internEffect(s string) iam.Effect {
 // revocations decodes the identity -> time map into cur (null empties
 // it; each value starts from the zero time).
 func (d *decoder) revocations(cur map[string]time.Time) (map[string]time.Time, error) {
-	isNull, err := d.beginObject("an object of revocation times")
+	isNull, err := d.BeginObject("an object of revocation times")
 	if isNull || err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func (d *decoder) revocations(cur map[string]time.Time) (map[string]time.Time, e
 		cur = map[string]time.Time{}
 	}
 	for first := true; ; {
-		key, more, err := d.nextKey(&first)
+		key, more, err := d.NextKey(&first)
 		if err != nil {
 			return nil, err
 		}
@@ -322,7 +322,7 @@ func (d *decoder) revocations(cur map[string]time.Time) (map[string]time.Time, e
 			return cur, nil
 		}
 		var t time.Time
-		if err := d.timeInto(&t); err != nil {
+		if err := d.TimeInto(&t); err != nil {
 			return nil, fmt.Errorf("[%q]: %w", key, err)
 		}
 		cur[key] = t

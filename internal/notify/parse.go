@@ -94,19 +94,21 @@ type bridgeDetail struct {
 }
 
 type record struct {
-	EventSource string `json:"eventSource"`
-	EventTime   string `json:"eventTime"`
-	EventName   string `json:"eventName"`
-	S3          *struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key       string `json:"key"`
-			ETag      string `json:"eTag"`
-			Sequencer string `json:"sequencer"`
-		} `json:"object"`
-	} `json:"s3"`
+	EventSource string    `json:"eventSource"`
+	EventTime   string    `json:"eventTime"`
+	EventName   string    `json:"eventName"`
+	S3          *s3Entity `json:"s3"`
+}
+
+type s3Entity struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key       string `json:"key"`
+		ETag      string `json:"eTag"`
+		Sequencer string `json:"sequencer"`
+	} `json:"object"`
 }
 
 // Parse returns every hint in one message body (a body may hold several
@@ -121,11 +123,25 @@ func Parse(body []byte) ([]Hint, error) {
 }
 
 func parse(body []byte, depth int) ([]Hint, error) {
-	return parseWith(body, depth, false)
+	return parseWith(body, depth, passInPlace)
 }
 
-// parseWith is parse; rawOnly skips the first pass (tests compare both).
-func parseWith(body []byte, depth int, rawOnly bool) ([]Hint, error) {
+// pass is the first way parseWith tries; when it cannot read a message, the
+// next one does. Tests compare them.
+type pass int
+
+const (
+	// passInPlace reads a list of records in place (parseRecordsFast).
+	passInPlace pass = iota
+	// passWhole decodes the whole message once with encoding/json.
+	passWhole
+	// passByRecord decodes the envelope, then each record on its own, so
+	// a malformed record does not hide the good ones.
+	passByRecord
+)
+
+// parseWith is parse, starting at the pass first.
+func parseWith(body []byte, depth int, first pass) ([]Hint, error) {
 	if len(body) > MaxBodySize {
 		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMalformed, len(body), MaxBodySize)
 	}
@@ -136,12 +152,17 @@ func parseWith(body []byte, depth int, rawOnly bool) ([]Hint, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
+	if first == passInPlace {
+		if env, ok := readRecordsInPlace(body); ok {
+			return parseRecords(env, decoded(*env.Records))
+		}
+	}
 	var env envelope[record]
-	if !rawOnly && json.Unmarshal(body, &env) == nil {
+	if first <= passWhole && json.Unmarshal(body, &env) == nil {
 		if env.Records == nil || env.Event == "s3:TestEvent" {
 			return parseShape(env, depth)
 		}
-		return parseRecords(env, func(i int) (record, error) { return (*env.Records)[i], nil })
+		return parseRecords(env, decoded(*env.Records))
 	}
 	var raw envelope[json.RawMessage]
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -193,6 +214,11 @@ func parseSNS[R any](env envelope[R], depth int) ([]Hint, error) {
 		return nil, fmt.Errorf("sns message: %w", err)
 	}
 	return hints, err
+}
+
+// decoded gives parseRecords records already decoded.
+func decoded(records []record) func(i int) (record, error) {
+	return func(i int) (record, error) { return records[i], nil }
 }
 
 // parseRecords turns env's records, decoded one by one by rec, into hints.

@@ -352,11 +352,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"EventName":"s3:ObjectCreated:Put","Key":"b/k"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hints, err := Parse(body)
-		// The one-pass decode must agree with decoding record by record.
-		rawHints, rawErr := parseWith(body, 0, true)
-		if !reflect.DeepEqual(hints, rawHints) || (err == nil) != (rawErr == nil) ||
-			errors.Is(err, ErrTestEvent) != errors.Is(rawErr, ErrTestEvent) {
-			t.Fatalf("one pass: %+v, %v; record by record: %+v, %v", hints, err, rawHints, rawErr)
+		// Reading in place, decoding the whole message and decoding
+		// record by record must agree.
+		for _, p := range []pass{passWhole, passByRecord} {
+			pHints, pErr := parseWith(body, 0, p)
+			if !reflect.DeepEqual(hints, pHints) || (err == nil) != (pErr == nil) ||
+				errors.Is(err, ErrTestEvent) != errors.Is(pErr, ErrTestEvent) {
+				t.Fatalf("in place first: %+v, %v; pass %d first: %+v, %v", hints, err, p, pHints, pErr)
+			}
 		}
 		if err != nil {
 			if len(hints) != 0 {
@@ -387,12 +390,12 @@ func BenchmarkParseMinIO(b *testing.B) {
 	body := mustRead(b, "minio-nats-put.json")
 	for _, mode := range []struct {
 		name string
-		raw  bool
-	}{{"one-pass", false}, {"record-by-record", true}} {
+		pass pass
+	}{{"in-place", passInPlace}, {"one-pass", passWhole}, {"record-by-record", passByRecord}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if h, err := parseWith(body, 0, mode.raw); err != nil || len(h) != 1 {
+				if h, err := parseWith(body, 0, mode.pass); err != nil || len(h) != 1 {
 					b.Fatalf("%v %v", h, err)
 				}
 			}

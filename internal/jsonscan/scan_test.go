@@ -1,0 +1,83 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// skipAll reads one document as Skip does, with nothing after it but
+// white space.
+func skipAll(doc []byte) error {
+	s := Scanner{Buf: doc, Text: string(doc)}
+	s.SkipSpace()
+	if err := s.Skip(); err != nil {
+		return err
+	}
+	if s.SkipSpace(); s.Pos != len(doc) {
+		return s.SyntaxErr("the end of the document")
+	}
+	return nil
+}
+
+var documents = []string{
+	`{}`, `[]`, `""`, `0`, `-0`, `1.5e+10`, `-2E-3`, `true`, `false`, `null`,
+	` {"a":[1,{"b":null},"c\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]} `,
+	`{"a":1,"a":2}`, "\"\xff\xfe\"", `"\ud800"`, `[[[[[]]]]]`,
+	// refused
+	``, `{`, `}`, `[1,]`, `{"a"}`, `{"a":}`, `{,}`, `01`, `1.`, `.5`, `1e`, `-`, `+1`,
+	`tru`, `nul`, `"abc`, `"\x"`, `"\u12"`, "\"a\x01\"", `{"a":1}}`, `[1 2]`, `{'a':1}`,
+	strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2),
+}
+
+// TestSkipAcceptsWhatEncodingJSONAccepts: Skip refuses exactly the
+// documents json.Valid refuses.
+func TestSkipAcceptsWhatEncodingJSONAccepts(t *testing.T) {
+	for _, doc := range documents {
+		if err, valid := skipAll([]byte(doc)), json.Valid([]byte(doc)); (err == nil) != valid {
+			t.Errorf("%.60q: Skip error %v, json.Valid %v", doc, err, valid)
+		}
+	}
+}
+
+// TestReadStringDecodesAsEncodingJSON: a string reads as encoding/json
+// decodes it (escapes, surrogates, invalid UTF-8), sliced from Text or
+// copied.
+func TestReadStringDecodesAsEncodingJSON(t *testing.T) {
+	for _, doc := range []string{`"plain"`, `""`, `"a\"b"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\udc00\ud800"`, "\"caf\xc3\xa9\"", "\"\xff\"", `"\/\b\f\n\r\t\\"`} {
+		var want string
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		for _, text := range []string{doc, ""} {
+			s := Scanner{Buf: []byte(doc), Text: text}
+			got, err := s.ReadString()
+			if err != nil || got != want || s.Pos != len(doc) {
+				t.Errorf("%q (Text %q): %q, %v, pos %d; want %q", doc, text, got, err, s.Pos, want)
+			}
+		}
+	}
+}
+
+func FuzzSkip(f *testing.F) {
+	for _, doc := range documents {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if err, valid := skipAll(doc), json.Valid(doc); (err == nil) != valid {
+			t.Fatalf("%q: Skip error %v, json.Valid %v", doc, err, valid)
+		}
+		if len(doc) > 0 && doc[0] == '"' {
+			var want string
+			wantErr := json.Unmarshal(doc, &want)
+			s := Scanner{Buf: doc}
+			got, err := s.ReadString()
+			if s.SkipSpace(); err == nil && s.Pos != len(doc) {
+				return // a string followed by something else
+			}
+			if (err == nil) != (wantErr == nil) || got != want && err == nil {
+				t.Fatalf("%q: ReadString %q, %v; encoding/json %q, %v", doc, got, err, want, wantErr)
+			}
+		}
+	})
+}
