@@ -10,6 +10,7 @@ package jsonscan
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -423,4 +424,61 @@ func (s *Scanner) TimeInto(dst *time.Time) error {
 		return err
 	}
 	return dst.UnmarshalJSON(s.Buf[start:s.Pos])
+}
+
+// Members reads the object at Pos for a decoder that reads a few members
+// in place and leaves everything unusual to encoding/json. A member named
+// exactly as one of names (at most 64) is read by read, given the name,
+// with Pos at its value; any other member is skipped, unless its name
+// matches one of names only in another case (encoding/json would decode
+// it into that field). It reports false, leaving Pos anywhere, for
+// anything but an object whose members are each read (read reporting
+// true) or skipped, once each, without error.
+func (s *Scanner) Members(names []string, read func(name string) bool) bool {
+	if s.Peek() != '{' {
+		return false
+	}
+	s.Pos++
+	var seen uint64 // of names, by index
+	for first := true; ; {
+		key, more, err := s.NextKey(&first)
+		if err != nil {
+			return false
+		}
+		if !more {
+			return true
+		}
+		i := exactName(key, names)
+		switch {
+		case i >= 0:
+			if seen&(1<<i) != 0 || !read(names[i]) {
+				return false
+			}
+			seen |= 1 << i
+		case foldsTo(key, names):
+			return false
+		default:
+			if s.Skip() != nil {
+				return false
+			}
+		}
+	}
+}
+
+func exactName(key string, names []string) int {
+	for i, n := range names {
+		if key == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func foldsTo(key string, names []string) bool {
+	for _, n := range names {
+		if strings.EqualFold(key, n) {
+			return true
+		}
+	}
+	return false
 }

@@ -81,3 +81,37 @@ func FuzzSkip(f *testing.F) {
 		}
 	})
 }
+
+// TestMembers: named members are read once each, others skipped; a name
+// in another case, a repeated name, a failed read, a syntax error or a
+// value that is no object is refused.
+func TestMembers(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":"x","other":[1,{"a":2}],"b":"y"}`: "a=x b=y ",
+		`{}`:                                    "",
+		`{"A":"x"}`:                             "refused",
+		`{"a":"x","a":"y"}`:                     "refused",
+		`{"a":1}`:                               "refused", // read refuses a number
+		`{"a":"x",}`:                            "refused",
+		`{"other":tru}`:                         "refused",
+		`["a"]`:                                 "refused",
+		`null`:                                  "refused",
+	} {
+		s := Scanner{Buf: []byte(doc), Text: doc}
+		got := ""
+		ok := s.Members([]string{"a", "b"}, func(name string) bool {
+			if s.Peek() != '"' {
+				return false
+			}
+			v, err := s.ReadString()
+			got += name + "=" + v + " "
+			return err == nil
+		})
+		if !ok {
+			got = "refused"
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", doc, got, want)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func readRecordsInPlace(body []byte) (env envelope[record], ok bool) {
 	// message; the strings a hint keeps are copied out of it (readString).
 	sc := jsonscan.Scanner{Buf: body, Text: string(body)}
 	var records []record
-	ok = members(&sc, envelopeNames[:], func(name string) bool {
+	ok = sc.Members(envelopeNames[:], func(name string) bool {
 		switch name {
 		case "Records":
 			env.Records = &records
@@ -78,7 +78,7 @@ func readRecords(sc *jsonscan.Scanner, out *[]record) bool {
 }
 
 func readRecord(sc *jsonscan.Scanner, r *record) bool {
-	return members(sc, recordNames[:], func(name string) bool {
+	return sc.Members(recordNames[:], func(name string) bool {
 		switch name {
 		case "eventSource":
 			return readString(sc, &r.EventSource)
@@ -88,12 +88,12 @@ func readRecord(sc *jsonscan.Scanner, r *record) bool {
 			return readString(sc, &r.EventName)
 		}
 		r.S3 = &s3Entity{}
-		return members(sc, s3Names[:], func(name string) bool {
+		return sc.Members(s3Names[:], func(name string) bool {
 			if name == "bucket" {
-				return members(sc, bucketNames[:], func(string) bool { return readString(sc, &r.S3.Bucket.Name) })
+				return sc.Members(bucketNames[:], func(string) bool { return readString(sc, &r.S3.Bucket.Name) })
 			}
 			o := &r.S3.Object
-			return members(sc, objectNames[:], func(name string) bool {
+			return sc.Members(objectNames[:], func(name string) bool {
 				switch name {
 				case "key":
 					return readString(sc, &o.Key)
@@ -104,60 +104,6 @@ func readRecord(sc *jsonscan.Scanner, r *record) bool {
 			})
 		})
 	})
-}
-
-// members reads the object at sc.Pos. A member named exactly as one of
-// names is read by read (name given, value at sc.Pos); any other member is
-// skipped, unless its name matches one of names in another case. It
-// reports false, leaving sc anywhere, for anything but an object whose
-// members are each read or skipped once without error.
-func members(sc *jsonscan.Scanner, names []string, read func(name string) bool) bool {
-	if sc.Peek() != '{' {
-		return false
-	}
-	sc.Pos++
-	var seen uint16 // of names, by index (at most 16)
-	for first := true; ; {
-		key, more, err := sc.NextKey(&first)
-		if err != nil {
-			return false
-		}
-		if !more {
-			return true
-		}
-		i := exactName(key, names)
-		switch {
-		case i >= 0:
-			if seen&(1<<i) != 0 || !read(names[i]) {
-				return false
-			}
-			seen |= 1 << i
-		case foldsTo(key, names):
-			return false
-		default:
-			if sc.Skip() != nil {
-				return false
-			}
-		}
-	}
-}
-
-func exactName(key string, names []string) int {
-	for i, n := range names {
-		if key == n {
-			return i
-		}
-	}
-	return -1
-}
-
-func foldsTo(key string, names []string) bool {
-	for _, n := range names {
-		if strings.EqualFold(key, n) {
-			return true
-		}
-	}
-	return false
 }
 
 // readString reads a JSON string (not null, not another type) into *dst,

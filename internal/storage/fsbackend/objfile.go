@@ -125,9 +125,6 @@ func writeTrailer(w io.Writer, m *objMeta) error {
 // it, decodeListed what a listing reports.
 type metaDecoder func(js []byte, m *objMeta) error
 
-// decodeMeta decodes the whole JSON of a trailer.
-func decodeMeta(js []byte, m *objMeta) error { return json.Unmarshal(js, m) }
-
 // readMeta reads the trailer of an open object or part file.
 func readMeta(f *os.File) (*objMeta, error) {
 	fi, err := f.Stat()
