@@ -50,11 +50,11 @@ func benchServer(b *testing.B) (*Server, *testEnv) {
 	return srv, &testEnv{t: &testing.T{}, srv: &httptest.Server{URL: "http://127.0.0.1:9000"}}
 }
 
-// BenchmarkGetObject serves GETs in-process; allocs/op must not grow with
-// the object size (compare the sizes).
+// BenchmarkGetObject serves GETs in-process from the directory backend;
+// allocs/op must not grow with the object size (compare the sizes).
 func BenchmarkGetObject(b *testing.B) {
-	for _, size := range []int{1 << 20, 32 << 20} {
-		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
+	for _, size := range []int{4 << 10, 1 << 20, 32 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
 			srv, e := benchServer(b)
 			data := pattern(size)
 			put := e.signedRequest("PUT", "/bench/obj", data, nil, rootAK, rootSK)
