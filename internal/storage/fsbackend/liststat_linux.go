@@ -28,11 +28,14 @@ type pageStat struct {
 	// large says the last object read did not fit in buf: the next is
 	// sized with fstat first instead of being read whole.
 	large bool
+	// dec decodes the trailers read; nil: decodeListed (what a listing
+	// reports).
+	dec metaDecoder
 }
 
-// stat returns the metadata of the object file rel (relative to base)
-// holding key.
-func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
+// hold makes the directory of rel (relative to base) the one held, and
+// returns rel's name in it; false: the directory cannot be opened.
+func (p *pageStat) hold(base *os.Root, rel string) (string, bool) {
 	dir, name := path.Split(rel)
 	if p.f == nil || p.base != base || p.dir != dir {
 		p.Close()
@@ -42,9 +45,38 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 		}
 		f, err := base.Open(d)
 		if err != nil {
-			return statObject(base, rel, key)
+			return name, false
 		}
 		p.base, p.dir, p.f = base, dir, f
+	}
+	return name, true
+}
+
+// absent reports whether rel (relative to base) certainly does not exist:
+// one openat in its directory, held. A version listing asks it of each
+// key's versions directory, which most keys do not have.
+func (p *pageStat) absent(base *os.Root, rel string) bool {
+	name, ok := p.hold(base, rel)
+	if !ok {
+		return false
+	}
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = syscall.Openat(int(p.f.Fd()), name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+		return err
+	})
+	if err == nil {
+		_ = syscall.Close(fd)
+	}
+	return err == syscall.ENOENT
+}
+
+// stat returns the metadata of the object file rel (relative to base)
+// holding key.
+func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
+	name, ok := p.hold(base, rel)
+	if !ok {
+		return statObject(base, rel, key)
 	}
 	fd, err := openAt(int(p.f.Fd()), name)
 	if errors.Is(err, syscall.ELOOP) {
@@ -62,8 +94,8 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 	return m, nil
 }
 
-// read decodes what a listing reports of the open object file fd
-// (decodeListed: size, ETag, modification time). A file smaller
+// read decodes the trailer of the open object file fd with p.dec (by
+// default what a listing reports: size, ETag, modification time). A file smaller
 // than buf is read whole from its start in one pread, which gives its size
 // without an fstat: object files are never written in place (a new one is
 // renamed over the old), so a short read is the whole file. Should a
@@ -73,6 +105,10 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 	if p.buf == nil {
 		p.buf = make([]byte, tailRead)
+	}
+	dec := p.dec
+	if dec == nil {
+		dec = decodeListed
 	}
 	r := fdReader(fd)
 	if !p.large {
@@ -87,7 +123,7 @@ func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 		case err != nil:
 			return nil, &fs.PathError{Op: "pread", Path: rel, Err: err}
 		case n < len(p.buf):
-			if m, err := metaFromTail(r, p.buf[:n], int64(n), decodeListed); err == nil {
+			if m, err := metaFromTail(r, p.buf[:n], int64(n), dec); err == nil {
 				return m, nil
 			}
 		default:
@@ -102,7 +138,7 @@ func (p *pageStat) read(fd int, rel string) (*objMeta, error) {
 		return nil, syscall.EISDIR
 	}
 	p.large = st.Size >= int64(len(p.buf))
-	return readMetaAt(r, st.Size, p.buf, decodeListed)
+	return readMetaAt(r, st.Size, p.buf, dec)
 }
 
 // Close releases the directory held.

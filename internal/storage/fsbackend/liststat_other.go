@@ -6,11 +6,16 @@ import "os"
 
 // pageStat reads the metadata of a listing page's objects: statObject
 // each, off Linux (see liststat_linux.go).
-type pageStat struct{}
+type pageStat struct {
+	dec metaDecoder // unused: statObject decodes the whole trailer
+}
 
 func (*pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 	return statObject(base, rel, key)
 }
+
+// absent is never sure off Linux.
+func (*pageStat) absent(*os.Root, string) bool { return false }
 
 // Close does nothing.
 func (*pageStat) Close() {}

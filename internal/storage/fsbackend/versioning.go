@@ -97,6 +97,8 @@ func (b *Backend) ListObjectVersions(ctx context.Context, bucket string, opts st
 		}
 	}
 
+	ps := &pageStat{dec: decodeMeta}
+	defer ps.Close()
 	count := 0
 	var lastKey, lastID string
 	full := func() bool {
@@ -144,7 +146,7 @@ walk:
 			after = vm
 		}
 		// One more than fits tells whether the page is truncated.
-		vs, err := readVersionsPage(it.base, obj, vdir, it.key, after, maxKeys-count+1)
+		vs, err := readVersionsPage(ps, it.base, obj, vdir, it.key, after, maxKeys-count+1)
 		if err != nil {
 			return nil, fmt.Errorf("list object versions: %w", err)
 		}

@@ -215,17 +215,24 @@ type version struct {
 // file and versions directory (relative to base). A version file that
 // duplicates the object file (an interrupted move) is skipped.
 func readVersions(base *os.Root, obj, vdir, key string) ([]version, error) {
-	return readVersionsPage(base, obj, vdir, key, "", -1)
+	return readVersionsPage(nil, base, obj, vdir, key, "", -1)
 }
 
 // readVersionsPage is readVersions after the version afterID ("" = from
 // the newest; an id that is not there: none), at most limit of them
 // (negative: all). Only the files returned are read, besides the object
-// file.
-func readVersionsPage(base *os.Root, obj, vdir, key, afterID string, limit int) ([]version, error) {
+// file. A listing passes its ps (decoding whole trailers), which reads the
+// object file and looks for the versions directory relative to their
+// directory, held from key to key, instead of resolving both paths from
+// base; nil: statObject and versionNames.
+func readVersionsPage(ps *pageStat, base *os.Root, obj, vdir, key, afterID string, limit int) ([]version, error) {
 	var out []version
 	curName := ""
-	m, err := statObject(base, obj, key)
+	stat := statObject
+	if ps != nil {
+		stat = ps.stat
+	}
+	m, err := stat(base, obj, key)
 	switch {
 	case err == nil:
 		curName = versionName(m)
@@ -235,9 +242,11 @@ func readVersionsPage(base *os.Root, obj, vdir, key, afterID string, limit int) 
 	case !isNotExist(err):
 		return nil, fmt.Errorf("read %q: %w", key, err)
 	}
-	names, err := versionNames(base, vdir)
-	if err != nil {
-		return nil, err
+	var names []string
+	if ps == nil || !ps.absent(base, vdir) {
+		if names, err = versionNames(base, vdir); err != nil {
+			return nil, err
+		}
 	}
 	names = slices.DeleteFunc(names, func(n string) bool { return n == curName })
 	start := 0
