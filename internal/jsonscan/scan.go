@@ -482,3 +482,35 @@ func foldsTo(key string, names []string) bool {
 	}
 	return false
 }
+
+// Elements reads the array at Pos (not null, not another value), each
+// element by read, with Pos at it. It reports false, leaving Pos anywhere,
+// unless every element is read (read reporting true) without error.
+func (s *Scanner) Elements(read func() bool) bool {
+	if s.Peek() != '[' {
+		return false
+	}
+	s.Pos++
+	for first := true; ; {
+		more, err := s.NextElem(&first)
+		if err != nil {
+			return false
+		}
+		if !more {
+			return true
+		}
+		if !read() {
+			return false
+		}
+	}
+}
+
+// OnlyString reads the string at Pos; false for anything else (null
+// included) or a syntax error.
+func (s *Scanner) OnlyString() (string, bool) {
+	if s.Peek() != '"' {
+		return "", false
+	}
+	v, err := s.ReadString()
+	return v, err == nil
+}

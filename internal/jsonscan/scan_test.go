@@ -115,3 +115,30 @@ func TestMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestElements: every element of an array is read; null, another value,
+// a failed read or a syntax error is refused.
+func TestElements(t *testing.T) {
+	for doc, want := range map[string]string{
+		`["a", "b"]`: "a b ",
+		`[]`:         "",
+		`["a",1]`:    "refused",
+		`["a",]`:     "refused",
+		`null`:       "refused",
+		`{"a":"b"}`:  "refused",
+	} {
+		s := Scanner{Buf: []byte(doc)}
+		got := ""
+		ok := s.Elements(func() bool {
+			v, ok := s.OnlyString()
+			got += v + " "
+			return ok
+		})
+		if !ok {
+			got = "refused"
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", doc, got, want)
+		}
+	}
+}

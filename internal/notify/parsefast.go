@@ -57,24 +57,12 @@ func readRecordsInPlace(body []byte) (env envelope[record], ok bool) {
 }
 
 func readRecords(sc *jsonscan.Scanner, out *[]record) bool {
-	if sc.Peek() != '[' {
-		return false
-	}
-	sc.Pos++
-	for first := true; ; {
-		more, err := sc.NextElem(&first)
-		if err != nil {
-			return false
-		}
-		if !more {
-			return true
-		}
+	return sc.Elements(func() bool {
 		var r record
-		if !readRecord(sc, &r) {
-			return false
-		}
+		ok := readRecord(sc, &r)
 		*out = append(*out, r)
-	}
+		return ok
+	})
 }
 
 func readRecord(sc *jsonscan.Scanner, r *record) bool {
@@ -109,10 +97,7 @@ func readRecord(sc *jsonscan.Scanner, r *record) bool {
 // readString reads a JSON string (not null, not another type) into *dst,
 // a copy that does not keep the message alive.
 func readString(sc *jsonscan.Scanner, dst *string) bool {
-	if sc.Peek() != '"' {
-		return false
-	}
-	s, err := sc.ReadString()
+	s, ok := sc.OnlyString()
 	*dst = strings.Clone(s)
-	return err == nil
+	return ok
 }

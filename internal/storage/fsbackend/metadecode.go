@@ -83,12 +83,9 @@ func decodeMetaInPlace(js []byte, m *objMeta) bool {
 
 // str reads a string (not null, not another type).
 func str(sc *jsonscan.Scanner, dst *string) bool {
-	if sc.Peek() != '"' {
-		return false
-	}
-	s, err := sc.ReadString()
+	s, ok := sc.OnlyString()
 	*dst = s
-	return err == nil
+	return ok
 }
 
 // i64 reads an integer as encoding/json does into an int64 (no fraction,
@@ -173,24 +170,13 @@ func strMap(sc *jsonscan.Scanner, dst *map[string]string) bool {
 // i64List reads a list of integers into a new slice (non-nil for [], as
 // encoding/json gives).
 func i64List(sc *jsonscan.Scanner, dst *[]int64) bool {
-	if sc.Peek() != '[' {
-		return false
-	}
-	sc.Pos++
 	out := []int64{}
-	for first := true; ; {
-		more, err := sc.NextElem(&first)
-		if err != nil {
-			return false
-		}
-		if !more {
-			*dst = out
-			return true
-		}
+	ok := sc.Elements(func() bool {
 		var v int64
-		if !i64(sc, &v) {
-			return false
-		}
+		ok := i64(sc, &v)
 		out = append(out, v)
-	}
+		return ok
+	})
+	*dst = out
+	return ok
 }
