@@ -27,6 +27,20 @@ type Scanner struct {
 	Text string
 	// Pos is the offset of the next byte to read.
 	Pos int
+	// depth is the number of objects and arrays open at Pos, so that the
+	// document's nesting is bounded as encoding/json bounds it wherever
+	// Skip is called from.
+	depth int
+}
+
+// enter consumes the '{' or '[' at Pos, one level deeper.
+func (s *Scanner) enter() error {
+	if s.depth >= MaxDepth {
+		return fmt.Errorf("invalid JSON at offset %d: nested deeper than %d", s.Pos, MaxDepth)
+	}
+	s.depth++
+	s.Pos++
+	return nil
 }
 
 // SyntaxErr reports what was wanted at Pos.
@@ -78,8 +92,7 @@ func (s *Scanner) TypeErr(want string) error {
 func (s *Scanner) BeginObject(want string) (isNull bool, err error) {
 	switch s.Peek() {
 	case '{':
-		s.Pos++
-		return false, nil
+		return false, s.enter()
 	case 'n':
 		return true, s.Literal("null")
 	}
@@ -93,10 +106,12 @@ func (s *Scanner) NextKey(first *bool) (key string, more bool, err error) {
 	switch c := s.Peek(); {
 	case c == '}' && *first:
 		s.Pos++
+		s.depth--
 		return "", false, nil
 	case *first:
 	case c == '}':
 		s.Pos++
+		s.depth--
 		return "", false, nil
 	case c == ',':
 		s.Pos++
@@ -124,8 +139,7 @@ func (s *Scanner) NextKey(first *bool) (key string, more bool, err error) {
 func (s *Scanner) BeginArray(want string) (isNull bool, err error) {
 	switch s.Peek() {
 	case '[':
-		s.Pos++
-		return false, nil
+		return false, s.enter()
 	case 'n':
 		return true, s.Literal("null")
 	}
@@ -139,10 +153,12 @@ func (s *Scanner) NextElem(first *bool) (more bool, err error) {
 	switch c := s.Peek(); {
 	case c == ']' && *first:
 		s.Pos++
+		s.depth--
 		return false, nil
 	case *first:
 	case c == ']':
 		s.Pos++
+		s.depth--
 		return false, nil
 	case c == ',':
 		s.Pos++
@@ -273,40 +289,39 @@ func Unquote(s []byte) string {
 	return string(b)
 }
 
-// MaxDepth bounds the nesting of values Skip accepts (as encoding/json
-// does), so a hostile document cannot exhaust the stack.
+// MaxDepth bounds the nesting of objects and arrays a Scanner accepts (as
+// encoding/json does), so a hostile document cannot exhaust the stack.
 const MaxDepth = 10000
 
 // Skip consumes any JSON value, checking its syntax.
-func (s *Scanner) Skip() error { return s.skipDepth(0) }
-
-func (s *Scanner) skipDepth(depth int) error {
-	if depth > MaxDepth {
-		return fmt.Errorf("invalid JSON at offset %d: nested deeper than %d", s.Pos, MaxDepth)
-	}
+func (s *Scanner) Skip() error {
 	switch c := s.Peek(); {
 	case c == '"':
 		_, err := s.ReadString()
 		return err
 	case c == '{':
-		s.Pos++
+		if err := s.enter(); err != nil {
+			return err
+		}
 		for first := true; ; {
 			_, more, err := s.NextKey(&first)
 			if err != nil || !more {
 				return err
 			}
-			if err := s.skipDepth(depth + 1); err != nil {
+			if err := s.Skip(); err != nil {
 				return err
 			}
 		}
 	case c == '[':
-		s.Pos++
+		if err := s.enter(); err != nil {
+			return err
+		}
 		for first := true; ; {
 			more, err := s.NextElem(&first)
 			if err != nil || !more {
 				return err
 			}
-			if err := s.skipDepth(depth + 1); err != nil {
+			if err := s.Skip(); err != nil {
 				return err
 			}
 		}
@@ -435,10 +450,9 @@ func (s *Scanner) TimeInto(dst *time.Time) error {
 // anything but an object whose members are each read (read reporting
 // true) or skipped, once each, without error.
 func (s *Scanner) Members(names []string, read func(name string) bool) bool {
-	if s.Peek() != '{' {
+	if s.Peek() != '{' || s.enter() != nil {
 		return false
 	}
-	s.Pos++
 	var seen uint64 // of names, by index
 	for first := true; ; {
 		key, more, err := s.NextKey(&first)
@@ -487,10 +501,9 @@ func foldsTo(key string, names []string) bool {
 // element by read, with Pos at it. It reports false, leaving Pos anywhere,
 // unless every element is read (read reporting true) without error.
 func (s *Scanner) Elements(read func() bool) bool {
-	if s.Peek() != '[' {
+	if s.Peek() != '[' || s.enter() != nil {
 		return false
 	}
-	s.Pos++
 	for first := true; ; {
 		more, err := s.NextElem(&first)
 		if err != nil {

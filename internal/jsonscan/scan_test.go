@@ -28,6 +28,10 @@ var documents = []string{
 	``, `{`, `}`, `[1,]`, `{"a"}`, `{"a":}`, `{,}`, `01`, `1.`, `.5`, `1e`, `-`, `+1`,
 	`tru`, `nul`, `"abc`, `"\x"`, `"\u12"`, "\"a\x01\"", `{"a":1}}`, `[1 2]`, `{'a':1}`,
 	strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2),
+	strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+	strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+	strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth),
+	strings.Repeat(`{"a":`, MaxDepth+1) + "{}" + strings.Repeat("}", MaxDepth+1),
 }
 
 // TestSkipAcceptsWhatEncodingJSONAccepts: Skip refuses exactly the
@@ -139,6 +143,20 @@ func TestElements(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s: %q, want %q", doc, got, want)
+		}
+	}
+}
+
+// TestDepthCountsFromTheRoot: a value skipped inside members read by
+// Members and Elements is bounded by the document's nesting, as
+// encoding/json bounds it, not by its own.
+func TestDepthCountsFromTheRoot(t *testing.T) {
+	for _, n := range []int{MaxDepth - 2, MaxDepth - 1, MaxDepth} {
+		doc := `[{"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}]`
+		s := Scanner{Buf: []byte(doc), Text: doc}
+		ok := s.Elements(func() bool { return s.Members([]string{"a"}, func(string) bool { return false }) })
+		if valid := json.Valid([]byte(doc)); ok != valid {
+			t.Errorf("%d arrays inside two levels: read %v, json.Valid %v", n, ok, valid)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func parse(body []byte, depth int) ([]Hint, error) {
 type pass int
 
 const (
-	// passInPlace reads a list of records in place (parseRecordsFast).
+	// passInPlace reads a list of records in place (readRecordsInPlace).
 	passInPlace pass = iota
 	// passWhole decodes the whole message once with encoding/json.
 	passWhole

@@ -148,7 +148,9 @@ func strMap(sc *jsonscan.Scanner, dst *map[string]string) bool {
 	if sc.Peek() != '{' {
 		return false
 	}
-	sc.Pos++
+	if _, err := sc.BeginObject("a map"); err != nil {
+		return false
+	}
 	out := map[string]string{}
 	for first := true; ; {
 		k, more, err := sc.NextKey(&first)
