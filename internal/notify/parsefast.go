@@ -11,10 +11,9 @@ import (
 // (MinIO's records carry the request's identity, response headers, user
 // metadata and the client's user agent): 14 µs for MinIO's 1.6 KiB event,
 // 7 % of a reader's CPU per change in a profile (issue 17, twelfth pass).
-// readRecordsInPlace
-// reads the common shape in place instead: a list of records, bare (AWS)
-// or in MinIO's wrapper, with every member it reads in the form
-// encoding/json would decode without surprise. Anything else (another
+// readRecordsInPlace reads the common shape in place instead: a list of
+// records, bare (AWS) or in MinIO's wrapper, with every member it reads in
+// the form encoding/json would decode without surprise. Anything else (another
 // shape, a member's name in another case, a repeated member, a null or a
 // value of another type where a hint's field is read, a syntax error
 // anywhere) makes it give up, and the message is decoded by encoding/json
