@@ -60,11 +60,7 @@ func (p *pageStat) absent(base *os.Root, rel string) bool {
 	if !ok {
 		return false
 	}
-	var fd int
-	err := ignoringEINTR(func() (err error) {
-		fd, err = syscall.Openat(int(p.f.Fd()), name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
-		return err
-	})
+	fd, err := openAt(int(p.f.Fd()), name, syscall.O_DIRECTORY)
 	if err == nil {
 		_ = syscall.Close(fd)
 	}
@@ -78,7 +74,7 @@ func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
 	if !ok {
 		return statObject(base, rel, key)
 	}
-	fd, err := openAt(int(p.f.Fd()), name)
+	fd, err := openAt(int(p.f.Fd()), name, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return statObject(base, rel, key)
 	}
@@ -150,11 +146,11 @@ func (p *pageStat) Close() {
 }
 
 // openAt opens name in the directory dirfd for reading, not following a
-// symlink.
-func openAt(dirfd int, name string) (int, error) {
+// symlink, with the open flags more (O_DIRECTORY, or 0).
+func openAt(dirfd int, name string, more int) (int, error) {
 	var fd int
 	err := ignoringEINTR(func() (err error) {
-		fd, err = syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+		fd, err = syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|more, 0)
 		return err
 	})
 	return fd, err

@@ -117,26 +117,16 @@ func u64(sc *jsonscan.Scanner, dst *uint64) bool {
 	return err == nil
 }
 
+// boolean reads a boolean (not null, not another type).
 func boolean(sc *jsonscan.Scanner, dst *bool) bool {
-	switch sc.Peek() {
-	case 't':
-		*dst = true
-		return sc.Literal("true") == nil
-	case 'f':
-		*dst = false
-		return sc.Literal("false") == nil
-	}
-	return false
+	return sc.Peek() != 'n' && sc.BoolInto(dst) == nil
 }
 
 // timeOf reads a time with time.Time's own UnmarshalJSON, given the
 // string's JSON text as encoding/json gives it.
 func timeOf(sc *jsonscan.Scanner, dst *time.Time) bool {
 	start := sc.Pos
-	if sc.Peek() != '"' {
-		return false
-	}
-	if _, err := sc.ReadString(); err != nil {
+	if _, ok := sc.OnlyString(); !ok {
 		return false
 	}
 	return dst.UnmarshalJSON(sc.Buf[start:sc.Pos]) == nil
@@ -145,10 +135,7 @@ func timeOf(sc *jsonscan.Scanner, dst *time.Time) bool {
 // strMap reads an object of strings into a new map (encoding/json makes
 // one for {} too; a repeated name keeps the last value, as it does).
 func strMap(sc *jsonscan.Scanner, dst *map[string]string) bool {
-	if sc.Peek() != '{' {
-		return false
-	}
-	if _, err := sc.BeginObject("a map"); err != nil {
+	if isNull, err := sc.BeginObject("a map"); isNull || err != nil {
 		return false
 	}
 	out := map[string]string{}
