@@ -24,7 +24,7 @@ import (
 const listingUsage = `  dgp-bench listing [--minio URL --minio-access-key KEY --minio-secret-key SECRET]
                     [--n 50000] [--targets minio,minio-sa,dgp-minio,dgp-dir,dir-api] [--layouts flat,deep]
                     [--rounds 5] [--full-rounds 1] [--data-dir DIR] [--bucket NAME]
-                    [--cpuprofile FILE] [--cold-rounds 0] [--versions]
+                    [--cpuprofile FILE] [--cold-rounds 0] [--versions] [--drop-caches]
   (dgp-bench listing -h describes every flag)
 `
 
@@ -55,6 +55,7 @@ type listingOptions struct {
 	fillWorkers                    int
 	coldRounds                     int
 	versions                       bool // list with ListObjectVersions
+	dropCaches                     bool // drop the page cache before each full listing
 }
 
 func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) {
@@ -75,6 +76,7 @@ func parseListingFlags(args []string, stderr io.Writer) (listingOptions, error) 
 	fs.IntVar(&o.fillWorkers, "fill-workers", 16, "concurrent PUTs filling MinIO")
 	fs.IntVar(&o.coldRounds, "cold-rounds", 0, "rounds of the directory backend's cold and after-a-write cases (flat layout, in-process; needs target dir-api), after the others")
 	fs.BoolVar(&o.versions, "versions", false, "list with ListObjectVersions instead of ListObjectsV2 (targets minio, dgp-minio, dgp-dir)")
+	fs.BoolVar(&o.dropCaches, "drop-caches", false, "before each full listing, write dirty pages back and drop the kernel's page cache (Linux, as root), so that every target reads its files from disk")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -379,6 +381,11 @@ func runListing(ctx context.Context, o listingOptions, stdout, stderr io.Writer)
 		}
 		for range rounds {
 			if c.kind == "full" {
+				if o.dropCaches {
+					if err := dropPageCache(); err != nil {
+						return err
+					}
+				}
 				// Every target's next page in turn, so that they share
 				// the machine's noise page by page.
 				resetPeakRSS()

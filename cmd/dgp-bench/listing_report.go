@@ -6,8 +6,21 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
+
+// dropPageCache writes dirty pages back and drops the kernel's clean page,
+// dentry and inode caches (--drop-caches: Linux, as root), so that what
+// is listed next is read from disk: the first listing after a restart of
+// the machine, or after other work evicted the files.
+func dropPageCache() error {
+	syscall.Sync()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
+		return fmt.Errorf("--drop-caches: %w", err)
+	}
+	return nil
+}
 
 // resetPeakRSS resets the process's peak resident set size (VmHWM), so
 // peakRSS tells the peak of what ran since; best effort (Linux only).

@@ -21,15 +21,19 @@ import (
 //
 //	header: magic[8] n:u64 metaOff:u64 metaLen:u32 metaCRC:u32
 //	        dev:u64 ino:u64 mtime:i64 ctime:i64 size:i64 headerCRC:u32
-//	chunks: per chunk of chunkSize entries: (uvarint len, name)...
+//	chunks: per chunk of chunkSize entries: (uvarint len, name, fields)...
+//	        where fields is 0, or 1 and an object's listing fields
+//	        (listfields.go)
 //	meta:   uvarint len, dir path; per chunk: uvarint off, uvarint len,
 //	        crc:u32, uvarint len, first name
 //
 // Every part is checked by a CRC-32C before use (a torn or corrupt file is
 // refused, never misread) and a chunk's names must decode and be in order.
+// An index of another format version (dgpidx01 had no fields) is refused
+// like a damaged one: the directory is read whole and indexed anew.
 const (
 	indexDir    = ".index"
-	indexMagic  = "dgpidx01" // the format version is part of the magic
+	indexMagic  = "dgpidx02" // the format version is part of the magic
 	indexHdrLen = 8 + 8 + 8 + 4 + 4 + 5*8 + 4
 )
 
@@ -165,18 +169,36 @@ func (ix *dirIndex) chunk(k int) ([]dirEnt, error) {
 	}
 	count := min(chunkSize, ix.n-k*chunkSize)
 	ents := make([]dirEnt, 0, count)
+	var lfs []listFields // the chunk's fields, one allocation
 	r := &byteReader{b: buf}
 	for range count {
 		e, ok := entOf(string(r.bytes()))
 		if r.err || !ok || (len(ents) > 0 && cmpEnt(&ents[len(ents)-1], &e) >= 0) {
 			return nil, fmt.Errorf("%w: chunk %d", errIndexCorrupt, k)
 		}
+		var lf listFields
+		has, ok := readFields(r, &e, &lf)
+		if !ok {
+			return nil, fmt.Errorf("%w: chunk %d", errIndexCorrupt, k)
+		}
+		if has {
+			if lfs == nil {
+				lfs = make([]listFields, 0, count)
+			}
+			lfs = append(lfs, lf)
+			e.lf = &lfs[len(lfs)-1]
+		}
 		ents = append(ents, e)
 	}
-	if len(r.b) != 0 || len(ents) == 0 || ents[0] != ix.firsts[k] {
+	if len(r.b) != 0 || len(ents) == 0 || !sameEnt(&ents[0], &ix.firsts[k]) {
 		return nil, fmt.Errorf("%w: chunk %d", errIndexCorrupt, k)
 	}
 	return ents, nil
+}
+
+// sameEnt reports whether a and b are the same entry, fields aside.
+func sameEnt(a, b *dirEnt) bool {
+	return a.s == b.s && a.name == b.name && a.kind == b.kind
 }
 
 // writeIndex writes the index of dir (list, valid for stamp st) to a
@@ -223,6 +245,9 @@ func writeIndex(ixRoot *os.Root, dir string, st dirStamp, l *entList) (err error
 			}
 			blob = binary.AppendUvarint(blob, uint64(len(e.name)))
 			blob = append(blob, e.name...)
+			if blob, err = appendFields(blob, &e); err != nil {
+				return err
+			}
 		}
 		if _, err := w.Write(blob); err != nil {
 			return err

@@ -26,6 +26,15 @@ func (c *entChunk) len() int {
 	return c.hi - c.lo
 }
 
+// cost is what the chunk counts against the cache's budget (chunkCost;
+// nothing while lazy).
+func (c *entChunk) cost() int {
+	if c.ents == nil {
+		return 0
+	}
+	return chunkCost(c.ents)
+}
+
 // load returns the chunk's entries, reading them from the index if lazy.
 func (c *entChunk) load() ([]dirEnt, error) {
 	if c.ents != nil {
@@ -94,7 +103,8 @@ func (l *entList) Len() int {
 }
 
 // with returns a list with e added (present) or removed (an entry with
-// e's name). The receiver is left as it was.
+// e's name); an entry present already loses its listing fields (its
+// object was replaced). The receiver is left as it was.
 func (l *entList) with(e dirEnt, present bool) (*entList, error) {
 	// The chunk whose range holds e: the last one whose first entry <= e.
 	k := sort.Search(len(l.chunks), func(k int) bool { return cmpEnt(&l.chunks[k].first, &e) > 0 }) - 1
@@ -109,13 +119,16 @@ func (l *entList) with(e dirEnt, present bool) (*entList, error) {
 		}
 	}
 	i, found := slices.BinarySearchFunc(old, e, func(a, b dirEnt) int { return cmpEnt(&a, &b) })
-	if found == present {
-		return l, nil // already so (names are canonical: one per piece and kind)
-	}
 	var ents []dirEnt
-	if present {
+	switch {
+	case found && present && old[i].lf != nil:
+		ents = slices.Clone(old)
+		ents[i].lf = nil
+	case found == present:
+		return l, nil // already so (names are canonical: one per piece and kind)
+	case present:
 		ents = slices.Insert(slices.Clone(old), i, e)
-	} else {
+	default:
 		ents = slices.Delete(slices.Clone(old), i, i+1)
 	}
 	var repl []entChunk
@@ -127,13 +140,10 @@ func (l *entList) with(e dirEnt, present bool) (*entList, error) {
 	default:
 		repl = []entChunk{{first: ents[0], ents: ents}}
 	}
-	nl := &entList{chunks: repl, mem: len(ents)}
+	nl := &entList{chunks: repl, mem: chunkCost(ents)}
 	if len(l.chunks) > 0 {
 		nl.chunks = slices.Concat(l.chunks[:k], repl, l.chunks[k+1:])
-		nl.mem = l.mem + len(ents)
-		if l.chunks[k].ents != nil {
-			nl.mem -= len(old)
-		}
+		nl.mem = l.mem + chunkCost(ents) - l.chunks[k].cost()
 	}
 	nl.index()
 	return nl, nil

@@ -18,6 +18,9 @@ type dirEnt struct {
 	s    string // the piece; dirs include their trailing '/'
 	name string // the file name
 	kind pieceKind
+	// lf is what a listing reports of the object (kindObject), when a
+	// cached or indexed list knows it; nil: read its file (listfields.go).
+	lf *listFields
 }
 
 // level is one directory on the walker's stack.
@@ -30,6 +33,7 @@ type level struct {
 	rel  string
 	own  *os.Root // the directory's own handle, closed when popped
 	ents entCursor
+	ver  uint64 // the version of the cached state ents is (0: not cached)
 	i    int
 }
 
@@ -40,6 +44,10 @@ type item struct {
 	base    *os.Root // object file or versions directory: rel relative to base
 	rel     string
 	isRange bool
+	// lf is what the list knows of the object (nil: read its file), and
+	// from where a listing hands back what it read (listfields.go).
+	lf   *listFields
+	from fillRef
 }
 
 // walker yields the keys of a bucket subtree in byte order. Because pieces
@@ -83,14 +91,14 @@ func (w *walker) pushDir(base *os.Root, rel, dir, prefix string) error {
 			return fmt.Errorf("open directory: %w", err)
 		}
 	}
-	l, err := sortedEntries(w.cache, lvl.base, lvl.rel, dir)
+	l, ver, err := sortedEntries(w.cache, lvl.base, lvl.rel, dir)
 	if err != nil {
 		if lvl.own != nil {
 			_ = lvl.own.Close()
 		}
 		return fmt.Errorf("read directory: %w", err)
 	}
-	lvl.ents = newCursor(l)
+	lvl.ents, lvl.ver = newCursor(l), ver
 	w.stack = append(w.stack, lvl)
 	return nil
 }
@@ -101,14 +109,14 @@ func (w *walker) pushDir(base *os.Root, rel, dir, prefix string) error {
 // entry: what was yielded already is below the bound.
 func (w *walker) reread(lvl *level) error {
 	w.cache.invalidate(lvl.dir)
-	l, err := sortedEntries(w.cache, lvl.base, lvl.rel, lvl.dir)
+	l, ver, err := sortedEntries(w.cache, lvl.base, lvl.rel, lvl.dir)
 	if err != nil {
 		return fmt.Errorf("read directory: %w", err)
 	}
 	if l.Len() > 0 && l.chunks[0].ents == nil {
 		return fmt.Errorf("read directory: index of %s still in use", lvl.dir)
 	}
-	lvl.ents, lvl.i = newCursor(l), 0
+	lvl.ents, lvl.ver, lvl.i = newCursor(l), ver, 0
 	return nil
 }
 
@@ -195,7 +203,14 @@ func (w *walker) next(bound string, collapse func(full string) bool) (item, bool
 			return item{}, false, nil
 		}
 		rel := path.Join(top.rel, e.name)
-		if e.kind == kindObject || (e.kind == kindVersions && w.versions) {
+		if e.kind == kindObject {
+			it := item{key: full, base: top.base, rel: rel, lf: e.lf}
+			if top.ver != 0 {
+				it.from = fillRef{dir: top.dir, ver: top.ver, idx: top.i - 1}
+			}
+			return it, true, nil
+		}
+		if e.kind == kindVersions && w.versions {
 			return item{key: full, base: top.base, rel: rel}, true, nil
 		}
 		if e.kind == kindVersions {
@@ -322,10 +337,11 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 				}
 			}
 			bound = it.key + "\x00"
-			batch.ents = append(batch.ents, pageEnt{key: it.key, base: it.base, rel: it.rel})
+			batch.ents = append(batch.ents, pageEnt{key: it.key, base: it.base, rel: it.rel, lf: it.lf, from: it.from})
 		}
 		objects := batch.stat()
 		w.release()
+		b.dirs.fillPage(batch.ents)
 		// Room for the batch's objects at once (appending one by one
 		// allocated twice the page's objects).
 		res.Objects = slices.Grow(res.Objects, min(objects, maxKeys-count))
@@ -341,9 +357,12 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 				res.IsTruncated = true
 				break
 			}
-			if e.isPrefix {
+			switch {
+			case e.isPrefix:
 				res.CommonPrefixes = append(res.CommonPrefixes, e.key)
-			} else {
+			case e.lf != nil:
+				res.Objects = append(res.Objects, e.lf.info(e.key))
+			default:
 				res.Objects = append(res.Objects, e.meta.listed())
 			}
 			count, last = count+1, e.key

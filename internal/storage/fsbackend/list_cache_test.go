@@ -206,24 +206,25 @@ func TestListCacheRefusesRecentDirectories(t *testing.T) {
 // to stay within its budget.
 func TestDirCacheBudget(t *testing.T) {
 	c := newDirCache(10)
+	get := func(p string, st dirStamp) *entList { l, _ := c.get(p, st); return l }
 	ents := func(n int) *entList { return newEntList(make([]dirEnt, n)) }
 	c.put("a", dirStamp{ino: 1}, ents(4))
 	c.put("b", dirStamp{ino: 2}, ents(4))
-	if c.get("a", dirStamp{ino: 1}) == nil {
+	if get("a", dirStamp{ino: 1}) == nil {
 		t.Fatal("a evicted early")
 	}
 	c.put("c", dirStamp{ino: 3}, ents(4)) // evicts b, the least recently used
-	if c.get("b", dirStamp{ino: 2}) != nil || c.get("a", dirStamp{ino: 1}) == nil || c.get("c", dirStamp{ino: 3}) == nil {
+	if get("b", dirStamp{ino: 2}) != nil || get("a", dirStamp{ino: 1}) == nil || get("c", dirStamp{ino: 3}) == nil {
 		t.Fatal("wrong eviction")
 	}
 	if c.total != 8 {
 		t.Fatalf("total %d, want 8", c.total)
 	}
-	if c.get("a", dirStamp{ino: 9}) != nil || c.total != 4 {
+	if get("a", dirStamp{ino: 9}) != nil || c.total != 4 {
 		t.Fatal("a stale stamp must drop the entry")
 	}
 	c.put("huge", dirStamp{}, ents(11))
-	if c.get("huge", dirStamp{}) != nil {
+	if get("huge", dirStamp{}) != nil {
 		t.Fatal("an entry above the budget must not be cached")
 	}
 }

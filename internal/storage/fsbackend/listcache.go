@@ -43,7 +43,10 @@ type cachedDir struct {
 	path  string
 	stamp dirStamp
 	list  *entList // replaced, never modified, by dgp's own changes
-	elem  *clist.Element
+	// ver changes with every change of list or stamp (nextVer), so a
+	// listing's fill can tell the state it read is still the one cached.
+	ver  uint64
+	elem *clist.Element
 }
 
 // dirCache is safe for concurrent use; the zero value is not usable (see
@@ -55,6 +58,7 @@ type dirCache struct {
 	total  int        // materialized entries over all lists
 	budget int
 	now    func() time.Time
+	vers   uint64 // the last version given (nextVer)
 
 	// dirLocks serialise dgp's own changes of a directory (dirOp), so
 	// that no change of dgp's falls between another's two stats.
@@ -67,19 +71,27 @@ func newDirCache(budget int) *dirCache {
 	return &dirCache{dirs: map[string]*cachedDir{}, budget: budget, now: time.Now}
 }
 
-func (c *dirCache) get(path string, st dirStamp) *entList {
+// nextVer returns a new version; the caller holds c.mu.
+func (c *dirCache) nextVer() uint64 {
+	c.vers++
+	return c.vers
+}
+
+// get returns the list cached for path if it is valid for stamp st, and
+// the version of that cached state.
+func (c *dirCache) get(path string, st dirStamp) (*entList, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.dirs[path]
 	if d == nil {
-		return nil
+		return nil, 0
 	}
 	if d.stamp != st {
 		c.drop(d)
-		return nil
+		return nil, 0
 	}
 	c.lru.MoveToFront(d.elem)
-	return d.list
+	return d.list, d.ver
 }
 
 // snapshot returns the cached list of path and the stamp it is valid for.
@@ -99,20 +111,26 @@ func (c *dirCache) has(path string) bool {
 	return c.dirs[path] != nil
 }
 
-func (c *dirCache) put(path string, st dirStamp, l *entList) {
+// put caches l for path, valid for stamp st, and returns the version of
+// that state (0: not cached, l is over the budget).
+func (c *dirCache) put(path string, st dirStamp, l *entList) uint64 {
 	if l.mem > c.budget {
-		return
+		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.dirs[path]; old != nil {
 		c.drop(old)
 	}
-	d := &cachedDir{path: path, stamp: st, list: l}
+	d := &cachedDir{path: path, stamp: st, list: l, ver: c.nextVer()}
 	d.elem = c.lru.PushFront(d)
 	c.dirs[path] = d
 	c.total += l.mem
 	c.evict()
+	if c.dirs[path] != d {
+		return 0
+	}
+	return d.ver
 }
 
 func (c *dirCache) evict() {
@@ -152,7 +170,7 @@ func (c *dirCache) swap(path string, l *entList, st dirStamp, nl *entList) bool 
 		return false
 	}
 	c.total += nl.mem - l.mem
-	d.list = nl
+	d.list, d.ver = nl, c.nextVer()
 	return true
 }
 
@@ -210,7 +228,7 @@ func (c *dirCache) apply(path string, st0, st1 dirStamp, name string, present bo
 			c.drop(d)
 		default:
 			c.total += nl.mem - l.mem
-			d.list, d.stamp = nl, st1
+			d.list, d.stamp, d.ver = nl, st1, c.nextVer()
 			if c.ix != nil {
 				c.ix.markDirty(path)
 			}
@@ -228,12 +246,13 @@ func (c *dirCache) drop(d *cachedDir) {
 }
 
 // sortedEntries returns the entries of directory rel of base, sorted by
-// piece; dir is its path relative to the backend root (the cache key).
+// piece, and the version of the cached state they are (0: not cached);
+// dir is its path relative to the backend root (the cache key).
 // With a nil cache, or for small or recently changed directories, it reads
 // the directory. A directory not cached but with a persisted index valid
 // for its stamp is served from the index. Missing directories have no
 // entries.
-func sortedEntries(c *dirCache, base *os.Root, rel, dir string) (*entList, error) {
+func sortedEntries(c *dirCache, base *os.Root, rel, dir string) (*entList, uint64, error) {
 	var st dirStamp
 	stamped := false
 	if c != nil {
@@ -242,17 +261,16 @@ func sortedEntries(c *dirCache, base *os.Root, rel, dir string) (*entList, error
 		case err == nil:
 			st, stamped = stampOf(fi)
 		case isNotExist(err):
-			return newEntList(nil), nil
+			return newEntList(nil), 0, nil
 		default:
-			return nil, err
+			return nil, 0, err
 		}
 		if stamped {
-			if l := c.get(dir, st); l != nil {
-				return l, nil
+			if l, ver := c.get(dir, st); l != nil {
+				return l, ver, nil
 			}
 			if l := c.ix.load(dir, st); l != nil {
-				c.put(dir, st, l)
-				return l, nil
+				return l, c.put(dir, st, l), nil
 			}
 		}
 	}
@@ -262,18 +280,19 @@ func sortedEntries(c *dirCache, base *os.Root, rel, dir string) (*entList, error
 	}
 	names, err := readNames(base, rel)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	l := newEntList(decodeEntries(names))
+	var ver uint64
 	if stamped && l.Len() >= cacheMinEntries && time.Unix(0, st.mtime).Before(start.Add(-racyWindow)) {
 		if fi, err := base.Stat(rel); err == nil {
 			if st2, ok := stampOf(fi); ok && st2 == st {
-				c.put(dir, st, l)
+				ver = c.put(dir, st, l)
 				c.ix.markDirty(dir)
 			}
 		}
 	}
-	return l, nil
+	return l, ver, nil
 }
 
 // decodeEntries decodes directory entry names into pieces (skipping

@@ -70,24 +70,32 @@ func (p *pageStat) absent(base *os.Root, rel string) bool {
 // stat returns the metadata of the object file rel (relative to base)
 // holding key.
 func (p *pageStat) stat(base *os.Root, rel, key string) (*objMeta, error) {
+	m, _, err := p.statDirect(base, rel, key)
+	return m, err
+}
+
+// statDirect is stat, and says whether the file was read by its own name
+// in its directory (direct), not through a symlink or os.Root's fallback.
+func (p *pageStat) statDirect(base *os.Root, rel, key string) (m *objMeta, direct bool, err error) {
 	name, ok := p.hold(base, rel)
 	if !ok {
-		return statObject(base, rel, key)
+		m, err = statObject(base, rel, key)
+		return m, false, err
 	}
 	fd, err := openAt(int(p.f.Fd()), name, 0)
 	if errors.Is(err, syscall.ELOOP) {
-		return statObject(base, rel, key)
+		m, err = statObject(base, rel, key)
+		return m, false, err
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "openat", Path: rel, Err: err}
+		return nil, false, &fs.PathError{Op: "openat", Path: rel, Err: err}
 	}
 	defer syscall.Close(fd)
-	m, err := p.read(fd, rel)
-	if err != nil {
-		return nil, err
+	if m, err = p.read(fd, rel); err != nil {
+		return nil, false, err
 	}
 	m.Key = key
-	return m, nil
+	return m, true, nil
 }
 
 // read decodes the trailer of the open object file fd with p.dec (by
