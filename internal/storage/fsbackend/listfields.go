@@ -125,7 +125,11 @@ func (l *entList) withFields(ups []fieldUpdate) (*entList, error) {
 			return nil, err
 		}
 		ents := slices.Clone(old)
-		lfs := make([]listFields, 0, len(ups)-j)
+		n := 0
+		for j+n < len(ups) && ups[j+n].idx < end {
+			n++
+		}
+		lfs := make([]listFields, 0, n) // never grown: the entries point into it
 		for ; j < len(ups) && ups[j].idx < end; j++ {
 			e := &ents[ups[j].idx-base]
 			if e.kind != kindObject || e.lf != nil {
