@@ -26,8 +26,9 @@ const (
 	// cacheMinEntries: smaller directories are read each time (cheap).
 	cacheMinEntries = 512
 	// cacheBudget bounds the entries held over all cached directories
-	// (an entry is about 75 bytes: 2M entries is ~150 MiB at most; one
-	// with listing fields is about 180 bytes and counts twice).
+	// (an entry with a short name is about 65 bytes: 2M entries is ~130
+	// MiB at most; one with listing fields is about 160 bytes and counts
+	// twice).
 	cacheBudget = 2 << 20
 	racyWindow  = 100 * time.Millisecond
 	dirStripes  = 256
