@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +78,7 @@ type Backend struct {
 	dirs *dirCache
 
 	// statWorkers is how many goroutines read a listing page's objects
-	// (liststat.go): maxStatWorkers, whatever the processors.
+	// (liststat.go): one per processor, up to maxStatWorkers.
 	statWorkers int
 
 	// noSync skips fsync (tests whose subject is not durability).
@@ -126,7 +127,7 @@ func open(name, root string, now func() time.Time, readOnly bool) (*Backend, err
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
 	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget), readOnly: readOnly,
-		statWorkers: maxStatWorkers}
+		statWorkers: min(runtime.GOMAXPROCS(0), maxStatWorkers)}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf

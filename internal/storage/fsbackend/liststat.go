@@ -11,10 +11,9 @@ const (
 	// objects spread over more directories is read in several batches.
 	maxRetiredDirs = 128
 	// statPerWorker is the fewest objects worth a worker of their own;
-	// maxStatWorkers bounds the workers reading one page's objects (a
-	// page of 1,000 objects gets 15).
+	// maxStatWorkers bounds the workers reading one page's objects.
 	statPerWorker  = 64
-	maxStatWorkers = 16
+	maxStatWorkers = 4
 )
 
 // pageEnt is an entry of a listing page, in key order: a common prefix,
@@ -37,17 +36,13 @@ type pageEnt struct {
 }
 
 // pageBatch reads the metadata of a page's objects. Opening and reading
-// a small object file is a few system calls, so a page of a thousand
-// objects spends most of its time in them; when the files are in the page
-// cache they wait on nothing but the kernel, and when they are not (the
-// first listing after a restart, or after other work evicted them) each
-// waits on the disk. The objects are split, in key order, between up to
-// maxStatWorkers workers, more than the processors: with files cached
-// they cost the same CPU as one per processor, and with files on disk
-// their reads are in flight together, which the device serves faster
-// than one after another (issue 17: a full listing of 1,000,000 keys
-// from a cold page cache). Every worker has a pageStat of its own, kept
-// from batch to batch; Close releases them.
+// a small object file is a few system calls that wait on nothing but the
+// kernel, so a page of a thousand objects spends most of its time in
+// them; the objects are split, in key order, between up to one worker per
+// processor (issue 17: a full listing of 1,000,000 keys). Objects whose
+// listing fields their directory's list holds are not read. Every worker
+// has a pageStat of its own, kept from batch to batch; Close releases
+// them.
 type pageBatch struct {
 	workers int // workers allowed (clamped to maxStatWorkers)
 	ents    []pageEnt
