@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,6 +111,34 @@ func untilDone(done <-chan struct{}, errs chan<- error, step func() error) {
 			return
 		}
 	}
+}
+
+// raceListers runs each writer once, to its end, while listers
+// goroutines call list again and again, and returns every error once the
+// writers are done and the listers have stopped.
+func raceListers(listers int, list func() error, writers ...func() error) []error {
+	errs := make(chan error, listers+len(writers))
+	done := make(chan struct{})
+	var ws, ls sync.WaitGroup
+	for _, w := range writers {
+		ws.Go(func() {
+			if err := w(); err != nil {
+				errs <- err
+			}
+		})
+	}
+	for range listers {
+		ls.Go(func() { untilDone(done, errs, list) })
+	}
+	ws.Wait()
+	close(done)
+	ls.Wait()
+	close(errs)
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
 }
 
 // inOrder reports the first object listed out of key order.

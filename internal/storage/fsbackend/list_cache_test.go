@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -295,54 +294,42 @@ func TestListCacheConcurrent(t *testing.T) {
 	}
 	backdate(t, filepath.Join(b.Root(), "bkt"))
 	ctx := context.Background()
-	errs := make(chan error, 8)
-	done := make(chan struct{})
-	var writers, listers sync.WaitGroup
-	for w := range 2 {
-		writers.Go(func() {
+	writer := func(w int) func() error {
+		return func() error {
 			for i := range 60 {
 				k := "d/w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
 				if _, err := b.PutObject(ctx, "bkt", k, strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
-					errs <- err
-					return
+					return err
 				}
 				if i%2 == 0 {
 					if _, err := b.DeleteObject(ctx, "bkt", k, storage.DeleteOptions{}); err != nil {
-						errs <- err
-						return
+						return err
 					}
 				}
 			}
-		})
+			return nil
+		}
 	}
-	for range 3 {
-		listers.Go(func() {
-			untilDone(done, errs, func() error {
-				res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
-				if err != nil {
-					return err
-				}
-				if err := inOrder(res.Objects); err != nil {
-					return err
-				}
-				stable := 0
-				for _, o := range res.Objects {
-					if strings.HasPrefix(o.Key, "d/s") {
-						stable++
-					}
-				}
-				if stable != cacheMinEntries {
-					return fmt.Errorf("listed %d of the %d stable keys", stable, cacheMinEntries)
-				}
-				return nil
-			})
-		})
+	lister := func() error {
+		res, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
+		if err != nil {
+			return err
+		}
+		if err := inOrder(res.Objects); err != nil {
+			return err
+		}
+		stable := 0
+		for _, o := range res.Objects {
+			if strings.HasPrefix(o.Key, "d/s") {
+				stable++
+			}
+		}
+		if stable != cacheMinEntries {
+			return fmt.Errorf("listed %d of the %d stable keys", stable, cacheMinEntries)
+		}
+		return nil
 	}
-	writers.Wait()
-	close(done)
-	listers.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range raceListers(3, lister, writer(0), writer(1)) {
 		t.Error(err)
 	}
 	// Once quiet, the listing is exact.

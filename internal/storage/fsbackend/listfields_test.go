@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +77,22 @@ func withFields(t *testing.T, b *Backend, dir string) int {
 	return n
 }
 
+// filledDir returns a backend whose bucket bkt holds n keys d/<1000+i>,
+// each with data(i).
+func filledDir(t *testing.T, n int, data func(i int) string) (*Backend, map[string]bool) {
+	t.Helper()
+	b, _ := mustNew(t)
+	b.noSync = true
+	mustBucket(t, b, "bkt")
+	set := map[string]bool{}
+	for i := range n {
+		k := "d/" + strconv.Itoa(1000+i)
+		mustPut(t, b, "bkt", k, data(i))
+		set[k] = true
+	}
+	return b, set
+}
+
 // TestListingFieldsFollowWrites: a listing of a cached directory keeps
 // the fields it read, the next listing and the persisted index use them,
 // and every put over a key, delete and new key is seen, in memory and
@@ -137,15 +152,7 @@ func TestListingFieldsFollowWrites(t *testing.T) {
 func TestListingFromFieldsReadsNoObjectFile(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		t.Run("restart="+strconv.FormatBool(restart), func(t *testing.T) {
-			b, _ := mustNew(t)
-			b.noSync = true
-			mustBucket(t, b, "bkt")
-			set := map[string]bool{}
-			for i := range cacheMinEntries + 50 {
-				k := "d/" + strconv.Itoa(1000+i)
-				mustPut(t, b, "bkt", k, strings.Repeat("y", i))
-				set[k] = true
-			}
+			b, set := filledDir(t, cacheMinEntries+50, func(i int) string { return strings.Repeat("y", i) })
 			backdate(t, filepath.Join(b.Root(), "bkt"))
 			checkListedAsHead(t, b, set, 1000)
 			want := listWhole(t, b, 1000)
@@ -309,47 +316,28 @@ func TestDirIndexFields(t *testing.T) {
 // race listings that fill; once the writers are done, a listing reports
 // of every key what HEAD does.
 func TestListingFieldsConcurrent(t *testing.T) {
-	b, _ := mustNew(t)
-	b.noSync = true
-	mustBucket(t, b, "bkt")
-	set := map[string]bool{}
-	for i := range cacheMinEntries + 100 {
-		k := "d/" + strconv.Itoa(1000+i)
-		mustPut(t, b, "bkt", k, "x")
-		set[k] = true
-	}
+	b, set := filledDir(t, cacheMinEntries+100, func(int) string { return "x" })
 	backdate(t, filepath.Join(b.Root(), "bkt"))
 	ctx := context.Background()
-	errs := make(chan error, 8)
-	done := make(chan struct{})
-	var writers, listers sync.WaitGroup
-	for w := range 2 {
-		writers.Go(func() {
+	writer := func(w int) func() error {
+		return func() error {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
 			for range 300 {
 				k := "d/" + strconv.Itoa(1000+r.IntN(cacheMinEntries+100))
 				data := strings.Repeat("z", r.IntN(3000))
 				if _, err := b.PutObject(ctx, "bkt", k, strings.NewReader(data), int64(len(data)), storage.PutOptions{}); err != nil {
-					errs <- err
-					return
+					return err
 				}
 			}
-		})
+			return nil
+		}
 	}
-	for range 2 {
-		listers.Go(func() {
-			untilDone(done, errs, func() error {
-				_, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
-				return err
-			})
-		})
+	lister := func() error {
+		_, err := b.ListObjects(ctx, "bkt", storage.ListOptions{Prefix: "d/", MaxKeys: 1000})
+		return err
 	}
-	writers.Wait()
-	close(done)
-	listers.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	if errs := raceListers(2, lister, writer(0), writer(1)); len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	checkListedAsHead(t, b, set, 1000)
 	checkListedAsHead(t, b, set, 1000)
@@ -360,15 +348,7 @@ func TestListingFieldsConcurrent(t *testing.T) {
 // is not kept: its target can be replaced without the link's entry being
 // touched.
 func TestListingFieldsNotKeptThroughSymlinks(t *testing.T) {
-	b, _ := mustNew(t)
-	b.noSync = true
-	mustBucket(t, b, "bkt")
-	set := map[string]bool{}
-	for i := range cacheMinEntries + 10 {
-		k := "d/" + strconv.Itoa(1000+i)
-		mustPut(t, b, "bkt", k, "x")
-		set[k] = true
-	}
+	b, set := filledDir(t, cacheMinEntries+10, func(int) string { return "x" })
 	if err := os.Symlink("1000%o", filepath.Join(b.Root(), "bkt", "d", "link%o")); err != nil {
 		t.Fatal(err)
 	}
