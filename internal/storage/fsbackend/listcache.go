@@ -128,10 +128,7 @@ func (c *dirCache) put(path string, st dirStamp, l *entList) uint64 {
 	d.elem = c.lru.PushFront(d)
 	c.dirs[path] = d
 	c.total += l.mem
-	c.evict()
-	if c.dirs[path] != d {
-		return 0
-	}
+	c.evict() // never d: it is the most recent
 	return d.ver
 }
 

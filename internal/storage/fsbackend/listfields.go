@@ -38,7 +38,7 @@ type listFields struct {
 	modified time.Time
 }
 
-// info is the listing's entry of the object key.
+// info is the listing's entry of the object key (objMeta.listed's too).
 func (f *listFields) info(key string) storage.ObjectInfo {
 	return storage.ObjectInfo{Key: key, Size: f.size, ETag: f.etag, LastModified: f.modified, StorageClass: "STANDARD"}
 }

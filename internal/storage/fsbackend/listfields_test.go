@@ -56,8 +56,8 @@ func checkListedAsHead(t *testing.T, b *Backend, want map[string]bool, pageSize 
 	}
 }
 
-// withFields counts the entries of dir's cached list that carry fields.
-func withFields(t *testing.T, b *Backend, dir string) int {
+// countWithFields counts the entries of dir's cached list that carry fields.
+func countWithFields(t *testing.T, b *Backend, dir string) int {
 	t.Helper()
 	l, _, ok := b.dirs.snapshot(dir)
 	if !ok {
@@ -113,7 +113,7 @@ func TestListingFieldsFollowWrites(t *testing.T) {
 	}
 	backdate(t, filepath.Join(b.Root(), "bkt"))
 	checkListedAsHead(t, b, set, 1000)
-	if n := withFields(t, b, "bkt/d"); n != len(set) {
+	if n := countWithFields(t, b, "bkt/d"); n != len(set) {
 		t.Fatalf("after a listing, %d entries carry fields, want %d", n, len(set))
 	}
 	write := func(b *Backend) {
@@ -138,7 +138,7 @@ func TestListingFieldsFollowWrites(t *testing.T) {
 			if !fromIndex(b, "bkt/d") {
 				t.Fatal("after a restart, bkt/d is not served from its index")
 			}
-			if n := withFields(t, b, "bkt/d"); n != len(set) {
+			if n := countWithFields(t, b, "bkt/d"); n != len(set) {
 				t.Fatalf("after a restart, %d entries carry fields, want %d", n, len(set))
 			}
 		}
@@ -202,7 +202,8 @@ func TestFillAgainstChanges(t *testing.T) {
 		if !ok {
 			t.Fatal("d dropped")
 		}
-		e, err := (&entCursor{l: l, k: -1}).at(i)
+		cur := newCursor(l)
+		e, err := cur.at(i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +371,7 @@ func TestListingFieldsNotKeptThroughSymlinks(t *testing.T) {
 	if got := sizeOfLink(); got != 11 {
 		t.Fatalf("d/link listed with size %d after its target changed, want 11", got)
 	}
-	if n := withFields(t, b, "bkt/d"); n != len(set)-1 {
+	if n := countWithFields(t, b, "bkt/d"); n != len(set)-1 {
 		t.Fatalf("%d entries carry fields, want %d (all but the symlink)", n, len(set)-1)
 	}
 }

@@ -97,13 +97,8 @@ func (m *objMeta) info() storage.ObjectInfo {
 // listed is what a listing reports of the object: the fields of an S3
 // listing's Contents (decodeListed decodes no others).
 func (m *objMeta) listed() storage.ObjectInfo {
-	return storage.ObjectInfo{
-		Key:          m.Key,
-		Size:         m.Size,
-		ETag:         m.ETag,
-		LastModified: m.Modified,
-		StorageClass: "STANDARD",
-	}
+	lf := fieldsOf(m)
+	return lf.info(m.Key)
 }
 
 // writeTrailer appends the metadata trailer at the file's current offset.
