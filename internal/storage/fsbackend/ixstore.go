@@ -13,6 +13,14 @@ const (
 	indexQuiet = 2 * time.Second
 	// indexMaxDelay: ...or once it has been waiting this long.
 	indexMaxDelay = time.Minute
+	// indexSettle: a list is written only once the directory's ctime is
+	// this old. A later change then gets a later ctime, so it makes the
+	// index stale, even where timestamps are coarse: the kernel's tick
+	// without multigrain timestamps, whole seconds on ext4 with small
+	// inodes, 2 s on FAT. Without it, a dgp change in the same tick as the
+	// change the snapshot holds leaves the stamp as it was, and a crash
+	// before the next write leaves an index that misses that change.
+	indexSettle = 2 * time.Second
 )
 
 // indexStore persists the lists of large directories (dirindex.go) under
@@ -162,24 +170,51 @@ func (s *indexStore) flush(all bool) time.Duration {
 	}
 	s.mu.Unlock()
 	for _, dir := range due {
-		s.write(dir)
+		if !s.write(dir, all) {
+			s.retry(dir, now)
+			if wait == 0 || indexSettle < wait {
+				wait = indexSettle
+			}
+		}
 	}
 	return wait
 }
 
+// retry schedules again the write of dir, whose state was too recent to
+// write (settled), unless a change of dgp's has scheduled it meanwhile.
+func (s *indexStore) retry(dir string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.dirty[dir]; !ok {
+		s.dirty[dir] = dirtyDir{first: now, last: now}
+	}
+}
+
+// settled tells whether the directory's state in st is old enough to be
+// written (indexSettle).
+func (s *indexStore) settled(st dirStamp, now time.Time) bool {
+	return now.Sub(time.Unix(0, st.ctime)) >= indexSettle
+}
+
 // write persists the cached list of dir, if it is still cached and large.
-func (s *indexStore) write(dir string) {
+// It returns false when the directory's state is too recent to be written
+// (settled) and the write has to be tried again; when closing it writes
+// it anyway, since dgp makes no more changes.
+func (s *indexStore) write(dir string, closing bool) bool {
 	l, st, ok := s.cache.snapshot(dir)
 	if !ok || l.Len() < cacheMinEntries {
-		return
+		return true
 	}
 	if len(l.chunks) > 0 && l.chunks[0].ix != nil && l.chunks[0].ix.stamp == st && l.mem == 0 {
-		return // read from an index of this very state
+		return true // read from an index of this very state
+	}
+	if !closing && !s.settled(st, s.now()) {
+		return false
 	}
 	// A failure leaves the old index, which its stamp makes unused, or
 	// none: the next start reads the directory. Nothing to report.
 	if writeIndex(s.root, dir, st, l) != nil {
-		return
+		return true
 	}
 	// The cache may now read the list from the index too: it holds a
 	// chunk table instead of every entry (memory O(n/chunkSize)).
@@ -188,6 +223,7 @@ func (s *indexStore) write(dir string) {
 			_ = ix.f.Close()
 		}
 	}
+	return true
 }
 
 func randSuffix() string { return rand.Text() }
