@@ -80,6 +80,9 @@ type Backend struct {
 	// statWorkers is how many goroutines read a listing page's objects
 	// (liststat.go): one per processor, up to maxStatWorkers.
 	statWorkers int
+	// pace tells whether the last listing batch read its objects from
+	// disk, which gets the next one more workers (liststat.go).
+	pace *readPace
 
 	// noSync skips fsync (tests whose subject is not durability).
 	noSync bool
@@ -127,7 +130,7 @@ func open(name, root string, now func() time.Time, readOnly bool) (*Backend, err
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
 	b := &Backend{name: name, rootPath: root, root: r, now: now, metaCache: map[string]*bucketMeta{}, dirs: newDirCache(cacheBudget), readOnly: readOnly,
-		statWorkers: min(runtime.GOMAXPROCS(0), maxStatWorkers)}
+		statWorkers: min(runtime.GOMAXPROCS(0), maxStatWorkers), pace: newReadPace()}
 	b.bufs.New = func() any {
 		buf := make([]byte, bufSize)
 		return &buf

@@ -299,7 +299,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts storage.L
 	}
 
 	w.retain = true
-	batch := pageBatch{workers: b.statWorkers}
+	batch := pageBatch{workers: b.statWorkers, pace: b.pace}
 	defer batch.Close()
 	count, last := 0, ""
 	for done := false; !done && !res.IsTruncated; {

@@ -3,6 +3,8 @@ package fsbackend
 import (
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 const (
@@ -14,7 +16,34 @@ const (
 	// maxStatWorkers bounds the workers reading one page's objects.
 	statPerWorker  = 64
 	maxStatWorkers = 4
+	// ioStatWorkers and ioPerWorker replace them while the objects come
+	// from disk (readPace): a read then waits on the device, and more
+	// reads in flight finish sooner (a cold listing of 1,000,000 keys in
+	// 100,000 folders: 61-64 s with 16 workers against 67-77 s with 2).
+	// From the page cache, reads are CPU, and more workers than
+	// processors only slowed a page (10.2 against 8.6-8.9 ms).
+	ioStatWorkers = 16
+	ioPerWorker   = 16
+	// slowRead is the wall time per object read above which a batch is
+	// taken to have waited on the device: reads from the page cache take
+	// 4-8 µs here, reads from disk 60-130 µs with 2 workers in flight,
+	// 35-60 µs with 16.
+	slowRead = 30 * time.Microsecond
 )
+
+// readPace tells how the last batch of a listing's objects was read (from
+// disk or from the page cache), so that the next batch, of this or
+// another listing, gets the workers that fit. It only ever changes how
+// many workers read a batch, never what is read.
+type readPace struct {
+	slow atomic.Bool
+	// perObject is the slowRead threshold (tests set 0: always slow).
+	perObject time.Duration
+	// wide counts the batches read with more than maxStatWorkers workers.
+	wide atomic.Int64
+}
+
+func newReadPace() *readPace { return &readPace{perObject: slowRead} }
 
 // pageEnt is an entry of a listing page, in key order: a common prefix,
 // or an object (rel relative to base) and, once read, its metadata or the
@@ -44,9 +73,10 @@ type pageEnt struct {
 // has a pageStat of its own, kept from batch to batch; Close releases
 // them.
 type pageBatch struct {
-	workers int // workers allowed (clamped to maxStatWorkers)
+	workers int       // workers allowed while reads are CPU (clamped to maxStatWorkers)
+	pace    *readPace // nil: never more workers
 	ents    []pageEnt
-	stats   [maxStatWorkers]pageStat
+	stats   [ioStatWorkers]pageStat
 }
 
 // reset empties the batch.
@@ -68,6 +98,18 @@ func (b *pageBatch) stat() int {
 		}
 	}
 	workers := min(b.workers, maxStatWorkers, unread/statPerWorker)
+	if b.pace != nil && unread >= ioPerWorker {
+		if b.pace.slow.Load() {
+			workers = min(ioStatWorkers, unread/ioPerWorker)
+			if workers > maxStatWorkers {
+				b.pace.wide.Add(1)
+			}
+		}
+		start := time.Now()
+		defer func() {
+			b.pace.slow.Store(time.Since(start) > time.Duration(unread)*b.pace.perObject)
+		}()
+	}
 	if workers <= 1 {
 		statEnts(b.ents, &b.stats[0])
 		return objects
