@@ -65,10 +65,11 @@ type pageEnt struct {
 }
 
 // pageBatch reads the metadata of a page's objects. Opening and reading
-// a small object file is a few system calls that wait on nothing but the
-// kernel, so a page of a thousand objects spends most of its time in
-// them; the objects are split, in key order, between up to one worker per
-// processor (issue 17: a full listing of 1,000,000 keys). Objects whose
+// a small object file from the page cache is a few system calls that wait
+// on nothing but the kernel, so a page of a thousand objects spends most
+// of its time in them; the objects are split, in key order, between up to
+// one worker per processor (issue 17: a full listing of 1,000,000 keys),
+// or up to ioStatWorkers while the reads wait on the disk. Objects whose
 // listing fields their directory's list holds are not read. Every worker
 // has a pageStat of its own, kept from batch to batch; Close releases
 // them.
