@@ -171,9 +171,12 @@ func (s *indexStore) flush(all bool) time.Duration {
 	s.mu.Unlock()
 	for _, dir := range due {
 		if !s.write(dir, all) {
+			// Tried again like a change made now: due after indexQuiet,
+			// when the stamp is older than that, so settled (indexQuiet >=
+			// indexSettle).
 			s.retry(dir, now)
-			if wait == 0 || indexSettle < wait {
-				wait = indexSettle
+			if wait == 0 || indexQuiet < wait {
+				wait = indexQuiet
 			}
 		}
 	}

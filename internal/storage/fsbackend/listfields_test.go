@@ -3,6 +3,7 @@ package fsbackend
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
@@ -18,16 +19,26 @@ import (
 // listWhole lists bkt/d/ whole in pages of pageSize.
 func listWhole(t *testing.T, b *Backend, pageSize int) []storage.ObjectInfo {
 	t.Helper()
+	out, err := listPages(b, pageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// listPages is listWhole for goroutines other than the test's: it returns
+// the error.
+func listPages(b *Backend, pageSize int) ([]storage.ObjectInfo, error) {
 	var out []storage.ObjectInfo
 	o := storage.ListOptions{Prefix: "d/", MaxKeys: pageSize}
 	for {
 		res, err := b.ListObjects(context.Background(), "bkt", o)
 		if err != nil {
-			t.Fatalf("ListObjects(%+v): %v", o, err)
+			return nil, fmt.Errorf("ListObjects(%+v): %w", o, err)
 		}
 		out = append(out, res.Objects...)
 		if !res.IsTruncated {
-			return out
+			return out, nil
 		}
 		o.Marker = res.NextMarker
 	}

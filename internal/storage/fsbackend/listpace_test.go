@@ -1,12 +1,9 @@
 package fsbackend
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/dgp-proxy/dgp/internal/storage"
 )
 
 // TestListingPaceFromDisk: while the batches are taken to wait on the
@@ -34,26 +31,14 @@ func TestListingPaceFromDisk(t *testing.T) {
 	}
 	// Listers together: each must get the whole listing, in order.
 	list := func() error {
-		n := 0
-		o := storage.ListOptions{Prefix: "d/", MaxKeys: 250}
-		for {
-			res, err := b.ListObjects(context.Background(), "bkt", o)
-			if err != nil {
-				return err
-			}
-			if err := inOrder(res.Objects); err != nil {
-				return err
-			}
-			n += len(res.Objects)
-			if !res.IsTruncated {
-				break
-			}
-			o.Marker = res.NextMarker
+		got, err := listPages(b, 250)
+		if err != nil {
+			return err
 		}
-		if n != len(want) {
-			return fmt.Errorf("listed %d objects, want %d", n, len(want))
+		if len(got) != len(want) {
+			return fmt.Errorf("listed %d objects, want %d", len(got), len(want))
 		}
-		return nil
+		return inOrder(got)
 	}
 	errs := raceListers(3, list, func() error {
 		for range 10 {
